@@ -1,0 +1,21 @@
+"""Offline question answering over news articles, with cited answers.
+
+`from rag import RAG` — the heavy libraries load only when first needed.
+"""
+
+from rag.errors import BackendError, IndexStateError, InputError, ModelError, RagError
+from rag.settings import Settings
+from rag.types import Answer, Citation, IngestReport, Passage, Timings
+
+__all__ = [
+    "RAG", "Settings", "Answer", "Citation", "Passage", "Timings", "IngestReport",
+    "RagError", "InputError", "IndexStateError", "ModelError", "BackendError",
+]  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name == "RAG":
+        from rag.pipeline import RAG
+
+        return RAG
+    raise AttributeError(name)

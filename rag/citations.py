@@ -1,0 +1,112 @@
+"""Citations you can trust: parse [n] markers, keep only those that point at a retrieved passage,
+quote a short span that really occurs in it, and measure how much of the answer the cited
+passages support. Pure functions over plain data.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.embed import fold
+from rag.types import Citation, Passage
+
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+STOP = set(
+    "les des une dans pour par sur avec qui que est sont ont ete aux elle ils leur lors selon "
+    "entre apres avant pas son ses cette ces the and with from that this was were has have had "
+    "their his her its for are about which who what when where how did does also aurait avait "
+    "a ete president".split()
+)
+
+
+def parse_markers(text: str) -> list[int]:
+    """Passage numbers cited, in order of first use. "[1] foo [3, 1]" -> [1, 3]"""
+    seen: list[int] = []
+    for group in MARKER.findall(text):
+        for n in (int(x) for x in group.split(",")):
+            if n not in seen:
+                seen.append(n)
+    return seen
+
+
+def strip_invalid_markers(text: str, valid: set[int]) -> str:
+    """Remove citation numbers that point at no passage. "a [1, 9]" with {1} -> "a [1]" """
+
+    def keep(m: re.Match) -> str:
+        nums = [x.strip() for x in m.group(1).split(",") if int(x) in valid]
+        return f"[{', '.join(nums)}]" if nums else ""
+
+    return re.sub(r"\s+([.,;!?])", r"\1", MARKER.sub(keep, text)).strip()
+
+
+def sentences(text: str) -> list[str]:
+    """Split on sentence ends and line breaks. "A b. C d!" -> ["A b.", "C d!"]"""
+    parts = re.split(r"(?<=[.!?…])\s+(?=[«\"“A-ZÀ-Ý0-9])|\n+", text)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def content_words(text: str) -> set[str]:
+    """Folded words that carry facts: numbers and words of 4+ letters that are not stopwords."""
+    words = fold(MARKER.sub(" ", text)).split()
+    return {w for w in words if w.isdigit() or (len(w) >= 4 and w not in STOP)}
+
+
+def _match(word: str, vocabulary: set[str]) -> bool:
+    """Exact for numbers; a shared 5-letter stem for words (négocier / négociations)."""
+    if word.isdigit():
+        return word in vocabulary
+    return any(v[:5] == word[:5] for v in vocabulary if not v.isdigit())
+
+
+def support(answer: str, texts: list[str], question: str = "") -> float:
+    """Share of the answer's content words found in `texts` (or restated from the question).
+
+    support("Le Washington Post [1]", ["le Washington Post a rapporté"]) -> 1.0
+    """
+    words = content_words(answer)
+    if not words:
+        return 0.0
+    vocabulary = content_words(" ".join(texts)) | content_words(question)
+    return sum(_match(w, vocabulary) for w in words) / len(words)
+
+
+def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> set[str]:
+    """Numbers in the answer that appear in none of the passages nor the question (invented)."""
+    nums = {w for w in fold(MARKER.sub(" ", answer)).split() if w.isdigit()}
+    known = {w for w in fold(" ".join(texts) + " " + question).split() if w.isdigit()}
+    return nums - known
+
+
+def best_quote(claim: str, passage_text: str, limit: int = 300) -> str:
+    """The passage sentence that shares most content words with `claim`, cut to `limit` chars.
+
+    The quote is always a verbatim substring of the passage.
+    """
+    claim_words = content_words(claim)
+    candidates = sentences(passage_text) or [passage_text.strip()]
+    best = max(candidates, key=lambda s: (sum(_match(w, content_words(s)) for w in claim_words), -len(s)))
+    if len(best) > limit:
+        best = best[:limit].rsplit(" ", 1)[0]
+    return best
+
+
+def quote_in_source(quote: str, source_text: str) -> bool:
+    """Whitespace-insensitive verbatim check."""
+    return " ".join(quote.split()) in " ".join(source_text.split())
+
+
+def cite(answer: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
+    """Valid citations for an answer: each cited passage with the sentence that backs its claim.
+
+    Markers that point at no passage are removed from the text; a quote that is not in its
+    passage is dropped (it cannot happen by construction, but the check is the contract).
+    """
+    by_number = {i: p for i, p in enumerate(passages, start=1)}
+    text = strip_invalid_markers(answer, set(by_number))
+    citations = []
+    for n in parse_markers(text):
+        claim = " ".join(s for s in sentences(text) if f"{n}" in MARKER.findall(s) or f"[{n}]" in s) or text
+        quote = best_quote(claim, by_number[n].text)
+        if quote and quote_in_source(quote, by_number[n].text):
+            citations.append(Citation(by_number[n].source, by_number[n].chunk_id, quote, n))
+    return text, citations

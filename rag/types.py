@@ -1,0 +1,99 @@
+"""Plain data that crosses modules: documents, chunks, passages, citations, answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source file or corpus record. `id` is what users see in citations."""
+
+    id: str
+    title: str
+    text: str
+    date: str | None = None  # "2024-11" or "2024-11-10" where the text gives one
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A stored piece of a document; `id` is "{doc_id}:{index}", `hash` the sha256 of its text."""
+
+    id: str
+    doc_id: str
+    index: int
+    text: str
+    hash: str
+    title: str = ""
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its fused score and 1-based rank."""
+
+    source: str
+    chunk_id: str
+    score: float
+    text: str
+    rank: int
+    date: str | None = None
+    title: str = ""
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What the user sees: the source file, the chunk, and a short quote that occurs in it."""
+
+    source: str
+    chunk_id: str
+    quote: str
+    number: int = 0  # the [n] marker used in the answer text
+
+
+@dataclass(frozen=True)
+class Timings:
+    retrieval_s: float = 0.0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    timings: Timings = field(default_factory=Timings)
+    standalone_question: str | None = None  # the rewritten question when history was used
+    language: str = "fr"
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # "name: reason" for files that could not be read
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        s = (
+            f"{len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.removed)} removed"
+            f" ({self.chunks_embedded} chunks embedded in {self.seconds:.1f}s)"
+        )
+        if self.skipped:
+            s += f"; {len(self.skipped)} skipped: " + "; ".join(self.skipped)
+        return s

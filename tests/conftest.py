@@ -1,0 +1,36 @@
+# The offline environment comes first, before anything can import a Hugging Face library.
+import os
+
+for _key, _value in {
+    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1", "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false",
+}.items():  # fmt: skip
+    os.environ[_key] = _value
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from rag.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    """A private copy of the seed articles (tests may add, change or delete files)."""
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path: Path, seeds: Path) -> Settings:
+    """Fakes everywhere, every data directory under tmp_path."""
+    return Settings(
+        sources=[seeds], index_dir=tmp_path / "index", model_cache=tmp_path / "cache",
+        embedder="fake", llm="fake", min_dense_score=0.0,
+    )  # fmt: skip

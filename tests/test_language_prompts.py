@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import pytest
+
+from rag.errors import RagError
+from rag.language import detect
+from rag.prompts import placeholders, render
+from rag.settings import Settings
+
+
+@pytest.mark.parametrize(
+    "question, lang",
+    [
+        ("Qui a rapporté l'appel ?", "fr"),
+        ("Quel journal a révélé la conversation ?", "fr"),
+        ("Combien de temps a duré l'entretien ?", "fr"),
+        ("Et combien de temps a-t-il duré ?", "fr"),
+        ("Who reported the call?", "en"),
+        ("How long did the February call last?", "en"),
+        ("What did Putin say to Trump about the war?", "en"),
+        ("Which newspaper reported it?", "en"),
+    ],
+)
+def test_detect(question, lang):
+    assert detect(question) == lang
+
+
+EXPECTED = {
+    "system": {"language"},
+    "answer": {"passages", "question", "language"},
+    "rewrite": {"history", "question"},
+}
+
+
+@pytest.mark.parametrize("name, names", EXPECTED.items())
+def test_every_prompt_renders_with_its_variables(name, names):
+    prompts_dir = Settings().prompts_dir
+    text = render(prompts_dir, name, **{n: f"<{n}>" for n in names})
+    assert all(f"<{n}>" in text for n in names)
+
+
+def test_every_prompt_file_is_known():
+    files = {p.stem for p in Settings().prompts_dir.glob("*.txt")}
+    assert files == set(EXPECTED)
+
+
+def test_render_refuses_missing_or_extra_values(tmp_path: Path):
+    (tmp_path / "t.txt").write_text("Hello {who}", encoding="utf-8")
+    assert placeholders("a {x} {y}") == {"x", "y"}
+    with pytest.raises(RagError, match="expects"):
+        render(tmp_path, "t")
+    with pytest.raises(RagError, match="expects"):
+        render(tmp_path, "t", who="a", extra="b")

@@ -1,0 +1,124 @@
+import pytest
+
+from rag.errors import InputError
+from rag.llm import FakeLLM
+from rag.pipeline import RAG
+from rag.types import Answer
+
+
+@pytest.fixture
+def make_bot(settings):
+    """A bot over the seeds with the hashing embedder and a scripted model."""
+    RAG(settings).ingest(progress=False)
+
+    def make(script=None, **overrides) -> RAG:
+        return RAG(settings.model_copy(update=overrides), llm=FakeLLM(script))
+
+    return make
+
+
+def passage_number(messages, needle: str) -> int:
+    """The [n] of the first prompt passage containing `needle`."""
+    blocks = messages[-1]["content"].split("\n\n[")
+    for block in blocks:
+        if needle in block:
+            return int(block.lstrip("[").split("]")[0])
+    raise AssertionError(f"{needle!r} not in the prompt")
+
+
+def test_cited_answer_with_verbatim_quote(make_bot):
+    def script(messages):
+        return f"Marc Fogel a été remis en liberté [{passage_number(messages, 'Marc Fogel')}]."
+
+    answer = make_bot(script).ask("Qui a été remis en liberté, Marc Fogel ?")
+    assert not answer.abstained
+    assert [c.source for c in answer.citations] == ["003_17ab84beb0fc2423.txt"]
+    assert "Marc Fogel" in answer.citations[0].quote
+    assert answer.citations[0].quote in answer.passages[answer.citations[0].number - 1].text
+    assert answer.timings.total_s >= answer.timings.first_token_s >= answer.timings.retrieval_s > 0
+
+
+def test_stream_yields_tokens_then_the_answer(make_bot):
+    items = list(make_bot().stream("Que dit le Kremlin sur l'appel de Trump ?"))
+    assert all(isinstance(i, str) for i in items[:-1]) and len(items) > 3
+    assert isinstance(items[-1], Answer) and items[-1].citations
+
+
+def test_no_answer_abstains_without_citations_and_hides_tokens(make_bot):
+    bot = make_bot(lambda m: "NO_ANSWER")
+    items = list(bot.stream("Quelle était la météo à Moscou pendant l'appel ?"))
+    assert len(items) == 1
+    assert items[0].abstained and items[0].citations == ()
+    assert items[0].text == "Les articles ne le disent pas."
+
+
+def test_english_abstention_is_in_english(make_bot):
+    answer = make_bot(lambda m: "NO_ANSWER").ask("What was the weather in Moscow during the call?")
+    assert answer.abstained and answer.text == "The articles don't say."
+
+
+def test_low_retrieval_score_abstains_without_calling_the_model(make_bot):
+    bot = make_bot(min_dense_score=0.99)
+    answer = bot.ask("Quel temps fait-il à Tokyo ?")
+    assert answer.abstained and bot.llm.calls == []
+
+
+def test_invented_answer_is_withdrawn(make_bot):
+    answer = make_bot(lambda m: "L'appel a eu lieu à 15 h 42 précises depuis Genève [1].").ask(
+        "À quelle heure a eu lieu l'appel entre Trump et Poutine ?"
+    )
+    assert answer.abstained and answer.citations == ()
+
+
+def test_citation_to_a_passage_that_does_not_exist_is_dropped(make_bot):
+    def script(messages):
+        return f"Marc Fogel a été remis en liberté [{passage_number(messages, 'Marc Fogel')}] [9]."
+
+    answer = make_bot(script).ask("Marc Fogel a-t-il été libéré ?")
+    assert "[9]" not in answer.text
+    assert {c.number for c in answer.citations} <= set(range(1, 6))
+
+
+def test_uncited_but_supported_answer_gets_its_citation(make_bot):
+    answer = make_bot(lambda m: "Marc Fogel a été remis en liberté.").ask("Qui a été remis en liberté ?")
+    assert not answer.abstained
+    assert answer.citations and answer.citations[0].source == "003_17ab84beb0fc2423.txt"
+
+
+def test_follow_up_is_rewritten_with_the_history(make_bot):
+    seen = []
+
+    def script(messages):
+        prompt = messages[-1]["content"]
+        if "Standalone question" in prompt:
+            seen.append(prompt)
+            return "Combien d'heures a duré l'entretien de février 2025 entre Trump et Poutine ?"
+        return f"Une heure et demie [{passage_number(messages, 'heure et demie')}]."
+
+    history = [
+        {"role": "user", "content": "Quand Trump et Poutine se sont-ils parlé en février 2025 ?"},
+        {"role": "assistant", "content": "Un mercredi [1]."},
+    ]
+    answer = make_bot(script).ask("Et combien de temps a-t-il duré ?", history=history)
+    assert "février 2025" in seen[0] and "Et combien de temps" in seen[0]
+    assert answer.standalone_question.startswith("Combien d'heures a duré l'entretien de février")
+    assert answer.citations[0].source == "003_17ab84beb0fc2423.txt"
+    assert "heure et demie" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", "\x00\x01"])
+def test_empty_question_is_refused(make_bot, question):
+    with pytest.raises(InputError, match="empty"):
+        make_bot().ask(question)
+
+
+def test_huge_question_is_refused(make_bot):
+    with pytest.raises(InputError, match="limit is 2,000"):
+        make_bot().ask("Trump " * 2_000_000)
+
+
+def test_prompt_passages_carry_source_and_date(make_bot):
+    bot = make_bot()
+    bot.ask("Que s'est-il passé lors de l'appel de février 2025 ?")
+    prompt = bot.llm.calls[-1][-1]["content"]
+    assert "(source: 003_17ab84beb0fc2423.txt, date: 2025-02)" in prompt
