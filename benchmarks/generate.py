@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.hf import TransformersLLM  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.hf import TransformersLLM
+from rag.settings import Settings
 
 SYSTEM = "Réponds en français, uniquement d'après les passages, en citant [n]."
 # A summary request, so the reply is long enough to time the decoding.
@@ -78,7 +78,9 @@ def main() -> None:
     print(f"peak RSS after load: {_peak_rss_gb():.2f} GB")
 
     messages = build_messages(llm, args.prompt_tokens)
-    print(f"prompt: {llm.count_tokens(messages)} tokens (chat template included), threads {args.threads}")
+    print(
+        f"prompt: {llm.count_tokens(messages)} tokens (chat template included), threads {args.threads}"
+    )
     for run in range(1, args.runs + 1):
         print(f"run {run}: {measure(llm, messages, args.new_tokens)}")
     print(f"peak RSS: {_peak_rss_gb():.2f} GB")

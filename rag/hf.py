@@ -23,13 +23,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rag.errors import ModelError
 from rag.llm import Message
 from rag.settings import Settings
-from rag.weights import QWEN_1_5B, bundled_gguf, gguf_key
+from rag.weights import QWEN_1_5B, bundled_gguf, gguf_key, remove_stale_temps
 
 
 class TransformersLLM:
@@ -48,6 +49,7 @@ class TransformersLLM:
         self.converted = False  # True when this load() had to convert the GGUF
         self._model: Any = None
         self._tokenizer: Any = None
+        self._stop_ids: list[int] = []
         self._lock = threading.Lock()  # one generation (or load) at a time on the shared model
         self._owner: int | None = None  # thread holding the lock, to refuse self-deadlock
 
@@ -73,7 +75,9 @@ class TransformersLLM:
         self.load()
         if isinstance(text, str):
             return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
-        ids = self._tokenizer.apply_chat_template(text, add_generation_prompt=True, return_dict=True)
+        ids = self._tokenizer.apply_chat_template(
+            text, add_generation_prompt=True, return_dict=True
+        )
         return len(ids["input_ids"])
 
     def _locked(self) -> _Hold:
@@ -91,7 +95,9 @@ class TransformersLLM:
             import torch
             import transformers
         except ImportError as exc:
-            raise ModelError(f"the transformers backend needs {exc.name}: run 'pip install -e .'")
+            raise ModelError(
+                f"the transformers backend needs {exc.name}: run 'pip install -e .'"
+            ) from exc
         torch.set_num_threads(self.settings.threads)
         self.gguf_path = bundled_gguf(self.settings)
         folder = Path(self.settings.model_cache).expanduser() / converted_name(
@@ -101,6 +107,7 @@ class TransformersLLM:
             _convert(self.gguf_path, folder)
             self.converted = True
         self._model, self._tokenizer = _guarded(lambda: _load_folder(folder), folder)
+        self._stop_ids = _stop_ids(self._tokenizer, self._model)
         self.model_path = folder
         self.load_seconds = time.perf_counter() - start
 
@@ -130,10 +137,10 @@ class TransformersLLM:
                         top_p=None,
                         top_k=None,
                         stopping_criteria=StoppingCriteriaList([_cancel_criterion(cancel)]),
-                        eos_token_id=_stop_ids(tok, model),
+                        eos_token_id=self._stop_ids,
                         pad_token_id=_first(tok.pad_token_id, tok.eos_token_id),
                     )
-            except BaseException as exc:  # relayed to the caller below
+            except BaseException as exc:  # noqa: BLE001 - relayed to the caller below
                 errors.append(exc)
                 streamer.end()  # unblocks the consumer loop
 
@@ -186,9 +193,10 @@ def _convert(gguf: Path, folder: Path) -> None:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
-        _guarded(lambda: (model.save_pretrained(tmp), tok.save_pretrained(tmp)), folder)
+        _guarded(partial(_save, model, tok, tmp), folder)
         del model
         for path in [tmp, *tmp.iterdir()]:  # mkdtemp and safetensors create owner-only modes
             path.chmod(0o755 if path.is_dir() else 0o644)
@@ -203,12 +211,27 @@ def _convert(gguf: Path, folder: Path) -> None:
 
 
 def _load_gguf(gguf: Path) -> tuple[Any, Any]:
+    """The GGUF unpacked into a dense bf16 model, and its tokenizer.
+
+    `dequantize=True` is explicit: transformers 5.23 keeps GGUF blocks packed when the optional
+    `kernels` package provides a matmul for them, and packed blocks must never be saved as bf16.
+    """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     kw: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.bfloat16, **kw)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, dtype=torch.bfloat16, quantization_config=GgufConfig(dequantize=True), **kw
+    )
+    packed = {p.dtype for p in model.parameters()} - {torch.bfloat16}
+    if packed:
+        raise ModelError(f"{gguf} did not unpack to bf16 (found {packed}); cannot convert it")
     return model, AutoTokenizer.from_pretrained(gguf.parent, **kw)
+
+
+def _save(model: Any, tok: Any, folder: Path) -> None:
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
 
 
 def _load_folder(folder: Path) -> tuple[Any, Any]:

@@ -59,6 +59,13 @@ class RAG:
             self._retriever = Retriever(self.settings, self.embedder, Store(self.settings, self.embedder.id))
         return self._retriever
 
+    def warm(self) -> None:
+        """Open the index and load the models now rather than on the first question."""
+        self.retriever
+        load = getattr(self.llm, "load", None)
+        if load is not None:
+            load()
+
     # -- indexing -------------------------------------------------------------------------
     def ingest(self, sources: Sequence[Path | str] | None = None, rebuild: bool = False, progress: bool = True) -> IngestReport:
         """Bring the index in line with the sources (default: settings.sources)."""
@@ -118,8 +125,9 @@ class RAG:
         The final answer's text is authoritative: it may differ from the streamed tokens when
         invalid citations were removed or the answer was withdrawn as unsupported.
         """
-        start = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
+        self.warm()  # loading models is not part of answering: keep it out of the timings
+        start = time.perf_counter()
         lang = language or detect(question)
         standalone = self.rewrite(question, history) if history else question
         passages = self.retriever.search(standalone)

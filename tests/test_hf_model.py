@@ -5,7 +5,7 @@
 Model cache: `RAG_TEST_MODEL_CACHE` if set, else `~/.cache/rag-news`, the cache the app itself
 uses. Sharing it on purpose: the one-time GGUF -> bf16 conversion (~1-2 min, 3.5 GB on disk) is
 then done once per machine, not once per test run or twice in CI. Point RAG_TEST_MODEL_CACHE at an
-empty folder to test a cold start.
+empty folder to test a cold start. The offline environment is set by conftest.py.
 """
 
 from __future__ import annotations
@@ -14,15 +14,11 @@ import os
 import threading
 from pathlib import Path
 
-for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
-    os.environ.setdefault(_name, "1")  # no hub on these machines; never wait for it
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import pytest
 
-import pytest  # noqa: E402
-
-from rag.errors import ModelError  # noqa: E402
-from rag.hf import TransformersLLM  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.errors import ModelError
+from rag.hf import TransformersLLM
+from rag.settings import Settings
 
 pytestmark = pytest.mark.model
 

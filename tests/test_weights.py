@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import rag.weights as weights
+from rag import weights
 from rag.errors import ModelError
 from rag.hf import converted_name
 from rag.settings import PROJECT_ROOT, Settings
@@ -157,3 +157,16 @@ def test_importing_the_backend_does_not_import_torch():
 
 def _fail(*args, **kwargs):
     raise AssertionError("should not be called")
+
+
+def test_only_old_temp_leftovers_are_removed(tmp_path):
+    target = tmp_path / "model.gguf"
+    old_file, old_dir, fresh = (tmp_path / f".model.gguf.{n}.tmp" for n in ("a", "b", "c"))
+    old_file.write_bytes(b"half")
+    old_dir.mkdir()
+    (old_dir / "model.safetensors").write_bytes(b"half")
+    fresh.write_bytes(b"being written")
+    for path in (old_file, old_dir):
+        os.utime(path, (0, 0))
+    weights.remove_stale_temps(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name]
