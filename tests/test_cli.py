@@ -1,0 +1,67 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rag.cli import main
+
+
+def run(args, tmp_path, **env):
+    """The real `rag` entry point in a subprocess, with fakes and a private index."""
+    full_env = {**os.environ, "RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_MIN_DENSE_SCORE": "0",
+                "RAG_INDEX_DIR": str(tmp_path / "index"), **env}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=full_env, timeout=120
+    )
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert all(cmd in out for cmd in ("ingest", "ask", "chat", "eval"))
+
+
+def test_ask_without_index_is_one_line_error(tmp_path):
+    result = run(["ask", "Qui ?"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: no index at {tmp_path / 'index'}/ — run 'rag ingest' first"
+    ]
+
+
+def test_ingest_missing_folder_is_one_line_error(tmp_path):
+    result = run(["ingest", str(tmp_path / "nowhere")], tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no such file or folder" in result.stderr
+
+
+def test_ingest_then_ask_json(tmp_path, seeds):
+    first = run(["ingest", str(seeds)], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "5 added" in first.stdout
+    assert "5 unchanged" in run(["ingest", str(seeds)], tmp_path).stdout
+    result = run(["ask", "Marc Fogel a-t-il été libéré ?", "--json"], tmp_path)
+    answer = json.loads(result.stdout)
+    assert answer["abstained"] is False
+    assert answer["citations"][0]["source"].endswith(".txt")
+    assert set(answer["timings"]) == {"retrieval_s", "first_token_s", "total_s"}
+
+
+def test_eval_writes_results_and_summary(tmp_path, seeds):
+    run(["ingest", str(seeds)], tmp_path)
+    out = tmp_path / "results.jsonl"
+    result = run(["eval", "evals/seeds.jsonl", "--out", str(out), "--limit", "3"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 3 and {"answer", "cited_sources", "retrieved_sources", "ttft_s"} <= set(lines[0])
+    assert "hit@5" in result.stdout
+
+
+def test_huge_question_is_refused(tmp_path, seeds):
+    run(["ingest", str(seeds)], tmp_path)
+    result = run(["ask", "x" * 100_000], tmp_path)
+    assert result.returncode == 1 and "limit is 2,000" in result.stderr
