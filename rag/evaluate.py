@@ -98,6 +98,7 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "retrieval_s": answer.timings.retrieval_s,
         "ttft_s": answer.timings.first_token_s,
         "total_s": answer.timings.total_s,
+        "draft": getattr(answer, "draft", ""),
     }
 
 
@@ -111,6 +112,7 @@ def _retrieval_fields(passages: Sequence[Passage], seconds: float) -> dict[str, 
         "retrieval_s": seconds,
         "ttft_s": None,
         "total_s": None,
+        "draft": None,
     }
 
 

@@ -176,7 +176,7 @@ class RAG:
     def _finish(self, question, standalone, lang, raw, passages, timings) -> Answer:
         raw = raw.strip()
         if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
-            return self._abstain(question, lang, passages, timings, standalone)
+            return self._abstain(question, lang, passages, timings, standalone, raw)
         text, citations = cit.cite(raw, passages)
         if not citations:  # facts without a citation: attach the passage that supports them best
             text, citations = self._attach(text, passages)
@@ -186,8 +186,11 @@ class RAG:
             or cit.unsupported_numbers(text, cited, standalone)
             or cit.support(text, cited, standalone) < self.settings.min_support
         ):
-            return self._abstain(question, lang, passages, timings, standalone)
-        return Answer(question, text, False, tuple(citations), tuple(passages), timings, _if_changed(standalone, question), lang)
+            return self._abstain(question, lang, passages, timings, standalone, raw)
+        return Answer(
+            question, text, False, tuple(citations), tuple(passages), timings,
+            _if_changed(standalone, question), lang, raw,
+        )  # fmt: skip
 
     def _attach(self, text: str, passages: list[Passage]):
         scored = [(cit.support(text, [p.text]), i) for i, p in enumerate(passages, start=1)]
@@ -196,8 +199,11 @@ class RAG:
             return text, []
         return cit.cite(f"{text} [{n}]", passages)
 
-    def _abstain(self, question, lang, passages, timings, standalone) -> Answer:
-        return Answer(question, ABSTAIN[lang], True, (), tuple(passages), timings, _if_changed(standalone, question), lang)
+    def _abstain(self, question, lang, passages, timings, standalone, draft: str = "") -> Answer:
+        return Answer(
+            question, ABSTAIN[lang], True, (), tuple(passages), timings,
+            _if_changed(standalone, question), lang, draft,
+        )  # fmt: skip
 
 
 def _if_changed(standalone: str, question: str) -> str | None:

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         description="Where the assembled GGUF and the fast-loading converted model are cached.",
     )
     threads: int = Field(2, description="CPU threads for torch and the embedder.")
-    max_new_tokens: int = Field(160, description="Upper bound on generated answer tokens.")
+    max_new_tokens: int = Field(96, description="Upper bound on generated answer tokens.")
 
     # Retrieval
     top_k: int = Field(5, description="Passages shown to the model.")

@@ -71,6 +71,7 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     standalone_question: str | None = None  # the rewritten question when history was used
     language: str = "fr"
+    draft: str = ""  # the model's raw reply before citation and support checks (for diagnosis)
 
     def to_dict(self) -> dict:
         from dataclasses import asdict

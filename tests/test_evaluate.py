@@ -17,7 +17,7 @@ CASES = [
 
 RESULT_KEYS = {
     "id", "question", "answer", "abstained", "citations", "cited_sources", "retrieved_sources",
-    "retrieval_s", "ttft_s", "total_s", "expected", "gold_sources", "type", "lang",
+    "retrieval_s", "ttft_s", "total_s", "draft", "expected", "gold_sources", "type", "lang",
 }  # fmt: skip
 
 
@@ -126,6 +126,7 @@ def test_run_eval_writes_one_line_per_case_and_summarizes(tmp_path, testset):
         "retrieval_s": 0.01,
         "ttft_s": 0.1,
         "total_s": 1.0,
+        "draft": "",
         "expected": ["la Russie"],
         "gold_sources": ["d1"],
         "type": "fact",
