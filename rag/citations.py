@@ -29,6 +29,11 @@ def parse_markers(text: str) -> list[int]:
     return seen
 
 
+def normalize_markers(text: str) -> str:
+    """Small models sometimes cite as (n) or 【n】: make those [n]. "Le 20 janvier (1)." -> "Le 20 janvier [1]." """
+    return re.sub(r"[(【](\d{1,2}(?:\s*,\s*\d{1,2})*)[)】]", r"[\1]", text)
+
+
 def strip_invalid_markers(text: str, valid: set[int]) -> str:
     """Remove citation numbers that point at no passage. "a [1, 9]" with {1} -> "a [1]" """
 
@@ -102,7 +107,7 @@ def cite(answer: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
     passage is dropped (it cannot happen by construction, but the check is the contract).
     """
     by_number = {i: p for i, p in enumerate(passages, start=1)}
-    text = strip_invalid_markers(answer, set(by_number))
+    text = strip_invalid_markers(normalize_markers(answer), set(by_number))
     citations = []
     for n in parse_markers(text):
         claim = " ".join(s for s in sentences(text) if f"{n}" in MARKER.findall(s) or f"[{n}]" in s) or text

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
+
 from rag.embed import Embedder
-from rag.ingest import Loaded, chunk_document, document_hash
+from rag.ingest import Loaded, chunk_document, document_hash, windows
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import Store, Window
 from rag.types import Chunk, IngestReport
 
 
@@ -17,17 +19,18 @@ def sync(
 ) -> IngestReport:
     """Add new documents, re-embed changed ones, remove deleted ones; say what was done.
 
-    Crash-safe by construction: a document's chunks are upserted before its stale chunks are
-    deleted, and every chunk carries its document's hash, so an interrupted run leaves either the
+    Crash-safe by construction: a document's records are upserted before its stale records are
+    deleted, and every record carries its document's hash, so an interrupted run leaves either the
     old or a mixed state that the next run sees as "changed" and repairs.
     """
     start = time.perf_counter()
     stored = store.document_hashes()
+    params = (settings.chunk_size, settings.chunk_overlap, settings.window_size, settings.window_overlap)
     added, updated, unchanged = [], [], []
     todo: list[tuple[str, list[Chunk]]] = []
     hashes: dict[str, str] = {}
     for doc in loaded.documents:
-        h = document_hash(doc, settings.chunk_size, settings.chunk_overlap)
+        h = document_hash(doc, *params)
         hashes[doc.id] = h
         if stored.get(doc.id) == {h}:
             unchanged.append(doc.id)
@@ -39,7 +42,7 @@ def sync(
 
     embedded = _embed_and_store(settings, embedder, store, todo, hashes, progress)
     for doc_id in removed:
-        store.delete(store.chunk_ids(doc_id))
+        store.delete(store.record_ids(doc_id))
     return IngestReport(
         added=tuple(added), updated=tuple(updated), unchanged=tuple(unchanged),
         removed=tuple(removed), skipped=tuple(loaded.skipped), chunks_embedded=embedded,
@@ -50,35 +53,57 @@ def sync(
 def _embed_and_store(settings, embedder, store, todo, hashes, progress: bool) -> int:
     from tqdm import tqdm
 
-    chunks = [c for _, cs in todo for c in cs]
+    total = sum(len(cs) for _, cs in todo)
     bar = tqdm(
-        total=len(chunks), unit="chunk", desc="Embedding", file=sys.stderr,
-        disable=not progress or len(chunks) < 2 * settings.embed_batch_size,
+        total=total, unit="chunk", desc="Embedding", file=sys.stderr,
+        disable=not progress or total < 2 * settings.embed_batch_size,
     )  # fmt: skip
     batch: list[Chunk] = []
-    for doc_id, doc_chunks in todo:
+    for _, doc_chunks in todo:
         batch.extend(doc_chunks)
         if len(batch) >= settings.embed_batch_size:
-            _flush(embedder, store, batch, hashes, bar)
+            _flush(settings, embedder, store, batch, hashes, bar)
             batch = []
-    _flush(embedder, store, batch, hashes, bar)
-    # Only after every new chunk is stored: drop chunks that no longer exist (a shorter document).
+    _flush(settings, embedder, store, batch, hashes, bar)
+    # Only after every new record is stored: drop records that no longer exist (a shorter document).
     for doc_id, doc_chunks in todo:
-        keep = {c.id for c in doc_chunks}
-        store.delete([i for i in store.chunk_ids(doc_id) if i not in keep])
+        keep = {c.id for c in doc_chunks} | {w.id for c in doc_chunks for w in _windows(settings, c)}
+        store.delete([i for i in store.record_ids(doc_id) if i not in keep])
     bar.close()
-    return len(chunks)
+    return total
 
 
-def _flush(embedder, store, batch: list[Chunk], hashes, bar) -> None:
-    """Embed and upsert whole documents at a time (a batch never splits a document)."""
+def _windows(settings: Settings, chunk: Chunk) -> list[Window]:
+    texts = windows(chunk.text, settings.window_size, settings.window_overlap)
+    if len(texts) == 1:
+        return []  # the chunk is its own window
+    return [Window(f"{chunk.id}/w{j}", chunk.id, t) for j, t in enumerate(texts)]
+
+
+def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
+    """Embed and upsert whole documents at a time (a batch never splits a document).
+
+    A chunk with windows gets the normalised mean of its windows' vectors; each window is stored
+    too, pointing at its chunk, so dense search can match the precise window and return the chunk.
+    """
     if not batch:
         return
-    vectors = embedder.passages([_embed_text(c) for c in batch])
-    store.upsert(batch, vectors, hashes)
+    per_chunk = [_windows(settings, c) for c in batch]
+    texts = [_embed_text(c, w.text if w else c.text) for c, ws in zip(batch, per_chunk) for w in (ws or [None])]
+    vectors = embedder.passages(texts)
+    chunk_vectors, window_vectors, at = [], [], 0
+    for ws in per_chunk:
+        n = max(len(ws), 1)
+        block = vectors[at : at + n]
+        at += n
+        mean = block.mean(axis=0)
+        chunk_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
+        window_vectors.extend(block if ws else [])
+    store.upsert(batch, chunk_vectors, hashes)
+    store.upsert_windows([w for ws in per_chunk for w in ws], window_vectors, batch, hashes)
     bar.update(len(batch))
 
 
-def _embed_text(chunk: Chunk) -> str:
-    """The title gives a chunk its context (which article, which call)."""
-    return f"{chunk.title}\n{chunk.text}" if chunk.title and not chunk.text.startswith(chunk.title) else chunk.text
+def _embed_text(chunk: Chunk, text: str) -> str:
+    """The title gives a piece its context (which article, which call)."""
+    return f"{chunk.title}\n{text}" if chunk.title and not text.startswith(chunk.title) else text

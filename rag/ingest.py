@@ -185,7 +185,24 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
     ]  # fmt: skip
 
 
-def document_hash(doc: Document, chunk_size: int, chunk_overlap: int) -> str:
-    """What decides whether a stored document must be re-embedded."""
-    key = json.dumps([doc.text, doc.title, doc.date, chunk_size, chunk_overlap])
+def windows(text: str, window_size: int, window_overlap: int) -> list[str]:
+    """Sentence-aware windows of a chunk, the units dense retrieval embeds (small-to-big).
+
+    Small windows embed more precisely than whole passages; the model is shown the whole chunk.
+    A chunk that fits in one window is its own single window.
+    """
+    from llama_index.core.node_parser import SentenceSplitter
+
+    if window_size <= 0:
+        return [text]
+    splitter = SentenceSplitter(
+        chunk_size=window_size, chunk_overlap=window_overlap, paragraph_separator="\n\n"
+    )
+    pieces = [p.strip() for p in splitter.split_text(text) if p.strip()]
+    return pieces if len(pieces) > 1 else [text]
+
+
+def document_hash(doc: Document, *params: int) -> str:
+    """What decides whether a stored document must be re-embedded: its content and the chunking."""
+    key = json.dumps([doc.text, doc.title, doc.date, *params])
     return content_hash(key)

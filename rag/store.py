@@ -19,7 +19,7 @@ from rag.errors import IndexStateError
 from rag.settings import Settings
 from rag.types import Chunk
 
-SCHEMA = "1"
+SCHEMA = "2"  # 2: sentence windows stored beside their chunks
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,15 @@ class StoredChunk:
     title: str
     date: str | None
     doc_hash: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sentence window of a chunk: embedded for dense search, it points back at its chunk."""
+
+    id: str
+    chunk_id: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,8 @@ class Store:
             result.setdefault(meta["doc_id"], set()).add(meta.get("doc_hash", ""))
         return result
 
-    def chunk_ids(self, doc_id: str) -> list[str]:
+    def record_ids(self, doc_id: str) -> list[str]:
+        """Every record of a document: its chunks and their windows."""
         return self.collection.get(where={"doc_id": doc_id}, include=[])["ids"]
 
     def upsert(self, chunks: list[Chunk], embeddings, doc_hash: dict[str, str]) -> None:
@@ -155,12 +165,28 @@ class Store:
             metadatas=[_metadata(c, doc_hash[c.doc_id]) for c in chunks],
         )
 
+    def upsert_windows(self, windows: list[Window], embeddings, chunks: list[Chunk], doc_hash: dict[str, str]) -> None:
+        if not windows:
+            return
+        by_id = {c.id: c for c in chunks}
+        metadatas = []
+        for w in windows:
+            meta = _metadata(by_id[w.chunk_id], doc_hash[by_id[w.chunk_id].doc_id])
+            meta.update(kind="window", chunk_id=w.chunk_id)
+            metadatas.append(meta)
+        self.collection.upsert(
+            ids=[w.id for w in windows],
+            embeddings=[list(map(float, e)) for e in embeddings],
+            documents=[w.text for w in windows],
+            metadatas=metadatas,
+        )
+
     def delete(self, ids: list[str]) -> None:
         if ids:
             self.collection.delete(ids=ids)
 
     def all_chunks(self) -> list[StoredChunk]:
-        got = self.collection.get(include=["documents", "metadatas"])
+        got = self.collection.get(where={"kind": "chunk"}, include=["documents", "metadatas"])
         return [
             StoredChunk(
                 id=i, doc_id=m["doc_id"], text=t, title=m.get("title", ""),
@@ -170,19 +196,24 @@ class Store:
         ]  # fmt: skip
 
     def query(self, embedding, n: int) -> list[DenseHit]:
-        n = min(n, self.count())
-        if n <= 0:
+        """The n best chunks, each scored by its best-matching window (or itself)."""
+        total = self.count()
+        if total <= 0:
             return []
         got = self.collection.query(
-            query_embeddings=[list(map(float, embedding))], n_results=n, include=["distances"]
-        )
-        return [DenseHit(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
+            query_embeddings=[list(map(float, embedding))], n_results=min(4 * n, total),
+            include=["distances", "metadatas"],
+        )  # fmt: skip
+        hits: dict[str, float] = {}
+        for meta, distance in zip(got["metadatas"][0], got["distances"][0]):
+            hits.setdefault(meta["chunk_id"], 1.0 - float(distance))
+        return [DenseHit(i, s) for i, s in list(hits.items())[:n]]
 
 
 def _metadata(chunk: Chunk, doc_hash: str) -> dict:
     meta = {
         "doc_id": chunk.doc_id, "index": chunk.index, "hash": chunk.hash,
-        "title": chunk.title, "doc_hash": doc_hash,
+        "title": chunk.title, "doc_hash": doc_hash, "kind": "chunk", "chunk_id": chunk.id,
     }  # fmt: skip
     if chunk.date:
         meta["date"] = chunk.date

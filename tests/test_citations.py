@@ -28,6 +28,14 @@ def test_strip_invalid_markers(text, valid, expected):
     assert cit.strip_invalid_markers(text, valid) == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [("Le 20 janvier (1).", "Le 20 janvier [1]."), ("a (1, 2)", "a [1, 2]"), ("en (2014)", "en (2014)")],
+)
+def test_normalize_markers(text, expected):
+    assert cit.normalize_markers(text) == expected
+
+
 def test_cite_quotes_the_supporting_sentence_verbatim():
     p = passage(1, "Le Kremlin a réagi dimanche. Le Washington Post a rapporté l’appel jeudi. Fin.")
     text, citations = cit.cite("C'est le Washington Post qui l'a rapporté [1].", [p])

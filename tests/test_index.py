@@ -24,8 +24,8 @@ def test_ingest_is_incremental(settings, seeds):
     assert "3 unchanged" in third.summary()
 
     store = Store(settings, "hash-bow-256")
-    assert store.chunk_ids("000_b3fd78398ee6b0e0.txt") == ["000_b3fd78398ee6b0e0.txt:0"]
-    assert store.chunk_ids("004_04761f5e471519e2.txt") == []
+    assert store.record_ids("000_b3fd78398ee6b0e0.txt") == ["000_b3fd78398ee6b0e0.txt:0"]
+    assert store.record_ids("004_04761f5e471519e2.txt") == []
     ids = [c.id for c in store.all_chunks()]
     assert len(ids) == len(set(ids))
 
@@ -58,3 +58,17 @@ def test_concurrent_ingest_is_refused(settings):
     with ingest_lock(settings):
         with pytest.raises(IndexStateError, match="another 'rag ingest' is running"):
             RAG(settings).ingest(progress=False)
+
+
+def test_windows_are_stored_beside_chunks_and_search_returns_chunks(settings):
+    bot = RAG(settings.model_copy(update={"chunk_size": 200, "window_size": 40, "window_overlap": 0}))
+    bot.ingest(progress=False)
+    store = Store(bot.settings, "hash-bow-256")
+    ids = store.record_ids("003_17ab84beb0fc2423.txt")
+    windows = [i for i in ids if "/w" in i]
+    chunks = [c.id for c in store.all_chunks() if c.doc_id == "003_17ab84beb0fc2423.txt"]
+    assert windows and chunks and set(ids) == set(windows) | set(chunks)
+    assert all(w.split("/w")[0] in chunks for w in windows)
+    hits = store.query(bot.embedder.query("Marc Fogel remise en liberté"), 5)
+    assert len({h.chunk_id for h in hits}) == len(hits) and all("/w" not in h.chunk_id for h in hits)
+    assert all("/w" not in p.chunk_id for p in bot.retrieve("Marc Fogel"))

@@ -120,6 +120,8 @@ def test_huge_question_is_refused(make_bot):
 
 def test_prompt_passages_carry_source_and_date(make_bot):
     bot = make_bot()
-    bot.ask("Que s'est-il passé lors de l'appel de février 2025 ?")
+    answer = bot.ask("Marc Fogel a-t-il été remis en liberté ?")
     prompt = bot.llm.calls[-1][-1]["content"]
     assert "(source: 003_17ab84beb0fc2423.txt, date: 2025-02)" in prompt
+    for p in answer.passages:
+        assert f"(source: {p.source}, date: {p.date or 'unknown'})" in prompt
