@@ -31,6 +31,7 @@ def parse_markers(text: str) -> list[int]:
 
 def normalize_markers(text: str) -> str:
     """Small models sometimes cite as (n) or 【n】: make those [n]. "Le 20 janvier (1)." -> "Le 20 janvier [1]." """
+    text = re.sub(r"\((?:passages?|source)\s*(\[\d{1,2}\])\)", r"\1", text, flags=re.I)
     return re.sub(r"[(【](\d{1,2}(?:\s*,\s*\d{1,2})*)[)】]", r"[\1]", text)
 
 
@@ -75,10 +76,22 @@ def support(answer: str, texts: list[str], question: str = "") -> float:
     return sum(_match(w, vocabulary) for w in words) / len(words)
 
 
+NUMBER_WORDS = {
+    "dix": "10", "ten": "10", "onze": "11", "eleven": "11", "douze": "12", "twelve": "12",
+    "quinze": "15", "fifteen": "15", "vingt": "20", "twenty": "20", "trente": "30",
+    "thirty": "30", "quarante": "40", "forty": "40", "cinquante": "50", "fifty": "50",
+    "soixante": "60", "sixty": "60", "cent": "100", "hundred": "100", "mille": "1000",
+    "thousand": "1000",
+}  # fmt: skip
+
+
 def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> set[str]:
-    """Numbers in the answer that appear in none of the passages nor the question (invented)."""
-    nums = {w for w in fold(MARKER.sub(" ", answer)).split() if w.isdigit()}
-    known = {w for w in fold(" ".join(texts) + " " + question).split() if w.isdigit()}
+    """Numbers of two digits or more in the answer that appear in none of the passages nor the
+    question (invented dates, hours, sums). Single digits are left alone: "6 billion" may render
+    "six milliards"."""
+    nums = {w for w in fold(MARKER.sub(" ", answer)).split() if w.isdigit() and len(w) >= 2}
+    words = fold(" ".join(texts) + " " + question).split()
+    known = {w for w in words if w.isdigit()} | {NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS}
     return nums - known
 
 

@@ -29,7 +29,8 @@ class FakeLLM:
 
     By default it answers extractively: it copies the first sentence of passage [1] of the prompt
     and cites it, so the citation checker has real work to do. A `script` callable can replace
-    that behaviour (it gets the messages and returns the full reply).
+    that behaviour (it gets the messages and returns the full reply). Verification requests
+    ("does the passage state this answer?") are judged by word overlap, not by the script.
     """
 
     name = "fake"
@@ -40,9 +41,24 @@ class FakeLLM:
 
     def stream(self, messages: list[Message], max_new_tokens: int = 160) -> Iterator[str]:
         self.calls.append(messages)
-        reply = self.script(messages) if self.script else _extractive_reply(messages)
+        if VERIFY_MARK in messages[-1]["content"]:
+            reply = _verdict(messages[-1]["content"])
+        else:
+            reply = self.script(messages) if self.script else _extractive_reply(messages)
         for piece in re.findall(r"\S+\s*", reply):
             yield piece
+
+
+VERIFY_MARK = "Reply with one word: YES or NO"
+
+
+def _verdict(prompt: str) -> str:
+    """YES when most of the proposed answer's words are in the passage."""
+    from rag.citations import support
+
+    passage = prompt.split("Passage:", 1)[-1].split("Question:", 1)[0]
+    answer = prompt.split("Proposed answer:", 1)[-1].split("\n", 1)[0]
+    return "YES" if support(answer, [passage]) >= 0.5 else "NO"
 
 
 def _extractive_reply(messages: list[Message]) -> str:

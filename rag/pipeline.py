@@ -185,12 +185,27 @@ class RAG:
             not citations
             or cit.unsupported_numbers(text, cited, standalone)
             or cit.support(text, cited, standalone) < self.settings.min_support
+            or (self.settings.verify and not self.verify(standalone, text, cited))
         ):
             return self._abstain(question, lang, passages, timings, standalone, raw)
         return Answer(
             question, text, False, tuple(citations), tuple(passages), timings,
             _if_changed(standalone, question), lang, raw,
         )  # fmt: skip
+
+    def verify(self, question: str, answer: str, cited: list[str]) -> bool:
+        """Ask the model whether the cited passages state the answer (a yes/no entailment check).
+
+        The small model invents answers when the passages lack them; judging a short claim
+        against a passage is an easier task for it than answering, and costs one short prefill.
+        """
+        passage = "\n\n".join(cited)
+        prompt = render(
+            self.settings.prompts_dir, "verify", passage=passage, question=question,
+            answer=cit.MARKER.sub("", answer).strip(),
+        )  # fmt: skip
+        reply = "".join(self.llm.stream([{"role": "user", "content": prompt}], 3)).strip().upper()
+        return not reply.startswith("NO")
 
     def _attach(self, text: str, passages: list[Passage]):
         scored = [(cit.support(text, [p.text]), i) for i, p in enumerate(passages, start=1)]

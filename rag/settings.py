@@ -71,7 +71,10 @@ class Settings(BaseSettings):
         "this (off-topic questions; e5-small scores on-topic English questions from 0.80).",
     )
     min_support: float = Field(
-        0.5, description="Abstain when less of the answer's content words than this are in its cited passages."
+        0.34, description="Abstain when less of the answer's content words than this are in its cited passages."
+    )
+    verify: bool = Field(
+        True, description="Ask the model to confirm that the cited passages state the answer."
     )
     max_question_chars: int = Field(2000, description="Longer questions are refused.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Folder of prompt templates.")

@@ -120,7 +120,8 @@ def test_new_conversation_clears_everything(bot):
 def test_answer_language_and_top_k_reach_the_pipeline(bot):
     conv = ask(bot, top_k=2, language="en")[-1][3]
     assert len(conv.last.passages) <= 2
-    assert "English" in bot.llm.calls[-1][0]["content"]  # the shared fake saw the system prompt
+    answer_calls = [c for c in bot.llm.calls if c[0]["role"] == "system"]
+    assert "English" in answer_calls[-1][0]["content"]  # the shared fake saw the system prompt
     variant = app.bot_for(bot, 2)
     assert variant is not bot and variant.llm is bot.llm and variant.settings.top_k == 2
     assert app.bot_for(bot, bot.settings.top_k) is bot

@@ -30,7 +30,8 @@ def test_strip_invalid_markers(text, valid, expected):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("Le 20 janvier (1).", "Le 20 janvier [1]."), ("a (1, 2)", "a [1, 2]"), ("en (2014)", "en (2014)")],
+    [("Le 20 janvier (1).", "Le 20 janvier [1]."), ("a (1, 2)", "a [1, 2]"), ("en (2014)", "en (2014)"),
+     ("le 20 janvier (passage [1]).", "le 20 janvier [1].")],
 )
 def test_normalize_markers(text, expected):
     assert cit.normalize_markers(text) == expected
@@ -81,3 +82,5 @@ def test_unsupported_numbers_catch_invented_figures():
     assert cit.unsupported_numbers("L'appel a eu lieu à 15 h le 20 janvier.", texts) == {"15"}
     assert cit.unsupported_numbers("Le 20 janvier.", texts) == set()
     assert cit.unsupported_numbers("En 2024.", texts, question="En 2024 ?") == set()
+    assert cit.unsupported_numbers("for 10 years", ["depuis dix ans"]) == set()
+    assert cit.unsupported_numbers("6 billion", texts) == set()  # single digits are not checked

@@ -29,6 +29,7 @@ EXPECTED = {
     "system": {"language"},
     "answer": {"passages", "question", "language"},
     "rewrite": {"history", "question"},
+    "verify": {"passage", "question", "answer"},
 }
 
 

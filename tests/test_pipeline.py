@@ -121,7 +121,22 @@ def test_huge_question_is_refused(make_bot):
 def test_prompt_passages_carry_source_and_date(make_bot):
     bot = make_bot()
     answer = bot.ask("Marc Fogel a-t-il été remis en liberté ?")
-    prompt = bot.llm.calls[-1][-1]["content"]
+    prompt = next(c[-1]["content"] for c in bot.llm.calls if "Passages:" in c[-1]["content"])
     assert "(source: 003_17ab84beb0fc2423.txt, date: 2025-02)" in prompt
     for p in answer.passages:
         assert f"(source: {p.source}, date: {p.date or 'unknown'})" in prompt
+
+
+def test_answer_the_passage_does_not_state_is_withdrawn_by_verification(make_bot):
+    bot = make_bot(lambda m: "Le sommet reporté devait se tenir à Genève en Suisse [1].")
+    answer = bot.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
+    verifications = [c for c in bot.llm.calls if "YES or NO" in c[-1]["content"]]
+    assert len(verifications) == 1 and "Genève" in verifications[0][-1]["content"]
+    assert answer.abstained and answer.citations == ()
+    assert answer.draft.startswith("Le sommet reporté devait se tenir à Genève")
+
+
+def test_verification_can_be_turned_off(make_bot):
+    bot = make_bot(lambda m: "Le sommet reporté devait se tenir à Genève en Suisse [1].", verify=False)
+    answer = bot.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
+    assert not answer.abstained and not any("YES or NO" in c[-1]["content"] for c in bot.llm.calls)
