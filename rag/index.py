@@ -99,7 +99,7 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
         mean = block.mean(axis=0)
         chunk_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
         window_vectors.extend(block if ws else [])
-    store.upsert(batch, chunk_vectors, hashes)
+    store.upsert(batch, chunk_vectors, hashes, [bool(ws) for ws in per_chunk])
     store.upsert_windows([w for ws in per_chunk for w in ws], window_vectors, batch, hashes)
     bar.update(len(batch))
 

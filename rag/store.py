@@ -19,7 +19,7 @@ from rag.errors import IndexStateError
 from rag.settings import Settings
 from rag.types import Chunk
 
-SCHEMA = "2"  # 2: sentence windows stored beside their chunks
+SCHEMA = "3"  # 2: sentence windows beside their chunks; 3: "dense" flag on what dense search sees
 
 
 @dataclass(frozen=True)
@@ -155,14 +155,17 @@ class Store:
         """Every record of a document: its chunks and their windows."""
         return self.collection.get(where={"doc_id": doc_id}, include=[])["ids"]
 
-    def upsert(self, chunks: list[Chunk], embeddings, doc_hash: dict[str, str]) -> None:
+    def upsert(self, chunks: list[Chunk], embeddings, doc_hash: dict[str, str], windowed: list[bool]) -> None:
+        """Chunks that have windows are not seen by dense search: the mean of their windows'
+        vectors is a generic direction that would outrank the precise windows."""
         if not chunks:
             return
+        metadatas = [_metadata(c, doc_hash[c.doc_id]) | {"dense": not w} for c, w in zip(chunks, windowed)]
         self.collection.upsert(
             ids=[c.id for c in chunks],
             embeddings=[list(map(float, e)) for e in embeddings],
             documents=[c.text for c in chunks],
-            metadatas=[_metadata(c, doc_hash[c.doc_id]) for c in chunks],
+            metadatas=metadatas,
         )
 
     def upsert_windows(self, windows: list[Window], embeddings, chunks: list[Chunk], doc_hash: dict[str, str]) -> None:
@@ -172,7 +175,7 @@ class Store:
         metadatas = []
         for w in windows:
             meta = _metadata(by_id[w.chunk_id], doc_hash[by_id[w.chunk_id].doc_id])
-            meta.update(kind="window", chunk_id=w.chunk_id)
+            meta.update(kind="window", chunk_id=w.chunk_id, dense=True)
             metadatas.append(meta)
         self.collection.upsert(
             ids=[w.id for w in windows],
@@ -202,7 +205,7 @@ class Store:
             return []
         got = self.collection.query(
             query_embeddings=[list(map(float, embedding))], n_results=min(4 * n, total),
-            include=["distances", "metadatas"],
+            where={"dense": True}, include=["distances", "metadatas"],
         )  # fmt: skip
         hits: dict[str, float] = {}
         for meta, distance in zip(got["metadatas"][0], got["distances"][0]):
