@@ -123,7 +123,7 @@ def cite(answer: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
     text = strip_invalid_markers(normalize_markers(answer), set(by_number))
     citations = []
     for n in parse_markers(text):
-        claim = " ".join(s for s in sentences(text) if f"{n}" in MARKER.findall(s) or f"[{n}]" in s) or text
+        claim = " ".join(s for s in sentences(text) if n in parse_markers(s)) or text
         quote = best_quote(claim, by_number[n].text)
         if quote and quote_in_source(quote, by_number[n].text):
             citations.append(Citation(by_number[n].source, by_number[n].chunk_id, quote, n))

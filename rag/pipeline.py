@@ -71,32 +71,17 @@ class RAG:
         """Bring the index in line with the sources (default: settings.sources)."""
         from rag.index import sync
         from rag.ingest import load_sources
-        from rag.store import Store, ingest_lock
+        from rag.store import Store, drop_collection, ingest_lock
 
         paths = [Path(p) for p in (sources or self.settings.sources)]
         loaded = load_sources(paths, self.settings.max_file_bytes)
         with ingest_lock(self.settings):
             if rebuild:
-                try:
-                    Store(self.settings, self.embedder.id, create=False).delete_collection()
-                except Exception:  # nothing to drop, or built by another embedder: dropped below
-                    self._drop_any_collection()
+                drop_collection(self.settings)
             store = Store(self.settings, self.embedder.id, create=True)
             report = sync(self.settings, self.embedder, store, loaded, progress=progress)
         self._retriever = None
         return report
-
-    def _drop_any_collection(self) -> None:
-        import chromadb
-
-        if self.settings.chroma_host:
-            client = chromadb.HttpClient(host=self.settings.chroma_host, port=self.settings.chroma_port)
-        else:
-            client = chromadb.PersistentClient(path=str(self.settings.index_dir))
-        try:
-            client.delete_collection(self.settings.collection)
-        except Exception:
-            pass
 
     def documents(self) -> list[dict]:
         """The indexed documents: id, title, date, number of chunks."""

@@ -77,26 +77,13 @@ class Store:
     """One Chroma collection of chunks, guarded by the id of the embedder that built it."""
 
     def __init__(self, settings: Settings, embedder_id: str, create: bool = False) -> None:
-        import chromadb
-
         self.settings = settings
         self.embedder_id = embedder_id
         self.where = self._where()
-        chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+        if not create and not _exists(settings):
+            raise IndexStateError(self._missing_message())
         try:
-            if settings.chroma_host:
-                self.client = chromadb.HttpClient(
-                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-                )
-            else:
-                if not create and not (settings.index_dir / "chroma.sqlite3").exists():
-                    raise IndexStateError(self._missing_message())
-                settings.index_dir.mkdir(parents=True, exist_ok=True)
-                self.client = chromadb.PersistentClient(
-                    path=str(settings.index_dir), settings=chroma_settings
-                )
-        except IndexStateError:
-            raise
+            self.client = _client(settings)
         except Exception as exc:
             raise IndexStateError(f"cannot open the index at {self.where}: {exc}") from exc
         self.collection = self._open_collection(create)
@@ -136,10 +123,6 @@ class Store:
                 "run 'rag ingest --rebuild'"
             )
         return collection
-
-    def delete_collection(self) -> None:
-        """Drop the collection (for --rebuild); the next Store(create=True) starts empty."""
-        self.client.delete_collection(self.settings.collection)
 
     def count(self) -> int:
         return self.collection.count()
@@ -211,6 +194,33 @@ class Store:
         for meta, distance in zip(got["metadatas"][0], got["distances"][0]):
             hits.setdefault(meta["chunk_id"], 1.0 - float(distance))
         return [DenseHit(i, s) for i, s in list(hits.items())[:n]]
+
+
+def _exists(settings: Settings) -> bool:
+    """A server is asked when opened; an embedded index must have its database file."""
+    return bool(settings.chroma_host) or (settings.index_dir / "chroma.sqlite3").exists()
+
+
+def _client(settings: Settings):
+    """The Chroma client for the settings: a server when chroma_host is set, else the folder."""
+    import chromadb
+
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+        )
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
+
+
+def drop_collection(settings: Settings) -> None:
+    """Drop the collection whatever embedder built it (for --rebuild); absent is fine."""
+    if not _exists(settings):
+        return
+    client = _client(settings)
+    if settings.collection in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+        client.delete_collection(settings.collection)
 
 
 def _metadata(chunk: Chunk, doc_hash: str) -> dict:

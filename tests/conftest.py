@@ -1,11 +1,9 @@
 # The offline environment comes first, before anything can import a Hugging Face library.
 import os
 
-for _key, _value in {
-    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1", "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false",
-}.items():  # fmt: skip
+from rag.cli import OFFLINE  # noqa: E402 - rag.cli imports nothing heavy at import time
+
+for _key, _value in OFFLINE.items():
     os.environ[_key] = _value
 
 import shutil  # noqa: E402
