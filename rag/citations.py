@@ -15,8 +15,19 @@ STOP = set(
     "les des une dans pour par sur avec qui que est sont ont ete aux elle ils leur lors selon "
     "entre apres avant pas son ses cette ces the and with from that this was were has have had "
     "their his her its for are about which who what when where how did does also aurait avait "
-    "a ete president".split()
+    "a ete president according during however there these those while although because since "
+    "then after before they yes".split()
 )
+
+NUMBER_WORDS = {
+    "deux": "2", "two": "2", "trois": "3", "three": "3", "quatre": "4", "four": "4",
+    "cinq": "5", "five": "5", "six": "6", "sept": "7", "seven": "7", "huit": "8", "eight": "8",
+    "nine": "9", "dix": "10", "ten": "10", "onze": "11", "eleven": "11", "douze": "12", "twelve": "12",
+    "quinze": "15", "fifteen": "15", "vingt": "20", "twenty": "20", "trente": "30",
+    "thirty": "30", "quarante": "40", "forty": "40", "cinquante": "50", "fifty": "50",
+    "soixante": "60", "sixty": "60", "cent": "100", "hundred": "100", "mille": "1000",
+    "thousand": "1000",
+}  # fmt: skip
 
 
 def parse_markers(text: str) -> list[int]:
@@ -52,9 +63,35 @@ def sentences(text: str) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    """Folded words that carry facts: numbers and words of 4+ letters that are not stopwords."""
-    words = fold(MARKER.sub(" ", text)).split()
+    """Folded words that carry facts: numbers (number words as digits: "dix" -> "10") and words
+    of 4+ letters that are not stopwords."""
+    words = [NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
     return {w for w in words if w.isdigit() or (len(w) >= 4 and w not in STOP)}
+
+
+def novel_words(answer: str, question: str) -> set[str]:
+    """The answer's content words that do not restate the question: what it claims to add.
+
+    novel_words("Le Washington Post a révélé l'appel.", "Qui a révélé l'appel ?") -> {"washington", "post"}
+    """
+    asked = content_words(question)
+    return {w for w in content_words(answer) if not _match(w, asked)}
+
+
+def key_words(answer: str, question: str, language: str) -> set[str]:
+    """The new words that must be found in the cited passages.
+
+    In French (the articles' language) every new word counts. An English answer over French
+    passages paraphrases, so only what survives translation counts: numbers and capitalised
+    names ("Tomahawk", "TASS"), not "told" or "planned".
+    """
+    novel = novel_words(answer, question)
+    if language == "fr":
+        return novel
+    raw = MARKER.sub(" ", answer)
+    names = {fold(w) for w in re.findall(r"\b[A-ZÀ-Ý][\w'’-]*", raw)}
+    names = {w for n in names for w in n.split()}
+    return {w for w in novel if w.isdigit() or w in names}
 
 
 def _match(word: str, vocabulary: set[str]) -> bool:
@@ -76,23 +113,42 @@ def support(answer: str, texts: list[str], question: str = "") -> float:
     return sum(_match(w, vocabulary) for w in words) / len(words)
 
 
-NUMBER_WORDS = {
-    "dix": "10", "ten": "10", "onze": "11", "eleven": "11", "douze": "12", "twelve": "12",
-    "quinze": "15", "fifteen": "15", "vingt": "20", "twenty": "20", "trente": "30",
-    "thirty": "30", "quarante": "40", "forty": "40", "cinquante": "50", "fifty": "50",
-    "soixante": "60", "sixty": "60", "cent": "100", "hundred": "100", "mille": "1000",
-    "thousand": "1000",
-}  # fmt: skip
+
 
 
 def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> set[str]:
-    """Numbers of two digits or more in the answer that appear in none of the passages nor the
-    question (invented dates, hours, sums). Single digits are left alone: "6 billion" may render
-    "six milliards"."""
-    nums = {w for w in fold(MARKER.sub(" ", answer)).split() if w.isdigit() and len(w) >= 2}
-    words = fold(" ".join(texts) + " " + question).split()
-    known = {w for w in words if w.isdigit()} | {NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS}
-    return nums - known
+    """Numbers in the answer (digits or number words) that appear in none of the passages nor the
+    question: invented dates, hours, sums. "6 billion" is supported by "six milliards"."""
+    nums = {w for w in content_words(answer) if w.isdigit()}
+    return nums - content_words(" ".join(texts) + " " + question)
+
+
+def recite(text: str, passages: list[Passage]) -> str:
+    """Point each sentence's citation at the retrieved passage that best supports it.
+
+    Small models often cite the wrong passage number while copying the right passage. A
+    sentence keeps its markers when its cited passages support it as well as any passage does;
+    otherwise its markers are replaced by the best passage's number. A text with no marker at
+    all gets one (when any passage shares a content word with it).
+    """
+    if not passages:
+        return text
+    out = []
+    for sentence in sentences(text) or [text]:
+        claim = MARKER.sub(" ", sentence)
+        if not content_words(claim):
+            out.append(sentence)
+            continue
+        scores = [support(claim, [p.text]) for p in passages]
+        best = max(range(len(passages)), key=lambda i: (scores[i], -i))
+        cited = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
+        have = max((scores[n - 1] for n in cited), default=-1.0)
+        if scores[best] > 0 and have < scores[best]:
+            bare = MARKER.sub("", sentence).rstrip()
+            end = bare[-1] if bare and bare[-1] in ".!?" else ""
+            sentence = f"{bare[: len(bare) - len(end)].rstrip()} [{best + 1}]{end}"
+        out.append(sentence)
+    return " ".join(out)
 
 
 def best_quote(claim: str, passage_text: str, limit: int = 300) -> str:

@@ -159,24 +159,42 @@ class RAG:
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def _finish(self, question, standalone, lang, raw, passages, timings) -> Answer:
-        raw = raw.strip()
-        if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
-            return self._abstain(question, lang, passages, timings, standalone, raw)
-        text, citations = cit.cite(raw, passages)
-        if not citations:  # facts without a citation: attach the passage that supports them best
-            text, citations = self._attach(text, passages)
-        cited = [passages[c.number - 1].text for c in citations]
-        if (
-            not citations
-            or cit.unsupported_numbers(text, cited, standalone)
-            or cit.support(text, cited, standalone) < self.settings.min_support
-            or (self.settings.verify and not self.verify(standalone, text, cited))
-        ):
+        text, citations, withheld = self.check(standalone, lang, raw, passages)
+        if withheld:
             return self._abstain(question, lang, passages, timings, standalone, raw)
         return Answer(
             question, text, False, tuple(citations), tuple(passages), timings,
             _if_changed(standalone, question), lang, raw,
         )  # fmt: skip
+
+    def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
+        """The model's reply, cited and checked: (text, citations, reason it is withheld or "").
+
+        In order: an explicit NO_ANSWER; citations re-pointed at the passage that supports each
+        sentence best (`cit.recite`), then kept only when they name a retrieved passage; numbers
+        that the cited passages do not contain; an answer that only restates the question; new
+        words (names and numbers in English) that the cited passages do not contain; too little
+        overall support; and the model's own yes/no verification.
+        """
+        raw = raw.strip()
+        if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
+            return raw, [], "the model found no answer"
+        text, citations = cit.cite(cit.recite(cit.normalize_markers(raw), passages), passages)
+        if not citations:
+            return text, [], "no passage supports the answer"
+        cited = [passages[c.number - 1].text for c in citations]
+        if cit.unsupported_numbers(text, cited, question):
+            return text, citations, "a number is not in the cited passages"
+        if not cit.novel_words(text, question):
+            return text, citations, "the answer only restates the question"
+        key = cit.key_words(text, question, lang)
+        if key and cit.support(" ".join(sorted(key)), cited) < self.settings.min_key_support:
+            return text, citations, "the answer's new facts are not in the cited passages"
+        if cit.support(text, cited, question) < self.settings.min_support:
+            return text, citations, "the cited passages do not support the answer"
+        if self.settings.verify and not self.verify(question, text, cited):
+            return text, citations, "the model did not confirm the answer from the passages"
+        return text, citations, ""
 
     def verify(self, question: str, answer: str, cited: list[str]) -> bool:
         """Ask the model whether the cited passages state the answer (a yes/no entailment check).
@@ -191,13 +209,6 @@ class RAG:
         )  # fmt: skip
         reply = "".join(self.llm.stream([{"role": "user", "content": prompt}], 3)).strip().upper()
         return not reply.startswith("NO")
-
-    def _attach(self, text: str, passages: list[Passage]):
-        scored = [(cit.support(text, [p.text]), i) for i, p in enumerate(passages, start=1)]
-        score, n = max(scored)
-        if score < self.settings.min_support:
-            return text, []
-        return cit.cite(f"{text} [{n}]", passages)
 
     def _abstain(self, question, lang, passages, timings, standalone, draft: str = "") -> Answer:
         return Answer(

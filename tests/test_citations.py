@@ -83,4 +83,35 @@ def test_unsupported_numbers_catch_invented_figures():
     assert cit.unsupported_numbers("Le 20 janvier.", texts) == set()
     assert cit.unsupported_numbers("En 2024.", texts, question="En 2024 ?") == set()
     assert cit.unsupported_numbers("for 10 years", ["depuis dix ans"]) == set()
-    assert cit.unsupported_numbers("6 billion", texts) == set()  # single digits are not checked
+    assert cit.unsupported_numbers("6 billion", texts) == set()  # "six milliards"
+    assert cit.unsupported_numbers("3 Tomahawk missiles", texts) == {"3"}
+    assert cit.unsupported_numbers("trois missiles", ["3 missiles"]) == set()
+
+
+def test_novel_words_are_what_the_answer_adds_to_the_question():
+    question = "Quel journal a révélé l'appel entre Trump et Poutine ?"
+    assert cit.novel_words("Le Washington Post a révélé l'appel [1].", question) == {"washington", "post"}
+    assert cit.novel_words("L'appel entre Trump et Poutine a été révélé [2].", question) == set()
+    assert cit.novel_words("Depuis dix ans.", "Depuis quand ?") == {"10"}
+
+
+def test_key_words_in_english_are_names_and_numbers():
+    question = "Who told TASS about the call?"
+    answer = "According to him, Kremlin spokesman Dmitry Peskov told TASS twice in 2024."
+    assert cit.key_words(answer, question, "en") == {"kremlin", "dmitry", "peskov", "2024"}
+    assert "spokesman" in cit.key_words(answer, question, "fr")
+
+
+def _passages(*texts):
+    return [Passage(f"d{i}.txt", f"c{i}", 1.0, t, i) for i, t in enumerate(texts, start=1)]
+
+
+def test_recite_points_each_sentence_at_its_best_passage():
+    ps = _passages("Le Kremlin a réagi.", "Marc Fogel a été libéré par la Russie.")
+    assert cit.recite("Marc Fogel a été libéré [1].", ps) == "Marc Fogel a été libéré [2]."
+    assert cit.recite("Marc Fogel a été libéré [2].", ps) == "Marc Fogel a été libéré [2]."
+    assert cit.recite("Marc Fogel a été libéré", ps) == "Marc Fogel a été libéré [2]"
+    assert cit.recite("Le Kremlin a réagi [1]. Fogel a été libéré [1].", ps) == (
+        "Le Kremlin a réagi [1]. Fogel a été libéré [2]."
+    )
+    assert cit.recite("Rien à voir [1].", ps) == "Rien à voir [1]."  # no passage does better

@@ -30,7 +30,7 @@ def test_cited_answer_with_verbatim_quote(make_bot):
     def script(messages):
         return f"Marc Fogel a été remis en liberté [{passage_number(messages, 'Marc Fogel')}]."
 
-    answer = make_bot(script).ask("Qui a été remis en liberté, Marc Fogel ?")
+    answer = make_bot(script).ask("Quel Américain détenu en Russie a été remis en liberté ?")
     assert not answer.abstained
     assert [c.source for c in answer.citations] == ["003_17ab84beb0fc2423.txt"]
     assert "Marc Fogel" in answer.citations[0].quote
@@ -127,16 +127,46 @@ def test_prompt_passages_carry_source_and_date(make_bot):
         assert f"(source: {p.source}, date: {p.date or 'unknown'})" in prompt
 
 
-def test_answer_the_passage_does_not_state_is_withdrawn_by_verification(make_bot):
+def test_invented_place_is_withheld_without_asking_the_model(make_bot):
     bot = make_bot(lambda m: "Le sommet reporté devait se tenir à Genève en Suisse [1].")
     answer = bot.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
-    verifications = [c for c in bot.llm.calls if "YES or NO" in c[-1]["content"]]
-    assert len(verifications) == 1 and "Genève" in verifications[0][-1]["content"]
     assert answer.abstained and answer.citations == ()
     assert answer.draft.startswith("Le sommet reporté devait se tenir à Genève")
+    assert not any("YES or NO" in c[-1]["content"] for c in bot.llm.calls)  # verify is off
 
 
-def test_verification_can_be_turned_off(make_bot):
-    bot = make_bot(lambda m: "Le sommet reporté devait se tenir à Genève en Suisse [1].", verify=False)
+def test_answer_that_restates_the_question_is_withheld(make_bot):
+    bot = make_bot(lambda m: "Le sommet entre Trump et Poutine a été reporté [1].")
     answer = bot.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
-    assert not answer.abstained and not any("YES or NO" in c[-1]["content"] for c in bot.llm.calls)
+    assert answer.abstained and answer.citations == ()
+
+
+def test_wrong_passage_number_is_repointed_at_the_supporting_passage(make_bot):
+    def script(messages):
+        wrong = next(n for n in range(1, 6) if n != passage_number(messages, "Marc Fogel"))
+        return f"Marc Fogel a été libéré [{wrong}]."
+
+    answer = make_bot(script).ask("Quel Américain détenu en Russie a été libéré ?")
+    assert not answer.abstained
+    assert "Marc Fogel" in answer.citations[0].quote
+    assert "Marc Fogel" in answer.passages[answer.citations[0].number - 1].text
+
+
+class _SaysNo(FakeLLM):
+    """Answers extractively but rejects every verification request."""
+
+    def stream(self, messages, max_new_tokens=160):
+        if "YES or NO" in messages[-1]["content"]:
+            self.calls.append(messages)
+            yield "NO"
+            return
+        yield from super().stream(messages, max_new_tokens)
+
+
+def test_verification_when_enabled_asks_the_model_and_follows_its_verdict(settings, make_bot):
+    question = "Quel Américain détenu en Russie a été libéré ?"
+    assert not make_bot(verify=True).ask(question).abstained  # the fake confirms by overlap
+    bot = RAG(settings.model_copy(update={"verify": True}), llm=_SaysNo())
+    answer = bot.ask(question)
+    assert answer.abstained and answer.draft
+    assert sum("YES or NO" in c[-1]["content"] for c in bot.llm.calls) == 1

@@ -1,0 +1,114 @@
+"""The optional llama.cpp backend: the bundled GGUF run in-process by the `xllamacpp` wheel.
+
+    pip install -e ".[llamacpp]"      then   RAG_LLM=llamacpp rag ask "…"
+
+llama.cpp decodes the 4-bit file about 4x faster than bf16 transformers but processes prompts
+more slowly on this CPU (see benchmarks/speed.py). xllamacpp embeds llama.cpp's server: we call
+its OpenAI-compatible chat handler directly (no socket), with greedy sampling, and relay the
+streamed chunks from a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ModelError
+from rag.llm import Message
+from rag.settings import Settings
+from rag.weights import bundled_gguf
+
+_DONE = object()
+
+
+class LlamaCppLLM:
+    """Greedy streaming generation through llama.cpp; one request at a time.
+
+    Example: `"".join(LlamaCppLLM(Settings()).stream([{"role": "user", "content": "Bonjour"}], 20))`
+    """
+
+    name = "llamacpp"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.model_path: Path | None = None
+        self.load_seconds: float | None = None
+        self._server: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            self._ensure_loaded()
+
+    def _ensure_loaded(self) -> None:
+        if self._server is not None:
+            return
+        start = time.perf_counter()
+        try:
+            import xllamacpp as xlc
+        except ImportError as exc:
+            raise ModelError("the llamacpp backend needs xllamacpp: run 'pip install -e \".[llamacpp]\"'") from exc
+        path = Path(self.settings.model_file) if self.settings.model_file else bundled_gguf(self.settings)
+        if not path.is_file():
+            raise ModelError(f"model file {path} not found — set RAG_MODEL_FILE to a GGUF file")
+        params = xlc.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = 4096
+        params.n_parallel = 1
+        params.warmup = False
+        params.cpuparams.n_threads = self.settings.threads
+        params.cpuparams_batch.n_threads = self.settings.threads
+        params.sampling.temp = 0.0
+        params.sampling.top_k = 1
+        try:
+            self._server = xlc.Server(params)
+        except Exception as exc:
+            raise ModelError(f"llama.cpp could not load {path}: {exc} (is it a GGUF file?)") from exc
+        self.model_path = path
+        self.load_seconds = time.perf_counter() - start
+
+    def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
+        """Yield the reply piece by piece (greedy)."""
+        with self._lock:
+            self._ensure_loaded()
+            yield from self._generate(messages, max_new_tokens)
+
+    def _generate(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
+        request = json.dumps(
+            {"messages": messages, "max_tokens": max_new_tokens, "stream": True,
+             "temperature": 0.0, "top_k": 1, "seed": 0}
+        )  # fmt: skip
+        pieces: queue.Queue = queue.Queue()
+        errors: list[str] = []
+
+        def on_chunk(chunk: Any) -> None:
+            data = json.loads(chunk) if isinstance(chunk, str) else chunk
+            for item in data if isinstance(data, list) else [data]:
+                for choice in item.get("choices", []):
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        pieces.put(text)
+
+        def on_error(chunk: Any) -> None:
+            errors.append(str(chunk)[:300])
+
+        def work() -> None:
+            try:
+                self._server.handle_chat_completions(request, on_chunk, on_error)
+            except Exception as exc:  # noqa: BLE001 - relayed below
+                errors.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                pieces.put(_DONE)
+
+        worker = threading.Thread(target=work, name="rag-llamacpp", daemon=True)
+        worker.start()
+        while (piece := pieces.get()) is not _DONE:
+            yield piece
+        worker.join()
+        if errors:
+            raise ModelError(f"llama.cpp generation failed: {errors[0]}")

@@ -1,0 +1,150 @@
+"""Quantised linear layers for fast CPU generation, with PyTorch's own packed kernels.
+
+Decoding one token reads every weight once, so its speed is set by the bytes of weights
+(bf16: 3.1 GB per token). The bundled model is a Q4_K_M GGUF: most of its matrices were 4-bit
+with one scale and one minimum per 32 weights, which is exactly what PyTorch's int4 kernel
+(`_weight_int4pack_mm_for_cpu`, group 32, scale + zero) represents. So those matrices are
+re-packed to int4 with no loss beyond bf16 rounding; the others (the GGUF's 6-bit ones and the
+output layer) use int8 per output channel (`_weight_int8pack_mm`). Prompt processing (many
+tokens at once) is compute-bound instead: there each layer dequantises its int8 copy to bf16 and
+uses oneDNN's bf16 matmul, which costs ~10 % over plain bf16 and keeps the arithmetic close to it.
+
+What is written here rather than taken from a library, and why: torchao's int4 CPU path failed
+on this CPU and its int8 paths need `torch.compile` (see MODELS.md); the two PyTorch kernels
+above, called from a plain module, were as fast. The packed int4 layout is internal to torch,
+so the on-disk cache is keyed by torch version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+VERSION = 1  # bump when the cached layout or the quantisation changes
+GROUP = 32  # the GGUF Q4_K sub-block size
+INT4_MAX_ERROR = 0.02  # relative reconstruction error under which a matrix is stored as int4
+DECODE_ROWS = 4  # inputs with at most this many rows (tokens) take the packed kernels
+LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class QuantLinear(torch.nn.Module):
+    """A linear layer holding int8 (always) and packed int4 (when lossless) weights.
+
+    Example: `QuantLinear.from_linear(torch.nn.Linear(64, 32).bfloat16())(x)` for bf16 `x`.
+    """
+
+    def __init__(self, tensors: dict[str, torch.Tensor | None]) -> None:
+        super().__init__()
+        w8 = tensors["w8"]
+        assert w8 is not None
+        self.out_features, self.in_features = w8.shape
+        for name in ("w8", "s8", "bias", "w4", "sz4"):
+            self.register_buffer(name, tensors.get(name))
+
+    @classmethod
+    def from_linear(cls, linear: torch.nn.Linear) -> QuantLinear:
+        return cls(quantize(linear.weight.detach(), linear.bias))
+
+    @property
+    def int4(self) -> bool:
+        return self.w4 is not None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        rows = x.reshape(-1, shape[-1])
+        if rows.shape[0] <= DECODE_ROWS:
+            if self.w4 is not None:
+                y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, self.w4, GROUP, self.sz4)
+            else:
+                y = torch.ops.aten._weight_int8pack_mm(rows, self.w8, self.s8)
+        else:
+            y = F.linear(rows, self.w8.to(rows.dtype) * self.s8.to(rows.dtype)[:, None])
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*shape[:-1], self.out_features)
+
+    def tensors(self) -> dict[str, torch.Tensor | None]:
+        return {name: getattr(self, name) for name in ("w8", "s8", "bias", "w4", "sz4")}
+
+
+def quantize(weight: torch.Tensor, bias: torch.Tensor | None = None) -> dict[str, Any]:
+    """int8 per-channel weights, plus packed int4 (group 32, min/max) when that reproduces the
+    matrix within INT4_MAX_ERROR. Returns the buffers of a QuantLinear and "error4"."""
+    w = weight.float()
+    n, k = w.shape
+    s8 = (w.abs().amax(dim=1) / 127).clamp(min=1e-10)
+    out: dict[str, Any] = {
+        "w8": torch.round(w / s8[:, None]).clamp(-127, 127).to(torch.int8),
+        "s8": s8.to(torch.bfloat16),
+        "bias": None if bias is None else bias.detach().to(torch.bfloat16).clone(),
+        "w4": None,
+        "sz4": None,
+        "error4": float("inf"),
+    }
+    if k % GROUP:
+        return out
+    groups = w.reshape(n, k // GROUP, GROUP)
+    lo = groups.amin(dim=-1, keepdim=True)
+    scale = ((groups.amax(dim=-1, keepdim=True) - lo) / 15).clamp(min=1e-10)
+    q = torch.round((groups - lo) / scale).clamp(0, 15)
+    error = float((q * scale + lo - groups).norm() / groups.norm().clamp(min=1e-10))
+    out["error4"] = error
+    if error <= INT4_MAX_ERROR:
+        out["w4"] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(
+            q.to(torch.int32).reshape(n, k), 2
+        )
+        # The kernel computes (q - 8) * scale + zero, so zero = lo + 8 * scale.
+        zero = lo + 8 * scale
+        out["sz4"] = torch.stack([scale.squeeze(-1), zero.squeeze(-1)], dim=-1).transpose(0, 1)
+        out["sz4"] = out["sz4"].contiguous().to(torch.bfloat16)
+    return out
+
+
+def targets(model: torch.nn.Module) -> list[str]:
+    """Names of the linear layers to quantise: every projection of every decoder layer and the
+    output layer (the embedding stays bf16: a lookup reads one row per token)."""
+    names = [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] in LINEARS
+    ]
+    if isinstance(getattr(model, "lm_head", None), torch.nn.Linear):
+        names.append("lm_head")
+    return names
+
+
+def quantize_model(model: torch.nn.Module) -> dict[str, dict[str, torch.Tensor | None]]:
+    """Replace the target linears with QuantLinear in place; return their buffers to cache."""
+    state: dict[str, dict[str, torch.Tensor | None]] = {}
+    for name in targets(model):
+        layer = QuantLinear.from_linear(model.get_submodule(name))
+        _replace(model, name, layer)
+        state[name] = layer.tensors()
+    return state
+
+
+def load_quantized(model: torch.nn.Module, state: dict[str, dict[str, torch.Tensor | None]]) -> None:
+    """Replace the target linears with QuantLinear built from cached buffers."""
+    names = targets(model)
+    if sorted(names) != sorted(state):
+        raise ValueError("the cached quantised weights do not match this model's layers")
+    for name in names:
+        _replace(model, name, QuantLinear(state[name]))
+
+
+def summary(model: torch.nn.Module) -> dict[str, int]:
+    """How many layers are int4 / int8, and the bytes of their weights (for the benchmark)."""
+    layers = [m for m in model.modules() if isinstance(m, QuantLinear)]
+    int4 = [m for m in layers if m.int4]
+    return {
+        "int4_layers": len(int4),
+        "int8_layers": len(layers) - len(int4),
+        "decode_weight_bytes": sum(m.w4.numel() * m.w4.element_size() if m.int4 else m.w8.numel() for m in layers),
+    }
+
+
+def _replace(model: torch.nn.Module, name: str, layer: torch.nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, layer)

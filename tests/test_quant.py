@@ -1,0 +1,87 @@
+"""int4/int8 linear layers (rag.quant) on small synthetic weights and a tiny random Qwen2."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from rag import quant  # noqa: E402
+
+
+def _rel(a, b) -> float:
+    return float((a.float() - b.float()).norm() / b.float().norm())
+
+
+def _grid_weight(n=64, k=128, seed=0):
+    """A Q4_K-like matrix: each group of 32 holds 16 evenly spaced levels (scale, minimum)."""
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randint(0, 16, (n, k // 32, 32), generator=g).float()
+    q[..., 0], q[..., 1] = 0, 15  # every group spans its whole range, as GGUF blocks usually do
+    scale = torch.rand(n, k // 32, 1, generator=g) * 0.01 + 0.001
+    low = -torch.rand(n, k // 32, 1, generator=g) * 0.05
+    return (q * scale + low).reshape(n, k).to(torch.bfloat16)
+
+
+def test_four_bit_grid_is_packed_as_int4_and_stays_exact():
+    w = _grid_weight()
+    layer = quant.QuantLinear.from_linear(_linear(w))
+    assert layer.int4
+    for rows in (1, 3):  # decode path: the packed int4 kernel
+        x = torch.randn(rows, w.shape[1]).to(torch.bfloat16)
+        assert _rel(layer(x), F.linear(x.float(), w.float())) < 0.01
+
+
+def test_gaussian_weights_fall_back_to_int8_close_to_bf16():
+    w = (torch.randn(64, 128, generator=torch.Generator().manual_seed(1)) * 0.02).to(torch.bfloat16)
+    layer = quant.QuantLinear.from_linear(_linear(w, bias=True))
+    assert not layer.int4  # 4 bits would lose ~8 % here
+    for rows in (1, 16):  # decode (int8 kernel) and prompt (dequantised bf16) paths
+        x = torch.randn(2, rows, 128).to(torch.bfloat16)
+        ref = F.linear(x.float(), w.float(), layer.bias.float())
+        out = layer(x)
+        assert out.shape == (2, rows, 64) and _rel(out, ref) < 0.02
+
+
+def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.Qwen2Config(
+        vocab_size=256, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
+    ids = torch.randint(0, 256, (1, 12))
+    with torch.inference_mode():
+        ref = model(ids).logits
+        state = quant.quantize_model(model)
+        out = model(ids).logits
+    assert len(state) == 2 * 7 + 1 and all(isinstance(m, quant.QuantLinear) for m in (
+        model.lm_head, model.model.layers[0].self_attn.q_proj, model.model.layers[1].mlp.down_proj))  # fmt: skip
+    assert _rel(out, ref) < 0.05
+
+    torch.save(state, tmp_path / "q.pt")
+    fresh = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
+    fresh.load_state_dict(model.state_dict(), strict=False)  # embeddings and norms
+    quant.load_quantized(fresh, torch.load(tmp_path / "q.pt", mmap=True, weights_only=True))
+    with torch.inference_mode():
+        assert torch.equal(fresh(ids).logits, out)
+    summary = quant.summary(fresh)
+    assert summary["int4_layers"] + summary["int8_layers"] == 15
+
+
+def test_cache_from_another_model_is_refused():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.Qwen2Config(
+        vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1,
+    )  # fmt: skip
+    model = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16)
+    with pytest.raises(ValueError, match="do not match"):
+        quant.load_quantized(model, {"lm_head": {}})
+
+
+def _linear(w, bias=False):
+    layer = torch.nn.Linear(w.shape[1], w.shape[0], bias=bias).to(torch.bfloat16)
+    with torch.no_grad():
+        layer.weight.copy_(w)
+    return layer
