@@ -98,7 +98,11 @@ def _match(word: str, vocabulary: set[str]) -> bool:
     """Exact for numbers; a shared 5-letter stem for words (négocier / négociations)."""
     if word.isdigit():
         return word in vocabulary
-    return any(v[:5] == word[:5] for v in vocabulary if not v.isdigit())
+    return any(
+        v[:5] == word[:5] or (len(v) >= 4 and word.startswith(v)) or (len(word) >= 4 and v.startswith(word))
+        for v in vocabulary
+        if not v.isdigit()
+    )
 
 
 def support(answer: str, texts: list[str], question: str = "") -> float:
@@ -121,6 +125,33 @@ def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> se
     question: invented dates, hours, sums. "6 billion" is supported by "six milliards"."""
     nums = {w for w in content_words(answer) if w.isdigit()}
     return nums - content_words(" ".join(texts) + " " + question)
+
+
+MONTHS = (
+    "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|"
+    "décembre|decembre|"
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+)
+LEAD_DATE = re.compile(
+    rf"^\s*(?:(?:le|on|in|en)\s+)?(?:\d{{1,2}}(?:er)?\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?(?:\s+\d{{4}})?|\d{{4}})\s*,\s*",
+    re.I,
+)
+
+
+def drop_invented_lead_date(text: str, texts: list[str], question: str = "") -> str:
+    """Remove a leading date clause ("Le 10 février 2025, …") whose numbers the passages and the
+    question do not contain: this model opens answers with dates it makes up. The rest of the
+    sentence is then checked on its own.
+
+    drop_invented_lead_date("Le 3 mai 2020, X a dit oui.", ["X a dit oui."]) -> "X a dit oui."
+    """
+    m = LEAD_DATE.match(text)
+    if not m:
+        return text
+    if not unsupported_numbers(text[: m.end()], texts, question):
+        return text
+    rest = text[m.end() :]
+    return rest[:1].upper() + rest[1:] if rest else text
 
 
 def recite(text: str, passages: list[Passage]) -> str:

@@ -171,7 +171,8 @@ class RAG:
         """The model's reply, cited and checked: (text, citations, reason it is withheld or "").
 
         In order: an explicit NO_ANSWER; citations re-pointed at the passage that supports each
-        sentence best (`cit.recite`), then kept only when they name a retrieved passage; numbers
+        sentence best (`cit.recite`), then kept only when they name a retrieved passage; a leading
+        date the cited passages lack is cut off (this model opens with invented dates); numbers
         that the cited passages do not contain; an answer that only restates the question; new
         words (names and numbers in English) that the cited passages do not contain; too little
         overall support; and the model's own yes/no verification.
@@ -180,6 +181,11 @@ class RAG:
         if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
             return raw, [], "the model found no answer"
         text, citations = cit.cite(cit.recite(cit.normalize_markers(raw), passages), passages)
+        if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date
+            cited = [passages[c.number - 1].text for c in citations]
+            trimmed = cit.drop_invented_lead_date(text, cited, question)
+            if trimmed != text:
+                text, citations = cit.cite(cit.recite(trimmed, passages), passages)
         if not citations:
             return text, [], "no passage supports the answer"
         cited = [passages[c.number - 1].text for c in citations]

@@ -115,3 +115,22 @@ def test_recite_points_each_sentence_at_its_best_passage():
         "Le Kremlin a réagi [1]. Fogel a été libéré [2]."
     )
     assert cit.recite("Rien à voir [1].", ps) == "Rien à voir [1]."  # no passage does better
+
+
+@pytest.mark.parametrize(
+    "answer, texts, expected",
+    [
+        ("Le 10 février 2025, Trump a dit oui.", ["Trump a dit oui en 2025."], "Trump a dit oui."),
+        ("On November 10, 2024, Trump said yes.", ["Trump"], "Trump said yes."),
+        ("Le 10 février 2025, Trump a dit oui.", ["Le 10 février 2025"], "Le 10 février 2025, Trump a dit oui."),
+        ("En 2014, le conflit a débuté.", ["depuis 2014"], "En 2014, le conflit a débuté."),
+        ("Trump a parlé le 10 février.", ["Trump"], "Trump a parlé le 10 février."),  # not a lead clause
+    ],
+)
+def test_invented_lead_date_is_dropped(answer, texts, expected):
+    assert cit.drop_invented_lead_date(answer, texts) == expected
+
+
+def test_short_stems_match_longer_words():
+    assert cit.support("nucléaire iranien", ["le dossier de l'Iran et le nucléaire"]) == 1.0
+    assert cit.support("Iran", ["iranien"]) == 1.0
