@@ -134,7 +134,10 @@ class TransformersLLM:
             self.converted = True
         self._model, self._tokenizer = _guarded(lambda: _load_folder(folder), folder)
         if self.settings.quantize:
+            from rag.quant import set_int8_prefill
+
             self.quantized_path = _quantized(self._model, folder)
+            set_int8_prefill(self._model, self.settings.prefill == "int8")
         if self.settings.fast_decode:
             _decode_without_onednn(self._model)
         self._stop_ids = _stop_ids(self._tokenizer, self._model)

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         description="transformers: generate with int4/int8 weights (the GGUF's 4-bit matrices "
         "re-packed without loss; ~3x faster decoding). Prepared once and cached on disk.",
     )
+    prefill: Literal["int8", "bf16"] = Field(
+        "int8",
+        description="With quantize: process the prompt with int8 x int8 matmuls (faster first "
+        "token) or dequantised bf16 ones.",
+    )
     fast_decode: bool = Field(
         True, description="transformers: decode single tokens without oneDNN (about 2x faster on CPU)."
     )
