@@ -61,6 +61,7 @@ class LlamaCppLLM:
         params.n_ctx = 4096
         params.n_parallel = 1
         params.warmup = False
+        params.verbosity = -1  # llama.cpp logs only errors
         params.cpuparams.n_threads = self.settings.threads
         params.cpuparams_batch.n_threads = self.settings.threads
         params.sampling.temp = 0.0
@@ -79,27 +80,27 @@ class LlamaCppLLM:
             yield from self._generate(messages, max_new_tokens)
 
     def _generate(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
-        request = json.dumps(
-            {"messages": messages, "max_tokens": max_new_tokens, "stream": True,
-             "temperature": 0.0, "top_k": 1, "seed": 0}
-        )  # fmt: skip
+        request = {"messages": messages, "max_tokens": max_new_tokens, "stream": True,
+                   "temperature": 0.0, "top_k": 1, "seed": 0}  # fmt: skip
         pieces: queue.Queue = queue.Queue()
         errors: list[str] = []
 
-        def on_chunk(chunk: Any) -> None:
-            data = json.loads(chunk) if isinstance(chunk, str) else chunk
+        def on_chunk(chunk: Any) -> bool:
+            data = json.loads(chunk) if isinstance(chunk, str | bytes) else chunk
             for item in data if isinstance(data, list) else [data]:
-                for choice in item.get("choices", []):
+                if isinstance(item, dict) and "error" in item:
+                    errors.append(str(item["error"])[:300])
+                for choice in item.get("choices", []) if isinstance(item, dict) else []:
                     text = (choice.get("delta") or {}).get("content")
                     if text:
                         pieces.put(text)
-
-        def on_error(chunk: Any) -> None:
-            errors.append(str(chunk)[:300])
+            return False  # False: keep streaming
 
         def work() -> None:
             try:
-                self._server.handle_chat_completions(request, on_chunk, on_error)
+                result = self._server.handle_chat_completions(request, on_chunk)
+                if isinstance(result, dict) and "error" in result:
+                    errors.append(str(result["error"])[:300])
             except Exception as exc:  # noqa: BLE001 - relayed below
                 errors.append(f"{type(exc).__name__}: {exc}")
             finally:

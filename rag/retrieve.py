@@ -77,7 +77,9 @@ class Retriever:
         s = self.settings
         top_k = top_k or s.top_k
         fusion = fusion or s.fusion
-        dense = [Ranked(h.chunk_id, h.similarity) for h in self.store.query(self.embedder.query(query), s.candidates)]
+        hits = self.store.query(self.embedder.query(query), s.candidates)
+        dense = [Ranked(h.chunk_id, h.similarity) for h in hits]
+        best_window = {h.chunk_id: h.window for h in hits if h.window}
         sparse = self.bm25.search(query, s.candidates)
         if fusion == "dense":
             fused = dense
@@ -92,11 +94,25 @@ class Retriever:
             c = self.chunks.get(item.chunk_id)
             if c is None:  # the store changed under us; skip what we cannot show
                 continue
+            text = c.text
+            if s.context == "window":
+                text = best_window.get(c.id) or _closest_window(c.text, query, s.window_size, s.window_overlap)
             passages.append(
                 Passage(
-                    source=c.doc_id, chunk_id=c.id, score=item.score, text=c.text, rank=rank,
+                    source=c.doc_id, chunk_id=c.id, score=item.score, text=text, rank=rank,
                     date=c.date, title=c.title, dense_score=dense_by_id.get(c.id),
                     bm25_score=bm25_by_id.get(c.id),
                 )
             )  # fmt: skip
         return passages
+
+
+def _closest_window(text: str, query: str, size: int, overlap: int) -> str:
+    """The sentence window of a chunk that shares most content words with the query (for chunks
+    that BM25 found but no window of which matched densely)."""
+    from rag.citations import _match, content_words
+    from rag.ingest import windows
+
+    asked = content_words(query)
+    pieces = windows(text, size, overlap)
+    return max(pieces, key=lambda w: (sum(_match(x, content_words(w)) for x in asked), -pieces.index(w)))

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
 
     # Retrieval
     top_k: int = Field(5, description="Passages shown to the model.")
+    context: Literal["chunk", "window"] = Field(
+        "chunk",
+        description="What the model sees of each retrieved passage: the whole chunk, or its "
+        "sentence window that best matches the question (a prompt about half as long).",
+    )
     candidates: int = Field(30, description="Candidates taken from each retriever before fusion.")
     fusion: Literal["rrf", "dense", "bm25"] = Field("rrf", description="How to rank passages.")
     rrf_k: int = Field(10, description="Reciprocal-rank-fusion constant (10 was best on PIAF dev).")

@@ -45,6 +45,7 @@ class Window:
 class DenseHit:
     chunk_id: str
     similarity: float  # cosine similarity, 1 is identical
+    window: str | None = None  # text of the best-matching window, when a window matched
 
 
 def _refusing_embedding_function():
@@ -188,12 +189,13 @@ class Store:
             return []
         got = self.collection.query(
             query_embeddings=[list(map(float, embedding))], n_results=min(4 * n, total),
-            where={"dense": True}, include=["distances", "metadatas"],
+            where={"dense": True}, include=["distances", "metadatas", "documents"],
         )  # fmt: skip
-        hits: dict[str, float] = {}
-        for meta, distance in zip(got["metadatas"][0], got["distances"][0]):
-            hits.setdefault(meta["chunk_id"], 1.0 - float(distance))
-        return [DenseHit(i, s) for i, s in list(hits.items())[:n]]
+        hits: dict[str, DenseHit] = {}
+        for meta, distance, text in zip(got["metadatas"][0], got["distances"][0], got["documents"][0]):
+            window = text if meta.get("kind") == "window" else None
+            hits.setdefault(meta["chunk_id"], DenseHit(meta["chunk_id"], 1.0 - float(distance), window))
+        return list(hits.values())[:n]
 
 
 def _exists(settings: Settings) -> bool:

@@ -55,6 +55,18 @@ def test_hybrid_search_finds_the_right_article(settings):
         assert bot.retrieve("Marc Fogel remise en liberté")[0].source == "003_17ab84beb0fc2423.txt"
 
 
+def test_window_context_shows_the_matching_window_of_each_chunk(settings):
+    RAG(settings).ingest(progress=False)
+    chunks = RAG(settings).retrieve("Marc Fogel remise en liberté")
+    bot = RAG(settings.model_copy(update={"context": "window"}))
+    windows = bot.retrieve("Marc Fogel remise en liberté")
+    assert [p.chunk_id for p in windows] == [p.chunk_id for p in chunks]  # same ranking
+    assert "Marc Fogel" in windows[0].text
+    for w, c in zip(windows, chunks):
+        assert " ".join(w.text.split()) in " ".join(c.text.split())  # a verbatim part
+    assert sum(len(p.text) for p in windows) < 0.8 * sum(len(p.text) for p in chunks)
+
+
 @pytest.mark.embedder
 @pytest.mark.parametrize(
     "question, source",
