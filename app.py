@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from rag.citations import MARKER  # noqa: E402
-from rag.documents import MAX_UPLOAD_BYTES, remove_document, save_document  # noqa: E402
+from rag.documents import remove_document, save_document  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.pipeline import RAG  # noqa: E402
 from rag.types import Answer  # noqa: E402
@@ -300,9 +300,10 @@ def upload_files(
 ):
     """gr.File paths -> add_uploads; returns (message, table, dropdown, cleared file input)."""
     uploads = []
+    limit = bot.settings.max_upload_bytes
     for path in paths or []:
         with open(path, "rb") as handle:  # one byte over the limit is enough to refuse it
-            uploads.append((Path(path).name, handle.read(MAX_UPLOAD_BYTES + 1)))
+            uploads.append((Path(path).name, handle.read(limit + 1)))
     return (*add_uploads(bot, uploads, ui, progress), None)
 
 
@@ -322,7 +323,7 @@ def add_uploads(
     saved: list[Path] = []
     try:
         for name, data in uploads:
-            saved.append(save_document(bot.settings, name, data))
+            saved.append(save_document(bot.settings, name, data, bot.settings.max_upload_bytes))
         report = _reindex(bot, progress, ui)
     except RagError as exc:
         for path in saved:
@@ -351,6 +352,8 @@ def model_names(bot: RAG) -> str:
     s = bot.settings
     if s.llm == "fake":
         llm = "fake (scripted, no model)"
+    elif s.llm == "openai":
+        llm = f"openai · {s.openai_model or 'the server default model'} · {s.openai_base_url}"
     else:
         from rag.weights import QWEN_1_5B
 
@@ -466,16 +469,20 @@ def build_app(bot: RAG, notice: str = "") -> gr.Blocks:
 
         chat_out = [chatbot, sources, latency, conv, question]
         ask_in = [question, conv, top_k, language, show_scores, ui]
-        question.submit(ask, ask_in, chat_out, api_name="ask")
-        send.click(ask, ask_in, chat_out, api_name=False)
+        # One queue for generation, shared by Enter and the button: RAG_CONCURRENCY answers at once,
+        # the others wait (gradio shows each waiting user its place in the queue on the chat).
+        generation = {"concurrency_limit": bot.settings.concurrency, "concurrency_id": "generation"}
+        question.submit(ask, ask_in, chat_out, api_name="ask", **generation)
+        send.click(ask, ask_in, chat_out, api_name=False, **generation)
         new.click(new_conversation, ui, chat_out, api_name="new_conversation")
         chatbot.clear(new_conversation, ui, chat_out, api_name=False)  # its own bin icon
         show_scores.change(
             lambda c, s, u: sources_html(c.last, s, u), [conv, show_scores, ui], sources,
             api_name=False, concurrency_limit=None,  # pure rendering: no need to wait for a generation
         )  # fmt: skip
-        add.click(upload, [files, ui], [status, table, choice, files], api_name="upload")
-        remove.click(drop, [choice, ui], [status, table, choice], api_name="remove")
+        indexing = {"concurrency_limit": 1, "concurrency_id": "indexing"}  # one ingest at a time
+        add.click(upload, [files, ui], [status, table, choice, files], api_name="upload", **indexing)
+        remove.click(drop, [choice, ui], [status, table, choice], api_name="remove", **indexing)
         docs_tab.select(lambda: documents_view(bot), None, [table, choice], api_name=False)
 
         relabel = [
@@ -519,11 +526,12 @@ def prepare(bot: RAG) -> str:
     return ""
 
 
-def launch(demo: gr.Blocks, port: int, block: bool = True) -> None:
-    demo.queue(default_concurrency_limit=1)  # one generation or ingest at a time
+def launch(demo: gr.Blocks, port: int, block: bool = True, max_file_bytes: int = 20_000_000) -> None:
+    """Serve the page; each event's concurrency is set where it is wired (see `build_app`)."""
+    demo.queue(default_concurrency_limit=1)
     demo.launch(
         server_name="127.0.0.1", server_port=port, css=CSS, head=HEAD, prevent_thread_lock=not block,
-        show_error=False, footer_links=["api"], max_file_size="20mb",
+        show_error=False, footer_links=["api"], max_file_size=max_file_bytes,
     )  # fmt: skip
 
 
@@ -542,7 +550,9 @@ def main() -> int:
     notice = prepare(bot)
     if notice:
         print(f"Error: {notice}", file=sys.stderr)
-    launch(build_app(bot, notice=notice), int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    # gradio refuses far larger uploads itself; ours are checked (with a clear message) in add_uploads
+    launch(build_app(bot, notice=notice), port, max_file_bytes=max(20_000_000, 2 * settings.max_upload_bytes))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The `rag` command: ingest, ask, chat, eval. A thin adapter over `rag.RAG`.
+"""The `rag` command: ingest, ask, chat (here), eval and testset (`rag.evalcli`). A thin adapter over `rag.RAG`.
 
 Heavy libraries are imported only inside the command that needs them, so `rag --help` is fast.
 Errors the user can fix are printed as one line (`Error: …`) with exit code 1.
@@ -11,6 +11,8 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from rag import evalcli
 
 OFFLINE = {
     "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
@@ -28,15 +30,20 @@ def offline_environment() -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Cited answers from your news articles, offline.")
     p.add_argument("--index", type=Path, help="index folder (default .rag, or RAG_INDEX_DIR)")
-    p.add_argument("--llm", choices=["transformers", "llamacpp", "fake"], help="generation backend")
+    p.add_argument("--llm", choices=["transformers", "llamacpp", "fake", "openai"],
+                   help="generation backend")
     p.add_argument("--embedder", help="'e5-small' (bundled), 'fake', or a sentence-transformers path")
     p.add_argument("--top-k", type=int, help="passages shown to the model")
     p.add_argument("--fusion", choices=["rrf", "dense", "bm25"], help="retrieval ranking")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="{ingest,ask,chat,eval,testset}")
 
     ing = sub.add_parser("ingest", help="index folders of .txt/.md files or .jsonl corpora")
     ing.add_argument("paths", nargs="*", type=Path, help="sources (default: seeds/, or RAG_SOURCES)")
     ing.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    ing.add_argument(
+        "--wait", type=float, metavar="SECONDS",
+        help="wait this long for another ingest on the same index to finish (default: refuse at once)",
+    )  # fmt: skip
 
     ask = sub.add_parser("ask", help="ask one question")
     ask.add_argument("question")
@@ -44,11 +51,7 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("chat", help="a conversation in the terminal (follow-ups use the history)")
 
-    ev = sub.add_parser("eval", help="score answers against a JSONL test set")
-    ev.add_argument("testset", type=Path)
-    ev.add_argument("--out", type=Path, required=True, help="per-case results (JSONL)")
-    ev.add_argument("--retrieval-only", action="store_true", help="skip generation")
-    ev.add_argument("--limit", type=int, help="only the first N cases")
+    evalcli.add_parsers(sub)
     return p
 
 
@@ -61,11 +64,14 @@ def settings_from(args: argparse.Namespace):
     }  # fmt: skip
     if getattr(args, "paths", None):
         overrides["sources"] = args.paths
+    if getattr(args, "wait", None) is not None:
+        overrides["ingest_wait"] = args.wait
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(evalcli.route(sys.argv[1:] if argv is None else argv, p))
     offline_environment()
     from rag.errors import RagError
 
@@ -147,18 +153,7 @@ def cmd_chat(args) -> int:
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
-def cmd_eval(args) -> int:
-    from rag.evaluate import load_testset, run_eval
-    from rag.metrics import format_summary
-    from rag.pipeline import RAG
-
-    cases = load_testset(args.testset)
-    summary = run_eval(RAG(settings_from(args)), cases, args.out, retrieval_only=args.retrieval_only, limit=args.limit)
-    print(format_summary(summary))
-    return 0
-
-
-COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "eval": cmd_eval}
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, **evalcli.COMMANDS}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -51,6 +51,7 @@ class TransformersLLM:
         self._model: Any = None
         self._tokenizer: Any = None
         self._stop_ids: list[int] = []
+        self._prefixes: dict[tuple[int, ...], Any] = {}  # system-prompt token ids -> KV cache
         self._lock = threading.Lock()  # one generation (or load) at a time on the shared model
         self._owner: int | None = None  # thread holding the lock, to refuse self-deadlock
 
@@ -94,6 +95,35 @@ class TransformersLLM:
             probs = torch.softmax(logits, dim=-1)
             p_yes, p_no = float(probs[yes].sum()), float(probs[no].sum())
         return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.0
+
+    def _prefix_cache(self, messages: list[Message], input_ids: Any) -> Any:
+        """A copy of the KV cache of the conversation's fixed system part, or None.
+
+        The system prompt is the same for every question in a language, so its keys and values
+        are computed once and reused: the prompt's prefill then covers only the passages and the
+        question. Used only when the system turn's tokens are an exact prefix of the prompt.
+        """
+        import copy
+
+        import torch
+        from transformers import DynamicCache
+
+        if not messages or messages[0].get("role") != "system":
+            return None
+        prefix = self._tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"]
+        ids = input_ids[0].tolist()
+        if len(prefix) < 16 or len(prefix) >= len(ids) or ids[: len(prefix)] != list(prefix):
+            return None
+        key = tuple(prefix)
+        if key not in self._prefixes:
+            cache = DynamicCache(config=self._model.config)
+            with torch.inference_mode():
+                self._model(input_ids=input_ids[:, : len(prefix)], past_key_values=cache, use_cache=True,
+                            logits_to_keep=1)  # fmt: skip
+            if len(self._prefixes) >= 4:  # one or two languages in practice; stay bounded
+                self._prefixes.pop(next(iter(self._prefixes)))
+            self._prefixes[key] = cache
+        return copy.deepcopy(self._prefixes[key])
 
     def count_tokens(self, text: str | list[Message]) -> int:
         """Tokens a text takes, or a conversation as prompted (chat template and reply header
@@ -153,6 +183,9 @@ class TransformersLLM:
         inputs = tok.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
+        cache = self._prefix_cache(messages, inputs["input_ids"]) if self.settings.prefix_cache else None
+        if cache is not None:
+            inputs["past_key_values"] = cache
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
         cancel = threading.Event()
         errors: list[BaseException] = []

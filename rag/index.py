@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from rag.embed import Embedder
+from rag.errors import InputError
 from rag.ingest import Loaded, chunk_document, document_hash, windows
 from rag.settings import Settings
 from rag.store import Store, Window
@@ -20,11 +21,14 @@ def sync(
     """Add new documents, re-embed changed ones, remove deleted ones; say what was done.
 
     Crash-safe by construction: a document's records are upserted before its stale records are
-    deleted, and every record carries its document's hash, so an interrupted run leaves either the
-    old or a mixed state that the next run sees as "changed" and repairs.
+    deleted, and every record carries its document's hash and its document's record count, so an
+    interrupted run leaves either the old state, or a mixed or partial one that the next run sees
+    as "changed" and repairs (tests/test_crash.py kills ingests at many points to check it).
     """
     start = time.perf_counter()
     stored = store.document_hashes()
+    if stored and not loaded.documents:
+        raise InputError(_nothing_readable(loaded, len(stored)))
     params = (settings.chunk_size, settings.chunk_overlap, settings.window_size, settings.window_overlap)
     added, updated, unchanged = [], [], []
     todo: list[tuple[str, list[Chunk]]] = []
@@ -48,6 +52,15 @@ def sync(
         removed=tuple(removed), skipped=tuple(loaded.skipped), chunks_embedded=embedded,
         seconds=time.perf_counter() - start,
     )  # fmt: skip
+
+
+def _nothing_readable(loaded: Loaded, indexed: int) -> str:
+    """Refuse to empty an index because its sources came out empty (a wrong path, a bad copy)."""
+    why = f" ({len(loaded.skipped)} skipped: {loaded.skipped[0]}…)" if loaded.skipped else ""
+    return (
+        f"the sources hold no readable document{why}; the {indexed} indexed documents are kept — "
+        "check the paths, or run 'rag ingest --rebuild' to empty the index on purpose"
+    )
 
 
 def _embed_and_store(settings, embedder, store, todo, hashes, progress: bool) -> int:
@@ -99,8 +112,11 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
         mean = block.mean(axis=0)
         chunk_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
         window_vectors.extend(block if ws else [])
-    store.upsert(batch, chunk_vectors, hashes, [bool(ws) for ws in per_chunk])
-    store.upsert_windows([w for ws in per_chunk for w in ws], window_vectors, batch, hashes)
+    records: dict[str, int] = {}  # a batch holds whole documents: these are complete counts
+    for c, ws in zip(batch, per_chunk):
+        records[c.doc_id] = records.get(c.doc_id, 0) + 1 + len(ws)
+    store.upsert(batch, chunk_vectors, hashes, [bool(ws) for ws in per_chunk], records)
+    store.upsert_windows([w for ws in per_chunk for w in ws], window_vectors, batch, hashes, records)
     bar.update(len(batch))
 
 

@@ -79,6 +79,9 @@ def _add(loaded: Loaded, read) -> None:
 def read_text_document(file: Path, root: Path, max_bytes: int = 5_000_000) -> Document:
     """One article file → a Document whose id is its path relative to `root` (usually its name)."""
     doc_id = file.relative_to(root).as_posix()
+    if re.search("[\ud800-\udfff]", doc_id):  # os.listdir escapes bytes that are not UTF-8
+        shown = doc_id.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise InputError(f"{shown}: the file name is not valid UTF-8, skipped — rename the file")
     size = file.stat().st_size
     if size > max_bytes:
         raise InputError(f"{doc_id}: {size:,} bytes is over the {max_bytes:,}-byte limit, skipped")
@@ -100,7 +103,7 @@ def decode(raw: bytes, name: str) -> str:
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{name}: not valid UTF-8 (byte {exc.start}), skipped — re-save it as UTF-8 "
-            f"(e.g. iconv -f latin1 -t utf-8)"
+            f"(e.g. iconv -f cp1252 -t utf-8, which also reads Latin-1)"
         ) from None
 
 

@@ -53,7 +53,7 @@ class LlamaCppLLM:
             import xllamacpp as xlc
         except ImportError as exc:
             raise ModelError("the llamacpp backend needs xllamacpp: run 'pip install -e \".[llamacpp]\"'") from exc
-        path = Path(self.settings.model_file) if self.settings.model_file else bundled_gguf(self.settings)
+        path = bundled_gguf(self.settings)  # RAG_MODEL_FILE too: checked when it claims to be the bundled file
         if not path.is_file():
             raise ModelError(f"model file {path} not found — set RAG_MODEL_FILE to a GGUF file")
         params = xlc.CommonParams()

@@ -90,4 +90,10 @@ def build_llm(settings: Settings) -> LLM:
                 "the llamacpp backend needs xllamacpp: run 'pip install xllamacpp'"
             ) from exc
         return LlamaCppLLM(settings)
-    raise BackendError(f"unknown llm backend {settings.llm!r}: use transformers, llamacpp or fake")
+    if settings.llm == "openai":
+        from rag.remote import OpenAILLM
+
+        return OpenAILLM(settings)
+    raise BackendError(
+        f"unknown llm backend {settings.llm!r}: use transformers, llamacpp, openai or fake"
+    )

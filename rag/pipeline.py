@@ -227,11 +227,28 @@ def _if_changed(standalone: str, question: str) -> str | None:
     return standalone if standalone != question else None
 
 
+def _valid_unicode(text: str) -> str:
+    """Text without surrogates (they cannot be encoded; a terminal that is not UTF-8 makes them).
+
+    "lib\udce9r\udce9" (Latin-1 bytes escaped by Python) -> "libéré"; a lone "\ud800" -> " "
+    """
+    if not re.search("[\ud800-\udfff]", text):
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return re.sub("[\ud800-\udfff]", " ", text)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
+
+
 def check_question(question: str, max_chars: int) -> str:
     """Strip control characters and spaces; refuse empty or oversized questions."""
     if not isinstance(question, str):
         raise InputError("the question must be text")
-    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", question).strip()
+    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", _valid_unicode(question)).strip()
     if not cleaned:
         raise InputError("the question is empty — type a question about the articles")
     if len(cleaned) > max_chars:

@@ -96,7 +96,7 @@ class Retriever:
                 continue
             text = c.text
             if s.context == "window":
-                text = best_window.get(c.id) or _closest_window(c.text, query, s.window_size, s.window_overlap)
+                text = closest_window(c.text, query, s.context_tokens, best_window.get(c.id))
             passages.append(
                 Passage(
                     source=c.doc_id, chunk_id=c.id, score=item.score, text=text, rank=rank,
@@ -107,12 +107,21 @@ class Retriever:
         return passages
 
 
-def _closest_window(text: str, query: str, size: int, overlap: int) -> str:
-    """The sentence window of a chunk that shares most content words with the query (for chunks
-    that BM25 found but no window of which matched densely)."""
+def closest_window(text: str, query: str, size: int, fallback: str | None = None) -> str:
+    """The sentence window of about `size` tokens of `text` sharing most content words with the
+    query; when none shares any (an English question on a French chunk), `fallback` (the window
+    that matched densely) or the first window.
+
+    Example: closest_window(chunk, "Quel journal a révélé l'appel ?", 100) -> the sentences about
+    the newspaper, not the chunk's opening ones.
+    """
     from rag.citations import _match, content_words
     from rag.ingest import windows
 
     asked = content_words(query)
-    pieces = windows(text, size, overlap)
-    return max(pieces, key=lambda w: (sum(_match(x, content_words(w)) for x in asked), -pieces.index(w)))
+    pieces = windows(text, size, 20) or [text]
+    scores = [sum(_match(word, content_words(piece)) for word in asked) for piece in pieces]
+    best = max(range(len(pieces)), key=lambda i: (scores[i], -i))
+    if scores[best] == 0 and fallback:
+        return fallback
+    return pieces[best]

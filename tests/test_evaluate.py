@@ -3,8 +3,14 @@ import json
 import pytest
 
 from rag.errors import InputError
-from rag.evaluate import load_testset, run_eval
-from rag.types import Answer, Citation, Passage, Timings
+from rag.evaluate import (
+    add_passages,
+    add_semantic_similarity,
+    load_results,
+    load_testset,
+    run_eval,
+)
+from rag.types import Answer, Chunk, Citation, Passage, Timings
 
 CASES = [
     {"id": "q1", "question": "Qui a envahi l'Ukraine ?", "answers": ["la Russie"],
@@ -120,7 +126,16 @@ def test_run_eval_writes_one_line_per_case_and_summarizes(tmp_path, testset):
         "question": "Qui a envahi l'Ukraine ?",
         "answer": "La Russie [1][2].",
         "abstained": False,
-        "citations": [{"source": "d1", "quote": "quote from d1"}] * 2,
+        "citations": [
+            {
+                "source": "d1",
+                "chunk_id": "d1:0",
+                "number": n,
+                "quote": "quote from d1",
+                "passage": "...",
+            }
+            for n in (1, 2)
+        ],
         "cited_sources": ["d1"],
         "retrieved_sources": ["d1", "d3"],
         "retrieval_s": 0.01,
@@ -165,3 +180,188 @@ def test_run_eval_retrieval_only_and_limit(tmp_path, testset):
     assert summary["cases"] == 2
     assert (summary["hit@1"], summary["hit@5"], summary["mrr"]) == (0.5, 1.0, 0.75)
     assert "exact_match" not in summary
+
+
+def test_cited_passage_text_is_matched_on_chunk_id(tmp_path, testset):
+    bot = FakeBot()
+    q1 = CASES[0]["question"]
+    passages = (
+        Passage("d1", "d1:0", 1.0, "first text", 1),
+        Passage("d1", "d1:1", 0.5, "second text", 2),
+    )
+    citations = (Citation("d1", "d1:1", "second", 1), Citation("d9", "d9:0", "nowhere", 2))
+    bot.answers[q1] = Answer(q1, "x [1][2]", False, citations, passages, Timings())
+    run_eval(bot, load_testset(testset), tmp_path / "out.jsonl", limit=1, progress=False)
+    cited = read_lines(tmp_path / "out.jsonl")[0]["citations"]
+    assert [(c["chunk_id"], c["passage"]) for c in cited] == [
+        ("d1:1", "second text"),
+        ("d9:0", None),
+    ]
+
+
+def test_load_testset_refuses_draft_cases(tmp_path):
+    draft = {
+        "id": "d1",
+        "question": "Quand ?",
+        "answers": ["jeudi"],
+        "sources": ["a.txt"],
+        "draft": True,
+    }
+    path = write_jsonl(tmp_path / "cases.jsonl", [json.dumps(CASES[0]), json.dumps(draft)])
+    with pytest.raises(
+        InputError,
+        match=r"cases\.jsonl:2: case 'd1' is a draft; review it and remove the draft flag",
+    ):
+        load_testset(path)
+    draft["draft"] = False  # reviewed: the flag may stay, set to false
+    assert len(load_testset(write_jsonl(path, [json.dumps(draft)]))) == 1
+
+
+class FailingBot(FakeBot):
+    """Raises on the n-th question, as an interrupted run (Ctrl-C, crash) would."""
+
+    def __init__(self, fail_at):
+        super().__init__()
+        self.fail_at = fail_at
+
+    def ask(self, question):
+        if len(self.calls) == self.fail_at:
+            raise KeyboardInterrupt
+        return super().ask(question)
+
+
+def test_resume_runs_only_the_unfinished_cases(tmp_path, testset):
+    cases = load_testset(testset)
+    out = tmp_path / "run.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(FailingBot(fail_at=2), cases, out, progress=False)
+    assert [r["id"] for r in read_lines(out)] == ["q1", "q2"]  # finished cases were flushed
+
+    bot = FakeBot()
+    summary = run_eval(bot, cases, out, progress=False, resume=True)
+    assert [q for _, q in bot.calls] == [CASES[2]["question"]]  # only q3 ran
+    assert [r["id"] for r in read_lines(out)] == ["q1", "q2", "q3"]
+    assert summary["cases"] == 3 and summary["abstention_accuracy"] == 1.0
+
+    again = FakeBot()  # without --resume the file is overwritten and every case runs
+    run_eval(again, cases, out, progress=False)
+    assert len(again.calls) == 3 and len(read_lines(out)) == 3
+
+
+def test_resume_progress_bar_counts_the_skipped_cases(tmp_path, testset, capsys):
+    cases = load_testset(testset)
+    out = tmp_path / "run.jsonl"
+    run_eval(FakeBot(), cases, out, limit=2, progress=False)
+    run_eval(FakeBot(), cases, out, resume=True)
+    bar = capsys.readouterr().err
+    assert "2/3" in bar and "3/3" in bar and "0/3" not in bar
+
+
+def test_resume_keeps_order_after_a_second_interruption(tmp_path, testset):
+    cases = load_testset(testset)
+    out = tmp_path / "run.jsonl"
+    write_jsonl(out, [json.dumps(r) for r in [_result(FakeBot(), cases[2])]])  # q3 done first
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(FailingBot(fail_at=1), cases, out, progress=False, resume=True)
+    assert [r["id"] for r in read_lines(out)] == ["q3", "q1"]  # nothing lost
+    run_eval(FakeBot(), cases, out, progress=False, resume=True)
+    assert [r["id"] for r in read_lines(out)] == ["q1", "q2", "q3"]  # test-set order at the end
+
+
+def _result(bot, case):
+    from rag.evaluate import _run_case
+
+    return _run_case(bot, case, retrieval_only=False)
+
+
+def test_resume_drops_a_broken_last_line(tmp_path, testset):
+    cases = load_testset(testset)
+    out = tmp_path / "run.jsonl"
+    out.write_text(
+        json.dumps(_result(FakeBot(), cases[0])) + '\n{"id": "q2", "quest', encoding="utf-8"
+    )
+    bot = FakeBot()
+    run_eval(bot, cases, out, progress=False, resume=True)
+    assert len(bot.calls) == 2 and len(read_lines(out)) == 3
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            {"id": "q9", "question": "Autre ?", "answer": "x", "retrieved_sources": []},
+            "not in this test set",
+        ),
+        (
+            {"id": "q1", "question": "Autre question ?", "answer": "x", "retrieved_sources": []},
+            "not in this test set",
+        ),
+        (
+            {"id": "q1", "question": CASES[0]["question"], "answer": None, "retrieved_sources": []},
+            "retrieval-only run",
+        ),
+    ],
+)
+def test_resume_refuses_results_of_another_run(tmp_path, testset, line, message):
+    out = write_jsonl(tmp_path / "run.jsonl", [json.dumps(line), json.dumps(line)])
+    with pytest.raises(InputError, match=message):
+        run_eval(FakeBot(), load_testset(testset), out, progress=False, resume=True)
+
+
+RESULT_LINE = {k: None for k in RESULT_KEYS} | {
+    "id": "q1",
+    "question": "a",
+    "retrieved_sources": [],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (json.dumps(RESULT_LINE) + "\n{oops\n", r"run\.jsonl:2: invalid JSON"),
+        (
+            '["q1"]\n',
+            r"run\.jsonl:1: not a result line of 'rag eval' \(missing id, question, answer",
+        ),
+        (
+            '{"id": "q1", "question": "a", "retrieved_sources": []}\n',
+            r"run\.jsonl:1: not a result line .*missing answer",
+        ),
+        ("\n\n", "is empty"),
+    ],
+)
+def test_load_results_errors(tmp_path, text, message):
+    path = tmp_path / "run.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        load_results(path)
+    with pytest.raises(InputError, match="cannot read results"):
+        load_results(tmp_path / "missing.jsonl")
+
+
+def test_add_passages_recovers_the_chunk_that_holds_the_quote():
+    results = [
+        {"citations": [{"source": "a", "quote": "deux  mots"}, {"source": "b", "quote": "absent"}]}
+    ]
+    chunks = [Chunk("a:0", "a", 0, "un mot", "h0"), Chunk("a:1", "a", 1, "ici deux mots là", "h1")]
+    assert add_passages(results, chunks) == 1
+    assert results[0]["citations"][0] == {
+        "source": "a",
+        "quote": "deux  mots",
+        "chunk_id": "a:1",
+        "passage": "ici deux mots là",
+    }
+    assert "passage" not in results[0]["citations"][1]
+
+
+def test_add_semantic_similarity_only_on_given_answers():
+    from rag.embed import HashEmbedder
+
+    results = [
+        {"answer": "Le Washington Post", "abstained": False, "expected": ["Washington Post"]},
+        {"answer": "Les articles ne le disent pas.", "abstained": True, "expected": ["x"]},
+        {"answer": None, "abstained": None, "expected": ["x"]},
+    ]
+    add_semantic_similarity(results, HashEmbedder())
+    assert results[0]["semantic_similarity"] == pytest.approx(1.0)
+    assert "semantic_similarity" not in results[1] and "semantic_similarity" not in results[2]

@@ -75,3 +75,17 @@ def test_a_closed_stream_frees_the_model(llm):
         next(llm.stream(MESSAGES, max_new_tokens=4))
     stream.close()  # stops generation and releases the model
     assert "".join(llm.stream(MESSAGES, max_new_tokens=24))
+
+
+def test_the_system_prompt_cache_changes_nothing_but_the_work(llm):
+    llm._prefixes.clear()
+    llm.settings = llm.settings.model_copy(update={"prefix_cache": False})
+    plain = "".join(llm.stream(MESSAGES, max_new_tokens=24))
+    assert not llm._prefixes
+    llm.settings = llm.settings.model_copy(update={"prefix_cache": True})
+    first = "".join(llm.stream(MESSAGES, max_new_tokens=24))  # builds the cache
+    again = "".join(llm.stream(MESSAGES, max_new_tokens=24))  # reuses a copy of it
+    assert len(llm._prefixes) == 1
+    (cached,) = llm._prefixes.values()
+    assert cached.get_seq_length() < llm.count_tokens(MESSAGES)  # only the system turn
+    assert plain == first == again and "Washington Post" in plain

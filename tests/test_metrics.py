@@ -214,7 +214,7 @@ def test_summarize_retrieval_only_has_only_retrieval_metrics():
     s = summarize(results)
     assert set(s) == {
         "cases", "answerable", "unanswerable", "with_sources",
-        "hit@1", "hit@5", "mrr", "retrieval_p50_s", "retrieval_p95_s",
+        "hit@1", "hit@5", "mrr", "ndcg@10", "retrieval_p50_s", "retrieval_p95_s",
     }  # fmt: skip
     assert (s["cases"], s["answerable"], s["unanswerable"], s["with_sources"]) == (3, 2, 1, 2)
     assert s["hit@1"] == 0.5
@@ -256,3 +256,194 @@ def test_format_summary():
     retrieval_only = format_summary(summarize([result("q1", ["x"], ["d1"], ["d1"])]))
     assert "hit@5" in retrieval_only and "exact match" not in retrieval_only
     assert "n/a" in format_summary(summarize([]))
+
+
+# -- ranking, citations, abstention, speed, faithfulness ------------------------------------
+
+from rag.embed import HashEmbedder
+from rag.metrics import (
+    citation_precision,
+    citation_recall,
+    faithfulness,
+    first_gold_rank,
+    ndcg_at_k,
+    precision_recall,
+    semantic_similarity,
+    sentence_verdict,
+    words_per_second,
+)
+
+
+@pytest.mark.parametrize(
+    ("ranked", "gold", "expected"),
+    [
+        (["a", "b"], ["a"], 1.0),
+        (["a", "b"], ["b"], 1 / math.log2(3)),
+        (["a", "a", "b"], ["b"], 1 / math.log2(3)),  # duplicates removed before ranking
+        (["b", "a"], ["a", "b"], 1.0),  # both gold documents first: ideal
+        (["a", "c", "b"], ["a", "b"], (1 + 1 / 2) / (1 + 1 / math.log2(3))),
+        (["x"] * 3 + ["y"], ["z"], 0.0),
+        ([], ["a"], 0.0),
+        (["a"], [], 0.0),
+        ([str(i) for i in range(12)], ["11"], 0.0),  # rank 12 is outside the top 10
+    ],
+)
+def test_ndcg_at_k(ranked, gold, expected):
+    assert ndcg_at_k(ranked, gold) == pytest.approx(expected)
+
+
+def test_first_gold_rank():
+    assert first_gold_rank(["a", "a", "b"], ["b"]) == 2
+    assert first_gold_rank(["a"], ["b"]) is None
+
+
+@pytest.mark.parametrize(
+    ("cited", "gold", "precision", "recall"),
+    [
+        (["a", "b"], ["a"], 0.5, 1.0),
+        (["a"], ["a", "b"], 1.0, 0.5),
+        (["a", "a"], ["a"], 1.0, 1.0),
+        (["c"], ["a"], 0.0, 0.0),
+        ([], ["a"], None, 0.0),
+        (["a"], [], 0.0, None),
+    ],
+)
+def test_citation_precision_recall(cited, gold, precision, recall):
+    assert citation_precision(cited, gold) == precision
+    assert citation_recall(cited, gold) == recall
+
+
+@pytest.mark.parametrize(
+    ("predicted", "actual", "expected"),
+    [
+        ([1, 1, 0], [1, 0, 1], (0.5, 0.5)),
+        ([1, 1], [1, 1], (1.0, 1.0)),
+        ([0, 0], [1, 0], (None, 0.0)),
+        ([1, 0], [0, 0], (0.0, None)),
+    ],
+)
+def test_precision_recall(predicted, actual, expected):
+    assert precision_recall(predicted, actual) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "ttft", "total", "expected"),
+    [
+        ("a b c", 1.0, 2.0, 2.0),
+        ("one", 1.0, 3.0, 0.0),
+        ("a b", None, 2.0, None),
+        ("a b", 2.0, 2.0, None),
+        ("", 1.0, 2.0, None),
+    ],
+)
+def test_words_per_second(text, ttft, total, expected):
+    assert words_per_second(text, ttft, total) == expected
+
+
+PASSAGE = (
+    "Le 10 novembre 2024, le Washington Post a rapporté que Donald Trump a eu une conversation "
+    "téléphonique avec Vladimir Poutine. Cet entretien a eu lieu jeudi dernier."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "verdict", "reason"),
+    [
+        (
+            "Le Washington Post a rapporté l'appel [1].",
+            "Quel journal a rapporté l'appel ?",
+            True,
+            "100%",
+        ),
+        (
+            "L'appel a eu lieu mercredi à 17 heures [1].",
+            "Quand a eu lieu l'appel ?",
+            False,
+            "number 17",
+        ),
+        (
+            "Le New York Times a révélé l'appel [1].",
+            "Quel journal a révélé l'appel ?",
+            False,
+            "0% of its new words",
+        ),
+        (
+            "Le Washington Post a rapporté la conversation (1).",
+            "Quel journal ?",
+            True,
+            "100%",
+        ),  # a marker
+        (
+            "The Washington Post reported the call [1].",
+            "Which newspaper reported the call?",
+            True,
+            "100%",
+        ),
+        (
+            "The New York Times reported the call [1].",
+            "Which newspaper reported the call?",
+            False,
+            "missing",
+        ),
+        ("It lasted 3 hours [1].", "How long was the call?", False, "number 3"),
+        ("The call happened, they said [1].", "Was there a call?", True, "no new names or numbers"),
+        ("[1]", "Qui ?", None, "no content words"),
+    ],
+)
+def test_sentence_verdict(sentence, question, verdict, reason):
+    got, why = sentence_verdict(sentence, [PASSAGE], question)
+    assert got is verdict
+    assert reason in why
+
+
+def test_faithfulness_is_the_share_of_supported_sentences():
+    answer = "Le Washington Post a rapporté l'appel [1]. L'appel a duré 3 heures [1]."
+    assert faithfulness(answer, [PASSAGE], "Quel journal a rapporté l'appel ?") == 0.5
+    assert faithfulness(answer, [], "Quel journal ?") is None  # nothing cited: nothing to check
+    assert faithfulness("[1]", [PASSAGE]) is None
+
+
+def test_semantic_similarity_ranks_paraphrase_above_unrelated_text():
+    embedder = HashEmbedder()
+    same = semantic_similarity("Le Washington Post [1]", ["le Washington Post"], embedder)
+    other = semantic_similarity("Le Washington Post [1]", ["des missiles Tomahawk"], embedder)
+    assert same == pytest.approx(1.0)
+    assert other < 0.5
+    assert semantic_similarity("[1]", ["x"], embedder) is None
+
+
+def with_passages(r, passage):
+    r = dict(r)
+    r["citations"] = [dict(c, passage=passage) for c in r["citations"] or []]
+    return r
+
+
+def test_summarize_new_answer_metrics():
+    results = [with_passages(r, "L'Ukraine et Macron") for r in RESULTS]
+    results[0]["draft"] = "L'Ukraine a été envahie [1]"  # 5 words, 4 after the first token in 0.9 s
+    results[1]["semantic_similarity"] = 0.5
+    s = summarize(results)
+    assert s["citation_precision"] == pytest.approx(
+        0.5
+    )  # q1 cites d1 (gold), q2 cites d3 (not); q3 cites nothing
+    assert s["citation_recall"] == pytest.approx(1 / 3)  # q3 abstained: recall 0
+    assert s["abstention_precision"] == pytest.approx(
+        0.5
+    )  # q3 and q4 abstained; q4 is unanswerable
+    assert s["abstention_recall"] == 1.0
+    assert s["faithfulness"] == 1.0 and s["faithfulness_cases"] == 2  # q1 and q2: answered, cited
+    assert s["decode_words_per_s"] == pytest.approx(4 / 0.9)
+    assert s["semantic_similarity"] == 0.5
+    assert s["ndcg@10"] == pytest.approx((1 + 1 / math.log2(3) + 0) / 3)
+    text = format_summary(s)
+    assert any(
+        line.split()[:2] == ["citation", "precision"] and "50.0%" in line
+        for line in text.splitlines()
+    )
+    assert "faithfulness (n=2 with cited passages)" in text and "semantic similarity" in text
+
+
+def test_summarize_faithfulness_is_none_without_passage_text():
+    s = summarize(RESULTS)  # lines written before passages were recorded
+    assert s["faithfulness"] is None and s["faithfulness_cases"] == 0
+    assert "semantic_similarity" not in s

@@ -85,3 +85,18 @@ def test_english_question_finds_french_passage(settings, question, source):
         assert sources[0] in {"000_b3fd78398ee6b0e0.txt", source}
     else:
         assert sources[0] == source
+
+
+def test_closest_window_picks_the_sentences_that_share_the_question_words():
+    from rag.retrieve import closest_window
+
+    chunk = " ".join(
+        [f"Phrase de remplissage numéro {i} sans rapport avec le sujet du jour." for i in range(12)]
+        + ["Le Washington Post a révélé l'appel entre Donald Trump et Vladimir Poutine."]
+        + [f"Autre phrase de remplissage {i} pour allonger le passage." for i in range(12)]
+    )
+    window = closest_window(chunk, "Quel journal a révélé l'appel de Trump ?", 40)
+    assert "Washington Post" in window and len(window) < len(chunk) / 2
+    # no word in common (an English question on French text): the dense window, else the first
+    assert closest_window(chunk, "Which newspaper?", 40, fallback="dense window") == "dense window"
+    assert closest_window(chunk, "Which newspaper?", 40).startswith("Phrase de remplissage numéro 0")

@@ -1,0 +1,71 @@
+"""The PIAF benchmark setup: French Wikipedia paragraphs as documents, dev questions as cases.
+
+    settings = piaf_settings(Settings(), corpus, index_dir)   # one chunk a paragraph
+    RAG(settings).ingest()                                     # incremental
+
+The data lives beside the repository (`../shared/data/piaf/`, see its README): `corpus.jsonl`
+({"id", "title", "text"} a line) and `dev_questions.jsonl` (a test set whose sources are
+paragraph ids). `subset_corpus` makes the small corpus the quality gate uses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rag.errors import InputError
+from rag.evaluate import load_testset, read_lines
+from rag.settings import PROJECT_ROOT, Settings
+
+PIAF_DIR = PROJECT_ROOT.parent / "shared" / "data" / "piaf"
+CORPUS = PIAF_DIR / "corpus.jsonl"
+QUESTIONS = PIAF_DIR / "dev_questions.jsonl"
+INDEX = PROJECT_ROOT / ".rag-piaf"
+RETRIEVAL_TOP_K = 20  # as benchmarks/piaf_retrieval.py: MRR over the top 20
+
+
+def piaf_settings(base: Settings, corpus: Path, index_dir: Path) -> Settings:
+    """PIAF paragraphs are the passages: one chunk each (512 tokens), sentence windows for dense."""
+    return base.model_copy(
+        update={
+            "sources": [Path(corpus)],
+            "index_dir": Path(index_dir),
+            "chunk_size": 512,
+            "chunk_overlap": 0,
+        }
+    )
+
+
+def require(path: Path, what: str) -> Path:
+    """The path, or InputError saying where the PIAF data is expected."""
+    if not Path(path).exists():
+        raise InputError(
+            f"no PIAF {what} at {path} — put the PIAF data in {PIAF_DIR}/ or pass its path"
+        )
+    return Path(path)
+
+
+def subset_corpus(
+    corpus: Path, questions: Path, out: Path, n_questions: int, n_paragraphs: int
+) -> Path:
+    """Write a smaller corpus: the gold paragraphs of the first n_questions, then the corpus's
+    other paragraphs in file order, up to n_paragraphs in all. Deterministic; returns `out`.
+    """
+    cases = load_testset(require(questions, "questions"))[:n_questions]
+    gold = {s for c in cases for s in c["sources"]}
+    lines = [ln for ln in read_lines(require(corpus, "corpus"), "corpus") if ln.strip()]
+    records = [json.loads(ln) for ln in lines]
+    missing = gold - {r["id"] for r in records}
+    if missing:
+        raise InputError(
+            f"{corpus} lacks the gold paragraph(s) {', '.join(sorted(missing)[:3])} of {questions}"
+        )
+    keep = [r for r in records if r["id"] in gold]
+    keep += [r for r in records if r["id"] not in gold][: max(0, n_paragraphs - len(keep))]
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if (
+        not out.exists() or out.read_text(encoding="utf-8") != text
+    ):  # unchanged: nothing to re-embed
+        out.write_text(text, encoding="utf-8")
+    return out

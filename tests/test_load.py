@@ -1,0 +1,55 @@
+"""Several users at once on the running app (fake LLM): every answer arrives, none leaks into
+another conversation. The full run (20 conversations, numbers in docs/SCALE_OUT.md) is
+`python benchmarks/load_test.py`."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.load_test import cross_talk, run
+
+pytestmark = pytest.mark.server
+
+
+def test_five_concurrent_conversations_without_errors_or_cross_talk(tmp_path):
+    report = run(conversations=5, turns=2, llm="fake", concurrency=2, timeout=180, root=tmp_path)
+    assert report["errors"] == [] and report["cross_talk"] == []
+    assert report["answers"] == 10 and report["p95_s"] < 60
+
+
+@pytest.mark.parametrize(
+    "chat, why",
+    [
+        ([{"role": "user", "content": "Qu'est-ce que le abricotin ?"},
+          {"role": "assistant", "content": "Le abricotin est une fête à Albi [1]."}], ""),
+        ([{"role": "user", "content": "Qu'est-ce que le abricotin ?"},
+          {"role": "assistant", "content": "Le baleinor est une fête à Brest [1]."}], "mentions baleinor"),
+        ([{"role": "user", "content": "Qu'est-ce que le abricotin ?"},
+          {"role": "assistant", "content": "Une fête à Brest [1]."}], "mentions Brest"),
+        ([{"role": "user", "content": "Qu'est-ce que le baleinor ?"},
+          {"role": "assistant", "content": "Le abricotin [1]."}], "mentions baleinor"),
+        ([{"role": "user", "content": "Qu'est-ce que le abricotin ?"}], "1 messages after 1 turns"),
+    ],
+)  # fmt: skip
+def test_cross_talk_check(chat, why):
+    got = cross_talk(chat, "abricotin", 1)
+    assert (why in got) if why else got == ""
+
+
+def test_generation_and_indexing_have_their_own_queues(settings):
+    import gradio as gr
+
+    import app
+    from rag.pipeline import RAG
+
+    bot = RAG(settings.model_copy(update={"concurrency": 3}))
+    demo = app.build_app(bot)
+    fns = list(demo.fns.values())
+    ask = [f for f in fns if f.name == "ask"]
+    assert len(ask) == 2  # Enter and the Send button share one queue
+    assert {(f.concurrency_id, f.concurrency_limit) for f in ask} == {("generation", 3)}
+    indexing = [f for f in fns if f.name in {"upload", "drop"}]
+    assert {(f.concurrency_id, f.concurrency_limit) for f in indexing} == {("indexing", 1)}
+    # Per-session history: the conversation is a gr.State (copied per browser session), no global.
+    states = [b for b in demo.blocks.values() if isinstance(b, gr.State)]
+    assert any(isinstance(s.value, app.Conversation) for s in states)
