@@ -29,6 +29,7 @@ MONTHS = {
     "juillet": 7, "août": 8, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11,
     "décembre": 12, "decembre": 12,
 }  # fmt: skip
+NOT_PROSE = re.compile(r"\S{200}")  # see _split
 LEAD_DATE = re.compile(
     r"\b(\d{1,2})(?:er)?\s+(" + "|".join(MONTHS) + r")\s+(\d{4})\b", re.IGNORECASE
 )
@@ -79,9 +80,11 @@ def _add(loaded: Loaded, read) -> None:
 def read_text_document(file: Path, root: Path, max_bytes: int = 5_000_000) -> Document:
     """One article file → a Document whose id is its path relative to `root` (usually its name)."""
     doc_id = file.relative_to(root).as_posix()
-    if re.search("[\ud800-\udfff]", doc_id):  # os.listdir escapes bytes that are not UTF-8
+    if re.search("[\ud800-\udfff\x00-\x1f\x7f]", doc_id):  # os.listdir escapes non-UTF-8 bytes
         shown = doc_id.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        raise InputError(f"{shown}: the file name is not valid UTF-8, skipped — rename the file")
+        shown = re.sub("[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", shown)
+        why = "is not valid UTF-8" if "\ufffd" in shown else "contains control characters"
+        raise InputError(f"{shown}: the file name {why}, skipped — rename the file")
     size = file.stat().st_size
     if size > max_bytes:
         raise InputError(f"{doc_id}: {size:,} bytes is over the {max_bytes:,}-byte limit, skipped")
@@ -173,12 +176,7 @@ def content_hash(text: str) -> str:
 
 def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """Sentence-aware chunks of a document, each with a stable id "{doc_id}:{index}" and a hash."""
-    from llama_index.core.node_parser import SentenceSplitter
-
-    splitter = SentenceSplitter(
-        chunk_size=chunk_size, chunk_overlap=chunk_overlap, paragraph_separator="\n\n"
-    )
-    pieces = [p.strip() for p in splitter.split_text(doc.text) if p.strip()]
+    pieces = _split(doc.text, chunk_size, chunk_overlap)
     return [
         Chunk(
             id=f"{doc.id}:{i}", doc_id=doc.id, index=i, text=piece, hash=content_hash(piece),
@@ -194,15 +192,31 @@ def windows(text: str, window_size: int, window_overlap: int) -> list[str]:
     Small windows embed more precisely than whole passages; the model is shown the whole chunk.
     A chunk that fits in one window is its own single window.
     """
-    from llama_index.core.node_parser import SentenceSplitter
-
     if window_size <= 0:
         return [text]
-    splitter = SentenceSplitter(
-        chunk_size=window_size, chunk_overlap=window_overlap, paragraph_separator="\n\n"
-    )
-    pieces = [p.strip() for p in splitter.split_text(text) if p.strip()]
+    pieces = _split(text, window_size, window_overlap)
     return pieces if len(pieces) > 1 else [text]
+
+
+def _split(text: str, size: int, overlap: int) -> list[str]:
+    """Sentence-aware pieces of at most `size` tokens (llama-index's SentenceSplitter).
+
+    Text with a run of 200 characters and no space is not prose (binary-ish junk, found by
+    tests/test_fuzz.py): on it the sentence tokenizer cuts off one character at a time, and
+    SentenceSplitter recurses once per character, quadratic in time until a RecursionError (two
+    minutes for 73 kB). Such text is cut into plain token windows instead.
+    """
+    from llama_index.core.node_parser import SentenceSplitter, TokenTextSplitter
+
+    tokens = TokenTextSplitter(chunk_size=size, chunk_overlap=overlap)
+    if NOT_PROSE.search(text):
+        return [p.strip() for p in tokens.split_text(text) if p.strip()]
+    try:
+        splitter = SentenceSplitter(chunk_size=size, chunk_overlap=overlap, paragraph_separator="\n\n")
+        pieces = splitter.split_text(text)
+    except RecursionError:  # belt and braces: any other text that makes it recurse that deep
+        pieces = tokens.split_text(text)
+    return [p.strip() for p in pieces if p.strip()]
 
 
 def document_hash(doc: Document, *params: int) -> str:

@@ -9,6 +9,7 @@ the passage (the abstention gate reads the dense similarity).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from rag.embed import Embedder, fold
@@ -116,12 +117,18 @@ def closest_window(text: str, query: str, size: int, fallback: str | None = None
     the newspaper, not the chunk's opening ones.
     """
     from rag.citations import _match, content_words
-    from rag.ingest import windows
 
     asked = content_words(query)
-    pieces = windows(text, size, 20) or [text]
+    pieces = list(_windows(text, size)) or [text]
     scores = [sum(_match(word, content_words(piece)) for word in asked) for piece in pieces]
     best = max(range(len(pieces)), key=lambda i: (scores[i], -i))
     if scores[best] == 0 and fallback:
         return fallback
     return pieces[best]
+
+
+@functools.lru_cache(maxsize=4096)
+def _windows(text: str, size: int) -> tuple[str, ...]:
+    from rag.ingest import windows
+
+    return tuple(windows(text, size, 20))

@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     context: Literal["chunk", "window"] = Field(
         "chunk",
         description="What the model sees of each retrieved passage: the whole chunk, or its "
-        "sentence window that best matches the question (a prompt about half as long).",
+        "sentence window that best matches the question (a prompt ~25% shorter, but on the seeds "
+        "test set 15 points fewer right answers: not the default).",
     )
     context_tokens: int = Field(
         100, description="context=window: size of the window shown from each passage, in tokens."

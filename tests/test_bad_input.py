@@ -248,3 +248,18 @@ def test_a_full_disk_during_ingest(bot, settings, seeds, monkeypatch, capsys, fa
     assert sorted((c.id, c.text) for c in Store(settings, "hash-bow-256").all_chunks()) == before
     report = RAG(settings).ingest(progress=False)  # space is back: the next run completes
     assert report.added == ("new.txt",) and report.updated == ("000_b3fd78398ee6b0e0.txt",)
+
+
+def test_junk_without_spaces_is_chunked_in_seconds_not_minutes():
+    """Found by tests/test_fuzz.py: the sentence splitter recursed once per character on it
+    (two minutes, then RecursionError, for these 75 kB)."""
+    import time
+
+    from rag.ingest import chunk_document, windows
+    from rag.types import Document
+
+    junk = "?y8??THi?????^i?^r???gq??" * 3000
+    start = time.perf_counter()
+    chunks = chunk_document(Document(id="junk.txt", title="t", text=junk), 160, 30)
+    assert chunks and all(windows(c.text, 80, 20) for c in chunks)
+    assert time.perf_counter() - start < 30
