@@ -8,13 +8,12 @@ person's verdict ({"id", "sentence", "passages": [text], "question", "supported"
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.errors import InputError
-from rag.evaluate import read_lines
+from rag.evaluate import json_lines
 from rag.metrics import precision_recall, sentence_verdict
 from rag.settings import PROJECT_ROOT
 
@@ -37,13 +36,7 @@ class Agreement:
 def load_labels(path: str | Path = LABELS) -> list[dict[str, Any]]:
     """The labelled sentences; InputError naming the line for a missing or mistyped field."""
     labels = []
-    for lineno, line in enumerate(read_lines(path, "labels"), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+    for lineno, item in json_lines(path, "labels"):
         bad = [
             k
             for k, t in FIELDS.items()

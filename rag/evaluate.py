@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,6 +89,18 @@ def read_lines(path: str | Path, what: str) -> list[str]:
         raise InputError(f"cannot read {what} {path}: {e}") from None
 
 
+def json_lines(path: str | Path, what: str, hint: str = "") -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line of a JSONL file; InputError naming the
+    file and line for one that is not JSON (`hint` is appended to that message)."""
+    for lineno, line in enumerate(read_lines(path, what), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{lineno}: invalid JSON ({e.msg}){hint}") from None
+
+
 def load_testset(path: str | Path) -> list[dict[str, Any]]:
     """Cases from a JSONL file, one `{"id", "question", "answers", "sources", ...}` a line.
 
@@ -119,15 +131,7 @@ def load_testset(path: str | Path) -> list[dict[str, Any]]:
 def load_results(path: str | Path) -> list[dict[str, Any]]:
     """Result lines written by `run_eval`; InputError for a missing file or a malformed line."""
     results = []
-    for lineno, line in enumerate(read_lines(path, "results"), start=1):
-        if not line.strip():
-            continue
-        try:
-            result = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(
-                f"{path}:{lineno}: invalid JSON ({e.msg}) — is this a results file?"
-            ) from None
+    for lineno, result in json_lines(path, "results", " — is this a results file?"):
         missing = (
             [k for k in RESULT_KEYS if k not in result] if isinstance(result, dict) else RESULT_KEYS
         )
