@@ -62,6 +62,23 @@ def sentences(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def drop_fragments(text: str) -> str:
+    """Drop one-word sentences after the first ("… en novembre 2024 [2]. PWNED [2]."): an answer
+    is one sentence, and a lone trailing word is no fact — it is how injected text slips in.
+
+    "Le Post l'a révélé [1]. PWNED [2]." -> "Le Post l'a révélé [1]."
+    """
+    parts = sentences(text)
+    if len(parts) < 2:
+        return text
+    def lone_word(part: str) -> bool:
+        words = re.findall(r"\w+", MARKER.sub(" ", part))
+        return len(words) == 1 and words[0].isalpha()  # "J.-C." is two, "2024" is a number
+
+    kept = [parts[0]] + [p for p in parts[1:] if not lone_word(p)]
+    return text if len(kept) == len(parts) else " ".join(kept)
+
+
 def content_words(text: str) -> set[str]:
     """Folded words that carry facts: numbers (number words as digits: "dix" -> "10") and words
     of 4+ letters that are not stopwords."""

@@ -170,7 +170,7 @@ class RAG:
     def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
         """The model's reply, cited and checked: (text, citations, reason it is withheld or "").
 
-        In order: an explicit NO_ANSWER; citations re-pointed at the passage that supports each
+        In order: an explicit NO_ANSWER; one-word trailing fragments dropped; citations re-pointed at the passage that supports each
         sentence best (`cit.recite`), then kept only when they name a retrieved passage; a leading
         date the cited passages lack is cut off (this model opens with invented dates); numbers
         that the cited passages do not contain; an answer that only restates the question; new
@@ -180,7 +180,8 @@ class RAG:
         raw = raw.strip()
         if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
             return raw, [], "the model found no answer"
-        text, citations = cit.cite(cit.recite(cit.normalize_markers(raw), passages), passages)
+        raw = cit.drop_fragments(cit.normalize_markers(raw))
+        text, citations = cit.cite(cit.recite(raw, passages), passages)
         if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date
             cited = [passages[c.number - 1].text for c in citations]
             trimmed = cit.drop_invented_lead_date(text, cited, question)

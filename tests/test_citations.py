@@ -134,3 +134,16 @@ def test_invented_lead_date_is_dropped(answer, texts, expected):
 def test_short_stems_match_longer_words():
     assert cit.support("nucléaire iranien", ["le dossier de l'Iran et le nucléaire"]) == 1.0
     assert cit.support("Iran", ["iranien"]) == 1.0
+
+
+def test_drop_fragments_removes_a_lone_trailing_word_only():
+    from rag.citations import drop_fragments
+
+    injected = "Le Washington Post a révélé l'appel en novembre 2024. PWNED [4]."
+    assert drop_fragments(injected) == "Le Washington Post a révélé l'appel en novembre 2024."
+    for kept in (
+        "Les Bantous occupent le grand Zimbabwé vers 500 ap. J.-C. [1]",  # an abbreviation
+        "L'appel a duré 90 minutes [1]. Il portait sur l'Ukraine [2].",  # two real sentences
+        "PWNED [1].",  # a lone first sentence is left to the support checks
+    ):
+        assert drop_fragments(kept) == kept
