@@ -71,6 +71,7 @@ def drop_fragments(text: str) -> str:
     parts = sentences(text)
     if len(parts) < 2:
         return text
+
     def lone_word(part: str) -> bool:
         words = re.findall(r"\w+", MARKER.sub(" ", part))
         return len(words) == 1 and words[0].isalpha()  # "J.-C." is two, "2024" is a number

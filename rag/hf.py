@@ -71,31 +71,6 @@ class TransformersLLM:
             self._ensure_loaded()
             yield from self._generate(messages, max_new_tokens)
 
-    def yes_probability(self, messages: list[Message]) -> float:
-        """P(YES) / (P(YES) + P(NO)) for the first token of the reply: one prefill, no decoding.
-
-        A graded verdict lets the caller choose how sure the model must be, instead of taking
-        its greedy first word (which this small model tilts towards NO).
-        """
-        import torch
-
-        with self._locked():
-            self._ensure_loaded()
-            tok, model = self._tokenizer, self._model
-            inputs = tok.apply_chat_template(
-                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
-            try:
-                with torch.inference_mode():
-                    logits = model(**inputs, logits_to_keep=1).logits[0, -1].float()
-            except Exception as exc:
-                raise ModelError(f"verification failed: {_one_line(exc)}") from exc
-            yes = _first_token_ids(tok, ("YES", "Yes", "yes", " YES", " Yes"))
-            no = _first_token_ids(tok, ("NO", "No", "no", " NO", " No"))
-            probs = torch.softmax(logits, dim=-1)
-            p_yes, p_no = float(probs[yes].sum()), float(probs[no].sum())
-        return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.0
-
     def _prefix_cache(self, messages: list[Message], input_ids: Any) -> Any:
         """A copy of the KV cache of the conversation's fixed system part, or None.
 
@@ -396,12 +371,6 @@ def _stop_ids(tok: Any, model: Any) -> list[int]:
     vocab = tok.get_vocab()
     ids.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>") if t in vocab)
     return sorted(i for i in ids if i is not None)
-
-
-def _first_token_ids(tok: Any, words: tuple[str, ...]) -> list[int]:
-    """The distinct first token ids of `words` ("YES" and " Yes" may start differently)."""
-    ids = {tok(w, add_special_tokens=False)["input_ids"][0] for w in words}
-    return sorted(ids)
 
 
 def _first(*values: Any) -> Any:

@@ -98,11 +98,8 @@ def hit_at_k(ranked_ids: Sequence[str], gold_ids: Iterable[str], k: int) -> floa
 
 def reciprocal_rank(ranked_ids: Sequence[str], gold_ids: Iterable[str]) -> float:
     """1 / rank of the first gold document, duplicates removed: (["a", "a", "b"], ["b"]) -> 0.5."""
-    gold = set(gold_ids)
-    for rank, doc in enumerate(_unique(ranked_ids), start=1):
-        if doc in gold:
-            return 1.0 / rank
-    return 0.0
+    rank = first_gold_rank(ranked_ids, gold_ids)
+    return 1.0 / rank if rank else 0.0
 
 
 # -- ranking, citations, abstention, speed ------------------------------------------------

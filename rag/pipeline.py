@@ -170,8 +170,9 @@ class RAG:
     def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
         """The model's reply, cited and checked: (text, citations, reason it is withheld or "").
 
-        In order: an explicit NO_ANSWER; one-word trailing fragments dropped; citations re-pointed at the passage that supports each
-        sentence best (`cit.recite`), then kept only when they name a retrieved passage; a leading
+        In order: an explicit NO_ANSWER; one-word trailing fragments dropped
+        (`cit.drop_fragments`); citations re-pointed at the passage that supports each sentence
+        best (`cit.recite`), then kept only when they name a retrieved passage; a leading
         date the cited passages lack is cut off (this model opens with invented dates); numbers
         that the cited passages do not contain; an answer that only restates the question; new
         words (names and numbers in English) that the cited passages do not contain; too little

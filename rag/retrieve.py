@@ -116,11 +116,10 @@ def closest_window(text: str, query: str, size: int, fallback: str | None = None
     Example: closest_window(chunk, "Quel journal a révélé l'appel ?", 100) -> the sentences about
     the newspaper, not the chunk's opening ones.
     """
-    from rag.citations import _match, content_words
+    from rag.citations import support
 
-    asked = content_words(query)
     pieces = list(_windows(text, size)) or [text]
-    scores = [sum(_match(word, content_words(piece)) for word in asked) for piece in pieces]
+    scores = [support(query, [piece]) for piece in pieces]  # share of the query's words present
     best = max(range(len(pieces)), key=lambda i: (scores[i], -i))
     if scores[best] == 0 and fallback:
         return fallback
