@@ -142,9 +142,12 @@ class TransformersLLM:
             from rag.quant import set_int8_prefill
 
             self.quantized_path = _quantized(self._model, folder)
-            set_int8_prefill(self._model, self.settings.prefill == "int8")
+            set_int8_prefill(self._model, self.settings.prefill)
         if self.settings.fast_decode:
-            _decode_without_onednn(self._model)
+            from rag.decode import decode_without_onednn, use_decode_attention
+
+            decode_without_onednn(self._model)
+            use_decode_attention(self._model)
         self._stop_ids = _stop_ids(self._tokenizer, self._model)
         self.model_path = folder
         self.load_seconds = time.perf_counter() - start
@@ -313,29 +316,6 @@ def _quantized(model: Any, folder: Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
-
-
-def _decode_without_onednn(model: Any) -> None:
-    """Run single-token (decode) forward passes with oneDNN disabled.
-
-    On CPU, oneDNN's bf16 matrix-vector kernel reads the weights at about half the memory
-    bandwidth; PyTorch's own kernel is ~2x faster for one token, while oneDNN stays much faster
-    for the prompt (prefill). The flag is process-wide, which is safe because generation holds
-    the model's lock and the embedder does not use torch. Same weights, same arithmetic order per
-    row: greedy answers are unchanged in our runs.
-    """
-    import torch
-
-    forward = model.forward
-
-    def forward_fast_decode(*args: Any, **kwargs: Any) -> Any:
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        if ids is not None and ids.shape[-1] == 1:
-            with torch.backends.mkldnn.flags(enabled=False):
-                return forward(*args, **kwargs)
-        return forward(*args, **kwargs)
-
-    model.forward = forward_fast_decode
 
 
 def _guarded(step: Any, where: Path) -> Any:

@@ -19,6 +19,7 @@ so the on-disk cache is keyed by torch version.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -28,6 +29,9 @@ VERSION = 2  # bump when the cached layout or the quantisation changes
 GROUP = 32  # the GGUF Q4_K sub-block size
 INT4_MAX_ERROR = 0.02  # relative reconstruction error under which a matrix is stored as int4
 DECODE_ROWS = 4  # inputs with at most this many rows (tokens) take the packed kernels
+SCRATCH_MIN = 8960 * 1536  # the largest projection of the bundled model
+SCRATCH_MAX = 64 * 1024 * 1024  # weights above this many values are dequantised without the buffer
+_scratch = threading.local()  # per thread: a forward in another thread never shares the buffer
 LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -71,10 +75,22 @@ class QuantLinear(torch.nn.Module):
             y = torch._int_mm(xq, self.w8.t()).float()
             y = y.mul_(sx).mul_(self.s8.float()[None, :]).to(rows.dtype)
         else:
-            y = F.linear(rows, self.w8.to(rows.dtype) * self.s8.to(rows.dtype)[:, None])
+            y = F.linear(rows, self._dequantized(rows.dtype))
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*shape[:-1], self.out_features)
+
+    def _dequantized(self, dtype: torch.dtype) -> torch.Tensor:
+        """The bf16 weight for a prompt matmul, written into this thread's reused scratch buffer:
+        a fresh 27 MB tensor per layer costs page faults worth ~40 % of the matmul itself."""
+        numel = self.w8.numel()
+        if numel > SCRATCH_MAX:  # the output layer, only with all-position logits: rare
+            return self.w8.to(dtype) * self.s8.to(dtype)[:, None]
+        buf = getattr(_scratch, "buf", None)
+        if buf is None or buf.dtype != dtype or buf.numel() < numel:
+            buf = _scratch.buf = torch.empty(max(numel, SCRATCH_MIN), dtype=dtype)
+        weight = buf[:numel].view(self.w8.shape)
+        return torch.mul(self.w8, self.s8.to(dtype)[:, None], out=weight)
 
     def tensors(self) -> dict[str, torch.Tensor | None]:
         return {name: getattr(self, name) for name in ("w8", "s8", "bias", "w4", "sz4")}
@@ -166,10 +182,14 @@ def load_quantized(model: torch.nn.Module, state: dict[str, dict[str, torch.Tens
         _replace(model, name, QuantLinear(state[name]))
 
 
-def set_int8_prefill(model: torch.nn.Module, enabled: bool) -> None:
-    for module in model.modules():
+def set_int8_prefill(model: torch.nn.Module, mode: str | bool) -> None:
+    """Which layers process prompts with int8 x int8 matmuls: "int8" (or True) all of them,
+    "mixed" all but the MLP's down projection (its inputs have the widest outliers: per-token
+    int8 loses most there), "bf16" (or False) none."""
+    mode = {True: "int8", False: "bf16"}.get(mode, mode)  # type: ignore[call-overload]
+    for name, module in model.named_modules():
         if isinstance(module, QuantLinear):
-            module.int8_prefill = enabled
+            module.int8_prefill = mode == "int8" or (mode == "mixed" and not name.endswith("down_proj"))
 
 
 def summary(model: torch.nn.Module) -> dict[str, int]:

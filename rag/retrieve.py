@@ -10,6 +10,7 @@ the passage (the abstention gate reads the dense similarity).
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from rag.embed import Embedder, fold
@@ -74,6 +75,11 @@ class Retriever:
         self.chunks = {c.id: c for c in self.store.all_chunks()}
         self.bm25 = BM25Index(list(self.chunks.values()))
 
+    def _dated(self, chunk_id: str, months: set[str]) -> bool:
+        """Whether the chunk's article is dated in one of `months` ("2025-02")."""
+        chunk = self.chunks.get(chunk_id)
+        return bool(months and chunk and chunk.date and chunk.date[:7] in months)
+
     def search(self, query: str, top_k: int | None = None, fusion: str | None = None) -> list[Passage]:
         s = self.settings
         top_k = top_k or s.top_k
@@ -88,6 +94,10 @@ class Retriever:
             fused = sparse
         else:
             fused = rrf([(dense, s.dense_weight), (sparse, s.bm25_weight)], s.rrf_k)
+            months = asked_months(query)
+            dated = [r for r in fused if self._dated(r.chunk_id, months)]
+            if dated and s.date_weight:  # "l'appel de février 2025": its article's passages up
+                fused = rrf([(dense, s.dense_weight), (sparse, s.bm25_weight), (dated, s.date_weight)], s.rrf_k)
         dense_by_id = {r.chunk_id: r.score for r in dense}
         bm25_by_id = {r.chunk_id: r.score for r in sparse}
         passages = []
@@ -106,6 +116,25 @@ class Retriever:
                 )
             )  # fmt: skip
         return passages
+
+
+MONTHS = {
+    name: i % 12 + 1
+    for i, name in enumerate(
+        "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
+        "january february march april may june july august september october november december".split()
+    )
+}
+MONTH_YEAR = re.compile(rf"\b({'|'.join(MONTHS)})\s+((?:19|20)\d\d)\b")
+
+
+def asked_months(query: str) -> set[str]:
+    """The months a question names with their year, as "YYYY-MM" (French or English).
+
+    asked_months("Et l'appel de février 2025 ?") -> {"2025-02"}; a month without a year names
+    nothing (which year would it be?).
+    """
+    return {f"{m.group(2)}-{MONTHS[m.group(1)]:02d}" for m in MONTH_YEAR.finditer(fold(query))}
 
 
 def closest_window(text: str, query: str, size: int, fallback: str | None = None) -> str:

@@ -70,13 +70,15 @@ class Settings(BaseSettings):
         description="transformers: generate with int4/int8 weights (the GGUF's 4-bit matrices "
         "re-packed without loss; ~3x faster decoding). Prepared once and cached on disk.",
     )
-    prefill: Literal["int8", "bf16"] = Field(
+    prefill: Literal["int8", "mixed", "bf16"] = Field(
         "bf16",
-        description="With quantize: process the prompt with dequantised bf16 matmuls, or int8 x "
-        "int8 ones (first token ~1.4x sooner, but 4 more seeds answers lost).",
+        description="With quantize: process the prompt with dequantised bf16 matmuls, int8 x int8 "
+        "ones (first token ~1.4x sooner, answers drift), or 'mixed': int8 except the MLP down "
+        "projections (~1.2x sooner).",
     )
     fast_decode: bool = Field(
-        True, description="transformers: decode single tokens without oneDNN (about 2x faster on CPU)."
+        True, description="transformers: decode single tokens without oneDNN and without the CPU "
+        "flash-attention kernel (rag.decode; about 2x faster on CPU).",
     )
     prefix_cache: bool = Field(
         True, description="transformers: compute the system prompt's KV cache once and reuse it."
@@ -121,6 +123,12 @@ class Settings(BaseSettings):
     rrf_k: int = Field(10, description="Reciprocal-rank-fusion constant (10 was best on PIAF dev).")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in RRF.")
     bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in RRF.")
+    date_weight: float = Field(
+        0.7,
+        description="Weight in RRF of a third ranking: the passages of articles dated in a month "
+        "the question names with its year ('février 2025'); 0 turns it off (0.5–0.9 gave the same "
+        "seeds retrieval; 1.0 pushed a needed article of another month out of the top 5).",
+    )
 
     # Answering
     min_dense_score: float = Field(

@@ -147,3 +147,21 @@ def test_drop_fragments_removes_a_lone_trailing_word_only():
         "PWNED [1].",  # a lone first sentence is left to the support checks
     ):
         assert drop_fragments(kept) == kept
+
+
+def test_lead_date_needs_the_same_year_as_the_passage_date():
+    passages = ["Trump a prêté serment le 20 janvier."]
+    question = "Quel jour Trump a-t-il gagné, d'après l'article de novembre 2024 ?"
+    # 20 and 2024 both appear (passage, question), but no passage dates 20 January 2024
+    assert cit.drop_invented_lead_date("Le 20 janvier 2024, Trump a gagné.", passages, question) == "Trump a gagné."
+    assert cit.drop_invented_lead_date("Le 20 janvier, Trump a gagné.", passages) == "Le 20 janvier, Trump a gagné."
+    english = "On November 10, 2024, the Post reported the call."
+    assert cit.drop_invented_lead_date(english, ["Le 10 novembre 2024, le Post a rapporté"]) == english
+
+
+def test_a_duration_needs_the_same_number_and_unit_in_the_passages():
+    passages = ["Le 10 novembre 2024, le Post a rapporté un entretien d'une heure et demie."]
+    assert cit.unsupported_numbers("L'appel a duré 10 jours [1].", passages) == {"10 day"}
+    assert cit.unsupported_numbers("L'appel a duré 1 heure et demie [1].", passages) == set()
+    assert cit.unsupported_numbers("It lasted an hour and a half [1].", passages) == set()
+    assert cit.unsupported_numbers("L'appel a duré 2 heures [1].", passages) == {"2", "2 hour"}

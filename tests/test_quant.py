@@ -65,7 +65,13 @@ def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
     quant.set_int8_prefill(model, True)
     with torch.inference_mode():
         assert _rel(model(ids).logits, ref) < 0.1
-    quant.set_int8_prefill(model, False)
+    quant.set_int8_prefill(model, "mixed")
+    layers = dict(model.named_modules())
+    assert layers["model.layers.0.mlp.up_proj"].int8_prefill and not layers["model.layers.0.mlp.down_proj"].int8_prefill
+    with torch.inference_mode():
+        assert _rel(model(ids).logits, ref) < 0.1
+    quant.set_int8_prefill(model, "bf16")
+    assert not any(getattr(m, "int8_prefill", False) for m in model.modules())
 
     torch.save(state, tmp_path / "q.pt")
     fresh = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
@@ -93,3 +99,21 @@ def _linear(w, bias=False):
     with torch.no_grad():
         layer.weight.copy_(w)
     return layer
+
+
+def test_prompt_path_reuses_one_scratch_buffer_and_matches_fresh_dequantisation():
+    w = (torch.randn(96, 64, generator=torch.Generator().manual_seed(2)) * 0.02).to(torch.bfloat16)
+    small = quant.QuantLinear.from_linear(_linear(w, bias=True))
+    big = quant.QuantLinear.from_linear(_linear(torch.cat([w, w]), bias=True))
+    x = torch.randn(8, 64).to(torch.bfloat16)
+    for layer in (big, small, big):
+        ref = F.linear(x, layer.w8.to(torch.bfloat16) * layer.s8[:, None]) + layer.bias
+        assert torch.equal(layer(x), ref)  # identical arithmetic to a fresh dequantised weight
+    first = quant._scratch.buf
+    small(x)
+    assert quant._scratch.buf is first  # no new allocation per layer
+    seen = []
+    thread = __import__("threading").Thread(target=lambda: (small(x), seen.append(quant._scratch.buf)))
+    thread.start()
+    thread.join()
+    assert seen[0] is not first  # each thread has its own buffer

@@ -100,3 +100,24 @@ def test_closest_window_picks_the_sentences_that_share_the_question_words():
     # no word in common (an English question on French text): the dense window, else the first
     assert closest_window(chunk, "Which newspaper?", 40, fallback="dense window") == "dense window"
     assert closest_window(chunk, "Which newspaper?", 40).startswith("Phrase de remplissage numéro 0")
+
+
+def test_asked_months_needs_a_month_and_its_year():
+    from rag.retrieve import asked_months
+
+    assert asked_months("Quel jour a eu lieu l'appel de février 2025 ?") == {"2025-02"}
+    assert asked_months("the November 2024 call and the Fevrier 2025 one") == {"2024-11", "2025-02"}
+    assert asked_months("Qu'a dit Trump le 4 novembre ?") == set()
+    assert asked_months("En 2025, qui a appelé ?") == set()
+
+
+def test_a_month_in_the_question_lifts_the_articles_dated_that_month(settings):
+    RAG(settings).ingest(progress=False)
+    question = "Quel jour de la semaine a eu lieu l'appel entre Trump et Poutine de février 2025 ?"
+    plain = RAG(settings.model_copy(update={"date_weight": 0.0})).retrieve(question)
+    dated = RAG(settings).retrieve(question)
+    rank = lambda ps: next((p.rank for p in ps if p.date == "2025-02"), 99)  # noqa: E731
+    assert rank(dated) < rank(plain)
+    assert {p.chunk_id for p in RAG(settings).retrieve("Qui a parlé à Poutine ?")} == {
+        p.chunk_id for p in RAG(settings.model_copy(update={"date_weight": 0.0})).retrieve("Qui a parlé à Poutine ?")
+    }  # no month named: the date ranking takes no part
