@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT))
 CONFIGS = {
     "bf16": {"llm": "transformers", "quantize": False, "fast_decode": False, "prefix_cache": False},
     "bf16+fast-decode": {"llm": "transformers", "quantize": False, "fast_decode": True},
-    "quantized": {"llm": "transformers", "quantize": True},  # the default
-    "quantized+mixed": {"llm": "transformers", "quantize": True, "prefill": "mixed"},
+    "quantized": {"llm": "transformers", "quantize": True},  # the default (prefill "mixed")
+    "quantized+bf16-prefill": {"llm": "transformers", "quantize": True, "prefill": "bf16"},
+    "quantized+top3": {"llm": "transformers", "quantize": True, "top_k": 3},
     "quantized+window": {"llm": "transformers", "quantize": True, "context": "window"},
     "quantized+int8+window": {"llm": "transformers", "quantize": True, "prefill": "int8", "context": "window"},
     "llamacpp": {"llm": "llamacpp"},
@@ -41,7 +42,7 @@ QUESTION = "Question : Résume ces articles en cinq phrases détaillées."
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--configs", default="bf16,quantized,quantized+mixed,quantized+int8+window,llamacpp")
+    p.add_argument("--configs", default="bf16,quantized,quantized+bf16-prefill,quantized+top3,llamacpp")
     p.add_argument("--cases", type=int, default=12, help="seeds test-set questions answered per config")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--new-tokens", type=int, default=64)

@@ -184,6 +184,27 @@ LEAD_DATE = re.compile(
 )
 
 
+ASKS = (  # (what the question asks for, how to spot it, what an answer to it must contain)
+    ("a day of the week", r"\bjour de la semaine\b|\bday of the week\b",
+     r"\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"),
+    ("a duration", r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
+     r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b"),
+)  # fmt: skip
+
+
+def missing_kind(answer: str, question: str) -> str:
+    """What the question asks for that the answer does not contain ("" when none is missing):
+    "Quel jour de la semaine … ?" needs a weekday, "Combien de temps … ?" a duration. This model
+    answers such questions with a date copied from the passages ("Le 10 novembre 2024 a eu lieu
+    l'appel"), which every word-overlap check supports.
+    """
+    q, a = fold(question), fold(MARKER.sub(" ", answer))
+    for kind, asked, needed in ASKS:
+        if re.search(asked, q) and not re.search(needed, a):
+            return kind
+    return ""
+
+
 def drop_invented_lead_date(text: str, texts: list[str], question: str = "") -> str:
     """Remove a leading date clause ("Le 10 février 2025, …") that the passages and the question
     do not state: this model opens answers with dates it makes up. The rest of the sentence is

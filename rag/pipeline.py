@@ -193,6 +193,9 @@ class RAG:
         cited = [passages[c.number - 1].text for c in citations]
         if cit.unsupported_numbers(text, cited, question):
             return text, citations, "a number is not in the cited passages"
+        missing = cit.missing_kind(text, question)
+        if missing:
+            return text, citations, f"the answer does not give what was asked ({missing})"
         if not cit.novel_words(text, question):
             return text, citations, "the answer only restates the question"
         key = cit.key_words(text, question, lang)

@@ -165,3 +165,19 @@ def test_a_duration_needs_the_same_number_and_unit_in_the_passages():
     assert cit.unsupported_numbers("L'appel a duré 1 heure et demie [1].", passages) == set()
     assert cit.unsupported_numbers("It lasted an hour and a half [1].", passages) == set()
     assert cit.unsupported_numbers("L'appel a duré 2 heures [1].", passages) == {"2", "2 hour"}
+
+
+@pytest.mark.parametrize(
+    "question, answer, missing",
+    [
+        ("Quel jour de la semaine a eu lieu l'appel ?", "Le 10 novembre 2024 a eu lieu l'appel [1].", "a day of the week"),
+        ("Quel jour de la semaine a eu lieu l'appel ?", "L'appel a eu lieu jeudi [1].", ""),
+        ("On which day of the week was the call?", "It was on Wednesday [1].", ""),
+        ("Combien de temps a duré l'appel ?", "L'appel a duré longtemps [1].", "a duration"),
+        ("Combien de temps a duré l'appel ?", "Environ une heure et demie [1].", ""),
+        ("How long was the call?", "It lasted two and a half hours [1].", ""),
+        ("Qui a révélé l'appel ?", "Le Washington Post [1].", ""),
+    ],
+)
+def test_an_answer_must_give_the_kind_of_thing_asked(question, answer, missing):
+    assert cit.missing_kind(answer, question) == missing
