@@ -161,6 +161,7 @@ UNITS = {
     "month": "month", "months": "month", "an": "year", "ans": "year", "annee": "year",
     "annees": "year", "year": "year", "years": "year",
 }  # fmt: skip
+ONE = {"un": "1", "une": "1", "one": "1", "a": "1", "an": "1"}  # "une heure", "an hour", "a day"
 
 
 def _quantities(text: str) -> set[str]:
@@ -168,9 +169,6 @@ def _quantities(text: str) -> set[str]:
     "une heure et demie" and "1 heure et demie" -> {"1 hour"}."""
     words = [ONE.get(w) or NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
     return {f"{n} {UNITS[u]}" for n, u in zip(words, words[1:]) if n.isdigit() and u in UNITS}
-
-
-ONE = {"un": "1", "une": "1", "one": "1", "a": "1", "an": "1"}  # "une heure", "an hour", "a day"
 
 
 MONTHS = (
@@ -229,10 +227,10 @@ def drop_invented_lead_date(text: str, texts: list[str], question: str = "") -> 
     return rest[:1].upper() + rest[1:] if rest else text
 
 
-MONTH_NUMBER = {
+MONTH_NUMBERS = {  # folded French and English month names -> 1..12 (also used by rag.retrieve)
     name: i % 12 + 1
     for i, name in enumerate(
-        "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
+        "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
         "january february march april may june july august september october november december".split()
     )
 }
@@ -247,8 +245,7 @@ def _dates(text: str) -> set[tuple[int, int, str | None]]:
     out = set()
     for m in DAY_MONTH.finditer(text):
         day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-        name = fold(month)
-        number = next((n for key, n in MONTH_NUMBER.items() if fold(key) == name), None)
+        number = MONTH_NUMBERS.get(fold(month))
         if number:
             out.add((int(day), number, m.group(5)))
     return out

@@ -21,6 +21,7 @@ import functools
 from typing import Any
 
 import torch
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 NAME = "rag_decode"
 
@@ -41,8 +42,6 @@ def decode_attention(
     Shapes as transformers passes them: query (1, heads, 1, dim), key/value (1, kv_heads, L, dim);
     returns (1, 1, heads, dim).
     """
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     batch, heads, q_len, dim = query.shape
     if batch != 1 or q_len != 1 or dropout or kwargs.get("softcap") is not None:
         return sdpa_attention_forward(

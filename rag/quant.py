@@ -67,7 +67,7 @@ class QuantLinear(torch.nn.Module):
                 y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, self.w4, GROUP, self.sz4)
             else:
                 y = torch.ops.aten._weight_int8pack_mm(rows, self.w8, self.s8)
-        elif self.int8_prefill and rows.shape[0] > 16:  # torch._int_mm needs more than 16 rows
+        elif self.int8_prefill:
             # At most INT8_ROWS tokens at a time: the int32 and float32 temporaries of 1,150
             # tokens x 8,960 outputs are 41 MB, past glibc's 32 MB limit for reusing freed heap
             # memory, and fresh pages cost more than the matmul (a 1,150-token prompt took 5.4 s
@@ -192,11 +192,10 @@ def load_quantized(model: torch.nn.Module, state: dict[str, dict[str, torch.Tens
         _replace(model, name, QuantLinear(state[name]))
 
 
-def set_int8_prefill(model: torch.nn.Module, mode: str | bool) -> None:
-    """Which layers process prompts with int8 x int8 matmuls: "int8" (or True) all of them,
-    "mixed" all but the MLP's down projection (its inputs have the widest outliers: per-token
-    int8 loses most there), "bf16" (or False) none."""
-    mode = {True: "int8", False: "bf16"}.get(mode, mode)  # type: ignore[call-overload]
+def set_int8_prefill(model: torch.nn.Module, mode: str) -> None:
+    """Which layers process prompts with int8 x int8 matmuls: "int8" all of them, "mixed" all
+    but the MLP's down projection (its inputs have the widest outliers: per-token int8 loses
+    most there), "bf16" none."""
     for name, module in model.named_modules():
         if isinstance(module, QuantLinear):
             module.int8_prefill = mode == "int8" or (mode == "mixed" and not name.endswith("down_proj"))

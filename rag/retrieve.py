@@ -13,6 +13,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from rag.citations import MONTH_NUMBERS, support
 from rag.embed import Embedder, fold
 from rag.settings import Settings
 from rag.store import StoredChunk, Store
@@ -118,14 +119,7 @@ class Retriever:
         return passages
 
 
-MONTHS = {
-    name: i % 12 + 1
-    for i, name in enumerate(
-        "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
-        "january february march april may june july august september october november december".split()
-    )
-}
-MONTH_YEAR = re.compile(rf"\b({'|'.join(MONTHS)})\s+((?:19|20)\d\d)\b")
+MONTH_YEAR = re.compile(rf"\b({'|'.join(MONTH_NUMBERS)})\s+((?:19|20)\d\d)\b")
 
 
 def asked_months(query: str) -> set[str]:
@@ -134,7 +128,7 @@ def asked_months(query: str) -> set[str]:
     asked_months("Et l'appel de février 2025 ?") -> {"2025-02"}; a month without a year names
     nothing (which year would it be?).
     """
-    return {f"{m.group(2)}-{MONTHS[m.group(1)]:02d}" for m in MONTH_YEAR.finditer(fold(query))}
+    return {f"{m.group(2)}-{MONTH_NUMBERS[m.group(1)]:02d}" for m in MONTH_YEAR.finditer(fold(query))}
 
 
 def closest_window(text: str, query: str, size: int, fallback: str | None = None) -> str:
@@ -145,8 +139,6 @@ def closest_window(text: str, query: str, size: int, fallback: str | None = None
     Example: closest_window(chunk, "Quel journal a révélé l'appel ?", 100) -> the sentences about
     the newspaper, not the chunk's opening ones.
     """
-    from rag.citations import support
-
     pieces = list(_windows(text, size)) or [text]
     scores = [support(query, [piece]) for piece in pieces]  # share of the query's words present
     best = max(range(len(pieces)), key=lambda i: (scores[i], -i))

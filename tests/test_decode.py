@@ -46,13 +46,17 @@ def test_prompts_still_go_through_sdpa():
     assert torch.equal(out, ref)
 
 
-def test_tiny_qwen_generates_the_same_tokens_with_the_decode_paths():
+def _tiny_qwen(hidden: int, layers: int) -> torch.nn.Module:
     config = transformers.Qwen2Config(
-        vocab_size=256, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        vocab_size=256, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
     )  # fmt: skip
+    return transformers.Qwen2ForCausalLM(config).float().eval()
+
+
+def test_tiny_qwen_generates_the_same_tokens_with_the_decode_paths():
     torch.manual_seed(0)
-    model = transformers.Qwen2ForCausalLM(config).float().eval()  # float32: no rounding ties
+    model = _tiny_qwen(128, 2)  # float32: no rounding ties
     ids = torch.randint(0, 256, (1, 40))
     kw = {"max_new_tokens": 12, "do_sample": False, "pad_token_id": 0}
     with torch.inference_mode():
@@ -65,11 +69,7 @@ def test_tiny_qwen_generates_the_same_tokens_with_the_decode_paths():
 
 
 def test_the_decode_wrapper_keeps_the_forward_signature_so_generate_keeps_one_logit():
-    config = transformers.Qwen2Config(
-        vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-    )  # fmt: skip
-    model = transformers.Qwen2ForCausalLM(config).eval()
+    model = _tiny_qwen(64, 1)
     decode.decode_without_onednn(model)
     assert model._supports_logits_to_keep()
     seen = []

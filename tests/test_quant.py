@@ -62,7 +62,7 @@ def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
     assert len(state) == 2 * 7 + 1 and all(isinstance(m, quant.QuantLinear) for m in (
         model.lm_head, model.model.layers[0].self_attn.q_proj, model.model.layers[1].mlp.down_proj))  # fmt: skip
     assert _rel(out, ref) < 0.05
-    quant.set_int8_prefill(model, True)
+    quant.set_int8_prefill(model, "int8")
     with torch.inference_mode():
         assert _rel(model(ids).logits, ref) < 0.1
     quant.set_int8_prefill(model, "mixed")
