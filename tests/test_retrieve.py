@@ -35,6 +35,19 @@ def test_bm25_french_analysis_accents_elisions_stems():
     assert index.search("zzz inconnu", 3) == []
 
 
+def test_bm25_drops_stopwords_from_the_question_too():
+    # "son" and "elle" are French stopwords, but "sons" and "elles" are not: they stem to "son" and
+    # "elle". A question's stopwords must not match them (llama-index's BM25Retriever let them).
+    index = BM25Index([
+        chunk("a", "Les sons de la ville, elles les entendent."),
+        chunk("b", "La guitare acoustique du musicien."),
+        chunk("c", "Un concert à Moscou."),
+    ])  # fmt: skip
+    plain = index.search("guitare", 3)
+    assert [r.chunk_id for r in plain] == ["b"]
+    assert index.search("Elle et son guitare ?", 3) == plain
+
+
 def test_hash_embedder_ranks_by_overlap():
     e = HashEmbedder()
     docs = e.passages(["Marc Fogel libéré par la Russie", "Le Washington Post rapporte un appel"])
