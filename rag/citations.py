@@ -251,13 +251,15 @@ def _dates(text: str) -> set[tuple[int, int, str | None]]:
     return out
 
 
-def recite(text: str, passages: list[Passage]) -> str:
+def recite(text: str, passages: list[Passage], question: str = "", language: str = "fr") -> str:
     """Point each sentence's citation at the retrieved passage that best supports it.
 
     Small models often cite the wrong passage number while copying the right passage. A
-    sentence keeps its markers when its cited passages support it as well as any passage does;
-    otherwise its markers are replaced by the best passage's number. A text with no marker at
-    all gets one (when any passage shares a content word with it).
+    sentence keeps its markers when its cited passages support it as well as any passage does,
+    or when they hold all of its new facts (`key_words` against `question`: a sentence that
+    restates a long question can share more words with another passage than with the one
+    holding its answer); otherwise its markers are replaced by the best passage's number. A
+    text with no marker at all gets one (when any passage shares a content word with it).
 
     Tried and not kept: preferring the passage that holds the sentence's new words (those not
     in the question). It re-cited two right answers the checks had withheld, but also gave
@@ -275,7 +277,9 @@ def recite(text: str, passages: list[Passage]) -> str:
         best = max(range(len(passages)), key=lambda i: (scores[i], -i))
         cited = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
         have = max((scores[n - 1] for n in cited), default=-1.0)
-        if scores[best] > 0 and have < scores[best]:
+        key = key_words(claim, question, language) if question and cited else set()
+        holds_key = bool(key) and support(" ".join(sorted(key)), [passages[n - 1].text for n in cited]) == 1.0
+        if scores[best] > 0 and have < scores[best] and not holds_key:
             bare = MARKER.sub("", sentence).rstrip()
             end = bare[-1] if bare and bare[-1] in ".!?" else ""
             sentence = f"{bare[: len(bare) - len(end)].rstrip()} [{best + 1}]{end}"

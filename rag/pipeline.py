@@ -182,12 +182,12 @@ class RAG:
         if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
             return raw, [], "the model found no answer"
         raw = cit.drop_fragments(cit.normalize_markers(raw))
-        text, citations = cit.cite(cit.recite(raw, passages), passages)
+        text, citations = cit.cite(cit.recite(raw, passages, question, lang), passages)
         if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date
             cited = [passages[c.number - 1].text for c in citations]
             trimmed = cit.drop_invented_lead_date(text, cited, question)
             if trimmed != text:
-                text, citations = cit.cite(cit.recite(trimmed, passages), passages)
+                text, citations = cit.cite(cit.recite(trimmed, passages, question, lang), passages)
         if not citations:
             return text, [], "no passage supports the answer"
         cited = [passages[c.number - 1].text for c in citations]

@@ -117,6 +117,19 @@ def test_recite_points_each_sentence_at_its_best_passage():
     assert cit.recite("Rien à voir [1].", ps) == "Rien à voir [1]."  # no passage does better
 
 
+def test_recite_keeps_a_citation_that_holds_the_answers_new_words():
+    question = "Quel slogan de campagne Donald Trump Vladimir Poutine aurait-il repris lors de leur appel ?"
+    ps = _passages(
+        "Lors de sa campagne, Donald Trump avait parlé avec Vladimir Poutine de leur appel.",
+        "Poutine a repris le slogan « BON SENS ».",
+    )
+    answer = "Vladimir Poutine aurait repris le slogan de campagne de Donald Trump lors de leur appel : BON SENS [2]."
+    assert cit.recite(answer, ps) == answer.replace("[2]", "[1]")  # more shared words in [1]
+    assert cit.recite(answer, ps, question, "fr") == answer  # but only [2] holds "bon sens"
+    wrong = answer.replace("BON SENS", "MAGA")  # the cited passage lacks the new word: re-pointed
+    assert cit.recite(wrong, ps, question, "fr") == wrong.replace("[2]", "[1]")
+
+
 @pytest.mark.parametrize(
     "answer, texts, expected",
     [
