@@ -182,8 +182,9 @@ LEAD_DATE = re.compile(
 )
 
 
+WEEKDAY = "a day of the week"
 ASKS = (  # (what the question asks for, how to spot it, what an answer to it must contain)
-    ("a day of the week", r"\bjour de la semaine\b|\bday of the week\b",
+    (WEEKDAY, r"\bjour de la semaine\b|\bday of the week\b",
      r"\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"),
     ("a duration", r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
      r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b"),
@@ -196,11 +197,15 @@ def missing_kind(answer: str, question: str) -> str:
     answers such questions with a date copied from the passages ("Le 10 novembre 2024 a eu lieu
     l'appel"), which every word-overlap check supports.
     """
-    q, a = fold(question), fold(MARKER.sub(" ", answer))
-    for kind, asked, needed in ASKS:
-        if re.search(asked, q) and not re.search(needed, a):
-            return kind
-    return ""
+    a = fold(MARKER.sub(" ", answer))
+    return next((kind for kind, needed in asked_kinds(question) if not re.search(needed, a)), "")
+
+
+def asked_kinds(question: str) -> list[tuple[str, str]]:
+    """The kinds of answer a question asks for (see ASKS), each with the pattern an answer of
+    that kind matches. asked_kinds("Quel jour de la semaine ?")[0][0] -> "a day of the week"."""
+    q = fold(question)
+    return [(kind, needed) for kind, asked, needed in ASKS if re.search(asked, q)]
 
 
 def drop_invented_lead_date(text: str, texts: list[str], question: str = "") -> str:

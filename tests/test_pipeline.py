@@ -127,6 +127,25 @@ def test_prompt_passages_carry_source_and_date(make_bot):
         assert f"(source: {p.source}, date: {p.date or 'unknown'})" in prompt
 
 
+@pytest.mark.parametrize(
+    "question, hint",
+    [
+        ("Quel jour de la semaine Trump a-t-il parlé à Poutine ?", "demande un jour de la semaine, pas une date"),
+        ("On what day of the week did Trump call Putin?", "asks for a day of the week, not a date"),
+        ("Quand Trump a-t-il parlé à Poutine ?", None),
+    ],
+)
+def test_a_weekday_question_tells_the_model_what_is_asked(make_bot, question, hint):
+    bot = make_bot()
+    bot.ask(question)
+    prompt = next(c[-1]["content"] for c in bot.llm.calls if "Passages:" in c[-1]["content"])
+    last = prompt.rstrip().splitlines()[-1]  # the hint follows the "Answer (…):" line
+    if hint:
+        assert hint in last
+    else:
+        assert last.startswith("Answer (")
+
+
 def test_invented_place_is_withheld_without_asking_the_model(make_bot):
     bot = make_bot(lambda m: "Le sommet reporté devait se tenir à Genève en Suisse [1].")
     answer = bot.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
