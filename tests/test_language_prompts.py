@@ -30,6 +30,8 @@ EXPECTED = {
     "answer": {"passages", "question", "language"},
     "rewrite": {"history", "question"},
     "verify": {"passage", "question", "answer"},
+    "weekday.fr": set(),  # added after the answer prompt when a question asks for a weekday
+    "weekday.en": set(),
 }
 
 
