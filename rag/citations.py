@@ -191,6 +191,34 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
 )  # fmt: skip
 
 
+DAYS = "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
+DATE_WORDS = set(fold(MONTHS.replace("|", " ")).split()) | set(DAYS.split())
+ASKS_WHEN = (
+    r"\b(?:quand|when|date|jour|day|annee|year|mois|month|depuis|since|heure|hour|time|temps|duree|"
+    r"epoque|periode|period|lendemain|veille)\b"
+)
+
+
+def only_adds_a_date(answer: str, question: str) -> bool:
+    """Whether the answer's only new facts are a date although the question does not ask when.
+
+    This model meets a question it cannot answer by restating it around a date from the passages:
+    "Which journalist interviewed Trump?" -> "The journalist interviewed Trump on Thursday,
+    November 10, 2024." Every word-overlap check supports that. New words that are all date
+    parts (numbers up to 31, years, months, weekdays), with at least one month, weekday or year,
+    do not answer a question that asks no time.
+    """
+    if re.search(ASKS_WHEN, fold(question)):
+        return False
+    novel = novel_words(answer, question)
+
+    def date_part(w: str) -> bool:
+        return w in DATE_WORDS or (w.isdigit() and (int(w) <= 31 or 1900 <= int(w) <= 2100))
+
+    anchored = any(w in DATE_WORDS or (w.isdigit() and len(w) == 4) for w in novel)
+    return anchored and all(date_part(w) for w in novel)
+
+
 def missing_kind(answer: str, question: str) -> str:
     """What the question asks for that the answer does not contain ("" when none is missing):
     "Quel jour de la semaine … ?" needs a weekday, "Combien de temps … ?" a duration. This model

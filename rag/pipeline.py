@@ -178,7 +178,8 @@ class RAG:
         (`cit.drop_fragments`); citations re-pointed at the passage that supports each sentence
         best (`cit.recite`), then kept only when they name a retrieved passage; a leading
         date the cited passages lack is cut off (this model opens with invented dates); numbers
-        that the cited passages do not contain; an answer that only restates the question; new
+        that the cited passages do not contain; an answer that only restates the question, or only
+        adds a date to a question that does not ask when; new
         words (names and numbers in English) that the cited passages do not contain; too little
         overall support; and the model's own yes/no verification.
         """
@@ -202,6 +203,8 @@ class RAG:
             return text, citations, f"the answer does not give what was asked ({missing})"
         if not cit.novel_words(text, question):
             return text, citations, "the answer only restates the question"
+        if cit.only_adds_a_date(text, question):
+            return text, citations, "the answer only adds a date to the question"
         key = cit.key_words(text, question, lang)
         if key and cit.support(" ".join(sorted(key)), cited) < self.settings.min_key_support:
             return text, citations, "the answer's new facts are not in the cited passages"

@@ -121,7 +121,11 @@ class Settings(BaseSettings):
     )
     candidates: int = Field(30, description="Candidates taken from each retriever before fusion.")
     fusion: Literal["rrf", "dense", "bm25"] = Field("rrf", description="How to rank passages.")
-    rrf_k: int = Field(10, description="Reciprocal-rank-fusion constant (10 was best on PIAF dev).")
+    rrf_k: int = Field(
+        5,
+        description="Reciprocal-rank-fusion constant (on the PIAF dev set: 5, 10, 20 gave hit@5 "
+        "92.2, 91.6, 90.8 %; seeds retrieval the same for 5 and 10).",
+    )
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in RRF.")
     bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in RRF.")
     date_weight: float = Field(

@@ -194,3 +194,21 @@ def test_a_duration_needs_the_same_number_and_unit_in_the_passages():
 )
 def test_an_answer_must_give_the_kind_of_thing_asked(question, answer, missing):
     assert cit.missing_kind(answer, question) == missing
+
+
+@pytest.mark.parametrize(
+    "answer, question, expected",
+    [
+        ("The New York Post journalist interviewed Donald Trump on Thursday, November 10, 2024. [1]",
+         "Which New York Post journalist interviewed Donald Trump?", True),
+        ("Le journaliste a interrogé Trump le 10 novembre 2024 [1].", "Quel journaliste a interrogé Trump ?", True),
+        ("Le journaliste Miranda Devine a interrogé Trump le 10 novembre 2024 [1].",
+         "Quel journaliste a interrogé Trump ?", False),  # a name besides the date
+        ("Le 10 novembre 2024 [1].", "Quand le Washington Post a-t-il révélé l'appel ?", False),  # asks when
+        ("En 2014 [2].", "En quelle année le conflit a-t-il débuté ?", False),
+        ("Trois missiles [1].", "Combien de missiles Kiev voulait-il ?", False),
+        ("Trois [1].", "Combien de missiles Kiev voulait-il ?", False),  # a count is not a date
+    ],
+)  # fmt: skip
+def test_only_adds_a_date(answer, question, expected):
+    assert cit.only_adds_a_date(answer, question) is expected

@@ -146,6 +146,16 @@ def test_a_weekday_question_tells_the_model_what_is_asked(make_bot, question, hi
         assert last.startswith("Answer (")
 
 
+def test_a_question_restated_around_a_date_is_withheld(make_bot):
+    reply = "Le journaliste du New York Post a interrogé Trump mercredi [{}]."
+    bot = make_bot(lambda m: reply.format(passage_number(m, "mercredi")))
+    answer = bot.ask("Quel journaliste du New York Post a interrogé Trump sur son appel avec Poutine ?")
+    assert answer.abstained and answer.citations == ()
+    assert answer.draft.startswith("Le journaliste du New York Post")
+    asked_when = bot.ask("Quand le New York Post a-t-il interrogé Trump sur son appel avec Poutine ?")
+    assert not asked_when.abstained  # the same reply is an answer when the question asks when
+
+
 def test_invented_place_is_withheld_without_asking_the_model(make_bot):
     bot = make_bot(lambda m: "Le sommet reporté devait se tenir à Genève en Suisse [1].")
     answer = bot.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
