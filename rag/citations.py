@@ -194,9 +194,10 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
 DAYS = "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
 DATE_WORDS = set(fold(MONTHS.replace("|", " ")).split()) | set(DAYS.split())
 ASKS_WHEN = (
-    r"\b(?:quand|when|date|jour|day|annee|year|mois|month|depuis|since|heure|hour|time|temps|duree|"
-    r"epoque|periode|period|lendemain|veille)\b"
+    r"\b(?:quand|when|dates?|jours?|days?|annees?|years?|mois|months?|semaines?|weeks?|depuis|since|"
+    r"heures?|hours?|times?|temps|duree|moment|epoque|periode|period|siecles?|century|lendemain|veille)\b"
 )
+ASKS_COUNT = r"\b(?:combien|how many|how much|quel nombre|what number)\b"
 
 
 def only_adds_a_date(answer: str, question: str) -> bool:
@@ -206,17 +207,25 @@ def only_adds_a_date(answer: str, question: str) -> bool:
     "Which journalist interviewed Trump?" -> "The journalist interviewed Trump on Thursday,
     November 10, 2024." Every word-overlap check supports that. New words that are all date
     parts (numbers up to 31, years, months, weekdays), with at least one month, weekday or year,
-    do not answer a question that asks no time.
+    do not answer a question that asks no time, nor a count ("2000 missiles" is no year).
     """
-    if re.search(ASKS_WHEN, fold(question)):
+    q = fold(question)
+    if re.search(ASKS_WHEN, q) or re.search(ASKS_COUNT, q):
         return False
     novel = novel_words(answer, question)
 
-    def date_part(w: str) -> bool:
-        return w in DATE_WORDS or (w.isdigit() and (int(w) <= 31 or 1900 <= int(w) <= 2100))
+    def number(w: str) -> int | None:
+        return int(w) if re.fullmatch(r"[0-9]{1,4}", w) else None
 
-    anchored = any(w in DATE_WORDS or (w.isdigit() and len(w) == 4) for w in novel)
-    return anchored and all(date_part(w) for w in novel)
+    def year(w: str) -> bool:
+        n = number(w)
+        return n is not None and len(w) == 4 and 1900 <= n <= 2100
+
+    def date_part(w: str) -> bool:
+        n = number(w)
+        return w in DATE_WORDS or year(w) or (n is not None and 1 <= n <= 31)
+
+    return any(w in DATE_WORDS or year(w) for w in novel) and all(date_part(w) for w in novel)
 
 
 def missing_kind(answer: str, question: str) -> str:

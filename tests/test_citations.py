@@ -208,6 +208,10 @@ def test_an_answer_must_give_the_kind_of_thing_asked(question, answer, missing):
         ("En 2014 [2].", "En quelle année le conflit a-t-il débuté ?", False),
         ("Trois missiles [1].", "Combien de missiles Kiev voulait-il ?", False),
         ("Trois [1].", "Combien de missiles Kiev voulait-il ?", False),  # a count is not a date
+        ("Kiev voulait 2000 missiles [1].", "Combien de missiles Kiev voulait-il ?", False),
+        ("Les 10 et 12 février [1].", "À quelles dates ont eu lieu les appels ?", False),
+        ("La semaine du 10 novembre [1].", "Quelle semaine l'appel a-t-il eu lieu ?", False),
+        ("Le journaliste a parlé le 𐩀 mars [1].", "Quel journaliste a parlé ?", False),  # a non-ASCII digit: no crash
     ],
 )  # fmt: skip
 def test_only_adds_a_date(answer, question, expected):

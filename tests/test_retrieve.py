@@ -33,6 +33,8 @@ def test_bm25_french_analysis_accents_elisions_stems():
     assert index.search("l’Ukraine", 3)[0].chunk_id == "a"  # typographic elision
     assert index.search("meteo", 3)[0].chunk_id == "b"
     assert index.search("zzz inconnu", 3) == []
+    assert BM25Index([chunk("s", "Le la les.")]).search("le", 3) == []  # nothing to index: no crash
+    assert BM25Index([]).search("Ukraine", 3) == []
 
 
 def test_bm25_drops_stopwords_from_the_question_too():
