@@ -112,6 +112,11 @@ def key_words(answer: str, question: str, language: str) -> set[str]:
     return {w for w in novel if w.isdigit() or w in names}
 
 
+def key_support(key: set[str], texts: list[str]) -> float:
+    """Share of the `key_words` found in `texts` (1.0: the texts hold all of them)."""
+    return support(" ".join(sorted(key)), texts)
+
+
 def _match(word: str, vocabulary: set[str]) -> bool:
     """Exact for numbers; a shared 5-letter stem for words (négocier / négociations)."""
     if word.isdigit():
@@ -182,16 +187,15 @@ LEAD_DATE = re.compile(
 )
 
 
+DAYS = "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
 WEEKDAY = "a day of the week"
 ASKS = (  # (what the question asks for, how to spot it, what an answer to it must contain)
-    (WEEKDAY, r"\bjour de la semaine\b|\bday of the week\b",
-     r"\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"),
+    (WEEKDAY, r"\bjour de la semaine\b|\bday of the week\b", rf"\b(?:{'|'.join(DAYS.split())})\b"),
     ("a duration", r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
      r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b"),
 )  # fmt: skip
 
 
-DAYS = "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
 DATE_WORDS = set(fold(MONTHS.replace("|", " ")).split()) | set(DAYS.split())
 ASKS_WHEN = (
     r"\b(?:quand|when|dates?|jours?|days?|annees?|years?|mois|months?|semaines?|weeks?|depuis|since|"
@@ -320,7 +324,7 @@ def recite(text: str, passages: list[Passage], question: str = "", language: str
         cited = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
         have = max((scores[n - 1] for n in cited), default=-1.0)
         key = key_words(claim, question, language) if question and cited else set()
-        holds_key = bool(key) and support(" ".join(sorted(key)), [passages[n - 1].text for n in cited]) == 1.0
+        holds_key = bool(key) and key_support(key, [passages[n - 1].text for n in cited]) == 1.0
         if scores[best] > 0 and have < scores[best] and not holds_key:
             bare = MARKER.sub("", sentence).rstrip()
             end = bare[-1] if bare and bare[-1] in ".!?" else ""

@@ -206,7 +206,7 @@ class RAG:
         if cit.only_adds_a_date(text, question):
             return text, citations, "the answer only adds a date to the question"
         key = cit.key_words(text, question, lang)
-        if key and cit.support(" ".join(sorted(key)), cited) < self.settings.min_key_support:
+        if key and cit.key_support(key, cited) < self.settings.min_key_support:
             return text, citations, "the answer's new facts are not in the cited passages"
         if cit.support(text, cited, question) < self.settings.min_support:
             return text, citations, "the cited passages do not support the answer"

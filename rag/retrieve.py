@@ -5,9 +5,9 @@ elision-split text (`fold`) on both sides, so "l'Élysée" matches "elysee". We 
 rather than through llama-index's BM25Retriever (which wraps the same library) because that
 wrapper drops stopwords from the passages but not from the query: a question's stopwords then
 match passage words that stem like them ("son" / "sons", "elle" / "elles"), which cost 4.8
-points of hit@1 on PIAF (63.2 -> 68.0 %). Reciprocal-rank fusion is written here rather than taken from llama-index's
-QueryFusionRetriever because we need per-retriever weights and to keep each retriever's score on
-the passage (the abstention gate reads the dense similarity).
+points of hit@1 on PIAF (63.2 -> 68.0 %). Reciprocal-rank fusion is written here rather than
+taken from llama-index's QueryFusionRetriever because we need per-retriever weights and to keep
+each retriever's score on the passage (the abstention gate reads the dense similarity).
 """
 
 from __future__ import annotations

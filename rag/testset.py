@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rag.citations import sentences
+from rag.citations import DAYS as DAY_NAMES, sentences
 from rag.evaluate import parse_line, read_lines
 from rag.language import detect
 from rag.types import Document
@@ -85,7 +85,7 @@ def _case_checks(case: dict[str, Any], doc_ids: set[str] | None, index_name: str
 
 MONTHS_FR = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
 MONTHS_EN = "January|February|March|April|May|June|July|August|September|October|November|December"
-DAYS = "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+DAYS = "|".join(DAY_NAMES.split())  # matched ignoring case
 NUMBER_WORDS = "deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|cent|mille|two|three|four|five|ten|twelve|hundred"
 SPANS = [
     ("date", re.compile(
