@@ -1,6 +1,6 @@
 """CPU fast paths for decoding one token at a time with transformers.
 
-Two things are slow on CPU when a single new token attends to a long prompt, and both are
+Three things are slow on CPU when a single new token attends to a long prompt, and all are
 fixed here without changing the arithmetic's meaning:
 
 - PyTorch's flash-attention kernel for CPU, which `sdpa` picks, takes ~0.56 ms per layer for one
@@ -21,6 +21,8 @@ import functools
 from typing import Any
 
 import torch
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 NAME = "rag_decode"
@@ -44,12 +46,14 @@ def decode_attention(
     """
     batch, heads, q_len, dim = query.shape
     if batch != 1 or q_len != 1 or dropout or kwargs.get("softcap") is not None:
+        key, value = key.to(query.dtype), value.to(query.dtype)  # a DecodeLayer gives float32
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     kv_heads = key.shape[1]
     scale = dim**-0.5 if scaling is None else scaling
     q = query.reshape(kv_heads, heads // kv_heads, dim).float()  # heads grouped by kv head
+    # float32 already when the cache is a DecodeCache: then .float() copies nothing
     scores = torch.matmul(q, key[0].float().transpose(-1, -2)).mul_(scale)  # (kv, group, L)
     if attention_mask is not None:
         mask = attention_mask[0, 0, -1, -key.shape[2] :]  # the one query row, over all keys
@@ -96,3 +100,71 @@ def decode_without_onednn(model: Any) -> None:
         return forward(*args, **kwargs)
 
     model.forward = forward_fast_decode
+
+
+class DecodeLayer(DynamicLayer):
+    """A `DynamicLayer` that stops re-copying itself once decoding starts.
+
+    Prompt updates (several tokens) concatenate in bf16 as usual. A single-token update writes
+    into preallocated bf16 buffers (`keys` / `values` stay views of the filled part, so every
+    reader of a DynamicLayer sees the same tensors) and into a float32 copy of the whole cache,
+    which is what it returns: `decode_attention` computes in float32 and so converts nothing.
+    The float32 copy is built on the first decode step and dropped at the next prompt update.
+    """
+
+    SPARE = 128  # tokens of room added whenever a buffer is full (96 new tokens per answer)
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        super().lazy_initialization(key_states, value_states)
+        self._buffers: tuple[torch.Tensor, ...] | None = None  # bf16 k, v, float32 k, v
+        self._length = 0  # tokens filled in the buffers
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        if key_states.shape[0] != 1 or key_states.shape[-2] != 1:
+            self._buffers = None
+            return super().update(key_states, value_states)
+        n = self.keys.shape[-2]
+        if self._buffers is None or self._length != n or self._buffers[0].shape[-2] == n:
+            self._grow(n)
+        bk, bv, fk, fv = self._buffers  # type: ignore[misc]
+        bk[:, :, n : n + 1] = key_states
+        bv[:, :, n : n + 1] = value_states
+        fk[:, :, n : n + 1] = key_states
+        fv[:, :, n : n + 1] = value_states
+        self._length = n + 1
+        self.keys, self.values = bk[:, :, : n + 1], bv[:, :, : n + 1]
+        return fk[:, :, : n + 1], fv[:, :, : n + 1]
+
+    def _grow(self, n: int) -> None:
+        """New buffers holding the first `n` cached tokens, with SPARE tokens of room."""
+        shape = (*self.keys.shape[:2], n + self.SPARE, self.keys.shape[-1])
+        buffers = []
+        for dtype in (self.keys.dtype, torch.float32):
+            for old in (self.keys, self.values):
+                new = torch.empty(shape, dtype=dtype, device=old.device)
+                new[:, :, :n] = old
+                buffers.append(new)
+        self._buffers = tuple(buffers)  # bf16 keys, values, float32 keys, values
+        self._length = n
+        self.keys, self.values = buffers[0][:, :, :n], buffers[1][:, :, :n]
+
+    def crop(self, tokens_to_remove: int) -> None:
+        self._buffers = None
+        super().crop(tokens_to_remove)
+
+
+class DecodeCache(DynamicCache):
+    """A `DynamicCache` of `DecodeLayer`s, for a model that uses `decode_attention`.
+
+    Example: `model.generate(ids, past_key_values=DecodeCache(model.config), max_new_tokens=20)`
+    """
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config=config)
+        if any(type(layer) is not DynamicLayer for layer in self.layers):
+            raise ValueError("DecodeCache is for models whose layers all use full attention")
+        self.layers = [DecodeLayer() for _ in self.layers]

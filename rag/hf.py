@@ -87,7 +87,6 @@ class TransformersLLM:
         import copy
 
         import torch
-        from transformers import DynamicCache
 
         if not messages or messages[0].get("role") != "system":
             return None
@@ -97,7 +96,7 @@ class TransformersLLM:
             return None
         key = tuple(prefix)
         if key not in self._prefixes:
-            cache = DynamicCache(config=self._model.config)
+            cache = self._new_cache()
             with torch.inference_mode():
                 self._model(input_ids=input_ids[:, : len(prefix)], past_key_values=cache, use_cache=True,
                             logits_to_keep=1)  # fmt: skip
@@ -105,6 +104,16 @@ class TransformersLLM:
                 self._prefixes.pop(next(iter(self._prefixes)))
             self._prefixes[key] = cache
         return copy.deepcopy(self._prefixes[key])
+
+    def _new_cache(self) -> Any:
+        """An empty KV cache: rag.decode's, whose decode steps copy nothing, with fast_decode."""
+        if self.settings.fast_decode:
+            from rag.decode import DecodeCache
+
+            return DecodeCache(self._model.config)
+        from transformers import DynamicCache
+
+        return DynamicCache(config=self._model.config)
 
     def count_tokens(self, text: str | list[Message]) -> int:
         """Tokens a text takes, or a conversation as prompted (chat template and reply header
@@ -174,10 +183,10 @@ class TransformersLLM:
         def work() -> None:
             torch.set_num_threads(self.settings.threads)
             try:
+                cache = None
                 if self.settings.prefix_cache:
                     cache = self._prefix_cache(messages, inputs["input_ids"])
-                    if cache is not None:
-                        inputs["past_key_values"] = cache
+                inputs["past_key_values"] = cache if cache is not None else self._new_cache()
                 with torch.inference_mode():
                     model.generate(
                         **inputs,

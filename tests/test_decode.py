@@ -79,3 +79,49 @@ def test_the_decode_wrapper_keeps_the_forward_signature_so_generate_keeps_one_lo
     with torch.inference_mode():
         model.generate(torch.randint(0, 256, (1, 20)), max_new_tokens=2, do_sample=False, pad_token_id=0)
     assert seen[0] == 1  # the prompt step computes the last position's logits only
+
+
+def test_decode_cache_gives_the_same_tokens_past_its_spare_room():
+    torch.manual_seed(1)
+    model = _tiny_qwen(128, 2)
+    decode.use_decode_attention(model)
+    ids = torch.randint(0, 256, (1, 30))
+    # 150 new tokens: the buffers fill up after SPARE (128) steps and must grow once
+    kw = {"max_new_tokens": 150, "min_new_tokens": 150, "do_sample": False, "pad_token_id": 0}
+    with torch.inference_mode():
+        ref = model.generate(ids, past_key_values=transformers.DynamicCache(config=model.config), **kw)
+        cache = decode.DecodeCache(model.config)
+        out = model.generate(ids, past_key_values=cache, **kw)
+    assert torch.equal(out, ref)
+    assert cache.get_seq_length() == 30 + 150 - 1  # the last token is generated, never cached
+    assert all(layer.keys.shape[-2] == 179 for layer in cache.layers)
+
+
+def test_decode_layer_returns_float32_while_decoding_and_stays_consistent_after_a_prompt():
+    layer = decode.DecodeLayer()
+    k = torch.randn(1, 2, 5, 8).bfloat16()
+    v = torch.randn(1, 2, 5, 8).bfloat16()
+    keys, _ = layer.update(k, v)  # a prompt: bf16, as DynamicLayer
+    assert keys.dtype == torch.bfloat16 and keys.shape[-2] == 5
+    step = torch.randn(1, 2, 1, 8).bfloat16()
+    keys, values = layer.update(step, step)  # a decode step: float32 copy of everything
+    assert keys.dtype == values.dtype == torch.float32
+    assert torch.equal(keys, torch.cat([k, step], dim=-2).float())
+    assert torch.equal(layer.keys, torch.cat([k, step], dim=-2))  # bf16 view of the same tokens
+    more = torch.randn(1, 2, 3, 8).bfloat16()
+    keys, _ = layer.update(more, more)  # a second prompt part after decoding: plain concatenation
+    assert keys.dtype == torch.bfloat16 and torch.equal(keys, torch.cat([k, step, more], dim=-2))
+    keys, _ = layer.update(step, step)
+    assert torch.equal(keys, torch.cat([k, step, more, step], dim=-2).float())
+    layer.crop(-2)  # drops the last step and the last prompt token
+    keys, _ = layer.update(step, step)
+    assert torch.equal(keys, torch.cat([k, step, more[:, :, :2], step], dim=-2).float())
+
+
+def test_decode_cache_refuses_sliding_window_models():
+    config = transformers.Qwen2Config(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, use_sliding_window=True, sliding_window=8, max_window_layers=0,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="full attention"):
+        decode.DecodeCache(config)
