@@ -333,6 +333,42 @@ def recite(text: str, passages: list[Passage], question: str = "", language: str
     return " ".join(out)
 
 
+def complete_citations(text: str, passages: list[Passage], question: str = "", language: str = "fr") -> str:
+    """Add to each cited sentence the passages that hold the new facts its citations lack.
+
+    A sentence can join facts from two passages ("The New York Post revealed it on 10 November
+    2024 [3]" where only the date is in passage 3): each passage that holds some of the missing
+    `key_words` is cited too, most missing words first, until none that a passage holds is left.
+    Only adds markers; the checks that may withhold an answer run before it, on the model's own
+    citations, so this cannot make an unsupported answer pass.
+    """
+    out = []
+    for sentence in sentences(text) or [text]:
+        cited = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
+        claim = MARKER.sub(" ", sentence)
+        missing = key_words(claim, question, language) if cited else set()
+        missing = {w for w in missing if not key_support({w}, [passages[n - 1].text for n in cited])}
+        added = []
+        while missing:
+            holds = {
+                i: {w for w in missing if key_support({w}, [p.text])}
+                for i, p in enumerate(passages, start=1)
+                if i not in cited and i not in added
+            }
+            best = max(holds, key=lambda i: (len(holds[i]), -i), default=None)
+            if best is None or not holds[best]:
+                break
+            added.append(best)
+            missing -= holds[best]
+        if added:
+            bare = MARKER.sub("", sentence).rstrip()
+            end = bare[-1] if bare and bare[-1] in ".!?" else ""
+            numbers = ", ".join(str(n) for n in sorted({*cited, *added}))
+            sentence = f"{bare[: len(bare) - len(end)].rstrip()} [{numbers}]{end}"
+        out.append(sentence)
+    return " ".join(out)
+
+
 def best_quote(claim: str, passage_text: str, limit: int = 300) -> str:
     """The passage sentence that shares most content words with `claim`, cut to `limit` chars.
 

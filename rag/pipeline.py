@@ -181,7 +181,8 @@ class RAG:
         that the cited passages do not contain; an answer that only restates the question, or only
         adds a date to a question that does not ask when; new
         words (names and numbers in English) that the cited passages do not contain; too little
-        overall support; and the model's own yes/no verification.
+        overall support; and the model's own yes/no verification. An answer that passes gets, for
+        each sentence, the passages holding new facts its own citations lack (`cit.complete_citations`).
         """
         raw = raw.strip()
         if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
@@ -212,6 +213,9 @@ class RAG:
             return text, citations, "the cited passages do not support the answer"
         if self.settings.verify and not self.verify(question, text, cited):
             return text, citations, "the model did not confirm the answer from the passages"
+        completed = cit.complete_citations(text, passages, question, lang)
+        if completed != text:
+            text, citations = cit.cite(completed, passages)
         return text, citations, ""
 
     def verify(self, question: str, answer: str, cited: list[str]) -> bool:

@@ -216,3 +216,35 @@ def test_an_answer_must_give_the_kind_of_thing_asked(question, answer, missing):
 )  # fmt: skip
 def test_only_adds_a_date(answer, question, expected):
     assert cit.only_adds_a_date(answer, question) is expected
+
+
+def test_complete_citations_adds_the_passage_holding_the_missing_facts():
+    question = "Which newspaper revealed that Trump had spoken with Putin about ending the war?"
+    ps = _passages(
+        "Le 10 novembre 2024, le Washington Post a rapporté un appel.",
+        "Le Kremlin a réagi.",
+        "Trump a parlé à Poutine de la fin de la guerre, révèle le New York Post.",
+    )
+    answer = "The New York Post revealed it on 10 November 2024 [1]."
+    assert cit.complete_citations(answer, ps, question, "en") == (
+        "The New York Post revealed it on 10 November 2024 [1, 3]."
+    )
+    # already complete, or the missing word is in no passage: unchanged
+    assert cit.complete_citations("The Washington Post revealed it on 10 November [1].", ps, question, "en") == (
+        "The Washington Post revealed it on 10 November [1]."
+    )
+    assert cit.complete_citations("The Daily Mirror revealed it [1].", ps, question, "en") == (
+        "The Daily Mirror revealed it [1]."
+    )
+    # a sentence without a citation is left to the checks (they withhold it)
+    assert cit.complete_citations("The New York Post revealed it.", ps, question, "en") == (
+        "The New York Post revealed it."
+    )
+
+
+def test_complete_citations_takes_the_passages_holding_most_missing_words_first():
+    ps = _passages("Trump a appelé.", "Marc Fogel est libre.", "Marc Fogel, Américain, est libre à Moscou.")
+    answer = "Trump a appelé, Marc Fogel est libre à Moscou [1]."
+    assert cit.complete_citations(answer, ps, "Qui est libre ?", "fr") == (
+        "Trump a appelé, Marc Fogel est libre à Moscou [1, 3]."
+    )

@@ -199,3 +199,25 @@ def test_verification_when_enabled_asks_the_model_and_follows_its_verdict(settin
     answer = bot.ask(question)
     assert answer.abstained and answer.draft
     assert sum("YES or NO" in c[-1]["content"] for c in bot.llm.calls) == 1
+
+
+def test_an_answer_joining_two_passages_cites_both(make_bot):
+    def script(messages):
+        n = passage_number(messages, "Peskov")
+        return f"Le New York Post a révélé la conversation, selon Dmitri Peskov, porte-parole du Kremlin [{n}]."
+
+    answer = make_bot(script).ask("Quel journal a révélé la conversation sur la fin de la guerre en Ukraine ?")
+    assert not answer.abstained and len(answer.citations) == 2
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "New York Post" in quotes and "Peskov" in quotes
+
+
+def test_a_second_passage_does_not_rescue_an_answer_no_single_passage_supports(make_bot):
+    # no passage holds half of the new words; two together would ("york", "post" + "dmitri",
+    # "peskov" of six): the checks judge the model's own citation, before any is added
+    def script(messages):
+        n = passage_number(messages, "Peskov")
+        return f"Le New York Post et Dmitri Peskov, selon Rupert Murdoch et Lachlan Murdoch [{n}]."
+
+    answer = make_bot(script).ask("Quel journal a révélé la conversation sur la fin de la guerre en Ukraine ?")
+    assert answer.abstained
