@@ -16,7 +16,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from rag.citations import MONTH_NUMBERS, support
+from rag.citations import DAYS, MONTH_NUMBERS, support
 from rag.embed import Embedder, fold
 from rag.settings import Settings
 from rag.store import StoredChunk, Store
@@ -57,8 +57,33 @@ class BM25Index:
     def search(self, query: str, n: int) -> list[Ranked]:
         if self._bm25 is None:
             return []
+        query = with_calendar_twins(query)
         found, scores = self._bm25.retrieve(self._tokens([query]), k=min(n, len(self._ids)), show_progress=False)
         return [Ranked(self._ids[i], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
+
+
+_MONTH_NAMES = {n: [m for m, k in MONTH_NUMBERS.items() if k == n] for n in range(1, 13)}
+_DAY_NAMES = DAYS.split()  # French Monday..Sunday, then English
+_AMBIGUOUS = {"may", "march"}  # English verbs as often as months: not translated
+
+
+def with_calendar_twins(query: str) -> str:
+    """The query plus the other language's name of each month and weekday it names.
+
+    BM25 matches words, so an English question's "October" never meets a French article's
+    "octobre"; month and day names matter in news questions and translate one to one.
+    with_calendar_twins("the October call") -> "the October call octobre"
+    """
+    words = fold(query).split()
+    twins = []
+    for w in words:
+        if w in MONTH_NUMBERS and w not in _AMBIGUOUS:
+            twins += [m for m in _MONTH_NAMES[MONTH_NUMBERS[w]] if m != w]
+        elif w in _DAY_NAMES:
+            i = _DAY_NAMES.index(w)
+            twins.append(_DAY_NAMES[(i + 7) % 14])
+    twins = [t for t in dict.fromkeys(twins) if t not in words]
+    return " ".join([query, *twins]) if twins else query
 
 
 def rrf(rankings: list[tuple[list[Ranked], float]], k: int) -> list[Ranked]:

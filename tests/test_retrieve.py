@@ -2,7 +2,7 @@ import pytest
 
 from rag.embed import HashEmbedder, fold
 from rag.pipeline import RAG
-from rag.retrieve import BM25Index, Ranked, rrf
+from rag.retrieve import BM25Index, Ranked, rrf, with_calendar_twins
 from rag.store import StoredChunk
 
 
@@ -48,6 +48,31 @@ def test_bm25_drops_stopwords_from_the_question_too():
     plain = index.search("guitare", 3)
     assert [r.chunk_id for r in plain] == ["b"]
     assert index.search("Elle et son guitare ?", 3) == plain
+
+
+def test_bm25_matches_month_and_day_names_across_languages():
+    index = BM25Index([
+        chunk("a", "L'appel téléphonique d'octobre a duré deux heures."),
+        chunk("b", "L'appel téléphonique de février a été long."),
+        chunk("c", "Trump a gagné mardi."),
+    ])  # fmt: skip
+    assert index.search("the October call", 3)[0].chunk_id == "a"
+    assert index.search("the February call", 3)[0].chunk_id == "b"
+    assert [r.chunk_id for r in index.search("on Tuesday", 3)] == ["c"]
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("the October call on 4 November?", "the October call on 4 November? octobre novembre"),
+        ("l'appel de février, mardi", "l'appel de février, mardi february tuesday"),
+        ("octobre et October", "octobre et October"),  # both already there
+        ("What may happen in March?", "What may happen in March?"),  # verbs as often as months
+        ("Quel journal ?", "Quel journal ?"),
+    ],
+)
+def test_with_calendar_twins(query, expected):
+    assert with_calendar_twins(query) == expected
 
 
 def test_hash_embedder_ranks_by_overlap():
