@@ -520,7 +520,7 @@ def prepare(bot: RAG) -> str:
         report = bot.ingest()
         print(f"{bot.settings.index_dir}/: {report.summary()}", flush=True)
         print("Loading the models…", flush=True)
-        bot.warm()
+        bot.warm(prime=True)
     except RagError as exc:
         return str(exc)
     return ""

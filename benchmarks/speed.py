@@ -139,13 +139,14 @@ def table(results: dict, machine: dict) -> None:
         if name.startswith("quantized"):
             bytes_per_token[name] = r.get("decode_weight_bytes", 0) + 0.0
     peer = results.get("llamacpp", {})
-    print(f"\n{'config':<22} {'load s':>7} {'ttft@400':>9} {'ttft@1000':>10} {'decode t/s':>11} "
+    print(f"\n{'config':<22} {'load s':>7} {'ttft@400':>9} {'ttft@1000':>10} {'decode t/s':>11} {'@1000':>6} "
           f"{'% of BW limit':>13} {'x llama.cpp':>11} {'answer ttft p50':>15} {'answer p50/p95 s':>17} {'peak RSS GB':>11}")  # fmt: skip
     for name, r in results.items():
         tps = r.get("decode_400_tps") or 0
         limit = machine["bandwidth_gbs"] * 1e9 / bytes_per_token.get(name, float("inf"))
         ratio = tps / peer["decode_400_tps"] if peer.get("decode_400_tps") else float("nan")
         print(f"{name:<22} {r['load_s']:>7.1f} {r['ttft_400_s']:>9.2f} {r['ttft_1000_s']:>10.2f} {tps:>11.1f} "
+              f"{r.get('decode_1000_tps') or 0:>6.1f} "
               f"{100 * tps / limit:>12.0f}% {ratio:>11.2f} {r['answer_ttft_p50_s']:>15.2f} "
               f"{r['answer_total_p50_s']:>8.2f}/{r['answer_total_p95_s']:<8.2f} {r['peak_rss_gb']:>11.2f}")  # fmt: skip
     print("(decode limit = bandwidth / bytes of weights read per token; ratios use the ~400-token prompt)")

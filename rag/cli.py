@@ -131,6 +131,7 @@ def cmd_chat(args) -> int:
 
     bot = RAG(settings_from(args))
     history: list[dict[str, str]] = []
+    bot.warm(prime=True)  # models loaded and primed before the first prompt
     print("Ask about the articles (empty line or Ctrl-D to quit).")
     while True:
         try:

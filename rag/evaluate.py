@@ -275,6 +275,9 @@ def run_eval(
     done = finished_cases(out_path, cases, retrieval_only) if resume else {}
     todo = [c for c in selected if c["id"] not in done]
     results = dict(done)
+    prime = getattr(bot, "warm", None)
+    if todo and not retrieval_only and prime is not None:
+        prime(prime=True)  # timings then measure answers, not a fresh process's first prompt
     with out_path.open("w", encoding="utf-8") as out:
         for result in done.values():  # written first: a second interruption loses nothing
             out.write(json.dumps(result, ensure_ascii=False) + "\n")

@@ -66,6 +66,14 @@ class TransformersLLM:
         with self._locked():
             self._torch.submit(self._ensure_loaded).result()
 
+    def prime(self, conversations: list[list[Message]]) -> None:
+        """Generate one token for each conversation and discard it: computes their system
+        prompts' KV caches now and pays the first long prompt's one-off costs (heap growth,
+        kernel set-up) before a user waits on them."""
+        for messages in conversations:
+            for _ in self.stream(messages, 1):
+                pass
+
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
         """Yield the reply piece by piece as it is generated (greedy, special tokens dropped).
 

@@ -221,3 +221,44 @@ def test_a_second_passage_does_not_rescue_an_answer_no_single_passage_supports(m
 
     answer = make_bot(script).ask("Quel journal a révélé la conversation sur la fin de la guerre en Ukraine ?")
     assert answer.abstained
+
+
+class _Primable(FakeLLM):
+    def __init__(self):
+        super().__init__()
+        self.primed: list[list[list[dict]]] = []
+
+    def prime(self, conversations):
+        self.primed.append(conversations)
+
+
+def test_warm_with_prime_runs_the_model_once_on_each_languages_answer_prompt(settings):
+    RAG(settings).ingest(progress=False)
+    llm = _Primable()
+    bot = RAG(settings, llm=llm)
+    bot.warm()
+    assert llm.primed == []  # a one-shot question (rag ask) does not pay for priming
+    bot.warm(prime=True)
+    bot.warm(prime=True)
+    assert len(llm.primed) == 1
+    fr, en = llm.primed[0]
+    for conversation, language in ((fr, "French"), (en, "English")):
+        assert conversation[0]["role"] == "system" and language in conversation[0]["content"]
+        assert conversation[0] == bot._messages("?", [], language[:2].lower())[0]  # same cached prefix
+        assert "Passages:" in conversation[1]["content"]
+    assert len(fr[1]["content"]) > 2000  # long enough to exercise a real prompt's prefill
+    bot.ask("Quel journal a révélé l'appel ?")
+    assert len(llm.primed) == 1 and llm.calls  # answering does not prime again
+
+
+def test_eval_primes_the_model_before_timing_answers(settings, tmp_path):
+    from rag.evaluate import run_eval
+
+    RAG(settings).ingest(progress=False)
+    llm = _Primable()
+    case = {"id": "c1", "question": "Quel journal a révélé l'appel ?", "answers": ["Post"], "sources": []}
+    run_eval(RAG(settings, llm=llm), [case], tmp_path / "r.jsonl", progress=False)
+    assert len(llm.primed) == 1
+    quiet = _Primable()
+    run_eval(RAG(settings, llm=quiet), [case], tmp_path / "r2.jsonl", retrieval_only=True, progress=False)
+    assert quiet.primed == []  # no model needed, none primed
