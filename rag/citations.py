@@ -337,21 +337,23 @@ def complete_citations(text: str, passages: list[Passage], question: str = "", l
     """Add to each cited sentence the passages that hold the new facts its citations lack.
 
     A sentence can join facts from two passages ("The New York Post revealed it on 10 November
-    2024 [3]" where only the date is in passage 3): each passage that holds some of the missing
-    `key_words` is cited too, most missing words first, until none that a passage holds is left.
-    Only adds markers; the checks that may withhold an answer run before it, on the model's own
-    citations, so this cannot make an unsupported answer pass.
+    2024 [3]" where only the date is in passage 3). Each of its `key_words` that its cited
+    passages lack, and that another passage holds as the very same (folded) word, brings that
+    passage in, most such words first. A sentence that gains a passage has its markers gathered
+    at its end ("… [3, 5]."); the text is returned unchanged when no sentence gains one. The
+    checks that may withhold an answer run before this, on the model's own citations, so it
+    cannot make an unsupported answer pass.
     """
-    out = []
+    out, changed = [], False
     for sentence in sentences(text) or [text]:
         cited = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
         claim = MARKER.sub(" ", sentence)
         missing = key_words(claim, question, language) if cited else set()
         missing = {w for w in missing if not key_support({w}, [passages[n - 1].text for n in cited])}
-        added = []
+        added: list[int] = []
         while missing:
             holds = {
-                i: {w for w in missing if key_support({w}, [p.text])}
+                i: missing & content_words(p.text)  # the same word, not only a shared prefix
                 for i, p in enumerate(passages, start=1)
                 if i not in cited and i not in added
             }
@@ -361,12 +363,13 @@ def complete_citations(text: str, passages: list[Passage], question: str = "", l
             added.append(best)
             missing -= holds[best]
         if added:
-            bare = MARKER.sub("", sentence).rstrip()
+            changed = True
+            bare = " ".join(MARKER.sub("", sentence).split())
             end = bare[-1] if bare and bare[-1] in ".!?" else ""
             numbers = ", ".join(str(n) for n in sorted({*cited, *added}))
             sentence = f"{bare[: len(bare) - len(end)].rstrip()} [{numbers}]{end}"
         out.append(sentence)
-    return " ".join(out)
+    return " ".join(out) if changed else text
 
 
 def best_quote(claim: str, passage_text: str, limit: int = 300) -> str:

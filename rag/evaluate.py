@@ -37,7 +37,8 @@ DRAFT_HINT = "is a draft; review it and remove the draft flag"
 
 
 class Bot(Protocol):
-    """What `run_eval` needs; a full run calls only `ask`, a retrieval-only run only `retrieve`."""
+    """What `run_eval` needs; a full run calls `ask` (and, when the bot has one,
+    `warm(prime=True)` first, as `RAG` does), a retrieval-only run only `retrieve`."""
 
     def ask(self, question: str) -> Answer: ...
 

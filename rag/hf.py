@@ -114,13 +114,18 @@ class TransformersLLM:
         return copy.deepcopy(self._prefixes[key])
 
     def _new_cache(self) -> Any:
-        """An empty KV cache: rag.decode's, whose decode steps copy nothing, with fast_decode."""
+        """An empty KV cache: with fast_decode, rag.decode's, whose decode steps copy nothing;
+        transformers' own for models it does not fit (sliding-window layers: a GGUF given as
+        RAG_MODEL_FILE may have them)."""
+        from transformers import DynamicCache
+
         if self.settings.fast_decode:
             from rag.decode import DecodeCache
 
-            return DecodeCache(self._model.config)
-        from transformers import DynamicCache
-
+            try:
+                return DecodeCache(self._model.config)
+            except ValueError:
+                pass
         return DynamicCache(config=self._model.config)
 
     def count_tokens(self, text: str | list[Message]) -> int:

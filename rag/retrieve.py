@@ -64,7 +64,10 @@ class BM25Index:
 
 _MONTH_NAMES = {n: [m for m, k in MONTH_NUMBERS.items() if k == n] for n in range(1, 13)}
 _DAY_NAMES = DAYS.split()  # French Monday..Sunday, then English
-_AMBIGUOUS = {"may", "march"}  # English verbs as often as months: not translated
+# Not translated: English verbs as often as months. Never added: words whose French stem is
+# another word's ("march" stems like "marché", "august" like "Auguste").
+_NOT_FROM = {"may", "march"}
+_NOT_TO = {"may", "march", "august"}
 
 
 def with_calendar_twins(query: str) -> str:
@@ -77,12 +80,12 @@ def with_calendar_twins(query: str) -> str:
     words = fold(query).split()
     twins = []
     for w in words:
-        if w in MONTH_NUMBERS and w not in _AMBIGUOUS:
+        if w in MONTH_NUMBERS and w not in _NOT_FROM:
             twins += [m for m in _MONTH_NAMES[MONTH_NUMBERS[w]] if m != w]
         elif w in _DAY_NAMES:
             i = _DAY_NAMES.index(w)
             twins.append(_DAY_NAMES[(i + 7) % 14])
-    twins = [t for t in dict.fromkeys(twins) if t not in words]
+    twins = [t for t in dict.fromkeys(twins) if t not in words and t not in _NOT_TO]
     return " ".join([query, *twins]) if twins else query
 
 

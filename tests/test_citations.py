@@ -248,3 +248,19 @@ def test_complete_citations_takes_the_passages_holding_most_missing_words_first(
     assert cit.complete_citations(answer, ps, "Qui est libre ?", "fr") == (
         "Trump a appelé, Marc Fogel est libre à Moscou [1, 3]."
     )
+
+
+def test_complete_citations_needs_the_same_word_and_leaves_other_text_alone():
+    ps = _passages("Le Washington Post a révélé l'appel.", "Le ministre de l'Intérieur a réagi.")
+    question = "Qui a révélé l'appel ?"
+    # "internationale" and "intérieur" share a 5-letter prefix, not a word: nothing added
+    answer = "Le Washington Post a révélé l'appel, selon la presse internationale [1]."
+    assert cit.complete_citations(answer, ps, question, "fr") == answer
+    listing = "- Le Washington Post [1]\n- Le ministre [2]"
+    assert cit.complete_citations(listing, ps, question, "fr") == listing  # nothing added: as is
+    # a sentence that gains a passage gets its markers gathered at its end
+    joined = "Le Washington Post [1] a révélé l'appel, et le ministre a réagi."
+    assert cit.complete_citations(joined, ps, question, "fr") == (
+        "Le Washington Post a révélé l'appel, et le ministre a réagi [1, 2]."
+    )
+    assert cit.complete_citations(answer, [], question, "fr") == answer

@@ -125,3 +125,51 @@ def test_decode_cache_refuses_sliding_window_models():
     )  # fmt: skip
     with pytest.raises(ValueError, match="full attention"):
         decode.DecodeCache(config)
+
+
+def test_decode_cache_in_bf16_gives_the_same_tokens_and_stops_reallocating():
+    torch.manual_seed(2)
+    model = _tiny_qwen(128, 2).bfloat16()
+    decode.use_decode_attention(model)
+    ids = torch.randint(0, 256, (1, 30))
+    kw = {"max_new_tokens": 40, "min_new_tokens": 40, "do_sample": False, "pad_token_id": 0}
+    with torch.inference_mode():
+        ref = model.generate(ids, past_key_values=transformers.DynamicCache(config=model.config), **kw)
+        cache = decode.DecodeCache(model.config)
+        out = model.generate(ids, past_key_values=cache, **kw)
+        assert torch.equal(out, ref)
+        layer = cache.layers[0]
+        buffers = [b.data_ptr() for b in layer._buffers]
+        model(input_ids=out[:, -1:], past_key_values=cache, use_cache=True)  # one more decode step
+        assert [b.data_ptr() for b in layer._buffers] == buffers  # written in place, not re-copied
+        assert layer.keys.data_ptr() == buffers[0]
+
+
+def test_decode_layer_takes_a_first_single_token_and_sees_replaced_tensors():
+    layer = decode.DecodeLayer()
+    one = torch.randn(1, 2, 1, 8).bfloat16()
+    keys, _ = layer.update(one, one)  # a one-token prompt into an empty layer
+    assert torch.equal(keys, one)
+    keys, _ = layer.update(one, one)
+    assert keys.dtype == torch.float32 and keys.shape[-2] == 2
+    swapped = torch.randn(1, 2, 2, 8).bfloat16()
+    layer.keys, layer.values = swapped, swapped  # e.g. a reorder by the base class
+    keys, _ = layer.update(one, one)
+    assert torch.equal(keys, torch.cat([swapped, one], dim=-2).float())
+
+
+def test_the_model_falls_back_to_transformers_cache_for_sliding_window_models():
+    from types import SimpleNamespace
+
+    from rag.hf import TransformersLLM
+    from rag.settings import Settings
+
+    llm = TransformersLLM(Settings())
+    llm._model = SimpleNamespace(config=_tiny_qwen(32, 2).config)
+    assert isinstance(llm._new_cache(), decode.DecodeCache)
+    llm._model = SimpleNamespace(config=transformers.Qwen2Config(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, use_sliding_window=True, sliding_window=8, max_window_layers=0,
+    ))  # fmt: skip
+    cache = llm._new_cache()
+    assert type(cache) is transformers.DynamicCache

@@ -255,10 +255,14 @@ def test_eval_primes_the_model_before_timing_answers(settings, tmp_path):
     from rag.evaluate import run_eval
 
     RAG(settings).ingest(progress=False)
+    events = []
     llm = _Primable()
+    llm.prime = lambda conversations: events.append("prime")
+    ask = FakeLLM.stream
+    llm.stream = lambda messages, n=160: (events.append("answer"), ask(llm, messages, n))[1]
     case = {"id": "c1", "question": "Quel journal a révélé l'appel ?", "answers": ["Post"], "sources": []}
-    run_eval(RAG(settings, llm=llm), [case], tmp_path / "r.jsonl", progress=False)
-    assert len(llm.primed) == 1
+    run_eval(RAG(settings, llm=llm), [case, {**case, "id": "c2"}], tmp_path / "r.jsonl", progress=False)
+    assert events == ["prime", "answer", "answer"]
     quiet = _Primable()
     run_eval(RAG(settings, llm=quiet), [case], tmp_path / "r2.jsonl", retrieval_only=True, progress=False)
     assert quiet.primed == []  # no model needed, none primed
