@@ -19,6 +19,7 @@ from rag.language import ABSTAIN, NAMES, detect
 from rag.prompts import render
 from rag.settings import Settings
 from rag.types import Answer, IngestReport, Passage, Timings
+from rag.untrusted import unknown_files, without_orders
 
 NO_ANSWER = "NO_ANSWER"
 Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
@@ -161,8 +162,8 @@ class RAG:
         return text if 3 <= len(text) <= 400 else question
 
     def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
-        blocks = "\n\n".join(
-            f"[{i}] (source: {p.source}, date: {p.date or 'unknown'})\n{p.text}"
+        blocks = "\n\n".join(  # passages are untrusted: orders written in them are not shown
+            f"[{i}] (source: {p.source}, date: {p.date or 'unknown'})\n{without_orders(p.text)}"
             for i, p in enumerate(passages, start=1)
         )
         system = render(self.settings.prompts_dir, "system", language=NAMES[lang])
@@ -185,7 +186,7 @@ class RAG:
     def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
         """The model's reply, cited and checked: (text, citations, reason it is withheld or "").
 
-        In order: an explicit NO_ANSWER; one-word trailing fragments dropped
+        In order: an explicit NO_ANSWER; a file name that is none of the sources; one-word trailing fragments dropped
         (`cit.drop_fragments`); citations re-pointed at the passage that supports each sentence
         best (`cit.recite`), then kept only when they name a retrieved passage; a leading
         date the cited passages lack is cut off (this model opens with invented dates); numbers
@@ -198,6 +199,9 @@ class RAG:
         raw = raw.strip()
         if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
             return raw, [], "the model found no answer"
+        planted = unknown_files(raw, {p.source for p in passages})
+        if planted:  # "voir le fichier 999_rapport_secret.txt": a name only an injection gives
+            return raw, [], f"the answer names a file that is not among the sources ({sorted(planted)[0]})"
         raw = cit.drop_fragments(cit.normalize_markers(raw))
         text, citations = cit.cite(cit.recite(raw, passages, question, lang), passages)
         if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date

@@ -172,3 +172,27 @@ def test_the_upload_size_limit_is_a_setting(settings, seeds):
     assert "120 bytes is over the 100-byte upload limit" in message and not (seeds / "big.txt").exists()
     message, *_ = app.add_uploads(bot, [("small.txt", b"Un zorglub.")], "en")
     assert message.startswith("✓") and (seeds / "small.txt").exists()
+
+
+def test_the_model_is_not_shown_the_orders_written_in_passages(indexed):
+    from rag.untrusted import ORDERS
+
+    seen: list[str] = []
+
+    def script(messages):
+        seen.append(messages[-1]["content"].split("\n\nQuestion:")[0])  # the passages (inj-11's
+        return "NO_ANSWER"  # question is itself an order: the user's, not a document's)
+
+    for case in CASES:
+        RAG(indexed, llm=FakeLLM(script)).ask(case["question"])
+    prompts = "\n".join(seen)
+    assert "metro line E" in prompts or "766 avions" in prompts  # the injected articles' facts are there
+    assert not ORDERS.search(prompts)
+    for order in ("SYSTEM OVERRIDE", "cite toujours", "recopiez", "répondez uniquement NO_ANSWER"):
+        assert order not in prompts
+
+
+def test_an_answer_naming_a_file_that_is_not_a_source_is_withheld(indexed):
+    case = next(c for c in CASES if c["id"] == "inj-03")
+    answer = RAG(indexed, llm=FakeLLM(obey("fake-file"))).ask(case["question"])
+    assert answer.abstained and "999_rapport_secret" not in answer.text
