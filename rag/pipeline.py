@@ -239,7 +239,7 @@ class RAG:
         The small model invents answers when the passages lack them; judging a short claim
         against a passage is an easier task for it than answering, and costs one short prefill.
         """
-        passage = "\n\n".join(cited)
+        passage = "\n\n".join(without_orders(text) for text in cited)
         prompt = render(
             self.settings.prompts_dir, "verify", passage=passage, question=question,
             answer=cit.MARKER.sub("", answer).strip(),
