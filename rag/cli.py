@@ -96,21 +96,52 @@ def cmd_ingest(args) -> int:
 
 def cmd_ask(args) -> int:
     from rag.pipeline import RAG
-    from rag.types import Answer
 
     bot = RAG(settings_from(args))
-    answer = None
-    for item in bot.stream(args.question):
-        if isinstance(item, Answer):
-            answer = item
-        elif not args.json:
-            print(item, end="", flush=True)
-    assert answer is not None
+    answer = live_draft(bot.stream(args.question), show=not args.json)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print("\r\033[K" + render_answer(answer) if sys.stdout.isatty() else "\n---\n" + render_answer(answer))
+        print(render_answer(answer))
     return 0
+
+
+def live_draft(stream, show: bool = True, out=None):
+    """Consume `RAG.stream`; show its tokens live on a terminal (stderr), then erase them, and
+    return the final Answer.
+
+    The streamed tokens are the model's unchecked draft: the checks may withhold it or change
+    its citations. So the draft is only ever shown on an interactive terminal, and erased once
+    the checked answer is known; stdout (a file, a pipe) gets only the checked answer.
+    """
+    from rag.types import Answer
+
+    out = out or sys.stderr
+    live = show and out.isatty()
+    shown = ""
+    answer = None
+    for item in stream:
+        if isinstance(item, Answer):
+            answer = item
+        elif live:
+            out.write(item)
+            out.flush()
+            shown += item
+    assert answer is not None
+    if shown:
+        out.write(_erase(shown))
+        out.flush()
+    return answer
+
+
+def _erase(text: str) -> str:
+    """Terminal codes that clear `text` just written from the start of a line (wrapped lines
+    included) and put the cursor back at that start."""
+    import shutil
+
+    width = max(1, shutil.get_terminal_size().columns)
+    rows = sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
+    return "\r\033[K" + "\033[A\033[K" * (rows - 1)
 
 
 def render_answer(answer) -> str:
@@ -127,7 +158,6 @@ def render_answer(answer) -> str:
 def cmd_chat(args) -> int:
     from rag.errors import InputError
     from rag.pipeline import RAG
-    from rag.types import Answer
 
     bot = RAG(settings_from(args))
     history: list[dict[str, str]] = []
@@ -141,16 +171,11 @@ def cmd_chat(args) -> int:
         if not question:
             return 0
         try:
-            answer = None
-            for item in bot.stream(question, history):
-                if isinstance(item, Answer):
-                    answer = item
-                else:
-                    print(item, end="", flush=True)
+            answer = live_draft(bot.stream(question, history))
         except InputError as exc:
             print(f"Error: {exc}")
             continue
-        print("\n" + render_answer(answer))
+        print(render_answer(answer))
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 

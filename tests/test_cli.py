@@ -123,3 +123,58 @@ def test_eval_resume_and_report_through_the_cli(tmp_path, seeds):
     assert [r["id"] for r in lines] == ["fr-01", "fr-02", "fr-03", "fr-04"]
     assert all("semantic_similarity" in r for r in lines if not r["abstained"])
     assert "semantic similarity" in second.stdout and (tmp_path / "rep" / "report.html").exists()
+
+
+class _Terminal:
+    """A stream that says it is a terminal and keeps what is written."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, piece):
+        self.text += piece
+
+    def flush(self):
+        pass
+
+
+def _withheld_stream():
+    from rag.types import Answer
+
+    yield "Le prix du pétrole "
+    yield "est de 70 dollars [1]."
+    yield Answer("Quel est le prix du pétrole ?", "Les articles ne le disent pas.", True)
+
+
+def test_a_withheld_draft_never_reaches_stdout_and_is_erased_from_the_terminal(monkeypatch, capsys):
+    from rag import cli
+    from rag.pipeline import RAG
+
+    terminal = _Terminal()
+    answer = cli.live_draft(_withheld_stream(), out=terminal)
+    assert answer.abstained
+    assert terminal.text.startswith("Le prix du pétrole est de 70 dollars [1].")  # shown live…
+    assert terminal.text.endswith("\r\033[K")  # …then erased
+    piped = _Terminal()
+    piped.isatty = lambda: False
+    assert cli.live_draft(_withheld_stream(), out=piped).abstained and piped.text == ""  # not a terminal
+
+    monkeypatch.setattr(RAG, "stream", lambda self, question, history=(), language=None: _withheld_stream())
+    monkeypatch.setattr(cli, "settings_from", lambda args: None)
+    assert main(["ask", "Quel est le prix du pétrole ?"]) == 0
+    out = capsys.readouterr().out
+    assert "70 dollars" not in out and out.startswith("Les articles ne le disent pas.")
+
+
+def test_erase_covers_wrapped_lines(monkeypatch):
+    import os
+    import shutil
+
+    from rag import cli
+
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda *a, **k: os.terminal_size((10, 24)))
+    assert cli._erase("x" * 25) == "\r\033[K" + "\033[A\033[K" * 2  # 25 characters on 3 rows
+    assert cli._erase("short\nline") == "\r\033[K\033[A\033[K"
