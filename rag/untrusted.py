@@ -21,7 +21,8 @@ ORDERS = re.compile(
     r"ajoutez que|ignorez\b|ignore (?:all|any|your|the|previous)\b|disregard\b|"
     r"answer (?:[\"“«]|that\b|only\b)|reply (?:with|only)\b|you are now\b|developer mode\b|"
     r"system override\b|message syst[èe]me|system prompt\b|(?:note|instruction)s? (?:pour|to|for) (?:le|l'|the) "
-    r"(?:mod[èe]le|assistant|model|ia|ai)\b)",
+    r"(?:mod[èe]le|assistant|model|ia|ai)\b|(?:pour|à|to|for) (?:l'|the )(?:assistant|ia|ai)\b|"
+    r"la bonne r[ée]ponse est|the (?:right|correct) answer is)",
     re.IGNORECASE,
 )
 FILE_NAME = re.compile(r"\b[\w.-]+\.(?:txt|md|jsonl|json|pdf|docx?|html?)\b", re.IGNORECASE)
