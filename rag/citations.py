@@ -326,11 +326,18 @@ def recite(text: str, passages: list[Passage], question: str = "", language: str
         key = key_words(claim, question, language) if question and cited else set()
         holds_key = bool(key) and key_support(key, [passages[n - 1].text for n in cited]) == 1.0
         if scores[best] > 0 and have < scores[best] and not holds_key:
-            bare = MARKER.sub("", sentence).rstrip()
-            end = bare[-1] if bare and bare[-1] in ".!?" else ""
-            sentence = f"{bare[: len(bare) - len(end)].rstrip()} [{best + 1}]{end}"
+            sentence = _cited_at_end(MARKER.sub("", sentence).rstrip(), [best + 1])
         out.append(sentence)
     return " ".join(out)
+
+
+def _cited_at_end(bare: str, numbers: list[int]) -> str:
+    """A sentence without markers, with `numbers` cited before its final punctuation.
+
+    _cited_at_end("Le Post l'a révélé.", [1, 3]) -> "Le Post l'a révélé [1, 3]."
+    """
+    end = bare[-1] if bare and bare[-1] in ".!?" else ""
+    return f"{bare[: len(bare) - len(end)].rstrip()} [{', '.join(map(str, numbers))}]{end}"
 
 
 def complete_citations(text: str, passages: list[Passage], question: str = "", language: str = "fr") -> str:
@@ -364,10 +371,7 @@ def complete_citations(text: str, passages: list[Passage], question: str = "", l
             missing -= holds[best]
         if added:
             changed = True
-            bare = " ".join(MARKER.sub("", sentence).split())
-            end = bare[-1] if bare and bare[-1] in ".!?" else ""
-            numbers = ", ".join(str(n) for n in sorted({*cited, *added}))
-            sentence = f"{bare[: len(bare) - len(end)].rstrip()} [{numbers}]{end}"
+            sentence = _cited_at_end(" ".join(MARKER.sub("", sentence).split()), sorted({*cited, *added}))
         out.append(sentence)
     return " ".join(out) if changed else text
 

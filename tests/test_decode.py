@@ -81,17 +81,31 @@ def test_the_decode_wrapper_keeps_the_forward_signature_so_generate_keeps_one_lo
     assert seen[0] == 1  # the prompt step computes the last position's logits only
 
 
-def test_decode_cache_gives_the_same_tokens_past_its_spare_room():
-    torch.manual_seed(1)
-    model = _tiny_qwen(128, 2)
+def _with_both_caches(model, new_tokens: int):
+    """Greedy tokens after a random 30-token prompt with transformers' DynamicCache and with a
+    DecodeCache (decode attention on): (reference, output, the DecodeCache)."""
     decode.use_decode_attention(model)
     ids = torch.randint(0, 256, (1, 30))
-    # 150 new tokens: the buffers fill up after SPARE (128) steps and must grow once
-    kw = {"max_new_tokens": 150, "min_new_tokens": 150, "do_sample": False, "pad_token_id": 0}
+    kw = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "pad_token_id": 0}
     with torch.inference_mode():
         ref = model.generate(ids, past_key_values=transformers.DynamicCache(config=model.config), **kw)
         cache = decode.DecodeCache(model.config)
         out = model.generate(ids, past_key_values=cache, **kw)
+    return ref, out, cache
+
+
+def _sliding_window_config():
+    return transformers.Qwen2Config(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, use_sliding_window=True, sliding_window=8, max_window_layers=0,
+    )  # fmt: skip
+
+
+def test_decode_cache_gives_the_same_tokens_past_its_spare_room():
+    torch.manual_seed(1)
+    model = _tiny_qwen(128, 2)
+    # 150 new tokens: the buffers fill up after SPARE (128) steps and must grow once
+    ref, out, cache = _with_both_caches(model, 150)
     assert torch.equal(out, ref)
     assert cache.get_seq_length() == 30 + 150 - 1  # the last token is generated, never cached
     assert all(layer.keys.shape[-2] == 179 for layer in cache.layers)
@@ -119,25 +133,16 @@ def test_decode_layer_returns_float32_while_decoding_and_stays_consistent_after_
 
 
 def test_decode_cache_refuses_sliding_window_models():
-    config = transformers.Qwen2Config(
-        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, use_sliding_window=True, sliding_window=8, max_window_layers=0,
-    )  # fmt: skip
     with pytest.raises(ValueError, match="full attention"):
-        decode.DecodeCache(config)
+        decode.DecodeCache(_sliding_window_config())
 
 
 def test_decode_cache_in_bf16_gives_the_same_tokens_and_stops_reallocating():
     torch.manual_seed(2)
     model = _tiny_qwen(128, 2).bfloat16()
-    decode.use_decode_attention(model)
-    ids = torch.randint(0, 256, (1, 30))
-    kw = {"max_new_tokens": 40, "min_new_tokens": 40, "do_sample": False, "pad_token_id": 0}
+    ref, out, cache = _with_both_caches(model, 40)
+    assert torch.equal(out, ref)
     with torch.inference_mode():
-        ref = model.generate(ids, past_key_values=transformers.DynamicCache(config=model.config), **kw)
-        cache = decode.DecodeCache(model.config)
-        out = model.generate(ids, past_key_values=cache, **kw)
-        assert torch.equal(out, ref)
         layer = cache.layers[0]
         buffers = [b.data_ptr() for b in layer._buffers]
         model(input_ids=out[:, -1:], past_key_values=cache, use_cache=True)  # one more decode step
@@ -167,9 +172,6 @@ def test_the_model_falls_back_to_transformers_cache_for_sliding_window_models():
     llm = TransformersLLM(Settings())
     llm._model = SimpleNamespace(config=_tiny_qwen(32, 2).config)
     assert isinstance(llm._new_cache(), decode.DecodeCache)
-    llm._model = SimpleNamespace(config=transformers.Qwen2Config(
-        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, use_sliding_window=True, sliding_window=8, max_window_layers=0,
-    ))  # fmt: skip
+    llm._model = SimpleNamespace(config=_sliding_window_config())
     cache = llm._new_cache()
     assert type(cache) is transformers.DynamicCache
