@@ -170,7 +170,7 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "citations": _citations(answer),
         "cited_sources": _unique(c.source for c in answer.citations),
-        "retrieved_sources": _unique(p.source for p in answer.passages),
+        "retrieved_sources": _unique(p.source for p in sorted(answer.passages, key=lambda p: p.rank)),
         "retrieval_s": answer.timings.retrieval_s,
         "ttft_s": answer.timings.first_token_s,
         "total_s": answer.timings.total_s,

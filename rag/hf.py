@@ -30,6 +30,7 @@ from typing import Any
 
 from rag.errors import ModelError
 from rag.llm import Message
+from rag.prompt_cache import MIN_SHARED, PromptCache
 from rag.settings import Settings
 from rag.weights import QWEN_1_5B, bundled_gguf, gguf_key, remove_stale_temps
 
@@ -52,7 +53,9 @@ class TransformersLLM:
         self._model: Any = None
         self._tokenizer: Any = None
         self._stop_ids: list[int] = []
-        self._prefixes: dict[tuple[int, ...], Any] = {}  # system-prompt token ids -> KV cache
+        self.prompts = PromptCache(settings.prompt_cache_tokens)  # recent prompts' KV caches
+        self.systems = PromptCache(4096)  # system prompts' KV caches, kept whatever the above holds
+        self.reused_tokens = 0  # prompt tokens the last generation took from `prompts`
         self._lock = threading.Lock()  # one generation (or load) at a time on the shared model
         # Every torch call runs on this one long-lived thread. libgomp gives each thread that
         # starts parallel work its own team of threads; with a second team in the process (a
@@ -85,33 +88,26 @@ class TransformersLLM:
             self._torch.submit(self._ensure_loaded).result()
             yield from self._generate(messages, max_new_tokens)
 
-    def _prefix_cache(self, messages: list[Message], input_ids: Any) -> Any:
-        """A copy of the KV cache of the conversation's fixed system part, or None.
-
-        The system prompt is the same for every question in a language, so its keys and values
-        are computed once and reused: the prompt's prefill then covers only the passages and the
-        question. Used only when the system turn's tokens are an exact prefix of the prompt.
-        """
-        import copy
-
+    def _cache_for(self, messages: list[Message], ids: list[int]) -> tuple[Any, int]:
+        """A KV cache holding the longest prefix of `ids` known: from a recent prompt, else
+        the system turn's (computed now the first time), and how many tokens it holds."""
         import torch
 
+        cache, reused = self.prompts.take(ids, self._new_cache)
         if not messages or messages[0].get("role") != "system":
-            return None
-        prefix = self._tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"]
-        ids = input_ids[0].tolist()
-        if len(prefix) < 16 or len(prefix) >= len(ids) or ids[: len(prefix)] != list(prefix):
-            return None
-        key = tuple(prefix)
-        if key not in self._prefixes:
+            return cache, reused
+        system = self._tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"]
+        if not MIN_SHARED <= len(system) < len(ids) or reused >= len(system) or ids[: len(system)] != list(system):
+            return cache, reused
+        cache, reused = self.systems.take(ids, self._new_cache)
+        if reused < len(system):
             cache = self._new_cache()
             with torch.inference_mode():
-                self._model(input_ids=input_ids[:, : len(prefix)], past_key_values=cache, use_cache=True,
+                self._model(input_ids=torch.tensor([system]), past_key_values=cache, use_cache=True,
                             logits_to_keep=1)  # fmt: skip
-            if len(self._prefixes) >= 4:  # one or two languages in practice; stay bounded
-                self._prefixes.pop(next(iter(self._prefixes)))
-            self._prefixes[key] = cache
-        return copy.deepcopy(self._prefixes[key])
+            self.systems.put(system, cache)
+            cache, reused = self.systems.take(ids, self._new_cache)
+        return cache, reused
 
     def _new_cache(self) -> Any:
         """An empty KV cache: with fast_decode, rag.decode's, whose decode steps copy nothing;
@@ -196,10 +192,12 @@ class TransformersLLM:
         def work() -> None:
             torch.set_num_threads(self.settings.threads)
             try:
-                cache = None
-                if self.settings.prefix_cache:
-                    cache = self._prefix_cache(messages, inputs["input_ids"])
-                inputs["past_key_values"] = cache if cache is not None else self._new_cache()
+                ids = inputs["input_ids"][0].tolist()
+                if self.settings.prefix_cache:  # the system prompt, or more of a recent prompt
+                    cache, self.reused_tokens = self._cache_for(messages, ids)
+                else:
+                    cache, self.reused_tokens = self._new_cache(), 0
+                inputs["past_key_values"] = cache
                 with torch.inference_mode():
                     model.generate(
                         **inputs,
@@ -213,6 +211,8 @@ class TransformersLLM:
                         eos_token_id=self._stop_ids,
                         pad_token_id=_first(tok.pad_token_id, tok.eos_token_id),
                     )
+                if self.settings.prefix_cache:
+                    self.prompts.put(ids, cache)
             except BaseException as exc:  # noqa: BLE001 - relayed to the caller below
                 errors.append(exc)
                 streamer.end()  # unblocks the consumer loop

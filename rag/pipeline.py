@@ -134,6 +134,8 @@ class RAG:
             total = time.perf_counter() - start
             yield self._abstain(question, lang, passages, Timings(retrieval_s, None, total), standalone)
             return
+        if self.settings.passage_order == "document":
+            passages = sorted(passages, key=_place)
         messages = self._messages(standalone, passages, lang)
         pieces: list[str] = []
         first_token_s = None
@@ -262,6 +264,12 @@ _PRIMER = {
     lang: ("Préparation ?" if lang == "fr" else "Warm-up?", [Passage("warm-up", "warm-up:0", 0.0, text, 1)])
     for lang, text in zip(("fr", "en"), _FILLER)
 }
+
+
+def _place(p: Passage) -> tuple[str, int, str]:
+    """A passage's source and position in it ("a.txt:3" -> ("a.txt", 3, ""))."""
+    doc, _, index = p.chunk_id.rpartition(":")
+    return (p.source, int(index), "") if index.isdigit() else (p.source, -1, p.chunk_id)
 
 
 def _if_changed(standalone: str, question: str) -> str | None:

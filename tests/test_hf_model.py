@@ -77,15 +77,22 @@ def test_a_closed_stream_frees_the_model(llm):
     assert "".join(llm.stream(MESSAGES, max_new_tokens=24))
 
 
-def test_the_system_prompt_cache_changes_nothing_but_the_work(llm):
-    llm._prefixes.clear()
+def test_reusing_a_recent_prompts_cache_changes_nothing_but_the_work(llm):
+    other = [MESSAGES[0], {"role": "user", "content": MESSAGES[1]["content"].replace(
+        "Quel journal a rapporté l'appel ?", "Quel jour a eu lieu l'appel ?")}]  # fmt: skip
+    llm.prompts.clear()
+    llm.systems.clear()
     llm.settings = llm.settings.model_copy(update={"prefix_cache": False})
-    plain = "".join(llm.stream(MESSAGES, max_new_tokens=24))
-    assert not llm._prefixes
+    plain = ["".join(llm.stream(m, max_new_tokens=24)) for m in (MESSAGES, other)]
+    assert len(llm.prompts) == 0 and llm.reused_tokens == 0
     llm.settings = llm.settings.model_copy(update={"prefix_cache": True})
-    first = "".join(llm.stream(MESSAGES, max_new_tokens=24))  # builds the cache
-    again = "".join(llm.stream(MESSAGES, max_new_tokens=24))  # reuses a copy of it
-    assert len(llm._prefixes) == 1
-    (cached,) = llm._prefixes.values()
-    assert cached.get_seq_length() < llm.count_tokens(MESSAGES)  # only the system turn
-    assert plain == first == again and "Washington Post" in plain
+    first = "".join(llm.stream(MESSAGES, max_new_tokens=24))  # the system turn's cache, then the rest
+    system = llm.count_tokens(MESSAGES[:1]) - 3  # without the reply header
+    assert llm.reused_tokens == system and len(llm.prompts) == 1 and len(llm.systems) == 1
+    again = "".join(llm.stream(MESSAGES, max_new_tokens=24))  # all but its last token reused
+    assert llm.reused_tokens == llm.count_tokens(MESSAGES) - 1
+    follow = "".join(llm.stream(other, max_new_tokens=24))  # the passage reused, not the question
+    shared = llm.count_tokens(MESSAGES[:1]) + llm.count_tokens(MESSAGES[1]["content"].split("Question")[0])
+    assert shared - 8 <= llm.reused_tokens < llm.count_tokens(other) - 5
+    assert [plain[0], plain[1]] == [first, follow] and first == again
+    assert "Washington Post" in first and "jeudi" in follow.lower()

@@ -1,0 +1,82 @@
+"""PromptCache: which recent prompt's keys and values a new prompt reuses, and how many."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from transformers import DynamicCache  # noqa: E402
+
+from rag.prompt_cache import MIN_SHARED, PromptCache, shared_prefix  # noqa: E402
+
+LAYERS = 2
+
+
+def filled(ids: list[int], extra: int = 0) -> DynamicCache:
+    """A cache whose keys at position i hold the token id ids[i] (then `extra` generated ones)."""
+    cache = DynamicCache()
+    values = torch.tensor(ids + [-1] * extra, dtype=torch.float32).view(1, 1, -1, 1)
+    for layer in range(LAYERS):
+        cache.update(values + layer, -values, layer)
+    return cache
+
+
+def positions(cache: DynamicCache, layer: int = 0) -> list[int]:
+    return [int(x) for x in (cache.layers[layer].keys.flatten() - layer)]
+
+
+def test_shared_prefix():
+    assert shared_prefix([1, 2, 3], [1, 2, 4, 5]) == 2
+    assert shared_prefix([], [1]) == 0
+    assert shared_prefix([7, 8], [7, 8]) == 2
+
+
+def test_a_new_prompt_gets_the_longest_shared_prefix_and_keeps_one_token_to_compute():
+    store = PromptCache(max_tokens=1000)
+    system = list(range(100, 120))
+    a, b = system + [1, 2, 3, 4], system + [1, 2, 9, 9, 9]
+    store.put(a, filled(a, extra=5))  # the generated tokens are not kept
+    store.put(b, filled(b))
+    cache, n = store.take(system + [1, 2, 9, 9, 7], DynamicCache)
+    assert n == len(system) + 4 and positions(cache) == (system + [1, 2, 9, 9])
+    assert positions(cache, layer=1) == positions(cache)  # every layer, its own values
+    cache, n = store.take(a, DynamicCache)  # the same prompt again: its last token is recomputed
+    assert n == len(a) - 1 and positions(cache) == a[:-1]
+
+
+def test_taking_copies_so_the_store_is_not_changed_by_generation():
+    store = PromptCache(max_tokens=1000)
+    a = list(range(40))
+    store.put(a, filled(a))
+    cache, n = store.take(a + [5], DynamicCache)
+    cache.update(torch.zeros(1, 1, 3, 1), torch.zeros(1, 1, 3, 1), 0)
+    cache.layers[0].keys.mul_(0)
+    again, _ = store.take(a + [5], DynamicCache)
+    assert n == 40 and positions(again) == a
+
+
+def test_too_little_shared_reuses_nothing():
+    store = PromptCache(max_tokens=1000)
+    a = list(range(MIN_SHARED - 1)) + [500, 501]
+    store.put(a, filled(a))
+    cache, n = store.take(list(range(MIN_SHARED - 1)) + [7, 8], DynamicCache)
+    assert n == 0 and cache.get_seq_length() == 0
+
+
+def test_least_recently_used_prompts_go_first_when_over_the_token_budget():
+    store = PromptCache(max_tokens=100)
+    prompts = [[k] * 40 for k in (1, 2, 3)]
+    store.put(prompts[0], filled(prompts[0]))
+    store.put(prompts[1], filled(prompts[1]))
+    store.take(prompts[0] + [0], DynamicCache)  # prompt 1 used again: prompt 2 is now the oldest
+    store.put(prompts[2], filled(prompts[2]))
+    assert len(store) == 2 and store.tokens == 80
+    assert store.take(prompts[1] + [0], DynamicCache)[1] == 0
+    assert store.take(prompts[0] + [0], DynamicCache)[1] == 40
+
+
+def test_a_prompt_over_the_budget_or_an_unfinished_cache_is_not_kept():
+    store = PromptCache(max_tokens=30)
+    store.put(list(range(31)), filled(list(range(31))))
+    store.put(list(range(20)), filled(list(range(10))))  # generation stopped before the prompt ended
+    assert len(store) == 0
