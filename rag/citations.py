@@ -40,10 +40,21 @@ def parse_markers(text: str) -> list[int]:
     return seen
 
 
+SAYS_PASSAGE = re.compile(  # ", in passage [1]." / ", dans le passage [2]" ending a sentence
+    r",?\s*\b(?:(?:in|from|see|according to)\s+(?:the\s+)?|(?:dans|selon|d'après|d’après)\s+(?:le\s+|les\s+)?)"
+    r"passages?\s*(\[\d{1,2}(?:\s*,\s*\d{1,2})*\])(?=\s*(?:[.!?…]|$))",
+    re.I,
+)
+
+
 def normalize_markers(text: str) -> str:
-    """Small models sometimes cite as (n) or 【n】: make those [n]. "Le 20 janvier (1)." -> "Le 20 janvier [1]." """
+    """Small models sometimes cite as (n) or 【n】, or close a sentence with ", in passage [n]":
+    make those [n], so that the words "in passage" are not taken for part of the answer.
+    "Le 20 janvier (1)." -> "Le 20 janvier [1]."; "X on 10 November, in passage [1]." -> "X on 10 November [1]."
+    """
     text = re.sub(r"\((?:passages?|source)\s*(\[\d{1,2}\])\)", r"\1", text, flags=re.I)
-    return re.sub(r"[(【](\d{1,2}(?:\s*,\s*\d{1,2})*)[)】]", r"[\1]", text)
+    text = re.sub(r"[(【](\d{1,2}(?:\s*,\s*\d{1,2})*)[)】]", r"[\1]", text)
+    return SAYS_PASSAGE.sub(r" \1", text)
 
 
 def strip_invalid_markers(text: str, valid: set[int]) -> str:

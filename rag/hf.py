@@ -30,7 +30,7 @@ from typing import Any
 
 from rag.errors import ModelError
 from rag.llm import Message
-from rag.prompt_cache import MIN_SHARED, PromptCache
+from rag.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache
 from rag.settings import Settings
 from rag.weights import QWEN_1_5B, bundled_gguf, gguf_key, remove_stale_temps
 
@@ -55,7 +55,7 @@ class TransformersLLM:
         self._stop_ids: list[int] = []
         self.prompts = PromptCache(settings.prompt_cache_tokens)  # recent prompts' KV caches
         self.systems = PromptCache(4096)  # system prompts' KV caches, kept whatever the above holds
-        self.reused_tokens = 0  # prompt tokens the last generation took from `prompts`
+        self.reused_tokens = 0  # prompt tokens the last generation took from a cache
         self._lock = threading.Lock()  # one generation (or load) at a time on the shared model
         # Every torch call runs on this one long-lived thread. libgomp gives each thread that
         # starts parallel work its own team of threads; with a second team in the process (a
@@ -97,7 +97,7 @@ class TransformersLLM:
         if not messages or messages[0].get("role") != "system":
             return cache, reused
         system = self._tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"]
-        if not MIN_SHARED <= len(system) < len(ids) or reused >= len(system) or ids[: len(system)] != list(system):
+        if not MIN_SHARED <= len(system) <= len(ids) - MIN_NEW or reused >= len(system) or ids[: len(system)] != list(system):
             return cache, reused
         cache, reused = self.systems.take(ids, self._new_cache)
         if reused < len(system):
@@ -105,8 +105,8 @@ class TransformersLLM:
             with torch.inference_mode():
                 self._model(input_ids=torch.tensor([system]), past_key_values=cache, use_cache=True,
                             logits_to_keep=1)  # fmt: skip
-            self.systems.put(system, cache)
-            cache, reused = self.systems.take(ids, self._new_cache)
+            self.systems.put(system, cache)  # a copy: generation extends `cache` itself
+            reused = len(system)
         return cache, reused
 
     def _new_cache(self) -> Any:
@@ -212,7 +212,10 @@ class TransformersLLM:
                         pad_token_id=_first(tok.pad_token_id, tok.eos_token_id),
                     )
                 if self.settings.prefix_cache:
-                    self.prompts.put(ids, cache)
+                    try:
+                        self.prompts.put(ids, cache)
+                    except Exception:  # noqa: BLE001 - a cache entry not kept costs time only
+                        pass
             except BaseException as exc:  # noqa: BLE001 - relayed to the caller below
                 errors.append(exc)
                 streamer.end()  # unblocks the consumer loop

@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 MIN_SHARED = 16  # fewer shared tokens than this: not worth copying a cache for
+MIN_NEW = 32  # tokens always left to compute: more than rag.quant's 16-row small-input paths, so
+# the rest of a prompt takes the same kernels whatever was asked before (a repeated prompt too)
 
 
 def shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -52,13 +54,13 @@ class PromptCache:
 
     def take(self, ids: Sequence[int], new_cache: Callable[[], Any]) -> tuple[Any, int]:
         """A new cache (from `new_cache()`) filled with the longest prefix of `ids` held here,
-        and its length; at least one token of `ids` is always left to compute."""
+        and its length; at least MIN_NEW tokens of `ids` are always left to compute."""
         best, shared = None, 0
         for key in self._entries:
             n = shared_prefix(key, ids)
             if n > shared:
                 best, shared = key, n
-        shared = min(shared, len(ids) - 1)
+        shared = min(shared, len(ids) - MIN_NEW)
         cache = new_cache()
         if best is None or shared < MIN_SHARED:
             return cache, 0
@@ -69,9 +71,12 @@ class PromptCache:
 
     def put(self, ids: Sequence[int], cache: Any) -> None:
         """Keep copies of `cache`'s keys and values for the tokens `ids` (it may hold more: the
-        generated ones, which are not kept). A cache shorter than `ids` is ignored."""
+        generated ones, which are not kept). A cache shorter than `ids`, or with sliding-window
+        layers (they keep only their last tokens, not the prefix), is ignored."""
         key = tuple(ids)
         if not key or len(key) > self.max_tokens or cache.get_seq_length() < len(key):
+            return
+        if any(getattr(layer, "is_sliding", False) or layer.keys.shape[-2] < len(key) for layer in cache.layers):
             return
         n = len(key)
         self._entries.pop(key, None)

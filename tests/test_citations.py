@@ -31,10 +31,28 @@ def test_strip_invalid_markers(text, valid, expected):
 @pytest.mark.parametrize(
     "text, expected",
     [("Le 20 janvier (1).", "Le 20 janvier [1]."), ("a (1, 2)", "a [1, 2]"), ("en (2014)", "en (2014)"),
-     ("le 20 janvier (passage [1]).", "le 20 janvier [1].")],
+     ("le 20 janvier (passage [1]).", "le 20 janvier [1]."),
+     ("X met Y on November 10, 2024, in passage [1].", "X met Y on November 10, 2024 [1]."),
+     ("X a parlé le 10 novembre, dans le passage [2]", "X a parlé le 10 novembre [2]"),
+     ("X took part, according to the passages [1, 3].", "X took part [1, 3]."),
+     ("Selon le passage [1], X a parlé.", "Selon le passage [1], X a parlé."),  # not closing a sentence
+     ("Ils ont autorisé le passage [1].", "Ils ont autorisé le passage [1].")],  # a word of the answer
 )
 def test_normalize_markers(text, expected):
     assert cit.normalize_markers(text) == expected
+
+
+def test_in_passage_is_no_new_fact_so_a_date_alone_is_still_withheld(settings):
+    from rag.pipeline import RAG
+
+    question = "Which New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin?"
+    draft = ("The New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin "
+             "on November 10, 2024, in passage [1].")  # fmt: skip
+    passages = [passage(1, "Le 10 novembre 2024, le New York Post a interrogé Donald Trump sur son appel avec Vladimir Poutine.")]
+    assert cit.only_adds_a_date(cit.normalize_markers(draft), question)
+    assert not cit.only_adds_a_date(draft, question)  # "passage" counted as a new word
+    _, _, why = RAG(settings).check(question, "en", draft, passages)
+    assert why == "the answer only adds a date to the question"
 
 
 def test_cite_quotes_the_supporting_sentence_verbatim():

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from transformers import DynamicCache  # noqa: E402
 
-from rag.prompt_cache import MIN_SHARED, PromptCache, shared_prefix  # noqa: E402
+from rag.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache, shared_prefix  # noqa: E402
 
 LAYERS = 2
 
@@ -31,35 +31,85 @@ def test_shared_prefix():
     assert shared_prefix([7, 8], [7, 8]) == 2
 
 
-def test_a_new_prompt_gets_the_longest_shared_prefix_and_keeps_one_token_to_compute():
+def test_a_new_prompt_gets_the_longest_shared_prefix_and_keeps_its_tail_to_compute():
     store = PromptCache(max_tokens=1000)
     system = list(range(100, 120))
-    a, b = system + [1, 2, 3, 4], system + [1, 2, 9, 9, 9]
+    a = system + [1, 2, 3, 4] + list(range(MIN_NEW))
+    b = system + [1, 2, 9, 9, 9] + list(range(MIN_NEW))
     store.put(a, filled(a, extra=5))  # the generated tokens are not kept
     store.put(b, filled(b))
-    cache, n = store.take(system + [1, 2, 9, 9, 7], DynamicCache)
+    asked = system + [1, 2, 9, 9, 7] + list(range(MIN_NEW))
+    cache, n = store.take(asked, DynamicCache)
     assert n == len(system) + 4 and positions(cache) == (system + [1, 2, 9, 9])
     assert positions(cache, layer=1) == positions(cache)  # every layer, its own values
-    cache, n = store.take(a, DynamicCache)  # the same prompt again: its last token is recomputed
-    assert n == len(a) - 1 and positions(cache) == a[:-1]
+    cache, n = store.take(a, DynamicCache)  # the same prompt again: its last MIN_NEW recomputed
+    assert n == len(a) - MIN_NEW and positions(cache) == a[:-MIN_NEW]
 
 
 def test_taking_copies_so_the_store_is_not_changed_by_generation():
     store = PromptCache(max_tokens=1000)
     a = list(range(40))
     store.put(a, filled(a))
-    cache, n = store.take(a + [5], DynamicCache)
+    cache, n = store.take(a + list(range(MIN_NEW)), DynamicCache)
+    cache.layers[0].keys.mul_(0)  # written in place, before and after a new token
     cache.update(torch.zeros(1, 1, 3, 1), torch.zeros(1, 1, 3, 1), 0)
     cache.layers[0].keys.mul_(0)
-    again, _ = store.take(a + [5], DynamicCache)
+    again, _ = store.take(a + list(range(MIN_NEW)), DynamicCache)
     assert n == 40 and positions(again) == a
+
+
+def test_a_stored_cache_is_a_copy_of_the_one_generation_goes_on_with():
+    store = PromptCache(max_tokens=1000)
+    a = list(range(40))
+    cache = filled(a)
+    store.put(a, cache)
+    cache.layers[0].keys.mul_(0)  # generation keeps writing into its own cache
+    assert positions(store.take(a + list(range(MIN_NEW)), DynamicCache)[0]) == a
+
+
+def test_works_with_rag_decode_caches_through_decoding():
+    from transformers import Qwen2Config
+
+    from rag.decode import DecodeCache
+
+    config = Qwen2Config(num_hidden_layers=2, hidden_size=8, num_attention_heads=2, num_key_value_heads=1,
+                         intermediate_size=16, vocab_size=32)  # fmt: skip
+    store = PromptCache(max_tokens=1000)
+    prompt = list(range(40))
+    cache = DecodeCache(config)
+    for layer in range(2):
+        cache.update(torch.tensor(prompt, dtype=torch.float32).view(1, 1, -1, 1) + layer,
+                     torch.zeros(1, 1, 40, 1), layer)  # fmt: skip
+    for step in range(200):  # decode steps: in-place writes into buffers that regrow
+        for layer in range(2):
+            cache.update(torch.full((1, 1, 1, 1), -1.0), torch.zeros(1, 1, 1, 1), layer)
+    store.put(prompt, cache)
+    taken, n = store.take(prompt + list(range(MIN_NEW)), lambda: DecodeCache(config))
+    for step in range(300):
+        taken.update(torch.full((1, 1, 1, 1), -2.0), torch.zeros(1, 1, 1, 1), 0)
+    taken.layers[0].keys.mul_(0)
+    again, _ = store.take(prompt + list(range(MIN_NEW)), lambda: DecodeCache(config))
+    assert n == 40 and positions(again) == prompt and positions(again, layer=1) == prompt
+
+
+def test_sliding_window_caches_are_not_kept():
+    from transformers import MistralConfig
+
+    config = MistralConfig(num_hidden_layers=1, hidden_size=8, num_attention_heads=2, num_key_value_heads=1,
+                           intermediate_size=16, vocab_size=32, sliding_window=8)  # fmt: skip
+    cache = DynamicCache(config=config)
+    prompt = list(range(40))
+    cache.update(torch.tensor(prompt, dtype=torch.float32).view(1, 1, -1, 1), torch.zeros(1, 1, 40, 1), 0)
+    store = PromptCache(max_tokens=1000)
+    store.put(prompt, cache)  # the layer holds only the last tokens, not the prefix
+    assert len(store) == 0
 
 
 def test_too_little_shared_reuses_nothing():
     store = PromptCache(max_tokens=1000)
-    a = list(range(MIN_SHARED - 1)) + [500, 501]
+    a = list(range(MIN_SHARED - 1)) + [500] * 40
     store.put(a, filled(a))
-    cache, n = store.take(list(range(MIN_SHARED - 1)) + [7, 8], DynamicCache)
+    cache, n = store.take(list(range(MIN_SHARED - 1)) + [7] * 40, DynamicCache)
     assert n == 0 and cache.get_seq_length() == 0
 
 
@@ -68,11 +118,12 @@ def test_least_recently_used_prompts_go_first_when_over_the_token_budget():
     prompts = [[k] * 40 for k in (1, 2, 3)]
     store.put(prompts[0], filled(prompts[0]))
     store.put(prompts[1], filled(prompts[1]))
-    store.take(prompts[0] + [0], DynamicCache)  # prompt 1 used again: prompt 2 is now the oldest
+    tail = [0] * MIN_NEW
+    store.take(prompts[0] + tail, DynamicCache)  # prompt 1 used again: prompt 2 is now the oldest
     store.put(prompts[2], filled(prompts[2]))
     assert len(store) == 2 and store.tokens == 80
-    assert store.take(prompts[1] + [0], DynamicCache)[1] == 0
-    assert store.take(prompts[0] + [0], DynamicCache)[1] == 40
+    assert store.take(prompts[1] + tail, DynamicCache)[1] == 0
+    assert store.take(prompts[0] + tail, DynamicCache)[1] == 40
 
 
 def test_a_prompt_over_the_budget_or_an_unfinished_cache_is_not_kept():
