@@ -2,7 +2,8 @@
 
 A causal model's keys and values for a prompt's first n tokens depend on those n tokens only,
 so a new prompt that starts with the same tokens as a recent one (the system prompt always; the
-same first passages in a follow-up question) needs prefill only for the rest. The same idea as
+same first passages in a follow-up question) needs prefill only for the rest (the same result up
+to bf16 rounding: the computation is split differently, which can flip a near tie). The same idea as
 vLLM's automatic prefix caching and SGLang's radix cache, for one CPU process: a few prompts in
 least-recently-used order, bounded by the tokens they hold (about 28 KB per token for the
 bundled 1.5B model in bf16). Written here because transformers only offers a cache for one
