@@ -38,7 +38,7 @@ def main() -> None:
     offline_environment()
     from rag.evaluate import load_testset
     from rag.language import detect
-    from rag.pipeline import RAG, _place
+    from rag.pipeline import RAG
     from rag.prompt_cache import PromptCache
     from rag.settings import Settings
 
@@ -52,9 +52,7 @@ def main() -> None:
     cases = load_testset(ROOT / "evals" / "seeds.jsonl")[: args.cases]
     for case in cases:
         question = case["question"]
-        passages = bot.retrieve(question)
-        if args.order == "document":
-            passages = sorted(passages, key=_place)
+        passages = bot.in_prompt_order(bot.retrieve(question))
         messages = bot._messages(question, passages, detect(question))
         lengths.append(llm.count_tokens(messages))
         texts = []

@@ -134,8 +134,7 @@ class RAG:
             total = time.perf_counter() - start
             yield self._abstain(question, lang, passages, Timings(retrieval_s, None, total), standalone)
             return
-        if self.settings.passage_order == "document":
-            passages = sorted(passages, key=_place)
+        passages = self.in_prompt_order(passages)
         messages = self._messages(standalone, passages, lang)
         pieces: list[str] = []
         first_token_s = None
@@ -162,6 +161,10 @@ class RAG:
         text = "".join(self.llm.stream([{"role": "user", "content": prompt}], 64)).strip()
         text = text.splitlines()[0].strip().strip('"«» ') if text else ""
         return text if 3 <= len(text) <= 400 else question
+
+    def in_prompt_order(self, passages: list[Passage]) -> list[Passage]:
+        """The passages in the order the prompt shows (and numbers) them: `passage_order`."""
+        return sorted(passages, key=_place) if self.settings.passage_order == "document" else passages
 
     def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
         blocks = "\n\n".join(  # passages are untrusted: orders written in them are not shown
@@ -268,7 +271,7 @@ _PRIMER = {
 
 def _place(p: Passage) -> tuple[str, int, str]:
     """A passage's source and position in it ("a.txt:3" -> ("a.txt", 3, ""))."""
-    doc, _, index = p.chunk_id.rpartition(":")
+    _, _, index = p.chunk_id.rpartition(":")
     return (p.source, int(index), "") if index.isdigit() else (p.source, -1, p.chunk_id)
 
 
