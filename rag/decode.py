@@ -7,7 +7,13 @@ fixed here without changing the arithmetic's meaning:
   query over 400 keys and ~1.5 ms over 1,100 (measured on this 2-core CPU): 15–42 ms per token,
   as much as the weights. A plain grouped matmul + softmax in float32 takes 0.13–0.16 ms.
   `decode_attention` is registered with transformers' AttentionInterface and used for
-  single-token steps; prompts (many queries, causal mask) still go through `sdpa`.
+  single-token steps.
+- The same kernel is slow for prompts after a cached prefix (the system turn, a recent prompt),
+  whose causal mask it reads element by element: 1.32 s of a ~1,050-token prompt's 4.75 s.
+  `prompt_attention` computes blocks of 64 queries against only the keys they see, scores in
+  float32: 0.59 s, the prompt 3.89 s (mean of 8 seeds prompts, same process). Its final logits
+  are as close to a float32 attention's as sdpa's (max difference 0.51 vs 0.52, same top token
+  on 10 prompts). Prompts whose mask is not plain causal (padding) still go through `sdpa`.
 - oneDNN's bf16 matrix-vector kernel reads weights at about half the bandwidth of PyTorch's own
   kernel, so single-token forwards run with oneDNN off (`decode_without_onednn`).
 - transformers' `DynamicCache` concatenates each new token's keys and values onto the whole
@@ -17,7 +23,7 @@ fixed here without changing the arithmetic's meaning:
   a float32 copy that grows by one token a step (`DecodeLayer`).
 
 Written by hand because neither transformers nor PyTorch chooses a different attention kernel
-or cache layout for decode steps on CPU.
+or cache layout for decode steps or cached-prefix prompts on CPU.
 """
 
 from __future__ import annotations
@@ -43,14 +49,20 @@ def decode_attention(
     scaling: float | None = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
-    """Attention for one query token of one sequence: grouped matmuls in float32; anything else
-    (prompts, batches) goes to transformers' sdpa implementation unchanged.
+    """Attention for one sequence: one query token by grouped matmuls in float32, a causal
+    prompt by `prompt_attention`; anything else (batches, padding masks) goes to transformers'
+    sdpa implementation unchanged.
 
-    Shapes as transformers passes them: query (1, heads, 1, dim), key/value (1, kv_heads, L, dim);
-    returns (1, 1, heads, dim).
+    Shapes as transformers passes them: query (1, heads, n, dim), key/value (1, kv_heads, L, dim);
+    returns (1, n, heads, dim).
     """
     batch, heads, q_len, dim = query.shape
-    if batch != 1 or q_len != 1 or dropout or kwargs.get("softcap") is not None:
+    plain = batch == 1 and not dropout and kwargs.get("softcap") is None
+    if PROMPT_BLOCK and plain and q_len > 1:
+        causal = kwargs.get("is_causal", getattr(module, "is_causal", True))
+        if causal and _causal(attention_mask, q_len, key.shape[2]):
+            return prompt_attention(query, key, value, scaling), None
+    if not plain or q_len != 1:
         key, value = key.to(query.dtype), value.to(query.dtype)  # a DecodeLayer gives float32
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
@@ -71,8 +83,58 @@ def decode_attention(
     return out.reshape(1, 1, heads, dim), None
 
 
+PROMPT_BLOCK = 64  # query rows per block in prompt_attention (0: prompts go through sdpa)
+
+
+def _causal(mask: torch.Tensor | None, q_len: int, kv_len: int) -> bool:
+    """Whether `mask` lets query row i see exactly keys 0 .. kv_len - q_len + i (None: sdpa's
+    is_causal, which transformers passes only when there is no cached prefix)."""
+    if mask is None:
+        return q_len == kv_len
+    if mask.dtype != torch.bool or tuple(mask.shape) != (1, 1, q_len, kv_len):
+        return False
+    return torch.equal(mask[0, 0], _causal_mask(q_len, kv_len))
+
+
+@functools.lru_cache(maxsize=4)
+def _causal_mask(q_len: int, kv_len: int) -> torch.Tensor:
+    return torch.ones(q_len, kv_len, dtype=torch.bool).tril(kv_len - q_len)
+
+
+@functools.lru_cache(maxsize=4)
+def _upper(size: int) -> torch.Tensor:
+    return torch.ones(size, size, dtype=torch.bool).triu(1)
+
+
+def prompt_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scaling: float | None
+) -> torch.Tensor:
+    """Causal attention of a prompt's queries over a cache whose last keys are theirs, in
+    blocks of PROMPT_BLOCK query rows: scores in float32 (bf16 scores would round logits of
+    magnitude 50 by 0.25), each block against only the keys it can see, heads grouped by kv
+    head (no repeated keys). Returns (1, q_len, heads, dim) like sdpa_attention_forward."""
+    _, heads, q_len, dim = query.shape
+    kv_heads, kv_len = key.shape[1], key.shape[2]
+    group, prefix = heads // kv_heads, kv_len - q_len
+    scale = dim**-0.5 if scaling is None else scaling
+    keys = key[0].float()  # (kv, L, dim)
+    values = value[0].to(query.dtype)
+    out = torch.empty(1, q_len, heads, dim, dtype=query.dtype)
+    for start in range(0, q_len, PROMPT_BLOCK):
+        stop = min(q_len, start + PROMPT_BLOCK)
+        rows, end = stop - start, prefix + stop
+        q = query[0, :, start:stop].float().reshape(kv_heads, group * rows, dim)
+        scores = torch.matmul(q, keys[:, :end].transpose(-1, -2)).mul_(scale)  # (kv, g*rows, end)
+        own = scores.view(kv_heads, group, rows, end)[..., prefix + start :]  # the block's own keys
+        own.masked_fill_(_upper(rows), float("-inf"))  # each query sees the keys up to itself
+        probs = scores.softmax(dim=-1).to(query.dtype)
+        block = torch.matmul(probs, values[:, :end])  # (kv, g*rows, dim)
+        out[0, start:stop] = block.view(heads, rows, dim).transpose(0, 1)
+    return out
+
+
 def use_decode_attention(model: Any) -> None:
-    """Register `decode_attention` and switch `model` to it (prompts keep using sdpa)."""
+    """Register `decode_attention` and switch `model` to it."""
     from transformers import AttentionInterface
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 

@@ -38,12 +38,50 @@ def test_single_query_attention_matches_sdpa(mask_kind):
         assert torch.equal(again, out)
 
 
-def test_prompts_still_go_through_sdpa():
+def _causal_mask(q_len, kv_len):
+    return torch.ones(1, 1, q_len, kv_len, dtype=torch.bool).tril(kv_len - q_len)
+
+
+@pytest.mark.parametrize("prefix", [0, 9])
+@pytest.mark.parametrize("block", [3, 64])
+def test_prompt_attention_matches_sdpa_with_and_without_a_cached_prefix(monkeypatch, prefix, block):
+    monkeypatch.setattr(decode, "PROMPT_BLOCK", block)  # 3: 11 queries in 4 blocks, the last short
+    g = torch.Generator().manual_seed(1)
+    q = (3 * torch.randn(1, 12, 11, 64, generator=g)).bfloat16()  # large logits, as in real layers
+    k = (3 * torch.randn(1, 2, prefix + 11, 64, generator=g)).bfloat16()
+    v = torch.randn(1, 2, prefix + 11, 64, generator=g).bfloat16()
+    mask = None if prefix == 0 else _causal_mask(11, prefix + 11)  # what transformers passes
+    ref, _ = sdpa_attention_forward(_Attention(), q, k, v, mask, scaling=64**-0.5)
+    exact = torch.nn.functional.scaled_dot_product_attention(
+        q.float(), k.float().repeat_interleave(6, 1), v.float().repeat_interleave(6, 1),
+        attn_mask=_causal_mask(11, prefix + 11), scale=64**-0.5,
+    ).transpose(1, 2)  # fmt: skip
+    out, _ = decode.decode_attention(_Attention(), q, k, v, mask, scaling=64**-0.5)
+    assert out.shape == ref.shape == (1, 11, 12, 64) and out.dtype == torch.bfloat16
+    assert not torch.equal(out, ref)  # not sdpa's result: our path ran
+    # as close to float32 attention as sdpa's own bf16 result
+    assert (out.float() - exact).abs().max() <= max(0.02, 1.5 * (ref.float() - exact).abs().max())
+    later = v.clone()
+    later[:, :, -1] = 100  # the last key is visible to the last query only
+    again, _ = decode.decode_attention(_Attention(), q, k, later, mask, scaling=64**-0.5)
+    assert torch.equal(again[:, :-1], out[:, :-1]) and not torch.equal(again[:, -1], out[:, -1])
+
+
+def test_prompts_with_other_masks_still_go_through_sdpa():
     q = torch.randn(1, 12, 4, 64).bfloat16()
-    k = v = torch.randn(1, 2, 4, 64).bfloat16()
-    ref, _ = sdpa_attention_forward(_Attention(), q, k, v, None, scaling=0.125)
-    out, _ = decode.decode_attention(_Attention(), q, k, v, None, scaling=0.125)
-    assert torch.equal(out, ref)
+    k = v = torch.randn(1, 2, 6, 64).bfloat16()
+    padded = _causal_mask(4, 6).clone()
+    padded[..., 0] = False  # a left-padded first key
+    not_causal = type("_NotCausal", (_Attention,), {"is_causal": False})()
+    square = k[:, :, :4], v[:, :, :4]
+    for module, mask, (keys, values) in [
+        (_Attention(), padded, (k, v)),
+        (_Attention(), padded.float(), (k, v)),
+        (not_causal, None, square),  # an encoder-style layer: no mask, not causal
+    ]:
+        ref, _ = sdpa_attention_forward(module, q, keys, values, mask, scaling=0.125)
+        out, _ = decode.decode_attention(module, q, keys, values, mask, scaling=0.125)
+        assert torch.equal(out, ref)
 
 
 def _tiny_qwen(hidden: int, layers: int) -> torch.nn.Module:
