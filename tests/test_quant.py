@@ -70,8 +70,13 @@ def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
     assert layers["model.layers.0.mlp.up_proj"].int8_prefill and not layers["model.layers.0.mlp.down_proj"].int8_prefill
     with torch.inference_mode():
         assert _rel(model(ids).logits, ref) < 0.1
+    if quant.QuantLinear.from_linear(_linear(torch.ones(4, 8).bfloat16())).pack():  # oneDNN here
+        assert layers["model.layers.0.mlp.up_proj"].packed is not None
+        assert layers["model.layers.0.mlp.down_proj"].packed is None  # its prompts stay bf16
+        assert layers["lm_head"].packed is None  # prompts compute one position of it
     quant.set_int8_prefill(model, "bf16")
     assert not any(getattr(m, "int8_prefill", False) for m in model.modules())
+    assert not any(getattr(m, "packed", None) is not None for m in model.modules())
 
     torch.save(state, tmp_path / "q.pt")
     fresh = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
@@ -117,3 +122,39 @@ def test_prompt_path_reuses_one_scratch_buffer_and_matches_fresh_dequantisation(
     thread.start()
     thread.join()
     assert seen[0] is not first  # each thread has its own buffer
+
+
+@pytest.mark.parametrize("grid", [False, True])
+def test_onednn_prompt_path_matches_the_int_mm_path(grid):
+    w = _grid_weight(96, 128, seed=3) if grid else (torch.randn(96, 128) * 0.02).to(torch.bfloat16)
+    layer = quant.QuantLinear.from_linear(_linear(w, bias=True))
+    layer.int8_prefill = True
+    g = torch.Generator().manual_seed(4)
+    x = (torch.randn(40, 128, generator=g) * torch.rand(40, 1, generator=g) * 20).to(torch.bfloat16)
+    decoded = layer(x[:3])  # rows <= DECODE_ROWS: the packed int4 / int8 decode kernels
+    if not layer.pack():
+        pytest.skip("this torch build has no oneDNN quantised linear")
+    packed = layer(x)
+    weight, layer.packed = layer.packed, None
+    plain = layer(x)  # torch._int_mm, scaled afterwards
+    layer.packed = weight
+    ref = F.linear(x.float(), w.float(), layer.bias.float())
+    assert packed.dtype == torch.bfloat16 and not torch.equal(packed, plain)  # another kernel ran
+    assert _rel(packed, plain) < 0.01 and _rel(packed, ref) < 0.03
+    assert torch.equal(layer(x[:3]), decoded)  # decoding does not use the packed weights
+
+
+def test_released_pages_of_a_mapped_weight_come_back_and_other_memory_is_untouched(tmp_path):
+    torch.save({"w": torch.arange(3_000_000, dtype=torch.int32)}, tmp_path / "w.pt")
+    mapped = torch.load(tmp_path / "w.pt", mmap=True, weights_only=True)["w"]
+    page = __import__("mmap").PAGESIZE
+    start = -(-mapped.data_ptr() // page) * page
+    assert quant._mapped_file(start, start + page) == str(tmp_path / "w.pt")
+    total = int(mapped.sum())
+    quant.release_pages(mapped)
+    assert int(mapped.sum()) == total  # read back from the file
+    anonymous = torch.arange(3_000_000, dtype=torch.int32)
+    inside = anonymous.data_ptr() // page * page + page
+    assert quant._mapped_file(inside, inside + page) is None
+    quant.release_pages(anonymous)  # madvise would zero it: must not be called
+    assert int(anonymous.sum()) == total
