@@ -57,7 +57,8 @@ def decode_attention(
     returns (1, n, heads, dim).
     """
     batch, heads, q_len, dim = query.shape
-    plain = batch == 1 and not dropout and kwargs.get("softcap") is None
+    extras = ("softcap", "position_bias", "cache")  # arguments sdpa_attention_forward acts on
+    plain = batch == 1 and not dropout and all(kwargs.get(name) is None for name in extras)
     if PROMPT_BLOCK and plain and q_len > 1:
         causal = kwargs.get("is_causal", getattr(module, "is_causal", True))
         if causal and _causal(attention_mask, q_len, key.shape[2]):
@@ -93,17 +94,17 @@ def _causal(mask: torch.Tensor | None, q_len: int, kv_len: int) -> bool:
         return q_len == kv_len
     if mask.dtype != torch.bool or tuple(mask.shape) != (1, 1, q_len, kv_len):
         return False
-    return torch.equal(mask[0, 0], _causal_mask(q_len, kv_len))
+    return torch.equal(mask[0, 0], _causal_mask(q_len, kv_len, mask.device))
 
 
 @functools.lru_cache(maxsize=4)
-def _causal_mask(q_len: int, kv_len: int) -> torch.Tensor:
-    return torch.ones(q_len, kv_len, dtype=torch.bool).tril(kv_len - q_len)
+def _causal_mask(q_len: int, kv_len: int, device: torch.device) -> torch.Tensor:
+    return torch.ones(q_len, kv_len, dtype=torch.bool, device=device).tril(kv_len - q_len)
 
 
 @functools.lru_cache(maxsize=4)
-def _upper(size: int) -> torch.Tensor:
-    return torch.ones(size, size, dtype=torch.bool).triu(1)
+def _upper(size: int, device: torch.device) -> torch.Tensor:
+    return torch.ones(size, size, dtype=torch.bool, device=device).triu(1)
 
 
 def prompt_attention(
@@ -119,14 +120,14 @@ def prompt_attention(
     scale = dim**-0.5 if scaling is None else scaling
     keys = key[0].float()  # (kv, L, dim)
     values = value[0].to(query.dtype)
-    out = torch.empty(1, q_len, heads, dim, dtype=query.dtype)
+    out = torch.empty(1, q_len, heads, dim, dtype=query.dtype, device=query.device)
     for start in range(0, q_len, PROMPT_BLOCK):
         stop = min(q_len, start + PROMPT_BLOCK)
         rows, end = stop - start, prefix + stop
         q = query[0, :, start:stop].float().reshape(kv_heads, group * rows, dim)
         scores = torch.matmul(q, keys[:, :end].transpose(-1, -2)).mul_(scale)  # (kv, g*rows, end)
         own = scores.view(kv_heads, group, rows, end)[..., prefix + start :]  # the block's own keys
-        own.masked_fill_(_upper(rows), float("-inf"))  # each query sees the keys up to itself
+        own.masked_fill_(_upper(rows, query.device), float("-inf"))  # each query sees the keys up to itself
         probs = scores.softmax(dim=-1).to(query.dtype)
         block = torch.matmul(probs, values[:, :end])  # (kv, g*rows, dim)
         out[0, start:stop] = block.view(heads, rows, dim).transpose(0, 1)

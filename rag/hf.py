@@ -166,7 +166,7 @@ class TransformersLLM:
             from rag.quant import set_int8_prefill
 
             self.quantized_path = _quantized(self._model, folder)
-            set_int8_prefill(self._model, self.settings.prefill)
+            set_int8_prefill(self._model, self.settings.prefill, self.quantized_path)
         if self.settings.fast_decode:
             from rag.decode import decode_without_onednn, use_decode_attention
 

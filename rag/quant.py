@@ -12,15 +12,16 @@ uses oneDNN's bf16 matmul, or, with `int8_prefill`, quantises each token's activ
 and multiplies them by the int8 weights: through oneDNN's quantised linear
 (`torch.ops.onednn.qlinear_pointwise`, unsigned 8-bit activations, the weights prepacked once at
 load, the channel scales applied in the kernel, bf16 out), or `torch._int_mm` (signed x signed,
-int32 out, scaled afterwards) where that op is missing. On this CPU the oneDNN kernel ran
-1.49 TOP/s against 1.0 for `_int_mm` on a 1,024 x 1,536 x 8,960 product, and saves three
-passes over each output; a ~1,050-token prompt took 0.87x the time.
+int32 out, scaled afterwards) where that op is missing or disagrees. On this CPU a gate
+projection of 1,050 tokens (1,536 -> 8,960) took 19 ms that way against 26-27 ms through
+`_int_mm` in 512-row parts with its scaling passes, and a ~1,050-token prompt 0.87x the time.
 
 What is written here rather than taken from a library, and why: torchao's int4 CPU path failed
 on this CPU and its int8 paths need `torch.compile` (see MODELS.md); the PyTorch kernels
 above, called from a plain module, were as fast. The packed int4 layout is internal to torch,
 so the on-disk cache is keyed by torch version; oneDNN's prepacked weights cannot be saved
-(opaque tensors), so they are rebuilt at each load (~1.8 s).
+(opaque tensors), so they are rebuilt at each load: ~1.9 s, plus reading the int8 weights
+that the first prompt used to read (load 4.5 -> 8.9 s in benchmarks/speed.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import ctypes
 import mmap
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -77,8 +79,8 @@ class QuantLinear(torch.nn.Module):
                 y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, self.w4, GROUP, self.sz4)
             else:
                 y = torch.ops.aten._weight_int8pack_mm(rows, self.w8, self.s8)
-        elif self.int8_prefill and self.packed is not None:
-            y = self._packed_rows(rows)
+        elif self.int8_prefill and (packed := self.packed) is not None:
+            y = self._packed_rows(rows, packed)
         elif self.int8_prefill:
             # At most INT8_ROWS tokens at a time: the int32 and float32 temporaries of 1,150
             # tokens x 8,960 outputs are 41 MB, past glibc's 32 MB limit for reusing freed heap
@@ -92,28 +94,37 @@ class QuantLinear(torch.nn.Module):
         return y.reshape(*shape[:-1], self.out_features)
 
     def pack(self) -> bool:
-        """Prepack the int8 weights for oneDNN's quantised linear; False where this torch build
-        lacks it (prompts then take `torch._int_mm`)."""
+        """Prepack the int8 weights for oneDNN's quantised linear, after checking on a few
+        random rows that it gives what `torch._int_mm` gives. False where this torch build
+        lacks it or disagrees (on CPUs without VNNI, oneDNN may saturate u8 x s8 sums to 16
+        bits): prompts then keep `torch._int_mm`."""
+        self.packed = None
         try:
             weight = torch.ops.onednn.qlinear_prepack(self.w8, None)
+            zeros = torch.zeros(self.out_features, dtype=torch.int64)
+            packed = (weight, self.s8.float(), zeros)
+            probe = torch.randn(24, self.in_features, generator=torch.Generator().manual_seed(0))
+            probe = probe.to(torch.bfloat16)
+            got, want = self._packed_rows(probe, packed).float(), self._int8_rows(probe).float()
         except (AttributeError, RuntimeError, NotImplementedError):
-            self.packed = None
             return False
-        zeros = torch.zeros(self.out_features, dtype=torch.int64)
-        self.packed = (weight, self.s8.float(), zeros)
+        if not torch.isfinite(got).all() or (got - want).norm() > 0.01 * want.norm():
+            return False
+        self.packed = packed
         return True
 
-    def _packed_rows(self, rows: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _packed_rows(rows: torch.Tensor, packed: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Each token's activations to unsigned int8 (its own scale, zero point 128) through
         oneDNN's u8 x s8 kernel, which applies the weights' channel scales and returns bf16."""
-        weight, scales, zeros = self.packed  # type: ignore[misc]
+        weight, scales, zeros = packed
         wide = rows.float()
         sx = wide.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8).div_(127)
         xq = wide.div_(sx).round_().add_(128).to(torch.uint8)
         y = torch.ops.onednn.qlinear_pointwise(
             xq, 1.0, 128, weight, scales, zeros, None, 1.0, 0, rows.dtype, "none", [], ""
         )  # x scale 1 and zero point 128: the token scales are applied next, on the output
-        return y.mul_(sx.to(y.dtype))
+        return y.mul_(sx.to(y.dtype))  # two bf16 roundings: 0.855 % error vs 0.825 % for int32
 
     def _int8_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """int8 x int8 -> int32 matmul of `rows` (each token's activations scaled to int8)."""
@@ -228,37 +239,40 @@ def load_quantized(model: torch.nn.Module, state: dict[str, dict[str, torch.Tens
         _replace(model, name, QuantLinear(state[name]))
 
 
-def set_int8_prefill(model: torch.nn.Module, mode: str) -> None:
+def set_int8_prefill(model: torch.nn.Module, mode: str, mapped_from: Path | None = None) -> None:
     """Which layers process prompts with int8 x int8 matmuls: "int8" all of them, "mixed" all
     but the MLP's down projection (its inputs have the widest outliers: per-token int8 loses
     most there), "bf16" none. Those layers' weights are prepacked for oneDNN (not the output
     layer: prompts compute its last position only); the int8 copy of a layer that decodes
-    with int4 is then not read again, and its pages are given back (`release_pages`)."""
+    with int4 is then not read again, and, when it is mapped from the cache file
+    `mapped_from`, its pages are given back (`release_pages`)."""
     for name, module in model.named_modules():
         if not isinstance(module, QuantLinear):
             continue
         module.int8_prefill = mode == "int8" or (mode == "mixed" and not name.endswith("down_proj"))
         if module.int8_prefill and name != "lm_head":
-            if module.packed is None and module.pack() and module.int4:
-                release_pages(module.w8)
+            if module.packed is None and module.pack() and module.int4 and mapped_from:
+                release_pages(module.w8, mapped_from)
         else:
             module.packed = None
 
 
-def release_pages(tensor: torch.Tensor) -> None:
-    """Tell Linux the pages of a tensor mapped from the weight cache are not needed now
-    (madvise MADV_DONTNEED): they leave the resident set and come back from the file if read
-    again. Without it, prepacking reads every int8 weight and the peak RSS holds both copies
-    (~0.9 GB more). Written by hand: neither torch nor the standard library exposes madvise on
-    a tensor. Only for memory mapped from a file; a no-op elsewhere."""
-    if sys.platform != "linux":
-        return
+def release_pages(tensor: torch.Tensor, mapped_from: Path) -> bool:
+    """Tell Linux that the pages of a tensor mapped from the file `mapped_from` are not needed
+    now (madvise MADV_DONTNEED): they leave the resident set and come back from the file if
+    read again. Without it, prepacking reads every int8 weight and the peak RSS holds both
+    copies (~0.9 GB more). Written by hand: neither torch nor the standard library exposes
+    madvise on a tensor. Does nothing (False) unless the tensor's whole pages lie in a private
+    mapping of that very file: on other memory it would zero the data."""
+    if sys.platform != "linux" or not hasattr(mmap, "MADV_DONTNEED"):
+        return False
     page = mmap.PAGESIZE
     start = -(-tensor.data_ptr() // page) * page  # whole pages inside the tensor only
     end = (tensor.data_ptr() + tensor.numel() * tensor.element_size()) // page * page
-    if end > start and _mapped_file(start, end):  # on anonymous memory it would zero the data
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), 4)  # MADV_DONTNEED
+    if end <= start or _mapped_file(start, end) != str(Path(mapped_from).resolve()):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), mmap.MADV_DONTNEED) == 0
 
 
 def _mapped_file(start: int, end: int) -> str | None:

@@ -51,19 +51,19 @@ def test_prompt_attention_matches_sdpa_with_and_without_a_cached_prefix(monkeypa
     k = (3 * torch.randn(1, 2, prefix + 11, 64, generator=g)).bfloat16()
     v = torch.randn(1, 2, prefix + 11, 64, generator=g).bfloat16()
     mask = None if prefix == 0 else _causal_mask(11, prefix + 11)  # what transformers passes
-    ref, _ = sdpa_attention_forward(_Attention(), q, k, v, mask, scaling=64**-0.5)
+    ref, _ = sdpa_attention_forward(_Attention(), q, k, v, mask, scaling=0.1)
     exact = torch.nn.functional.scaled_dot_product_attention(
         q.float(), k.float().repeat_interleave(6, 1), v.float().repeat_interleave(6, 1),
-        attn_mask=_causal_mask(11, prefix + 11), scale=64**-0.5,
+        attn_mask=_causal_mask(11, prefix + 11), scale=0.1,
     ).transpose(1, 2)  # fmt: skip
-    out, _ = decode.decode_attention(_Attention(), q, k, v, mask, scaling=64**-0.5)
+    out, _ = decode.decode_attention(_Attention(), q, k, v, mask, scaling=0.1)
     assert out.shape == ref.shape == (1, 11, 12, 64) and out.dtype == torch.bfloat16
     assert not torch.equal(out, ref)  # not sdpa's result: our path ran
     # as close to float32 attention as sdpa's own bf16 result
     assert (out.float() - exact).abs().max() <= max(0.02, 1.5 * (ref.float() - exact).abs().max())
     later = v.clone()
     later[:, :, -1] = 100  # the last key is visible to the last query only
-    again, _ = decode.decode_attention(_Attention(), q, k, later, mask, scaling=64**-0.5)
+    again, _ = decode.decode_attention(_Attention(), q, k, later, mask, scaling=0.1)
     assert torch.equal(again[:, :-1], out[:, :-1]) and not torch.equal(again[:, -1], out[:, -1])
 
 
@@ -104,6 +104,25 @@ def test_tiny_qwen_generates_the_same_tokens_with_the_decode_paths():
         assert model.config._attn_implementation == decode.NAME
         out = model.generate(ids, **kw)
     assert torch.equal(out, ref)
+
+
+def test_a_prompt_after_a_cached_prefix_takes_the_blocked_attention_with_transformers_mask(monkeypatch):
+    torch.manual_seed(0)
+    model = _tiny_qwen(128, 2)
+    decode.use_decode_attention(model)
+    ids = torch.randint(0, 256, (1, 40))
+    calls = []
+    blocked = decode.prompt_attention
+    monkeypatch.setattr(decode, "prompt_attention", lambda *a: calls.append(a[0].shape) or blocked(*a))
+    logits = {}
+    for block in (0, 8):  # 0: transformers' sdpa for every prompt
+        monkeypatch.setattr(decode, "PROMPT_BLOCK", block)
+        cache = decode.DecodeCache(model.config)
+        with torch.inference_mode():
+            model(input_ids=ids[:, :25], past_key_values=cache, use_cache=True)
+            logits[block] = model(input_ids=ids[:, 25:], past_key_values=cache, use_cache=True).logits
+    assert calls == [(1, 4, 25, 32)] * 2 + [(1, 4, 15, 32)] * 2  # both layers, both prompts
+    assert (logits[8] - logits[0]).abs().max() < 1e-4  # float32 model: the same numbers
 
 
 def test_the_decode_wrapper_keeps_the_forward_signature_so_generate_keeps_one_logit():
