@@ -126,8 +126,9 @@ def prompt_attention(
         rows, end = stop - start, prefix + stop
         q = query[0, :, start:stop].float().reshape(kv_heads, group * rows, dim)
         scores = torch.matmul(q, keys[:, :end].transpose(-1, -2)).mul_(scale)  # (kv, g*rows, end)
-        own = scores.view(kv_heads, group, rows, end)[..., prefix + start :]  # the block's own keys
-        own.masked_fill_(_upper(rows, query.device), float("-inf"))  # each query sees the keys up to itself
+        # the block's own keys: each query sees those up to itself
+        own = scores.view(kv_heads, group, rows, end)[..., prefix + start :]
+        own.masked_fill_(_upper(rows, query.device), float("-inf"))
         probs = scores.softmax(dim=-1).to(query.dtype)
         block = torch.matmul(probs, values[:, :end])  # (kv, g*rows, dim)
         out[0, start:stop] = block.view(heads, rows, dim).transpose(0, 1)

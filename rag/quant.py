@@ -272,7 +272,8 @@ def release_pages(tensor: torch.Tensor, mapped_from: Path) -> bool:
     if end <= start or _mapped_file(start, end) != str(Path(mapped_from).resolve()):
         return False
     libc = ctypes.CDLL(None, use_errno=True)
-    return libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), mmap.MADV_DONTNEED) == 0
+    length = ctypes.c_size_t(end - start)
+    return libc.madvise(ctypes.c_void_p(start), length, mmap.MADV_DONTNEED) == 0
 
 
 def _mapped_file(start: int, end: int) -> str | None:
