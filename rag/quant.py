@@ -118,9 +118,8 @@ class QuantLinear(torch.nn.Module):
         """Each token's activations to unsigned int8 (its own scale, zero point 128) through
         oneDNN's u8 x s8 kernel, which applies the weights' channel scales and returns bf16."""
         weight, scales, zeros = packed
-        wide = rows.float()
-        sx = wide.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8).div_(127)
-        xq = wide.div_(sx).round_().add_(128).to(torch.uint8)
+        levels, sx = _token_levels(rows)
+        xq = levels.add_(128).to(torch.uint8)
         y = torch.ops.onednn.qlinear_pointwise(
             xq, 1.0, 128, weight, scales, zeros, None, 1.0, 0, rows.dtype, "none", [], ""
         )  # x scale 1 and zero point 128: the token scales are applied next, on the output
@@ -130,11 +129,8 @@ class QuantLinear(torch.nn.Module):
         """int8 x int8 -> int32 matmul of `rows` (each token's activations scaled to int8)."""
         if rows.shape[0] <= 16:  # torch._int_mm needs more than 16 rows
             return F.linear(rows, self._dequantized(rows.dtype))
-        # In-place steps: fresh large temporaries (page faults) cost more than the matmul.
-        wide = rows.float()
-        sx = wide.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8).div_(127)
-        xq = wide.div_(sx).round_().to(torch.int8)
-        y = torch._int_mm(xq, self.w8.t()).float()
+        levels, sx = _token_levels(rows)
+        y = torch._int_mm(levels.to(torch.int8), self.w8.t()).float()
         return y.mul_(sx).mul_(self.s8.float()[None, :]).to(rows.dtype)
 
     def _dequantized(self, dtype: torch.dtype) -> torch.Tensor:
@@ -151,6 +147,15 @@ class QuantLinear(torch.nn.Module):
 
     def tensors(self) -> dict[str, torch.Tensor | None]:
         return {name: getattr(self, name) for name in ("w8", "s8", "bias", "w4", "sz4")}
+
+
+def _token_levels(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's activations as whole numbers in -127..127 (float32) and the row's scale:
+    rows ~= levels * scale. In-place steps on one float copy: fresh large temporaries (page
+    faults) cost more than the matmul."""
+    wide = rows.float()
+    sx = wide.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8).div_(127)
+    return wide.div_(sx).round_(), sx
 
 
 def quantize(weight: torch.Tensor, bias: torch.Tensor | None = None, rows: int = 2048) -> dict[str, Any]:
