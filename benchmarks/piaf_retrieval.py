@@ -1,4 +1,4 @@
-"""PIAF open retrieval: BM25 alone, dense alone and the hybrid, measured in one run.
+"""PIAF open retrieval: BM25, dense and latent terms alone, and the hybrid, measured in one run.
 
     python benchmarks/piaf_retrieval.py [--corpus PATH] [--questions PATH] [--index DIR] [--limit N]
 
@@ -34,11 +34,12 @@ def main() -> None:
     args = p.parse_args()
     offline_environment()
     from rag.evaluate import load_testset, run_eval
+    from rag.piaf import piaf_settings
     from rag.pipeline import RAG
     from rag.settings import Settings
 
-    # PIAF paragraphs are the passages: one chunk each (512 tokens), sentence windows for dense.
-    base = Settings(sources=[args.corpus], index_dir=args.index, chunk_size=512, chunk_overlap=0)
+    # PIAF's configuration: one chunk a paragraph, sentence windows for dense, latent terms on.
+    base = piaf_settings(Settings(), args.corpus, args.index)
     start = time.perf_counter()
     report = RAG(base).ingest()
     print(f"ingest: {report.summary()}; {time.perf_counter() - start:.1f}s wall")
@@ -46,7 +47,7 @@ def main() -> None:
         print(f"ingest throughput: {report.chunks_embedded / report.seconds:.1f} passages/s")
     cases = load_testset(args.questions)
     rows = []
-    for fusion in ("bm25", "dense", "rrf"):
+    for fusion in ("bm25", "dense", "latent", "rrf"):
         bot = RAG(base.model_copy(update={"fusion": fusion, "top_k": 20}))
         s = run_eval(bot, cases, args.out / f"piaf-{fusion}.jsonl", retrieval_only=True, limit=args.limit, progress=False)
         rows.append((fusion, s["hit@1"], s["hit@5"], s["mrr"], s["retrieval_p50_s"], s["retrieval_p95_s"]))

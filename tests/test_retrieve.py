@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 
 from rag.embed import HashEmbedder, fold
+from rag.errors import IndexStateError
 from rag.pipeline import RAG
 from rag.retrieve import BM25Index, Ranked, rrf, with_calendar_twins
 from rag.store import StoredChunk
@@ -163,3 +165,87 @@ def test_a_month_in_the_question_lifts_the_articles_dated_that_month(settings):
     assert {p.chunk_id for p in RAG(settings).retrieve("Qui a parlé à Poutine ?")} == {
         p.chunk_id for p in RAG(settings.model_copy(update={"date_weight": 0.0})).retrieve("Qui a parlé à Poutine ?")
     }  # no month named: the date ranking takes no part
+
+
+def test_latent_terms_round_trip_through_their_stored_text():
+    from rag.store import decode_terms, encode_terms
+
+    text = encode_terms((np.array([7, 42], np.int32), np.array([1.5, 0.123456], np.float32)))
+    assert text == "7:1.5 42:0.1235"
+    dims, weights = decode_terms(text)
+    assert dims.tolist() == [7, 42] and weights == pytest.approx([1.5, 0.1235])
+    assert [len(a) for a in decode_terms("")] == [0, 0]
+    with pytest.raises(IndexStateError, match="rag ingest --rebuild"):
+        decode_terms("7:1.5 42")
+
+
+def test_latent_index_scores_chunks_by_dot_product():
+    from rag.retrieve import LatentIndex
+
+    def with_terms(i, latent):
+        return StoredChunk(id=i, doc_id=i, text=i, title="", date=None, doc_hash="", latent=latent)
+
+    index = LatentIndex([
+        with_terms("a", "1:1 2:1"), with_terms("b", "2:3 9:1"), with_terms("c", "5:1"),
+        with_terms("none", ""),  # stored before latent terms: never ranked, never a crash
+    ])  # fmt: skip
+    query = (np.array([2, 1, 8], np.int32), np.array([1.0, 0.5, 4.0], np.float32))
+    found = index.search(query, 5)
+    assert [(r.chunk_id, r.score) for r in found] == [("b", 3.0), ("a", 1.5)]  # c shares nothing
+    assert [r.chunk_id for r in index.search(query, 1)] == ["b"]
+    assert LatentIndex([with_terms("none", "")]).search(query, 3) == []
+
+
+class LatentHashEmbedder(HashEmbedder):
+    """The hashing fake plus latent terms: one dimension per word, so they rank by shared words."""
+
+    id = "hash-bow-256-latent"
+
+    def latent_terms(self, texts):
+        out = []
+        for text in texts:
+            words = {w for w in fold(text).split() if len(w) > 3}
+            dims = sorted({int.from_bytes(w.encode()[:3].ljust(3, b"_"), "little") % 16384 for w in words})
+            out.append((np.array(dims, np.int32), np.ones(len(dims), np.float32)))
+        return out
+
+
+def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
+    assert settings.latent_weight == 0  # off by default: the fake has them, nothing computes them
+    off = RAG(settings, embedder=LatentHashEmbedder())
+    off.ingest(progress=False)
+    assert not any(c.latent for c in off.retriever.chunks.values())
+    settings = settings.model_copy(update={"latent_weight": 0.75})
+    bot = RAG(settings, embedder=LatentHashEmbedder())
+    first = bot.ingest(progress=False)
+    assert all(c.latent for c in bot.retriever.chunks.values())
+    latent = bot.retriever.latent.search(bot.embedder.latent_terms(["Marc Fogel libéré"])[0], 3)
+    assert bot.retriever.chunks[latent[0].chunk_id].doc_id == "003_17ab84beb0fc2423.txt"
+    bot.settings = settings.model_copy(update={"fusion": "latent"})
+    bot._retriever = None
+    assert [p.chunk_id for p in bot.retrieve("Marc Fogel libéré")][:3] == [r.chunk_id for r in latent]
+    # heavy, the third ranking leads the fusion; at 0 the fusion is the two-list one
+    fused = {}
+    for weight in (0.0, 5.0):
+        bot.settings = settings.model_copy(update={"latent_weight": weight})
+        bot._retriever = None
+        fused[weight] = [p.chunk_id for p in bot.retrieve("Marc Fogel libéré")]
+    assert fused[5.0][:3] == [r.chunk_id for r in latent]
+    assert fused[0.0] != fused[5.0]
+    # turned on, then off: each re-embeds once, and off clears what was stored
+    assert len(first.updated) == 5  # the index the ingest with it off had built
+    assert off.ingest(progress=False).updated == first.updated
+    reopened = RAG(off.settings, embedder=LatentHashEmbedder())
+    assert not any(c.latent for c in reopened.retriever.chunks.values())
+    assert bot.ingest(progress=False).chunks_embedded > 0
+    assert bot.ingest(progress=False).chunks_embedded == 0
+
+
+@pytest.mark.embedder
+def test_bundled_embedder_gives_latent_terms_that_find_the_article(settings):
+    bot = RAG(settings.model_copy(update={"embedder": "e5-small", "fusion": "latent", "latent_weight": 0.75}))
+    bot.ingest(progress=False)
+    chunks = bot.retriever.chunks.values()
+    assert chunks and all(0 < len(c.latent.split()) <= 256 for c in chunks)
+    assert bot.retrieve("Qui est Marc Fogel ?")[0].source == "003_17ab84beb0fc2423.txt"
+    assert bot.retrieve("Quels missiles Zelensky voulait-il ?")[0].source == "004_04761f5e471519e2.txt"

@@ -33,7 +33,7 @@ def test_parse_grid_types_values_by_field(specs, grid):
     [
         (["topk=3"], r"unknown setting 'topk'; valid: .*top_k"),
         (["top_k=three"], r"--grid top_k=three: Input should be a valid integer"),
-        (["fusion=mean"], r"--grid fusion=mean: Input should be 'rrf', 'dense' or 'bm25'"),
+        (["fusion=mean"], r"--grid fusion=mean: Input should be 'rrf', 'dense', 'bm25' or 'latent'"),
         (["top_k"], r"write NAME=VALUE"),
         (["top_k=3", "top_k=5"], r"top_k is given twice"),
         ([], r"at least one --grid"),
