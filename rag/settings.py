@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     )
     date_weight: float = Field(
         0.7,
-        description="Weight in RRF of a third ranking: the passages of articles dated in a month "
+        description="Weight in RRF of one more ranking: the passages of articles dated in a month "
         "the question names with its year ('février 2025'); 0 turns it off (0.5–0.9 gave the same "
         "seeds retrieval; 1.0 pushed a needed article of another month out of the top 5).",
     )

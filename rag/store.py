@@ -173,7 +173,7 @@ class Store:
         metadatas = [
             _metadata(c, doc_hash[c.doc_id], doc_records) | {"dense": not w} for c, w in zip(chunks, windowed)
         ]
-        for meta, terms in zip(metadatas, latent or [None] * len(chunks)):
+        for meta, terms in zip(metadatas, latent or [None] * len(chunks), strict=True):
             meta["latent"] = encode_terms(terms) if terms is not None else ""  # upsert keeps old keys
         self._upsert(
             [c.id for c in chunks], [list(map(float, e)) for e in embeddings], [c.text for c in chunks], metadatas

