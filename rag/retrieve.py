@@ -160,8 +160,9 @@ class Retriever:
         """Re-read the store (after an ingest)."""
         self.chunks = {c.id: c for c in self.store.all_chunks()}
         self.bm25 = BM25Index(list(self.chunks.values()))
-        self.latent = LatentIndex(list(self.chunks.values()))
-        self._latent_terms = latent_terms(self.embedder, self.settings) if len(self.latent) else None
+        terms_of = latent_terms(self.embedder, self.settings)  # None when off: nothing decoded
+        self.latent = LatentIndex(list(self.chunks.values()) if terms_of else [])
+        self._latent_terms = terms_of if len(self.latent) else None
 
     def _no_latent_terms(self) -> str:
         """Why fusion 'latent' has nothing to rank, and the fix."""
