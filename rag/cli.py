@@ -30,7 +30,7 @@ def offline_environment() -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Cited answers from your news articles, offline.")
     p.add_argument("--index", type=Path, help="index folder (default .rag, or RAG_INDEX_DIR)")
-    p.add_argument("--llm", choices=["transformers", "llamacpp", "fake", "openai"],
+    p.add_argument("--llm", choices=["auto", "transformers", "llamacpp", "fake", "openai"],
                    help="generation backend")
     p.add_argument("--embedder", help="'e5-small' (bundled), 'fake', or a sentence-transformers path")
     p.add_argument("--top-k", type=int, help="passages shown to the model")

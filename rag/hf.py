@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ModelError
-from rag.llm import Message
+from rag.llm import JOIN_SHARE, Message
 from rag.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache
 from rag.settings import Settings
 from rag.weights import QWEN_1_5B, bundled_gguf, gguf_key, remove_stale_temps
@@ -49,7 +49,11 @@ class TransformersLLM:
         self.model_path: Path | None = None  # the bf16 folder actually loaded, for display
         self.load_seconds: float | None = None  # wall time of load(), conversion included
         self.converted = False  # True when this load() had to convert the GGUF
-        self.quantized_path: Path | None = None  # the cached int4/int8 weights, when quantised
+        self.quantized_path: Path | None = None  # the prepared int4/int8 folder, when quantised
+        self.kernels: Any = None  # rag.kernels.KernelChoice this load used (quantised only)
+        # Called with (fraction 0..1, step) while a first start prepares the model (the app
+        # shows it); None: a progress bar on the terminal.
+        self.progress: Any = None
         self._model: Any = None
         self._tokenizer: Any = None
         self._stop_ids: list[int] = []
@@ -154,7 +158,48 @@ class TransformersLLM:
                 f"the transformers backend needs {exc.name}: run 'pip install -e .'"
             ) from exc
         torch.set_num_threads(self.settings.threads)
-        self.gguf_path = bundled_gguf(self.settings)
+        report = self.progress or _terminal_progress()
+        try:
+            join = partial(_scaled, report, 0.0, JOIN_SHARE)
+            self.gguf_path = bundled_gguf(self.settings, progress=join)
+            if self.settings.quantize:
+                self._load_quantized(torch, report)
+            else:
+                self._load_bf16(transformers)
+        finally:
+            if hasattr(report, "close"):
+                report.close()
+            self.progress = None  # a bar is shown once
+        if self.settings.fast_decode:
+            from rag.decode import decode_without_onednn, use_decode_attention
+
+            decode_without_onednn(self._model)
+            use_decode_attention(self._model)
+        self._stop_ids = _stop_ids(self._tokenizer, self._model)
+        self.load_seconds = time.perf_counter() - start
+
+    def _load_quantized(self, torch: Any, report: Any) -> None:
+        """The int4/int8 model prepared straight from the GGUF (rag.prepare; once per GGUF and
+        torch version), with the kernels this CPU runs fastest (rag.kernels; once per machine)."""
+        from rag import kernels, prepare
+        from rag.quant import set_prompt_kernels
+
+        folder = Path(self.settings.model_cache).expanduser() / prepare.folder_name(
+            self.gguf_path, torch.__version__
+        )
+        if not prepare.is_prepared(folder):
+            step = partial(_scaled, report, JOIN_SHARE, 1.0)
+            _guarded(lambda: prepare.prepare(self.gguf_path, folder, step), self.gguf_path)
+            self.converted = True
+        report(1.0, "loading")
+        self._model, self._tokenizer = _guarded(lambda: prepare.load(folder), folder)
+        self.kernels = kernels.cached_choice(self.settings.model_cache, self.settings.threads)
+        set_prompt_kernels(self._model, self.settings.prefill, self.kernels, folder)
+        self.quantized_path = folder
+        self.model_path = folder
+
+    def _load_bf16(self, transformers: Any) -> None:
+        """The plain bf16 model (RAG_QUANTIZE=false): transformers' own GGUF conversion, once."""
         folder = Path(self.settings.model_cache).expanduser() / converted_name(
             self.gguf_path, transformers.__version__
         )
@@ -162,19 +207,7 @@ class TransformersLLM:
             _convert(self.gguf_path, folder)
             self.converted = True
         self._model, self._tokenizer = _guarded(lambda: _load_folder(folder), folder)
-        if self.settings.quantize:
-            from rag.quant import set_int8_prefill
-
-            self.quantized_path = _quantized(self._model, folder)
-            set_int8_prefill(self._model, self.settings.prefill, self.quantized_path)
-        if self.settings.fast_decode:
-            from rag.decode import decode_without_onednn, use_decode_attention
-
-            decode_without_onednn(self._model)
-            use_decode_attention(self._model)
-        self._stop_ids = _stop_ids(self._tokenizer, self._model)
         self.model_path = folder
-        self.load_seconds = time.perf_counter() - start
 
     def _generate(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
         """Run `generate` on the torch thread and relay its text; a failure becomes ModelError."""
@@ -319,34 +352,14 @@ def _load_folder(folder: Path) -> tuple[Any, Any]:
     return model, AutoTokenizer.from_pretrained(folder, local_files_only=True)
 
 
-def _quantized(model: Any, folder: Path) -> Path:
-    """Swap the model's linear layers for int4/int8 ones (rag.quant), from a cache file next to
-    the bf16 folder; the first time, quantise and write the cache (atomically).
+def _scaled(report: Any, low: float, high: float, fraction: float, what: str) -> None:
+    report(low + (high - low) * fraction, what)
 
-    The packed int4 layout belongs to the torch build, so the file name carries torch's version.
-    """
-    import torch
 
-    from rag import quant
+def _terminal_progress() -> Any:
+    from rag.prepare import LazyTerminalProgress
 
-    path = folder.parent / f"{folder.name}-int4-v{quant.VERSION}-torch{torch.__version__}.pt"
-    if path.is_file():
-        state = _guarded(lambda: torch.load(path, mmap=True, weights_only=True), path)
-        _guarded(lambda: quant.load_quantized(model, state), path)
-        return path
-    print(f"Quantising the model once (~1 min) into {path}...", file=sys.stderr)
-    state = quant.quantize_model(model)
-    remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return LazyTerminalProgress()
 
 
 def _guarded(step: Any, where: Path) -> Any:

@@ -73,6 +73,27 @@ class LlamaCppLLM:
         self.model_path = path
         self.load_seconds = time.perf_counter() - start
 
+    def prime(self, conversations: list[list[Message]]) -> None:
+        """Nothing to compute ahead here (llama.cpp reuses a prompt's prefix by itself)."""
+
+    def timed(self, messages: list[Message], max_new_tokens: int) -> dict[str, float]:
+        """Answer once (not streamed) and return llama.cpp's own timings of it: prompt_n,
+        prompt_per_second, predicted_n, predicted_per_second (rag.kernels compares engines)."""
+        request = {"messages": messages, "max_tokens": max_new_tokens, "temperature": 0.0,
+                   "top_k": 1, "seed": 0}  # fmt: skip
+        with self._lock:
+            self._ensure_loaded()
+            result = self._server.handle_chat_completions(request)
+        timings = result.get("timings") if isinstance(result, dict) else None
+        if not timings or not timings.get("prompt_per_second") or not timings.get("predicted_per_second"):
+            raise ModelError(f"llama.cpp returned no timings: {str(result)[:200]}")
+        return timings
+
+    def close(self) -> None:
+        """Free the model (its memory map and KV cache)."""
+        with self._lock:
+            self._server = None
+
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
         """Yield the reply piece by piece (greedy)."""
         with self._lock:

@@ -7,6 +7,7 @@ imported lazily inside the backend modules, so choosing `fake` never imports tor
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -74,10 +75,16 @@ def _extractive_reply(messages: list[Message]) -> str:
     return f"{first} [1]"
 
 
+JOIN_SHARE = 0.12  # of a first start's preparation, the joining and hashing of the parts
+BACKENDS = ("auto", "transformers", "llamacpp", "fake", "openai")
+
+
 def build_llm(settings: Settings) -> LLM:
     """The one factory: a backend by name, importing its heavy library only when chosen."""
     if settings.llm == "fake":
         return FakeLLM()
+    if settings.llm == "auto":
+        return AutoLLM(settings)
     if settings.llm == "transformers":
         from rag.hf import TransformersLLM
 
@@ -95,5 +102,59 @@ def build_llm(settings: Settings) -> LLM:
 
         return OpenAILLM(settings)
     raise BackendError(
-        f"unknown llm backend {settings.llm!r}: use transformers, llamacpp, openai or fake"
+        f"unknown llm backend {settings.llm!r}: use {', '.join(BACKENDS)}"
     )
+
+
+class AutoLLM:
+    """RAG_LLM=auto: the engine this machine runs fastest, chosen at first load by
+    rag.kernels.choose_backend (measured once per machine, then read from the model cache).
+
+    Until `load()` (or the first stream) nothing is measured or loaded; after it, `chosen` is
+    the real backend and `choice` the measurements behind it, and every other attribute is the
+    chosen backend's."""
+
+    name = "auto"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.chosen: LLM | None = None
+        self.choice = None  # rag.kernels.KernelChoice
+        self.progress = None  # passed on to the transformers backend (see TransformersLLM)
+        self._lock = threading.Lock()
+
+    def _backend(self) -> LLM:
+        with self._lock:
+            if self.chosen is None:
+                from rag import kernels
+                from rag.prepare import LazyTerminalProgress
+                from rag.weights import bundled_gguf
+
+                # one progress bar for the whole first start: joining the parts here, the
+                # preparation (transformers) next
+                report = self.progress or LazyTerminalProgress()
+                bundled_gguf(self.settings, progress=lambda f, what: report(JOIN_SHARE * f, what))
+                self.choice = kernels.choose_backend(self.settings)
+                name = self.choice.backend.get("chosen", "transformers")
+                backend = build_llm(self.settings.model_copy(update={"llm": name}))
+                if name == "transformers":
+                    backend.progress = report
+                elif hasattr(report, "close"):
+                    report.close()
+                self.chosen = backend
+            return self.chosen
+
+    def load(self) -> None:
+        self._backend().load()
+
+    def prime(self, conversations: list[list[Message]]) -> None:
+        self._backend().prime(conversations)
+
+    def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
+        return self._backend().stream(messages, max_new_tokens)
+
+    def __getattr__(self, name: str):
+        chosen = self.__dict__.get("chosen")
+        if chosen is None:
+            raise AttributeError(name)
+        return getattr(chosen, name)

@@ -60,7 +60,11 @@ class QuantLinear(torch.nn.Module):
         self.out_features, self.in_features = w8.shape
         for name in ("w8", "s8", "bias", "w4", "sz4"):
             self.register_buffer(name, tensors.get(name))
-        self.int8_prefill = False  # prompt through int8 x int8 matmuls instead of bf16 (faster)
+        # The kernel of this layer's prompt matmuls (rag.kernels.PREFILL_KERNELS: "onednn",
+        # "int_mm", "bf16", "fp32") and of its decode steps ("int4" where it has int4 weights,
+        # else "int8"); `set_prompt_kernels` sets them from the machine's measured choice.
+        self.prefill_kernel = "bf16"
+        self.decode_kernel = "int4"
         self.packed: tuple[torch.Tensor, ...] | None = None  # oneDNN weight, scales, zeros
 
     @classmethod
@@ -71,38 +75,50 @@ class QuantLinear(torch.nn.Module):
     def int4(self) -> bool:
         return self.w4 is not None
 
+    @property
+    def int8_prefill(self) -> bool:
+        """Whether prompts go through an int8 x int8 kernel (else a dequantised float one)."""
+        return self.prefill_kernel in ("onednn", "int_mm")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         rows = x.reshape(-1, shape[-1])
+        kernel = self.prefill_kernel
         if rows.shape[0] <= DECODE_ROWS:
-            if self.w4 is not None:
+            if self.w4 is not None and self.decode_kernel == "int4":
                 y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, self.w4, GROUP, self.sz4)
             else:
                 y = torch.ops.aten._weight_int8pack_mm(rows, self.w8, self.s8)
-        elif self.int8_prefill and (packed := self.packed) is not None:
+        elif kernel == "onednn" and (packed := self.packed) is not None:
             y = self._packed_rows(rows, packed)
-        elif self.int8_prefill:
+        elif kernel in ("onednn", "int_mm"):
             # At most INT8_ROWS tokens at a time: the int32 and float32 temporaries of 1,150
             # tokens x 8,960 outputs are 41 MB, past glibc's 32 MB limit for reusing freed heap
             # memory, and fresh pages cost more than the matmul (a 1,150-token prompt took 5.4 s
             # instead of ~3.8 s).
             y = torch.cat([self._int8_rows(part) for part in rows.split(INT8_ROWS)])
+        elif kernel == "fp32":  # CPUs without fast bf16 matmuls (AVX2): fp32 is 3-6x faster
+            y = F.linear(rows.float(), self._dequantized(torch.float32)).to(rows.dtype)
         else:
             y = F.linear(rows, self._dequantized(rows.dtype))
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*shape[:-1], self.out_features)
 
-    def pack(self) -> bool:
-        """Prepack the int8 weights for oneDNN's quantised linear, after checking on a few
-        random rows that it gives what `torch._int_mm` gives. False where this torch build
+    def pack(self, check: bool = True) -> bool:
+        """Prepack the int8 weights for oneDNN's quantised linear; with `check`, first compare
+        it on a few random rows with what `torch._int_mm` gives. False where this torch build
         lacks it or disagrees (on CPUs without VNNI, oneDNN may saturate u8 x s8 sums to 16
-        bits): prompts then keep `torch._int_mm`."""
+        bits): prompts then keep `torch._int_mm`. The model's layers pack without the check
+        once rag.kernels has checked (and timed) the kernel on this CPU."""
         self.packed = None
         try:
             weight = torch.ops.onednn.qlinear_prepack(self.w8, None)
             zeros = torch.zeros(self.out_features, dtype=torch.int64)
             packed = (weight, self.s8.float(), zeros)
+            if not check:
+                self.packed = packed
+                return True
             probe = torch.randn(24, self.in_features, generator=torch.Generator().manual_seed(0))
             probe = probe.to(torch.bfloat16)
             got, want = self._packed_rows(probe, packed).float(), self._int8_rows(probe).float()
@@ -139,9 +155,11 @@ class QuantLinear(torch.nn.Module):
         numel = self.w8.numel()
         if numel > SCRATCH_MAX:  # the output layer, only with all-position logits: rare
             return self.w8.to(dtype) * self.s8.to(dtype)[:, None]
-        buf = getattr(_scratch, "buf", None)
-        if buf is None or buf.dtype != dtype or buf.numel() < numel:
-            buf = _scratch.buf = torch.empty(max(numel, SCRATCH_MIN), dtype=dtype)
+        bufs = _scratch.__dict__.setdefault("bufs", {})  # one per dtype (bf16 and fp32 kernels)
+        buf = bufs.get(dtype)
+        if buf is None or buf.numel() < numel:
+            with torch.inference_mode(False):  # a normal tensor: writable inside and outside
+                buf = bufs[dtype] = torch.empty(max(numel, SCRATCH_MIN), dtype=dtype)
         weight = buf[:numel].view(self.w8.shape)
         return torch.mul(self.w8, self.s8.to(dtype)[:, None], out=weight)
 
@@ -167,8 +185,8 @@ def quantize(weight: torch.Tensor, bias: torch.Tensor | None = None, rows: int =
     err2 = norm2 = 0.0
     for part in weight.detach().split(rows):
         w = part.float()
-        s = (w.abs().amax(dim=1) / 127).clamp(min=1e-10)
-        w8.append(torch.round(w / s[:, None]).clamp(-127, 127).to(torch.int8))
+        levels, s = quantize_int8(w)
+        w8.append(levels)
         s8.append(s)
         if k % GROUP == 0:
             groups = w.reshape(len(w), k // GROUP, GROUP)
@@ -194,6 +212,13 @@ def quantize(weight: torch.Tensor, bias: torch.Tensor | None = None, rows: int =
         sz = torch.stack([torch.cat(scales), torch.cat(zeros)], dim=-1).transpose(0, 1)
         out["sz4"] = sz.contiguous().to(torch.bfloat16)
     return out
+
+
+def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per output channel: (levels, float32 scales), weight ~= levels * scale."""
+    w = weight.float()
+    s = (w.abs().amax(dim=1) / 127).clamp(min=1e-10)
+    return torch.round(w / s[:, None]).clamp_(-127, 127).to(torch.int8), s
 
 
 def _grid_step(groups: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
@@ -244,20 +269,30 @@ def load_quantized(model: torch.nn.Module, state: dict[str, dict[str, torch.Tens
         _replace(model, name, QuantLinear(state[name]))
 
 
-def set_int8_prefill(model: torch.nn.Module, mode: str, mapped_from: Path | None = None) -> None:
-    """Which layers process prompts with int8 x int8 matmuls: "int8" all of them, "mixed" all
-    but the MLP's down projection (its inputs have the widest outliers: per-token int8 loses
-    most there), "bf16" none. Those layers' weights are prepacked for oneDNN (not the output
-    layer: prompts compute its last position only); the int8 copy of a layer that decodes
-    with int4 is then not read again, and, when it is mapped from the cache file
-    `mapped_from`, its pages are given back (`release_pages`)."""
+def set_prompt_kernels(model: torch.nn.Module, mode: str, choice: Any = None,
+                       mapped_from: Path | None = None) -> None:  # fmt: skip
+    """Which kernel each layer uses, from the machine's measured `choice` (a
+    rag.kernels.KernelChoice; None: int8 through `torch._int_mm`, float through bf16, decode
+    int4, as on the machine this was first tuned on). `mode` says which layers may process
+    prompts with int8 x int8 matmuls: "int8" all of them, "mixed" all but the MLP's down
+    projection (its inputs have the widest outliers: per-token int8 loses most there), "bf16"
+    none; they do so only where int8 beats float on this CPU. Layers whose kernel is oneDNN's
+    have their weights prepacked (not the output layer: prompts compute its last position
+    only); the int8 copy of a layer that decodes with int4 is then not read again, and, when it
+    is mapped from the cache file `mapped_from`, its pages are given back (`release_pages`)."""
+    int8, floating = ("int_mm", "bf16") if choice is None else (choice.int8, choice.float)
+    int8_pays = choice is None or choice.int8_pays
+    decode = "int4" if choice is None else choice.decode_kernel
     for name, module in model.named_modules():
         if not isinstance(module, QuantLinear):
             continue
-        module.int8_prefill = mode == "int8" or (mode == "mixed" and not name.endswith("down_proj"))
-        if module.int8_prefill and name != "lm_head":
-            if module.packed is None and module.pack() and module.int4 and mapped_from:
-                release_pages(module.w8, mapped_from)
+        allowed = mode == "int8" or (mode == "mixed" and not name.endswith("down_proj"))
+        module.prefill_kernel = int8 if allowed and int8_pays else floating
+        module.decode_kernel = decode
+        if module.prefill_kernel == "onednn" and name != "lm_head":
+            if module.packed is not None or module.pack(check=False):
+                if module.int4 and decode == "int4" and mapped_from:
+                    release_pages(module.w8, mapped_from)
         else:
             module.packed = None
 
@@ -268,13 +303,17 @@ def release_pages(tensor: torch.Tensor, mapped_from: Path) -> bool:
     read again. Without it, prepacking reads every int8 weight and the peak RSS holds both
     copies (~0.9 GB more). Written by hand: neither torch nor the standard library exposes
     madvise on a tensor. Does nothing (False) unless the tensor's whole pages lie in a private
-    mapping of that very file: on other memory it would zero the data."""
+    mapping of that very file (or of a file directly inside the folder `mapped_from`): on other
+    memory it would zero the data."""
     if sys.platform != "linux" or not hasattr(mmap, "MADV_DONTNEED"):
         return False
     page = mmap.PAGESIZE
     start = -(-tensor.data_ptr() // page) * page  # whole pages inside the tensor only
     end = (tensor.data_ptr() + tensor.numel() * tensor.element_size()) // page * page
-    if end <= start or _mapped_file(start, end) != str(Path(mapped_from).resolve()):
+    if end <= start:
+        return False
+    mapped, allowed = _mapped_file(start, end), Path(mapped_from).resolve()
+    if mapped is None or not (Path(mapped) == allowed or Path(mapped).parent == allowed):
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     length = ctypes.c_size_t(end - start)

@@ -90,7 +90,8 @@ def find_parts(bundle: Bundle = QWEN_1_5B) -> list[Path]:
 
 
 def bundled_gguf(
-    settings: Settings, bundle: Bundle = QWEN_1_5B, find: PartFinder = find_parts
+    settings: Settings, bundle: Bundle = QWEN_1_5B, find: PartFinder = find_parts,
+    progress: Callable[[float, str], None] | None = None,
 ) -> Path:
     """The GGUF to generate with: `settings.model_file` if set, else the bundled one, assembled once.
 
@@ -113,23 +114,28 @@ def bundled_gguf(
             return dest
         except ModelError:
             pass  # a stale or damaged cached copy: verify() deleted it; rebuild from the parts
-    return assemble(find(bundle), dest, bundle)
+    return assemble(find(bundle), dest, bundle, progress)
 
 
-def assemble(parts: Sequence[Path], dest: Path, bundle: Bundle = QWEN_1_5B) -> Path:
+def assemble(
+    parts: Sequence[Path], dest: Path, bundle: Bundle = QWEN_1_5B,
+    progress: Callable[[float, str], None] | None = None,
+) -> Path:
     """Join `parts` in order into `dest`, hashing as it writes; atomic (temp file + os.replace).
 
     On a size or hash mismatch nothing is left at `dest` and ModelError says what to do.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(dest)
-    print(
-        f"Assembling the bundled model from {len(parts)} parts into {dest} (once)...",
-        file=sys.stderr,
-    )
+    if progress is None:
+        print(
+            f"Assembling the bundled model from {len(parts)} parts into {dest} (once)...",
+            file=sys.stderr,
+        )
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)
+    written = 0
     try:
         with os.fdopen(fd, "wb") as out:
             for part in parts:
@@ -137,6 +143,9 @@ def assemble(parts: Sequence[Path], dest: Path, bundle: Bundle = QWEN_1_5B) -> P
                     while block := src.read(CHUNK_BYTES):
                         digest.update(block)
                         out.write(block)
+                        written += len(block)
+                        if progress is not None:
+                            progress(written / bundle.size, "joining the bundled parts")
         _check(tmp.stat().st_size, digest.hexdigest(), dest, bundle)
         tmp.chmod(0o644)  # mkstemp creates 0600; the cache copy is meant to be shared
         os.replace(tmp, dest)
