@@ -16,6 +16,7 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import weakref  # noqa: E402
 from collections.abc import Callable, Iterator, Sequence  # noqa: E402
@@ -48,6 +49,8 @@ TEXT = {
         "send": "Envoyer", "new": "Nouvelle conversation", "examples": "Exemples de questions",
         "sources": "Sources", "sources_hint": "Les sources de la réponse s'afficheront ici.",
         "searching": "Recherche des passages…", "writing": "Rédaction de la réponse…",
+        "preparing": "Préparation du modèle", "preparing_once": "une seule fois, ~1 min",
+        "loading_model": "Chargement du modèle…",
         "streaming": "…", "error": "Erreur", "unexpected": "Erreur inattendue, voir le journal du serveur",
         "no_sources": "Pas de réponse dans les articles : aucune source à montrer.",
         "retrieved": "Passages retrouvés (scores)", "colon": " : ", "latency": "Latence",
@@ -71,6 +74,8 @@ TEXT = {
         "send": "Send", "new": "New conversation", "examples": "Example questions",
         "sources": "Sources", "sources_hint": "The answer's sources will show here.",
         "searching": "Searching the passages…", "writing": "Writing the answer…",
+        "preparing": "Preparing the model", "preparing_once": "once, ~1 min",
+        "loading_model": "Loading the model…",
         "streaming": "…", "error": "Error", "unexpected": "Unexpected error, see the server log",
         "no_sources": "The articles don't answer this: no sources to show.",
         "retrieved": "Retrieved passages (scores)", "colon": ": ", "latency": "Latency",
@@ -127,6 +132,71 @@ def _reindex(bot: RAG, progress: Progress, ui: str):
     return report
 
 
+# -- the model, made ready while the page is served --------------------------------------------
+class Preparation:
+    """Loads (on a first start: prepares) the models in a background thread, so that the page is
+    served at once; `text()` says how far it is, `wait()` blocks until it is done.
+
+    Example: `p = Preparation(bot).start(); p.wait(); assert p.error == ""`
+    """
+
+    def __init__(self, bot: RAG) -> None:
+        self.bot = bot
+        self.fraction: float | None = None  # of a first start's preparation; None: loading only
+        self.step = ""
+        self.error = ""
+        self.done = threading.Event()
+        self._bar = None  # the terminal's progress bar, opened on the first report
+
+    def start(self) -> Preparation:
+        threading.Thread(target=self._run, name="rag-prepare", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            llm = self.bot.llm
+            if hasattr(llm, "progress"):
+                llm.progress = self.report
+            self.bot.warm(prime=True)
+        except RagError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # a bug: keep the page usable and say so
+            log.exception("preparing the model failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.done.set()
+
+    def report(self, fraction: float, step: str) -> None:
+        """Progress of a first start: shown on the page and, as a bar with an ETA, in the terminal."""
+        from rag.prepare import LazyTerminalProgress
+
+        self.fraction, self.step = fraction, step
+        if self._bar is None:
+            self._bar = LazyTerminalProgress()
+        self._bar(fraction, step)
+        if fraction >= 1.0:
+            self._bar.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def text(self, ui: str = "fr") -> str:
+        """One status line for the page ("" once ready)."""
+        t = TEXT[ui]
+        if self.done.is_set():
+            return f"⚠ {t['error']}{t['colon']}{self.error}" if self.error else ""
+        if self.fraction is None or self.fraction >= 1.0:
+            return f"⏳ {t['loading_model']}"
+        return f"⏳ {t['preparing']}{t['colon']}{100 * self.fraction:.0f} % — {self.step} ({t['preparing_once']})"
+
+
+def _ready(preparation: Preparation | None, asking: Conversation, ui: str):
+    """While the model is being prepared, yield the chat with its progress as the reply."""
+    while preparation is not None and not preparation.wait(0.5):
+        asking.shown[-1] = _msg("assistant", preparation.text(ui))
+        yield chat_messages(asking), _note(preparation.text(ui)), "", asking, ""
+
+
 # -- chat ------------------------------------------------------------------------------------
 def respond(
     bot: RAG,
@@ -136,10 +206,12 @@ def respond(
     language: str = "auto",
     show_scores: bool = False,
     ui: str = "fr",
+    preparation: Preparation | None = None,
 ) -> Iterator[tuple[list[dict], str, str, Conversation, str]]:
     """Stream an answer: yields (chat messages, sources HTML, latency, state, textbox value).
 
     The streamed text is replaced at the end by the final `Answer.text`, which is authoritative.
+    A question asked while `preparation` runs waits for it, showing its progress.
     """
     t = TEXT[ui]
     conv = conv or Conversation()
@@ -147,6 +219,10 @@ def respond(
         yield chat_messages(conv), sources_html(conv.last, show_scores, ui), "", conv, ""
         return
     asking = Conversation(conv.turns, conv.shown + [_msg("user", question), _msg("assistant", "…")])
+    yield from _ready(preparation, asking, ui)
+    if preparation is not None and preparation.error:
+        yield _failed(asking, preparation.text(ui), ui)
+        return
     yield chat_messages(asking), _note(t["searching"]), "", asking, ""
     text, answer, start, first = "", None, time.perf_counter(), None
     try:
@@ -358,11 +434,27 @@ def model_names(bot: RAG) -> str:
         from rag.weights import QWEN_1_5B
 
         llm = f"{s.llm} · {s.model_file.name if s.model_file else QWEN_1_5B.name}"
+        llm += kernel_summary(bot.llm)
     try:
         embedder = bot.embedder.id
     except RagError:
         embedder = s.embedder
     return f"**LLM** : `{llm}`  \n**Embedder** : `{embedder}`  \n**Index** : `{s.index_dir}`"
+
+
+def kernel_summary(llm: object) -> str:
+    """What RAG_LLM=auto chose and the kernels transformers runs, once loaded ("" before)."""
+    chosen = getattr(llm, "chosen", None)
+    text = f" → {chosen.name}" if chosen is not None else ""
+    choice = getattr(chosen or llm, "kernels", None) or getattr(llm, "choice", None)
+    if choice is None:
+        return text
+    prompt = choice.prompt_kernel(True)
+    text += (f"`  \n**Kernels** : `prompts {prompt} ({choice.prefill.get(prompt, 0):.0f} GOP/s), "
+             f"decode {choice.decode_kernel} ({choice.decode.get(choice.decode_kernel, 0):.0f} GB/s)")  # fmt: skip
+    if choice.backend.get("why"):
+        text += f"`  \n**Backend** : `{choice.backend['chosen']}: {choice.backend['why']}"
+    return text
 
 
 # -- layout ----------------------------------------------------------------------------------
@@ -396,7 +488,7 @@ document.addEventListener("click", function (e) {
 </script>"""
 
 
-def build_app(bot: RAG, notice: str = "") -> gr.Blocks:
+def build_app(bot: RAG, notice: str = "", preparation: Preparation | None = None) -> gr.Blocks:
     """The page: a Chat tab (chat, sources, settings) and a Documents tab, in French or English."""
     t = TEXT["fr"]
     with gr.Blocks(title="Actualités : questions sourcées") as demo:
@@ -409,6 +501,8 @@ def build_app(bot: RAG, notice: str = "") -> gr.Blocks:
                     [("Français", "fr"), ("English", "en")], value="fr", label=t["ui_language"]
                 )
         gr.Markdown(f"⚠ {notice}", visible=bool(notice), elem_classes="notice")
+        waiting = preparation is not None and not preparation.done.is_set()
+        model_status = gr.Markdown(preparation.text("fr") if waiting else "", elem_id="model-status")
         with gr.Tabs():
             with gr.Tab(t["tab_chat"]) as chat_tab:
                 with gr.Row(equal_height=False):
@@ -435,7 +529,7 @@ def build_app(bot: RAG, notice: str = "") -> gr.Blocks:
                     top_k = gr.Slider(1, 10, value=bot.settings.top_k, step=1, label=t["top_k"])
                     language = gr.Radio(_language_choices(t), value="auto", label=t["language"])
                     show_scores = gr.Checkbox(False, label=t["show_scores"])
-                    gr.Markdown(model_names(bot))
+                    model_panel = gr.Markdown(model_names(bot))
             with gr.Tab(t["tab_docs"]) as docs_tab:
                 docs_help = gr.Markdown(t["docs_help"])
                 table = gr.Dataframe(
@@ -459,7 +553,17 @@ def build_app(bot: RAG, notice: str = "") -> gr.Blocks:
                 status = gr.Markdown(elem_id="status")
 
         def ask(q, c, k, lang, scores, u):
-            yield from respond(bot, q, c, k, lang, scores, u)
+            yield from respond(bot, q, c, k, lang, scores, u, preparation)
+
+        if waiting:
+            timer = gr.Timer(1.0)
+
+            def poll(u):
+                text = preparation.text(u)
+                done = preparation.done.is_set()
+                return text, gr.Timer(active=not done), model_names(bot) if done else gr.skip()
+
+            timer.tick(poll, [ui], [model_status, timer, model_panel], queue=False, show_progress="hidden")
 
         def upload(paths, u, progress=gr.Progress()):  # noqa: B008 - gradio injects it
             return upload_files(bot, paths, u, progress)
@@ -515,12 +619,10 @@ def _language_choices(t: dict) -> list[tuple[str, str]]:
 
 
 def prepare(bot: RAG) -> str:
-    """Index the configured sources and load the models; return a readable error, or ""."""
+    """Index the configured sources; return a readable error, or "" (the models load after)."""
     try:
         report = bot.ingest()
         print(f"{bot.settings.index_dir}/: {report.summary()}", flush=True)
-        print("Loading the models…", flush=True)
-        bot.warm(prime=True)
     except RagError as exc:
         return str(exc)
     return ""
@@ -550,9 +652,12 @@ def main() -> int:
     notice = prepare(bot)
     if notice:
         print(f"Error: {notice}", file=sys.stderr)
+    print("Loading the models (the page is served meanwhile)…", flush=True)
+    preparation = Preparation(bot).start()
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     # gradio refuses far larger uploads itself; ours are checked (with a clear message) in add_uploads
-    launch(build_app(bot, notice=notice), port, max_file_bytes=max(20_000_000, 2 * settings.max_upload_bytes))
+    demo = build_app(bot, notice=notice, preparation=preparation)
+    launch(demo, port, max_file_bytes=max(20_000_000, 2 * settings.max_upload_bytes))
     return 0
 
 

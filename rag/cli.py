@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--embedder", help="'e5-small' (bundled), 'fake', or a sentence-transformers path")
     p.add_argument("--top-k", type=int, help="passages shown to the model")
     p.add_argument("--fusion", choices=["rrf", "dense", "bm25", "latent"], help="retrieval ranking")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{ingest,ask,chat,eval,testset}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{ingest,ask,chat,doctor,eval,testset}")
 
     ing = sub.add_parser("ingest", help="index folders of .txt/.md files or .jsonl corpora")
     ing.add_argument("paths", nargs="*", type=Path, help="sources (default: seeds/, or RAG_SOURCES)")
@@ -50,6 +50,11 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the whole answer as JSON")
 
     sub.add_parser("chat", help="a conversation in the terminal (follow-ups use the history)")
+
+    doc = sub.add_parser(
+        "doctor", help="this CPU's kernel throughputs, the kernels chosen and the backend 'auto' runs"
+    )
+    doc.add_argument("--again", action="store_true", help="measure again instead of reading the cache")
 
     evalcli.add_parsers(sub)
     return p
@@ -103,6 +108,27 @@ def cmd_ask(args) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(render_answer(answer))
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    """Print what rag.kernels measured on this machine and chose (measuring it if not cached)."""
+    from rag import kernels
+
+    settings = settings_from(args)
+    choice = kernels.choose_backend(settings, again=args.again)
+    for line in choice.lines():
+        print(line)
+    for engine in ("transformers", "llamacpp"):
+        p = choice.backend.get(engine)
+        if p:
+            print(f"  {engine:<12} first token {p['first_token_s']:5.1f} s @{kernels.ANSWER_PROMPT} tokens, "
+                  f"decode {p['decode_tps']:5.1f} tok/s, answer {p['answer_s']:5.1f} s"
+                  + (" (measured)" if engine == "llamacpp" else " (predicted from the kernels)"))  # fmt: skip
+    forced = settings.llm if settings.llm != "auto" else None
+    print(f"backend in use: {forced or choice.backend.get('chosen')}"
+          + (" (forced by RAG_LLM / --llm)" if forced else " (RAG_LLM=auto)"))  # fmt: skip
+    print(f"cache: {Path(settings.model_cache).expanduser() / f'kernels-{choice.key}.json'}")
     return 0
 
 
@@ -179,7 +205,7 @@ def cmd_chat(args) -> int:
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
-COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, **evalcli.COMMANDS}
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "doctor": cmd_doctor, **evalcli.COMMANDS}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -167,7 +167,7 @@ def _convert(tensor: Any, raw: Any) -> dict[str, Any]:
 
     name = _hf_name(tensor.name)
     raw.seek(int(tensor.data_offset))
-    blocks = np.frombuffer(raw.read(int(tensor.n_bytes)), dtype=np.uint8)
+    blocks = np.frombuffer(bytearray(raw.read(int(tensor.n_bytes))), dtype=np.uint8)
     shape = [int(x) for x in reversed(tensor.shape.tolist())]  # GGUF lists ne0 (columns) first
     qtype = Q(int(tensor.tensor_type))
     module, _, kind = name.rpartition(".")
@@ -322,3 +322,4 @@ class LazyTerminalProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None

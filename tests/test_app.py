@@ -244,3 +244,49 @@ def test_build_app_and_both_languages(bot):
     assert demo.fns  # wired: ask, upload, remove, relabel…
     names = {fn.api_name for fn in demo.fns.values()}
     assert {"ask", "upload", "remove", "new_conversation"} <= names
+
+
+class SlowLoadingLLM(FakeLLM):
+    """A FakeLLM whose load() reports progress and waits to be released, as a first start does."""
+
+    def __init__(self, release, fail: str = "") -> None:
+        super().__init__()
+        self.release, self.fail, self.progress = release, fail, None
+
+    def load(self) -> None:
+        self.progress(0.42, "converting layer-11")
+        self.release.wait(10)
+        if self.fail:
+            raise ModelError(self.fail)
+
+
+def test_a_question_asked_while_the_model_is_prepared_waits_and_shows_progress(settings):
+    import threading
+
+    release = threading.Event()
+    bot = RAG(settings, llm=SlowLoadingLLM(release))
+    bot.ingest(progress=False)
+    preparation = app.Preparation(bot).start()
+    stream = app.respond(bot, QUESTION, preparation=preparation, ui="en")
+    next(stream)  # the question shown
+    waiting = next(stream)
+    assert "Preparing the model: 42 % — converting layer-11" in waiting[0][-1]["content"]
+    assert "Preparing the model: 42 %" in preparation.text("en")
+    release.set()
+    final = list(stream)[-1]
+    assert preparation.text("en") == "" and not preparation.error
+    assert "[1]" in final[0][-1]["content"] or final[3].last.citations  # a real (fake-model) answer
+
+
+def test_a_failed_preparation_is_said_on_the_page_and_in_the_chat(settings):
+    import threading
+
+    release = threading.Event()
+    release.set()
+    bot = RAG(settings, llm=SlowLoadingLLM(release, fail="model file x is corrupt: reinstall"))
+    bot.ingest(progress=False)
+    preparation = app.Preparation(bot).start()
+    assert preparation.wait(10)
+    assert preparation.text("en") == "⚠ Error: model file x is corrupt: reinstall"
+    final = list(app.respond(bot, QUESTION, preparation=preparation, ui="en"))[-1]
+    assert "model file x is corrupt" in final[0][-1]["content"]
