@@ -563,7 +563,8 @@ def build_app(bot: RAG, notice: str = "", preparation: Preparation | None = None
                 done = preparation.done.is_set()
                 return text, gr.Timer(active=not done), model_names(bot) if done else gr.skip()
 
-            timer.tick(poll, [ui], [model_status, timer, model_panel], queue=False, show_progress="hidden")
+            timer.tick(poll, [ui], [model_status, timer, model_panel], queue=False,
+                       show_progress="hidden", api_visibility="private")
 
         def upload(paths, u, progress=gr.Progress()):  # noqa: B008 - gradio injects it
             return upload_files(bot, paths, u, progress)

@@ -1,14 +1,16 @@
-"""Generation speed per backend, against llama.cpp and against this machine's physical limits.
+"""Generation speed per backend on this CPU: the default (RAG_LLM=auto), llama.cpp and bf16.
 
-    python benchmarks/speed.py          # bf16, the quantized default and variants, llamacpp; 12 seeds cases
-    python benchmarks/speed.py --configs quantized,bf16 --cases 67
+    python benchmarks/speed.py                                  # default,llamacpp,bf16; 12 seeds cases
+    python benchmarks/speed.py --configs default --cases 0 --first-start default
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/speed.py   # an AVX2-only CPU, emulated
 
-Each configuration runs in its own process (clean peak RSS), with the same prompts, greedy:
-load time, time to first token for ~400- and ~1,000-token prompts, decode tokens/s, peak RSS,
-then end-to-end `RAG.ask` latency on the first --cases questions of evals/seeds.jsonl. The
-parent process first measures the machine: memory bandwidth (numpy copy) and bf16 / int8 matmul
-throughput (torch), and prints each configuration's decode speed as a share of the bandwidth
-limit (weight bytes read per token) and as a ratio to llama.cpp. Timing uses `time` only.
+Prints the CPU's flags and the kernel choice (rag.kernels, as `rag doctor`), then, for each
+configuration, each in its own process (clean peak RSS), with the same prompts, greedy:
+first start (an empty model cache: joining the parts, preparing the model; --first-start),
+warm load, time to first token for ~400- and ~1,000-token prompts, decode tokens/s, peak RSS,
+and end-to-end `RAG.ask` latency on the first --cases questions of evals/seeds.jsonl. The
+parent also measures memory bandwidth (numpy copy) and bf16 / int8 matmul throughput (torch)
+and prints each configuration's ratio to llama.cpp in the same run. Timing uses `time` only.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,49 +31,85 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CONFIGS = {
-    "bf16": {"llm": "transformers", "quantize": False, "fast_decode": False, "prefix_cache": False},
-    "bf16+fast-decode": {"llm": "transformers", "quantize": False, "fast_decode": True},
-    "quantized": {"llm": "transformers", "quantize": True},  # the default (prefill "mixed")
-    "quantized+bf16-prefill": {"llm": "transformers", "quantize": True, "prefill": "bf16"},
-    "quantized+top3": {"llm": "transformers", "quantize": True, "top_k": 3},
-    "quantized+window": {"llm": "transformers", "quantize": True, "context": "window"},
-    "quantized+int8+window": {"llm": "transformers", "quantize": True, "prefill": "int8", "context": "window"},
+    "default": {"llm": "auto"},  # what a user gets: transformers or llama.cpp, chosen per CPU
+    "transformers": {"llm": "transformers"},  # the quantised PyTorch path, forced
     "llamacpp": {"llm": "llamacpp"},
+    "bf16": {"llm": "transformers", "quantize": False, "fast_decode": False, "prefix_cache": False},
+    "transformers+bf16-prefill": {"llm": "transformers", "prefill": "bf16"},
+    "transformers+top3": {"llm": "transformers", "top_k": 3},
 }
 QUESTION = "Question : Résume ces articles en cinq phrases détaillées."
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--configs", default="bf16,quantized,quantized+bf16-prefill,quantized+top3,llamacpp")
+    p.add_argument("--configs", default="default,llamacpp,bf16")
+    p.add_argument("--first-start", default="default,llamacpp",
+                   help="configs whose first start (empty model cache) is also timed; bf16's takes minutes")
     p.add_argument("--cases", type=int, default=12, help="seeds test-set questions answered per config")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--new-tokens", type=int, default=64)
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--model-cache", help=argparse.SUPPRESS)
     args = p.parse_args()
     from rag.cli import offline_environment
 
     offline_environment()
     if args.child:
-        print("RESULT " + json.dumps(child(args.child, args)), flush=True)
+        result = cold(args.child, args) if args.cold else child(args.child, args)
+        print("RESULT " + json.dumps(result), flush=True)
         return
+    from rag import kernels
+    from rag.settings import Settings
+
     machine = limits(args.threads)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"threads {args.threads}; bandwidth {machine['bandwidth_gbs']:.1f} GB/s, "
-          f"bf16 matmul {machine['bf16_gflops']:.0f} GFLOP/s, int8 matmul {machine['int8_gops']:.0f} GOP/s",
+    print(f"machine: {kernels.cpu_info()[0]}, {os.cpu_count()} CPUs, threads {args.threads}; "
+          f"bandwidth {machine['bandwidth_gbs']:.1f} GB/s, bf16 matmul {machine['bf16_gflops']:.0f} GFLOP/s, "
+          f"int8 matmul {machine['int8_gops']:.0f} GOP/s; ONEDNN_MAX_CPU_ISA="
+          f"{os.environ.get('ONEDNN_MAX_CPU_ISA', '')} ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '')}",
           flush=True)  # fmt: skip
+    choice = kernels.choose_backend(Settings(threads=args.threads))
+    print("\n".join(choice.lines()), flush=True)
     results = {}
     for name in args.configs.split(","):
-        cmd = [sys.executable, __file__, "--child", name, "--cases", str(args.cases),
-               "--threads", str(args.threads), "--new-tokens", str(args.new_tokens)]  # fmt: skip
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if line is None:
-            print(f"{name}: failed\n{out.stderr[-2000:]}", flush=True)
+        common = ["--cases", str(args.cases), "--threads", str(args.threads), "--new-tokens", str(args.new_tokens)]
+        first = None
+        if name in args.first_start.split(","):
+            empty = tempfile.mkdtemp(prefix="rag-speed-cache-")
+            try:
+                first = _child([sys.executable, __file__, "--child", name, "--cold", "--model-cache", empty, *common], name)
+            finally:
+                shutil.rmtree(empty, ignore_errors=True)
+        out = _child([sys.executable, __file__, "--child", name, *common], name)
+        if out is None:
             continue
-        results[name] = json.loads(line[7:])
-        print(f"{name}: {results[name]}", flush=True)
+        if first:
+            out.update(first_start_s=first["first_start_s"], first_start_rss_gb=first["peak_rss_gb"])
+        results[name] = out
+        print(f"{name}: {out}", flush=True)
     table(results, machine)
+
+
+def _child(cmd: list[str], name: str) -> dict | None:
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        print(f"{name}: failed\n{out.stderr[-2000:]}", flush=True)
+        return None
+    return json.loads(line[7:])
+
+
+def cold(name: str, args) -> dict:
+    """First start: load with an empty model cache (joins the parts, prepares the model)."""
+    from rag.llm import build_llm
+    from rag.settings import Settings
+
+    settings = Settings(threads=args.threads, model_cache=Path(args.model_cache), **CONFIGS[name])
+    llm = build_llm(settings)
+    start = time.perf_counter()
+    llm.load()
+    return {"first_start_s": time.perf_counter() - start, "peak_rss_gb": _rss_gb()}
 
 
 def child(name: str, args) -> dict:
@@ -83,7 +122,8 @@ def child(name: str, args) -> dict:
     llm = build_llm(settings)
     start = time.perf_counter()
     llm.load()
-    out: dict = {"load_s": time.perf_counter() - start, "rss_after_load_gb": _rss_gb()}
+    out: dict = {"load_s": time.perf_counter() - start, "rss_after_load_gb": _rss_gb(),
+                 "engine": getattr(getattr(llm, "chosen", llm), "name", name)}  # fmt: skip
     tok = _tokenizer(settings)
     for target in (400, 1000):
         messages = _messages(tok, target)
@@ -96,10 +136,11 @@ def child(name: str, args) -> dict:
         n = len(tok(text, add_special_tokens=False)["input_ids"])
         out[f"ttft_{target}_s"] = first
         out[f"decode_{target}_tps"] = (n - 1) / (total - first) if total > first else None
-    if name.startswith("quantized"):
+    model = getattr(llm, "_model", None)
+    if model is not None and settings.quantize:
         from rag import quant
 
-        out.update(quant.summary(llm._model))
+        out.update(quant.summary(model))
     bot = RAG(settings, llm=llm)
     cases = load_testset(ROOT / "evals" / "seeds.jsonl")[: args.cases]
     firsts, totals, abstained = [], [], 0
@@ -136,34 +177,39 @@ def limits(threads: int) -> dict:
 
 
 def table(results: dict, machine: dict) -> None:
-    bytes_per_token = {"bf16": 3.09e9, "bf16+fast-decode": 3.09e9, "llamacpp": 0.94e9}
-    for name, r in results.items():
-        if name.startswith("quantized"):
-            bytes_per_token[name] = r.get("decode_weight_bytes", 0) + 0.0
     peer = results.get("llamacpp", {})
-    print(f"\n{'config':<22} {'load s':>7} {'ttft@400':>9} {'ttft@1000':>10} {'decode t/s':>11} {'@1000':>6} "
-          f"{'% of BW limit':>13} {'x llama.cpp':>11} {'answer ttft p50':>15} {'answer p50/p95 s':>17} {'peak RSS GB':>11}")  # fmt: skip
+    print(f"\n| config | engine | first start s | first-start RSS GB | warm load s | first token @400 s | "
+          f"@1000 s | decode tok/s | x llama.cpp decode | x llama.cpp first token @1000 | answer first token p50 s | "
+          f"answer total p50 / p95 s | peak RSS GB |")  # fmt: skip
+    print("|" + "---|" * 13)
     for name, r in results.items():
         tps = r.get("decode_400_tps") or 0
-        limit = machine["bandwidth_gbs"] * 1e9 / bytes_per_token.get(name, float("inf"))
-        ratio = tps / peer["decode_400_tps"] if peer.get("decode_400_tps") else float("nan")
-        print(f"{name:<22} {r['load_s']:>7.1f} {r['ttft_400_s']:>9.2f} {r['ttft_1000_s']:>10.2f} {tps:>11.1f} "
-              f"{r.get('decode_1000_tps') or 0:>6.1f} "
-              f"{100 * tps / limit:>12.0f}% {ratio:>11.2f} {r['answer_ttft_p50_s']:>15.2f} "
-              f"{r['answer_total_p50_s']:>8.2f}/{r['answer_total_p95_s']:<8.2f} {r['peak_rss_gb']:>11.2f}")  # fmt: skip
-    print("(decode limit = bandwidth / bytes of weights read per token; ratios use the ~400-token prompt)")
+        dec = tps / peer["decode_400_tps"] if peer.get("decode_400_tps") else float("nan")
+        ttft = r["ttft_1000_s"] / peer["ttft_1000_s"] if peer.get("ttft_1000_s") else float("nan")
+        print(f"| {name} | {r.get('engine', '')} | {_f(r.get('first_start_s'), 0)} | {_f(r.get('first_start_rss_gb'))} | "
+              f"{r['load_s']:.1f} | {r['ttft_400_s']:.2f} | {r['ttft_1000_s']:.2f} | {tps:.1f} | {dec:.2f} | {ttft:.2f} | "
+              f"{_f(r.get('answer_ttft_p50_s'))} | {_f(r.get('answer_total_p50_s'))} / {_f(r.get('answer_total_p95_s'))} | "
+              f"{r['peak_rss_gb']:.2f} |")  # fmt: skip
+    print("(decode tok/s from the ~400-token prompt; x llama.cpp: this config / llama.cpp in the same run, "
+          "decode higher is better, first token lower is better)")
+
+
+def _f(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _tokenizer(settings):
+    """The bundled model's tokenizer: from a prepared model folder when there is one (fast),
+    else from the GGUF itself (~10 s)."""
     from transformers import AutoTokenizer
 
-    from rag.hf import converted_name
     from rag.weights import bundled_gguf
 
-    import transformers
-
-    folder = Path(settings.model_cache).expanduser() / converted_name(bundled_gguf(settings), transformers.__version__)
-    return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    gguf = bundled_gguf(settings)
+    for folder in sorted(Path(settings.model_cache).expanduser().glob("*")):
+        if (folder / "tokenizer.json").is_file() or (folder / "tokenizer_config.json").is_file():
+            return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
 
 
 def _messages(tok, target: int) -> list[dict]:

@@ -1,15 +1,18 @@
-"""The default generation backend: the bundled GGUF run by transformers on CPU, in bf16.
+"""The transformers generation backend: the bundled GGUF run by PyTorch on CPU.
 
-Loading a GGUF through transformers dequantises it and takes about a minute, so the first load
-converts it once into a plain bf16 folder in the model cache; later starts load that folder in
-seconds. The cache layout (`settings.model_cache`):
+By default (`quantize`) the model is prepared once straight from the GGUF's blocks into int4/int8
+weights (rag.prepare) and run with the kernels this CPU does fastest (rag.kernels); with
+`quantize=False`, transformers' own GGUF loader converts it once into a plain bf16 folder. The
+cache layout (`settings.model_cache`):
 
     qwen2.5-coder-1.5b-instruct-q4_k_m.gguf            joined from the part packages (rag.weights)
     qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified   size + mtime of the hashed file
-    qwen-1.5b-bf16-cc324af070c2-tf5.23.0/              config, tokenizer, bf16 safetensors
+    qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu/       prepared int4/int8 model (rag.prepare)
+    kernels-<machine key>.json                          this CPU's measured kernel choice
+    qwen-1.5b-bf16-cc324af070c2-tf5.23.0/              bf16 folder (quantize=False only)
 
-The folder name carries the GGUF's identity and the transformers version that converted it, so
-a new GGUF or a transformers upgrade converts again instead of loading a stale folder.
+Folder names carry the GGUF's identity and the library version whose layout they hold, so a new
+GGUF or an upgrade prepares again instead of loading a stale folder.
 torch and transformers are imported here only, and only when the model is first used.
 """
 

@@ -1,9 +1,10 @@
-"""The optional llama.cpp backend: the bundled GGUF run in-process by the `xllamacpp` wheel.
+"""The llama.cpp backend: the bundled GGUF run in-process by the `xllamacpp` wheel.
 
-    pip install -e ".[llamacpp]"      then   RAG_LLM=llamacpp rag ask "…"
+    RAG_LLM=llamacpp rag ask "…"      (RAG_LLM=auto picks it where PyTorch's kernels are slow)
 
-llama.cpp decodes the 4-bit file about 4x faster than bf16 transformers but processes prompts
-more slowly on this CPU (see benchmarks/speed.py). xllamacpp embeds llama.cpp's server: we call
+On CPUs with AVX-512 VNNI/BF16 PyTorch's int8 prompt kernels are ~4x faster than llama.cpp's;
+on AVX2-only CPUs llama.cpp is the faster engine (rag.kernels measures both; see
+benchmarks/speed.py). xllamacpp embeds llama.cpp's server: we call
 its OpenAI-compatible chat handler directly (no socket), with greedy sampling, and relay the
 streamed chunks from a worker thread.
 """
@@ -52,7 +53,7 @@ class LlamaCppLLM:
         try:
             import xllamacpp as xlc
         except ImportError as exc:
-            raise ModelError("the llamacpp backend needs xllamacpp: run 'pip install -e \".[llamacpp]\"'") from exc
+            raise ModelError("the llamacpp backend needs xllamacpp: run 'pip install -e .'") from exc
         path = bundled_gguf(self.settings)  # RAG_MODEL_FILE too: checked when it claims to be the bundled file
         if not path.is_file():
             raise ModelError(f"model file {path} not found — set RAG_MODEL_FILE to a GGUF file")

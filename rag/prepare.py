@@ -100,6 +100,8 @@ def prepare(gguf: Path, folder: Path, progress: Progress | None = None) -> None:
                     done += int(t.n_bytes)
                     report(done / total, f"converting {group}")
                 _attach_biases(state)
+                if group == "head" and "lm_head" not in state:  # tied embeddings: no output.weight
+                    state["lm_head"] = _int8_linear(state["model.embed_tokens.weight"])
                 _save(state, tmp / f"{group}.pt")
                 del state
         for path in [tmp, *tmp.iterdir()]:  # mkdtemp creates owner-only modes
@@ -265,6 +267,17 @@ def _field(reader: Any, key: str) -> Any:
         raise ModelError(f"the GGUF file has no {key!r} metadata: is it a model file?")
     value = field.parts[field.data[0]]
     return bytes(value).decode() if value.dtype.kind == "u" and value.dtype.itemsize == 1 else value[0]
+
+
+def _int8_linear(weight: Any) -> dict[str, Any]:
+    """QuantLinear buffers (int8 only) for a bf16 matrix, converted in parts of 8,192 rows."""
+    import torch
+
+    from rag.quant import quantize_int8
+
+    parts = [quantize_int8(part) for part in weight.split(8192)]
+    return {"w8": torch.cat([w for w, _ in parts]), "s8": torch.cat([s for _, s in parts]).to(torch.bfloat16),
+            "bias": None, "w4": None, "sz4": None}  # fmt: skip
 
 
 def _attach_biases(state: dict[str, Any]) -> None:

@@ -1,27 +1,26 @@
 """Quantised linear layers for fast CPU generation, with PyTorch's own packed kernels.
 
 Decoding one token reads every weight once, so its speed is set by the bytes of weights
-(bf16: 3.1 GB per token). The bundled model is a Q4_K_M GGUF: most of its matrices were 4-bit
+(bf16: 3.1 GB per token). The bundled model is a Q4_K_M GGUF: most of its matrices are 4-bit
 with one scale and one minimum per 32 weights, which is exactly what PyTorch's int4 kernel
-(`_weight_int4pack_mm_for_cpu`, group 32, scale + zero) represents. So those matrices are
-re-packed to int4 with no loss beyond bf16 rounding (we recover each block's grid from the
-dequantised values: 0.44 % relative error, the bf16 rounding itself); the others (the GGUF's 6-bit ones and the
-output layer) use int8 per output channel (`_weight_int8pack_mm`). Prompt processing (many
-tokens at once) is compute-bound instead: there each layer dequantises its int8 copy to bf16 and
-uses oneDNN's bf16 matmul, or, with `int8_prefill`, quantises each token's activations to int8
-and multiplies them by the int8 weights: through oneDNN's quantised linear
-(`torch.ops.onednn.qlinear_pointwise`, unsigned 8-bit activations, the weights prepacked once at
-load, the channel scales applied in the kernel, bf16 out), or `torch._int_mm` (signed x signed,
-int32 out, scaled afterwards) where that op is missing or disagrees. On this CPU a gate
-projection of 1,050 tokens (1,536 -> 8,960) took 19 ms that way against 26-27 ms through
-`_int_mm` in 512-row parts with its scaling passes, and a ~1,050-token prompt 0.87x the time.
+(`_weight_int4pack_mm_for_cpu`, group 32, scale + zero) represents; rag.prepare packs them from
+the GGUF's blocks. Every layer also holds an int8 copy per output channel (`_weight_int8pack_mm`
+for decode where there is no int4, or where int8 is faster on this CPU). Prompt processing (many
+tokens at once) is compute-bound instead, and each layer runs the kernel `prefill_kernel` names:
+
+- "onednn": each token's activations to unsigned int8, oneDNN's quantised linear
+  (`torch.ops.onednn.qlinear_pointwise`, weights prepacked at load, bf16 out);
+- "int_mm": `torch._int_mm` (signed x signed, int32 out, scaled afterwards);
+- "bf16" / "fp32": the int8 weight dequantised into a reused buffer and a float matmul.
+
+Which is fastest depends on the CPU by up to 60x (AVX-512 VNNI/BF16 or not), so rag.kernels
+measures them once per machine and `set_prompt_kernels` applies the choice.
 
 What is written here rather than taken from a library, and why: torchao's int4 CPU path failed
-on this CPU and its int8 paths need `torch.compile` (see MODELS.md); the PyTorch kernels
-above, called from a plain module, were as fast. The packed int4 layout is internal to torch,
-so the on-disk cache is keyed by torch version; oneDNN's prepacked weights cannot be saved
-(opaque tensors), so they are rebuilt at each load: ~1.9 s, plus reading the int8 weights
-that the first prompt used to read (load 4.5 -> 8.9 s in benchmarks/speed.py).
+on the machine this was first written on and its int8 paths need `torch.compile`; the PyTorch
+kernels above, called from a plain module, were as fast. The packed int4 layout is internal to
+torch, so the on-disk cache is keyed by torch version; oneDNN's prepacked weights cannot be saved
+(opaque tensors), so they are rebuilt at each load.
 """
 
 from __future__ import annotations

@@ -116,3 +116,31 @@ def _last_logits(llm, ids):
         rest = torch.tensor([ids[n:]])
         reused = llm._model(rest, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[0, -1].float()
     return full, reused
+
+
+def test_prepared_weights_are_the_gguf_blocks_and_run_the_measured_kernels(llm):
+    import gguf
+    import numpy as np
+    import torch
+
+    from rag.quant import QuantLinear
+
+    reader = gguf.GGUFReader(llm.gguf_path)
+    tensors = {t.name: t for t in reader.tensors}
+    x = torch.randn(1, 1536, generator=torch.Generator().manual_seed(0)).bfloat16()
+    for gguf_name, module in [("blk.0.ffn_gate.weight", llm._model.model.layers[0].mlp.gate_proj),
+                              ("blk.5.attn_q.weight", llm._model.model.layers[5].self_attn.q_proj)]:  # fmt: skip
+        t = tensors[gguf_name]
+        weight = torch.from_numpy(np.array(gguf.quants.dequantize(t.data, t.tensor_type), dtype=np.float32))
+        assert module.int4  # a Q4_K matrix: packed from its own blocks
+        bias = None if module.bias is None else module.bias.float()
+        ref = torch.nn.functional.linear(x.float(), weight, bias)
+        module.decode_kernel = "int4"
+        error = ((module(x).float() - ref).norm() / ref.norm()).item()
+        module.decode_kernel = llm.kernels.decode_kernel
+        assert error < 0.01, (gguf_name, error)  # bf16 rounding of scales and output only
+    layers = [m for m in llm._model.modules() if isinstance(m, QuantLinear)]
+    assert len(layers) == 28 * 7 + 1
+    assert {m.decode_kernel for m in layers} == {llm.kernels.decode_kernel}
+    assert {m.prefill_kernel for m in layers} <= {llm.kernels.int8, llm.kernels.float}
+    assert llm.quantized_path is not None and (llm.quantized_path / "layer-27.pt").is_file()
