@@ -7,7 +7,7 @@ cache layout (`settings.model_cache`):
 
     qwen2.5-coder-1.5b-instruct-q4_k_m.gguf            joined from the part packages (rag.weights)
     qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified   size + mtime of the hashed file
-    qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu/       prepared int4/int8 model (rag.prepare)
+    qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu-avx512/  prepared int4/int8 model (rag.prepare)
     kernels-<machine key>.json                          this CPU's measured kernel choice
     qwen-1.5b-bf16-cc324af070c2-tf5.23.0/              bf16 folder (quantize=False only)
 
@@ -188,7 +188,7 @@ class TransformersLLM:
         from rag.quant import set_prompt_kernels
 
         folder = Path(self.settings.model_cache).expanduser() / prepare.folder_name(
-            self.gguf_path, torch.__version__
+            self.gguf_path, torch.__version__, torch.backends.cpu.get_cpu_capability()
         )
         if not prepare.is_prepared(folder):
             step = partial(_scaled, report, JOIN_SHARE, 1.0)

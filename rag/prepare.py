@@ -10,14 +10,14 @@ norms and biases are stored in bf16. Nothing passes through a dense bf16 model: 
 dequantised at a time (the `gguf` package's numpy code), and each decoder layer is written to its
 own file as soon as it is done, so the peak memory is about one layer plus the embedding.
 
-    <model_cache>/qwen-1.5b-q-<gguf key>-v<VERSION>-torch<version>/
+    <model_cache>/qwen-1.5b-q-<gguf key>-v<VERSION>-torch<version>-<cpu capability>/
         config.json, tokenizer files      from the GGUF's metadata (transformers' GGUF reader)
         head.pt                            embedding, final norm, output layer
         layer-00.pt ... layer-27.pt        one decoder layer each
 
 `load()` builds the transformers model on the meta device (no memory, no random init) and maps
-those files into it (`torch.load(mmap=True)`). The packed int4 layout belongs to the torch build,
-so the folder name carries torch's version.
+those files into it (`torch.load(mmap=True)`). The packed int4 layout belongs to the torch build
+and to the CPU capability its kernels run at, so the folder name carries both.
 
 Written by hand: transformers' own GGUF loading dequantises the whole model to dense bf16
 (~8 GB peak, ~2 min here) and has no way to keep the blocks as int4.
@@ -51,13 +51,18 @@ SUPPORTED = ("qwen2", "llama")  # architectures whose GGUF tensors map as above 
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is being done)
 
 
-def folder_name(gguf: Path, torch_version: str) -> str:
-    """Example: the bundled file with torch 2.13.0+cpu -> "qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu"."""
+def folder_name(gguf: Path, torch_version: str, capability: str) -> str:
+    """The prepared folder's name: the GGUF's identity, this layout's version, torch's version and
+    the CPU capability torch runs its kernels at, since the packed int4 layout depends on both
+    (int4 weights packed under ATEN_CPU_CAPABILITY=avx2 decode to garbage with AVX-512 kernels).
+
+    Example: the bundled file, torch 2.13.0+cpu, AVX512 -> "qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu-avx512".
+    """
     from rag.weights import QWEN_1_5B, gguf_key
 
     key = gguf_key(gguf)
     stem = "qwen-1.5b" if key == QWEN_1_5B.sha256[:12] else re.sub(r"[^\w.-]+", "-", gguf.stem)
-    return f"{stem}-q-{key}-v{VERSION}-torch{torch_version}"
+    return f"{stem}-q-{key}-v{VERSION}-torch{torch_version}-{capability.lower()}"
 
 
 def is_prepared(folder: Path) -> bool:

@@ -77,3 +77,17 @@ def test_auto_takes_llamacpp_only_when_it_is_clearly_faster(tmp_path, monkeypatc
     assert choice.backend["chosen"] == chosen
     cached = kernels.cached_choice(tmp_path, 2)
     assert cached.backend["chosen"] == chosen  # remembered for the next start
+
+
+def test_the_prepared_folder_is_keyed_by_the_cpu_capability(tmp_path):
+    """torch packs int4 weights differently per CPU capability: weights packed under AVX2 decoded
+    to garbage with the AVX-512 kernels, so each capability gets its own prepared folder."""
+    from rag.prepare import folder_name
+
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    names = {folder_name(gguf, "2.13.0+cpu", cap) for cap in ("AVX2", "AVX512", "DEFAULT")}
+    assert len(names) == 3 and all("torch2.13.0+cpu" in n for n in names)
+    q = torch.randint(0, 16, (64, 64), dtype=torch.int32, generator=torch.Generator().manual_seed(0))
+    packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 2)  # this process's layout
+    assert packed.dtype == torch.uint8 and packed.shape == (64, 32)
