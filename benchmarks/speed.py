@@ -59,7 +59,7 @@ def main() -> None:
     if args.child:
         result = cold(args.child, args) if args.cold else child(args.child, args)
         print("RESULT " + json.dumps(result), flush=True)
-        return
+        os._exit(0)  # an xllamacpp server that answered nothing can hang the interpreter's exit
     from rag import kernels
     from rag.settings import Settings
 
