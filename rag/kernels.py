@@ -356,22 +356,46 @@ def choose_backend(settings: Any, again: bool = False) -> KernelChoice:
     return choice
 
 
-def measure_llamacpp(settings: Any) -> dict[str, float]:
+def measure_llamacpp(settings: Any, timeout_s: float = 600) -> dict[str, float]:
     """llama.cpp's prompt and decode speed on this machine, from its own timings of one short
-    chat completion (about 210 prompt tokens, 16 new), scaled to the typical answer."""
-    from rag.llamacpp import LlamaCppLLM
+    chat completion (about 210 prompt tokens, 16 new), scaled to the typical answer.
 
+    Run in a child process: llama.cpp's threads and its 1 GB mapping then leave nothing behind
+    in this one, which goes on to run torch on the same cores."""
+    import subprocess
+    import sys
+
+    args = json.dumps({"model_cache": str(settings.model_cache), "threads": settings.threads,
+                       "model_file": None if settings.model_file is None else str(settings.model_file)})  # fmt: skip
+    code = "import sys; from rag.kernels import _measure_child; _measure_child(sys.argv[1])"
+    out = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True,
+                         timeout=timeout_s, env={**os.environ, "PYTHONPATH": _package_root()})  # fmt: skip
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("LLAMACPP ")), None)
+    if line is None:
+        raise RuntimeError((out.stderr.strip().splitlines() or ["no output"])[-1])
+    return json.loads(line[len("LLAMACPP "):])
+
+
+def _measure_child(args: str) -> None:
+    from rag.llamacpp import LlamaCppLLM
+    from rag.settings import Settings
+
+    settings = Settings(**{k: v for k, v in json.loads(args).items() if v is not None})
     llm = LlamaCppLLM(settings)
-    try:
-        llm.load()
-        text = " ".join(f"Phrase {i} : le président a parlé au téléphone pendant une heure." for i in range(12))
-        timings = llm.timed([{"role": "user", "content": text + "\nRésume."}], 16)
-    finally:
-        llm.close()
+    text = " ".join(f"Phrase {i} : le président a parlé au téléphone pendant une heure." for i in range(12))
+    timings = llm.timed([{"role": "user", "content": text + "\nRésume."}], 16)
     prompt_tps, decode_tps = timings["prompt_per_second"], timings["predicted_per_second"]
     first = ANSWER_PROMPT / prompt_tps
-    return {"first_token_s": first, "decode_tps": decode_tps,
-            "answer_s": first + ANSWER_TOKENS / decode_tps, "prompt_tps": prompt_tps}  # fmt: skip
+    result = {"first_token_s": first, "decode_tps": decode_tps,
+              "answer_s": first + ANSWER_TOKENS / decode_tps, "prompt_tps": prompt_tps}  # fmt: skip
+    print("LLAMACPP " + json.dumps(result), flush=True)
+    os._exit(0)  # skip the interpreter's teardown of the llama.cpp server
+
+
+def _package_root() -> str:
+    """PYTHONPATH for the child: the folder holding this `rag` package, then the inherited one."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
 
 
 def _short(exc: BaseException) -> str:

@@ -90,11 +90,6 @@ class LlamaCppLLM:
             raise ModelError(f"llama.cpp returned no timings: {str(result)[:200]}")
         return timings
 
-    def close(self) -> None:
-        """Free the model (its memory map and KV cache)."""
-        with self._lock:
-            self._server = None
-
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
         """Yield the reply piece by piece (greedy)."""
         with self._lock:
