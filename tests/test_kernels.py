@@ -91,3 +91,17 @@ def test_the_prepared_folder_is_keyed_by_the_cpu_capability(tmp_path):
     q = torch.randint(0, 16, (64, 64), dtype=torch.int32, generator=torch.Generator().manual_seed(0))
     packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 2)  # this process's layout
     assert packed.dtype == torch.uint8 and packed.shape == (64, 32)
+
+
+@pytest.mark.model
+def test_llamacpp_is_measured_in_a_child_process_with_its_own_timings():
+    import os
+    import threading
+    from pathlib import Path
+
+    cache = Path(os.environ.get("RAG_TEST_MODEL_CACHE", Path.home() / ".cache" / "rag-news"))
+    before = threading.active_count()
+    measured = kernels.measure_llamacpp(Settings(model_cache=cache))
+    assert measured["prompt_tps"] > 1 and measured["decode_tps"] > 1
+    assert measured["answer_s"] == pytest.approx(measured["first_token_s"] + kernels.ANSWER_TOKENS / measured["decode_tps"])
+    assert threading.active_count() == before  # nothing of llama.cpp left in this process
