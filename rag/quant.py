@@ -19,8 +19,8 @@ measures them once per machine and `set_prompt_kernels` applies the choice.
 What is written here rather than taken from a library, and why: torchao's int4 CPU path failed
 on the machine this was first written on and its int8 paths need `torch.compile`; the PyTorch
 kernels above, called from a plain module, were as fast. The packed int4 layout is internal to
-torch, so the on-disk cache is keyed by torch version; oneDNN's prepacked weights cannot be saved
-(opaque tensors), so they are rebuilt at each load.
+torch and differs per CPU capability, so rag.prepare keys its folder by both; oneDNN's prepacked
+weights cannot be saved (opaque tensors), so they are rebuilt at each load.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-VERSION = 2  # bump when the cached layout or the quantisation changes
 GROUP = 32  # the GGUF Q4_K sub-block size
 INT4_MAX_ERROR = 0.02  # relative reconstruction error under which a matrix is stored as int4
 DECODE_ROWS = 4  # inputs with at most this many rows (tokens) take the packed kernels
@@ -268,25 +267,22 @@ def load_quantized(model: torch.nn.Module, state: dict[str, dict[str, torch.Tens
         _replace(model, name, QuantLinear(state[name]))
 
 
-def set_prompt_kernels(model: torch.nn.Module, mode: str, choice: Any = None,
+def set_prompt_kernels(model: torch.nn.Module, mode: str, choice: Any,
                        mapped_from: Path | None = None) -> None:  # fmt: skip
     """Which kernel each layer uses, from the machine's measured `choice` (a
-    rag.kernels.KernelChoice; None: int8 through `torch._int_mm`, float through bf16, decode
-    int4, as on the machine this was first tuned on). `mode` says which layers may process
+    rag.kernels.KernelChoice). `mode` says which layers may process
     prompts with int8 x int8 matmuls: "int8" all of them, "mixed" all but the MLP's down
     projection (its inputs have the widest outliers: per-token int8 loses most there), "bf16"
     none; they do so only where int8 beats float on this CPU. Layers whose kernel is oneDNN's
     have their weights prepacked (not the output layer: prompts compute its last position
     only); the int8 copy of a layer that decodes with int4 is then not read again, and, when it
     is mapped from the cache file `mapped_from`, its pages are given back (`release_pages`)."""
-    int8, floating = ("int_mm", "bf16") if choice is None else (choice.int8, choice.float)
-    int8_pays = choice is None or choice.int8_pays
-    decode = "int4" if choice is None else choice.decode_kernel
+    int8, floating, decode = choice.int8, choice.float, choice.decode_kernel
     for name, module in model.named_modules():
         if not isinstance(module, QuantLinear):
             continue
         allowed = mode == "int8" or (mode == "mixed" and not name.endswith("down_proj"))
-        module.prefill_kernel = int8 if allowed and int8_pays else floating
+        module.prefill_kernel = int8 if allowed and choice.int8_pays else floating
         module.decode_kernel = decode
         if module.prefill_kernel == "onednn" and name != "lm_head":
             if module.packed is not None or module.pack(check=False):
