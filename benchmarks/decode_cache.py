@@ -1,4 +1,4 @@
-"""Decode speed with transformers' DynamicCache vs rag.decode's DecodeCache, in one process.
+"""Decode speed with transformers' DynamicCache vs rag.llm.transformers.decode's DecodeCache, in one process.
 
     python benchmarks/decode_cache.py [--cases 8] [--new-tokens 48]
 
@@ -26,15 +26,15 @@ def main() -> None:
     p.add_argument("--cases", type=int, default=8)
     p.add_argument("--new-tokens", type=int, default=48)
     args = p.parse_args()
-    from rag.cli import offline_environment
+    from rag.cli.main import offline_environment
 
     offline_environment()
     from transformers import DynamicCache
 
-    from rag.evaluate import load_testset
-    from rag.language import detect
+    from rag.evaluation.runner import load_testset
+    from rag.text.language import detect
     from rag.pipeline import RAG
-    from rag.settings import Settings
+    from rag.core.settings import Settings
 
     bot = RAG(Settings(prefix_cache=False))
     llm = bot.llm

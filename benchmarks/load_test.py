@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.cli import offline_environment  # noqa: E402
+from rag.cli.main import offline_environment  # noqa: E402
 
 MARKERS = [
     "abricotin", "baleinor", "cactusine", "dauphinel", "ecureuilo", "flamantis", "girafon",
@@ -115,9 +115,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def start_app(root: Path, n: int, llm: str, concurrency: int) -> tuple[str, object]:
     """Index the corpus and serve the page on a free port; returns its URL and the Blocks."""
-    import app
+    from rag.ui import app
     from rag.pipeline import RAG
-    from rag.settings import Settings
+    from rag.core.settings import Settings
 
     corpus = root / "corpus"
     write_corpus(corpus, n)

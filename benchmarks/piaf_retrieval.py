@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.cli import offline_environment  # noqa: E402
+from rag.cli.main import offline_environment  # noqa: E402
 
 PIAF = ROOT.parent / "shared" / "data" / "piaf"
 
@@ -33,10 +33,10 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "results")
     args = p.parse_args()
     offline_environment()
-    from rag.evaluate import load_testset, run_eval
-    from rag.piaf import piaf_settings
+    from rag.evaluation.runner import load_testset, run_eval
+    from rag.evaluation.piaf import piaf_settings
     from rag.pipeline import RAG
-    from rag.settings import Settings
+    from rag.core.settings import Settings
 
     # PIAF's configuration: one chunk a paragraph, sentence windows for dense, latent terms on.
     base = piaf_settings(Settings(), args.corpus, args.index)

@@ -4,7 +4,7 @@
 
 Asks the seeds test set's questions in file order, as one user session would, each twice with
 the default quantised model: once keeping only the system prompt's cache (the behaviour before
-rag.prompt_cache, "system"), once with the store of recent prompts ("recent"; it accumulates over
+rag.llm.transformers.prompt_cache, "system"), once with the store of recent prompts ("recent"; it accumulates over
 the session). Prints for each the time to first token p50/p95, prompt tokens and reused tokens,
 their ratio, the memory the store holds, and whether both produced the same text. --order is
 the passage order in the prompt (rank: best first; document: by source file and place).
@@ -33,14 +33,14 @@ def main() -> None:
     p.add_argument("--new-tokens", type=int, default=16)
     p.add_argument("--order", choices=["rank", "document"], default="document")
     args = p.parse_args()
-    from rag.cli import offline_environment
+    from rag.cli.main import offline_environment
 
     offline_environment()
-    from rag.evaluate import load_testset
-    from rag.language import detect
+    from rag.evaluation.runner import load_testset
+    from rag.text.language import detect
     from rag.pipeline import RAG
-    from rag.prompt_cache import PromptCache
-    from rag.settings import Settings
+    from rag.llm.transformers.prompt_cache import PromptCache
+    from rag.core.settings import Settings
 
     bot = RAG(Settings(passage_order=args.order))
     llm = bot.llm

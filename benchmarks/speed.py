@@ -4,7 +4,7 @@
     python benchmarks/speed.py --configs default --cases 0 --first-start default
     ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/speed.py   # an AVX2-only CPU, emulated
 
-Prints the CPU's flags and the kernel choice (rag.kernels, as `rag doctor`), then, for each
+Prints the CPU's flags and the kernel choice (rag.llm.transformers.kernels, as `rag doctor`), then, for each
 configuration, each in its own process (clean peak RSS), with the same prompts, greedy:
 first start (an empty model cache: joining the parts, preparing the model; --first-start),
 warm load, time to first token for ~400- and ~1,000-token prompts, decode tokens/s, peak RSS,
@@ -53,15 +53,16 @@ def main() -> None:
     p.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model-cache", help=argparse.SUPPRESS)
     args = p.parse_args()
-    from rag.cli import offline_environment
+    from rag.cli.main import offline_environment
 
     offline_environment()
     if args.child:
         result = cold(args.child, args) if args.cold else child(args.child, args)
         print("RESULT " + json.dumps(result), flush=True)
         os._exit(0)  # an xllamacpp server that answered nothing can hang the interpreter's exit
-    from rag import kernels
-    from rag.settings import Settings
+    from rag.llm.auto import choose_backend
+    from rag.llm.transformers import kernels
+    from rag.core.settings import Settings
 
     machine = limits(args.threads)
     print(f"machine: {kernels.cpu_info()[0]}, {os.cpu_count()} CPUs, threads {args.threads}; "
@@ -69,7 +70,7 @@ def main() -> None:
           f"int8 matmul {machine['int8_gops']:.0f} GOP/s; ONEDNN_MAX_CPU_ISA="
           f"{os.environ.get('ONEDNN_MAX_CPU_ISA', '')} ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '')}",
           flush=True)  # fmt: skip
-    choice = kernels.choose_backend(Settings(threads=args.threads))
+    choice = choose_backend(Settings(threads=args.threads))
     print("\n".join(choice.lines()), flush=True)
     results = {}
     for name in args.configs.split(","):
@@ -102,8 +103,8 @@ def _child(cmd: list[str], name: str) -> dict | None:
 
 def cold(name: str, args) -> dict:
     """First start: load with an empty model cache (joins the parts, prepares the model)."""
-    from rag.llm import build_llm
-    from rag.settings import Settings
+    from rag.llm.registry import build_llm
+    from rag.core.settings import Settings
 
     settings = Settings(threads=args.threads, model_cache=Path(args.model_cache), **CONFIGS[name])
     llm = build_llm(settings)
@@ -113,10 +114,10 @@ def cold(name: str, args) -> dict:
 
 
 def child(name: str, args) -> dict:
-    from rag.evaluate import load_testset
-    from rag.llm import build_llm
+    from rag.evaluation.runner import load_testset
+    from rag.llm.registry import build_llm
     from rag.pipeline import RAG
-    from rag.settings import Settings
+    from rag.core.settings import Settings
 
     settings = Settings(threads=args.threads, **CONFIGS[name])
     llm = build_llm(settings)
@@ -138,7 +139,7 @@ def child(name: str, args) -> dict:
         out[f"decode_{target}_tps"] = (n - 1) / (total - first) if total > first else None
     model = getattr(llm, "_model", None)
     if model is not None and settings.quantize:
-        from rag import quant
+        from rag.llm.transformers import quant
 
         out.update(quant.summary(model))
     bot = RAG(settings, llm=llm)
@@ -203,7 +204,7 @@ def _tokenizer(settings):
     else from the GGUF itself (~10 s)."""
     from transformers import AutoTokenizer
 
-    from rag.weights import bundled_gguf
+    from rag.llm.weights import bundled_gguf
 
     gguf = bundled_gguf(settings)
     for folder in sorted(Path(settings.model_cache).expanduser().glob("*")):

@@ -3,9 +3,9 @@
 `from rag import RAG` — the heavy libraries load only when first needed.
 """
 
-from rag.errors import BackendError, IndexStateError, InputError, ModelError, RagError
-from rag.settings import Settings
-from rag.types import Answer, Citation, IngestReport, Passage, Timings
+from rag.core.errors import BackendError, IndexStateError, InputError, ModelError, RagError
+from rag.core.settings import Settings
+from rag.core.types import Answer, Citation, IngestReport, Passage, Timings
 
 __all__ = [
     "RAG", "Settings", "Answer", "Citation", "Passage", "Timings", "IngestReport",

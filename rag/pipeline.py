@@ -13,13 +13,13 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rag import citations as cit
-from rag.errors import InputError
-from rag.language import ABSTAIN, NAMES, detect
-from rag.prompts import render
-from rag.settings import Settings
-from rag.types import Answer, IngestReport, Passage, Timings
-from rag.untrusted import unknown_files, without_orders
+from rag.answer import citations as cit
+from rag.core.errors import InputError
+from rag.text.language import ABSTAIN, NAMES, detect
+from rag.answer.prompts import render
+from rag.core.settings import Settings
+from rag.core.types import Answer, IngestReport, Passage, Timings
+from rag.answer.untrusted import unknown_files, without_orders
 
 NO_ANSWER = "NO_ANSWER"
 Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
@@ -39,7 +39,7 @@ class RAG:
     @property
     def embedder(self):
         if self._embedder is None:
-            from rag.embed import build_embedder
+            from rag.index.embed import build_embedder
 
             self._embedder = build_embedder(self.settings)
         return self._embedder
@@ -47,7 +47,7 @@ class RAG:
     @property
     def llm(self):
         if self._llm is None:
-            from rag.llm import build_llm
+            from rag.llm.registry import build_llm
 
             self._llm = build_llm(self.settings)
         return self._llm
@@ -55,8 +55,8 @@ class RAG:
     @property
     def retriever(self):
         if self._retriever is None:
-            from rag.retrieve import Retriever
-            from rag.store import Store
+            from rag.retrieve.retriever import Retriever
+            from rag.index.store import Store
 
             self._retriever = Retriever(self.settings, self.embedder, Store(self.settings, self.embedder.id))
         return self._retriever
@@ -70,20 +70,17 @@ class RAG:
         took 2–6 s longer to its first token on this CPU).
         """
         self.retriever
-        load = getattr(self.llm, "load", None)
-        if load is not None:
-            load()
-        prime_with = getattr(self.llm, "prime", None)
-        if prime and prime_with is not None and not self._primed:
-            prime_with([self._messages(*_PRIMER[lang], lang) for lang in NAMES])
+        self.llm.load()
+        if prime and not self._primed:
+            self.llm.prime([self._messages(*_PRIMER[lang], lang) for lang in NAMES])
             self._primed = True
 
     # -- indexing -------------------------------------------------------------------------
     def ingest(self, sources: Sequence[Path | str] | None = None, rebuild: bool = False, progress: bool = True) -> IngestReport:
         """Bring the index in line with the sources (default: settings.sources)."""
-        from rag.index import sync
-        from rag.ingest import load_sources
-        from rag.store import Store, drop_collection, ingest_lock
+        from rag.index.sync import sync
+        from rag.index.ingest import load_sources
+        from rag.index.store import Store, drop_collection, ingest_lock
 
         paths = [Path(p) for p in (sources or self.settings.sources)]
         loaded = load_sources(paths, self.settings.max_file_bytes)

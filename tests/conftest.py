@@ -1,7 +1,7 @@
 # The offline environment comes first, before anything can import a Hugging Face library.
 import os
 
-from rag.cli import OFFLINE  # noqa: E402 - rag.cli imports nothing heavy at import time
+from rag.cli.main import OFFLINE  # noqa: E402 - rag.cli.main imports nothing heavy at import time
 
 for _key, _value in OFFLINE.items():
     os.environ[_key] = _value
@@ -11,7 +11,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from rag.settings import Settings  # noqa: E402
+from rag.core.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-import app
-from rag.documents import MAX_UPLOAD_BYTES, safe_name
-from rag.errors import InputError, ModelError
-from rag.language import ABSTAIN
-from rag.llm import FakeLLM
+from rag.ui import app
+from rag.index.documents import MAX_UPLOAD_BYTES, safe_name
+from rag.core.errors import InputError, ModelError
+from rag.text.language import ABSTAIN
+from rag.testing.fakes import FakeLLM
 from rag.pipeline import RAG
 
 QUESTION = "Quel journal a révélé l'appel entre Trump et Poutine ?"

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
-from rag.errors import IndexStateError, InputError
+from rag.cli.main import main
+from rag.core.errors import IndexStateError, InputError
 from rag.pipeline import RAG
-from rag.store import Store
+from rag.index.store import Store
 
 QUESTION = "Marc Fogel a-t-il été libéré ?"
 
@@ -32,7 +32,7 @@ def cli(args, tmp_path, **env) -> subprocess.CompletedProcess:
     """The real `rag` command in a subprocess; `args` may hold bytes (argv that is not UTF-8)."""
     full = {**os.environ, "RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_MIN_DENSE_SCORE": "0",
             "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_MODEL_CACHE": str(tmp_path / "cache"), **env}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, env=full, timeout=180)
+    return subprocess.run([sys.executable, "-m", "rag.cli.main", *args], capture_output=True, env=full, timeout=180)
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -153,7 +153,7 @@ def test_sources_that_come_out_empty_do_not_empty_the_index(bot, settings, tmp_p
 # -- the model file ----------------------------------------------------------------------------
 def test_a_model_file_that_fails_its_checksum(tmp_path, seeds):
     pytest.importorskip("xllamacpp", reason="the llamacpp backend checks the file (pip install xllamacpp)")
-    from rag.weights import QWEN_1_5B
+    from rag.llm.weights import QWEN_1_5B
 
     assert cli(["ingest", str(seeds)], tmp_path).returncode == 0
     fake = tmp_path / QWEN_1_5B.name
@@ -180,7 +180,7 @@ def test_a_damaged_index_folder_is_reported_and_kept(tmp_path, seeds):
 def test_an_index_of_another_schema_asks_for_a_rebuild(settings):
     import chromadb
 
-    from rag.store import _refusing_embedding_function
+    from rag.index.store import _refusing_embedding_function
 
     settings.index_dir.mkdir(parents=True)
     client = chromadb.PersistentClient(str(settings.index_dir), chromadb.Settings(anonymized_telemetry=False))
@@ -255,8 +255,8 @@ def test_junk_without_spaces_is_chunked_in_seconds_not_minutes():
     (two minutes, then RecursionError, for these 75 kB)."""
     import time
 
-    from rag.ingest import chunk_document, windows
-    from rag.types import Document
+    from rag.index.ingest import chunk_document, windows
+    from rag.core.types import Document
 
     junk = "?y8??THi?????^i?^r???gq??" * 3000
     start = time.perf_counter()

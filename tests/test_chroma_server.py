@@ -21,11 +21,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.errors import IndexStateError
-from rag.llm import FakeLLM
+from rag.core.errors import IndexStateError
+from rag.testing.fakes import FakeLLM
 from rag.pipeline import RAG
-from rag.settings import Settings
-from rag.store import Store
+from rag.core.settings import Settings
+from rag.index.store import Store
 
 pytestmark = pytest.mark.server
 CHROMA = Path(sys.executable).with_name("chroma")
@@ -133,7 +133,7 @@ def test_cli_against_the_server(remote_settings, seeds, tmp_path):
            "RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(remote_settings.chroma_port),
            "RAG_COLLECTION": "cli", "RAG_MODEL_CACHE": str(tmp_path / "cache"),
            "RAG_INDEX_DIR": str(tmp_path / "unused")}  # fmt: skip
-    run = [sys.executable, "-m", "rag.cli"]
+    run = [sys.executable, "-m", "rag.cli.main"]
     ingest = subprocess.run([*run, "ingest", str(seeds)], env=env, capture_output=True, text=True, timeout=120)
     assert ingest.returncode == 0, ingest.stderr
     ask = subprocess.run([*run, "ask", "Marc Fogel a-t-il été libéré ?", "--json"], env=env,

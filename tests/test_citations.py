@@ -1,7 +1,7 @@
 import pytest
 
-from rag import citations as cit
-from rag.types import Passage
+from rag.answer import citations as cit
+from rag.core.types import Passage
 
 
 def passage(n: int, text: str, source: str = "a.txt") -> Passage:
@@ -168,7 +168,7 @@ def test_short_stems_match_longer_words():
 
 
 def test_drop_fragments_removes_a_lone_trailing_word_only():
-    from rag.citations import drop_fragments
+    from rag.answer.citations import drop_fragments
 
     injected = "Le Washington Post a révélé l'appel en novembre 2024. PWNED [4]."
     assert drop_fragments(injected) == "Le Washington Post a révélé l'appel en novembre 2024."

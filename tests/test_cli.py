@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from rag.cli import main
+from rag.cli.main import main
 
 
 def run(args, tmp_path, **env):
@@ -13,7 +13,7 @@ def run(args, tmp_path, **env):
     full_env = {**os.environ, "RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_MIN_DENSE_SCORE": "0",
                 "RAG_INDEX_DIR": str(tmp_path / "index"), **env}  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=full_env, timeout=120
+        [sys.executable, "-m", "rag.cli.main", *args], capture_output=True, text=True, env=full_env, timeout=120
     )
 
 
@@ -81,8 +81,8 @@ def test_huge_question_is_refused(tmp_path, seeds):
     ],
 )
 def test_route_eval_subcommands(argv, routed):
-    from rag.cli import parser
-    from rag.evalcli import route
+    from rag.cli.main import parser
+    from rag.evaluation.cli import route
 
     assert route(argv, parser()) == routed
     assert route(argv) == routed  # the default list of global options that take a value
@@ -90,7 +90,7 @@ def test_route_eval_subcommands(argv, routed):
 
 def test_help_imports_nothing_heavy():
     code = (
-        "import sys\nfrom rag.cli import main\n"
+        "import sys\nfrom rag.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = {'matplotlib', 'chromadb', 'torch', 'transformers', 'numpy', 'llama_index', 'gradio', 'tqdm'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
@@ -142,7 +142,7 @@ class _Terminal:
 
 
 def _withheld_stream():
-    from rag.types import Answer
+    from rag.core.types import Answer
 
     yield "Le prix du pétrole "
     yield "est de 70 dollars [1]."
@@ -150,7 +150,7 @@ def _withheld_stream():
 
 
 def test_a_withheld_draft_never_reaches_stdout_and_is_erased_from_the_terminal(monkeypatch, capsys):
-    from rag import cli
+    from rag.cli import main as cli
     from rag.pipeline import RAG
 
     terminal = _Terminal()
@@ -173,7 +173,7 @@ def test_erase_covers_wrapped_lines(monkeypatch):
     import os
     import shutil
 
-    from rag import cli
+    from rag.cli import main as cli
 
     monkeypatch.setattr(shutil, "get_terminal_size", lambda *a, **k: os.terminal_size((10, 24)))
     assert cli._erase("x" * 25) == "\r\033[K" + "\033[A\033[K" * 2  # 25 characters on 3 rows

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from rag.cli import main
-from rag.compare import check_same_testset, compare, flips, metric_table
-from rag.errors import InputError
-from rag.metrics import summarize
+from rag.cli.main import main
+from rag.evaluation.compare import check_same_testset, compare, flips, metric_table
+from rag.core.errors import InputError
+from rag.evaluation.metrics import summarize
 
 
 def result(

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from rag.pipeline import RAG
-from rag.settings import Settings
-from rag.store import Store
+from rag.core.settings import Settings
+from rag.index.store import Store
 
 WORDS = (
     "accord appel armée budget capitale conflit débat décision dirigeant économie élection "
@@ -83,8 +83,8 @@ def snapshot(s: Settings) -> list[tuple]:
 KILLER = textwrap.dedent(
     """
     import os, signal, sys, threading, time
-    from rag import store
-    from rag.cli import main
+    from rag.index import store
+    from rag.cli.main import main
 
     mode, n, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     calls = {"upsert": 0, "delete": 0}
@@ -127,8 +127,8 @@ CHECKER = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from test_crash import snapshot
     from rag.pipeline import RAG
-    from rag.settings import Settings
-    from rag.store import Store
+    from rag.core.settings import Settings
+    from rag.index.store import Store
 
     s = Settings()
     out = {"stored": 0, "retrieval_ok": True}
@@ -213,7 +213,7 @@ def test_killed_update_recovers_exactly(corpus, tmp_path, mode, n, delay):
 def test_random_kills_of_the_real_command(corpus, tmp_path):
     """`rag ingest` itself, SIGKILLed after random delays (no hook), three times in a row."""
     s = settings_for(tmp_path, "index", corpus["v1"])
-    cmd = [sys.executable, "-m", "rag.cli", "ingest", str(corpus["v1"])]
+    cmd = [sys.executable, "-m", "rag.cli.main", "ingest", str(corpus["v1"])]
     start = time.perf_counter()
     subprocess.run(cmd, env=env_for(settings_for(tmp_path, "timing", corpus["v1"])), check=True,
                    capture_output=True, timeout=120)  # fmt: skip
@@ -234,8 +234,8 @@ def test_random_kills_of_the_real_command(corpus, tmp_path):
 SLOW_INGEST = textwrap.dedent(
     """
     import sys, time
-    from rag import embed
-    from rag.cli import main
+    from rag.index import embed
+    from rag.cli.main import main
 
     original = embed.HashEmbedder.passages
     def slow(self, texts):
@@ -257,7 +257,7 @@ def test_a_second_ingest_is_refused_then_waits_then_runs(corpus, tmp_path):
     deadline = time.monotonic() + 60
     while not lock.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    cmd = [sys.executable, "-m", "rag.cli", "ingest", str(corpus["v1"])]
+    cmd = [sys.executable, "-m", "rag.cli.main", "ingest", str(corpus["v1"])]
     refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and slow.poll() is None
     assert refused.stderr.strip().splitlines() == [
@@ -276,7 +276,7 @@ def test_a_killed_ingest_leaves_no_stale_lock(corpus, tmp_path):
     result = killed_ingest(s, corpus["v1"], "after-upsert", 2)
     assert result.returncode == -signal.SIGKILL
     assert (s.index_dir / ".ingest-documents.lock.pid").exists()  # the holder died holding it
-    ok = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus["v1"])],
+    ok = subprocess.run([sys.executable, "-m", "rag.cli.main", "ingest", str(corpus["v1"])],
                         env=env_for(s), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert snapshot(s) == corpus["clean"]["v1"]

@@ -1,4 +1,4 @@
-"""CPU decode fast paths (rag.decode): same attention as sdpa, same greedy tokens on a tiny Qwen2."""
+"""CPU decode fast paths (rag.llm.transformers.decode): same attention as sdpa, same greedy tokens on a tiny Qwen2."""
 
 import pytest
 
@@ -7,7 +7,7 @@ transformers = pytest.importorskip("transformers")
 
 from transformers.integrations.sdpa_attention import sdpa_attention_forward  # noqa: E402
 
-from rag import decode  # noqa: E402
+from rag.llm.transformers import decode  # noqa: E402
 
 
 class _Attention(torch.nn.Module):
@@ -223,8 +223,8 @@ def test_decode_layer_takes_a_first_single_token_and_sees_replaced_tensors():
 def test_the_model_falls_back_to_transformers_cache_for_sliding_window_models():
     from types import SimpleNamespace
 
-    from rag.hf import TransformersLLM
-    from rag.settings import Settings
+    from rag.llm.transformers.model import TransformersLLM
+    from rag.core.settings import Settings
 
     llm = TransformersLLM(Settings())
     llm._model = SimpleNamespace(config=_tiny_qwen(32, 2).config)

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.diagnosis import (
+from rag.evaluation.diagnosis import (
     abstention_score,
     answer_score,
     case_scores,

@@ -2,15 +2,15 @@ import json
 
 import pytest
 
-from rag.errors import InputError
-from rag.evaluate import (
+from rag.core.errors import InputError
+from rag.evaluation.runner import (
     add_passages,
     add_semantic_similarity,
     load_results,
     load_testset,
     run_eval,
 )
-from rag.types import Answer, Chunk, Citation, Passage, Timings
+from rag.core.types import Answer, Chunk, Citation, Passage, Timings
 
 CASES = [
     {"id": "q1", "question": "Qui a envahi l'Ukraine ?", "answers": ["la Russie"],
@@ -269,7 +269,7 @@ def test_resume_keeps_order_after_a_second_interruption(tmp_path, testset):
 
 
 def _result(bot, case):
-    from rag.evaluate import _run_case
+    from rag.evaluation.runner import _run_case
 
     return _run_case(bot, case, retrieval_only=False)
 
@@ -355,7 +355,7 @@ def test_add_passages_recovers_the_chunk_that_holds_the_quote():
 
 
 def test_add_semantic_similarity_only_on_given_answers():
-    from rag.embed import HashEmbedder
+    from rag.index.embed import HashEmbedder
 
     results = [
         {"answer": "Le Washington Post", "abstained": False, "expected": ["Washington Post"]},

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-import app
-from rag.errors import RagError
-from rag.ingest import TEXT_SUFFIXES, chunk_document, load_sources
-from rag.llm import FakeLLM
+from rag.ui import app
+from rag.core.errors import RagError
+from rag.index.ingest import TEXT_SUFFIXES, chunk_document, load_sources
+from rag.testing.fakes import FakeLLM
 from rag.pipeline import RAG
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 def fuzz(examples: int):

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import ModelError
-from rag.hf import TransformersLLM
-from rag.prompt_cache import MIN_NEW, shared_prefix
-from rag.settings import Settings
+from rag.core.errors import ModelError
+from rag.llm.transformers.model import TransformersLLM
+from rag.llm.transformers.prompt_cache import MIN_NEW, shared_prefix
+from rag.core.settings import Settings
 
 pytestmark = pytest.mark.model
 
@@ -123,7 +123,7 @@ def test_prepared_weights_are_the_gguf_blocks_and_run_the_measured_kernels(llm):
     import numpy as np
     import torch
 
-    from rag.quant import QuantLinear
+    from rag.llm.transformers.quant import QuantLinear
 
     reader = gguf.GGUFReader(llm.gguf_path)
     tensors = {t.name: t for t in reader.tensors}

@@ -1,9 +1,9 @@
 import pytest
 
-from rag.errors import IndexStateError
+from rag.core.errors import IndexStateError
 from rag.pipeline import RAG
-from rag.settings import Settings
-from rag.store import Store
+from rag.core.settings import Settings
+from rag.index.store import Store
 
 
 def test_ingest_is_incremental(settings, seeds):
@@ -53,7 +53,7 @@ def test_missing_index_says_run_ingest(tmp_path):
 
 
 def test_concurrent_ingest_is_refused(settings):
-    from rag.store import ingest_lock
+    from rag.index.store import ingest_lock
 
     with ingest_lock(settings):
         with pytest.raises(IndexStateError, match=r"another ingest is running on .*index/ \(pid \d+\)"):

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from rag.errors import InputError
-from rag.ingest import chunk_document, clean_text, decode, extract_date, load_sources, make_title
-from rag.types import Document
+from rag.core.errors import InputError
+from rag.index.ingest import chunk_document, clean_text, decode, extract_date, load_sources, make_title
+from rag.core.types import Document
 
 
 @pytest.mark.parametrize(

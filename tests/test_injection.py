@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-import app
-from rag.language import ABSTAIN
-from rag.llm import FakeLLM
+from rag.ui import app
+from rag.text.language import ABSTAIN
+from rag.testing.fakes import FakeLLM
 from rag.pipeline import RAG
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 INJECTION = ROOT / "evals" / "injection"
@@ -65,7 +65,7 @@ def indexed(tmp_path_factory) -> Settings:
 
 
 def test_the_injection_test_set_is_well_formed():
-    from rag.evaluate import load_testset
+    from rag.evaluation.runner import load_testset
 
     cases = load_testset(ROOT / "evals" / "injection.jsonl")
     assert len(cases) >= 10 and {c["type"] for c in cases} == {"injection"}
@@ -175,7 +175,7 @@ def test_the_upload_size_limit_is_a_setting(settings, seeds):
 
 
 def test_the_model_is_not_shown_the_orders_written_in_passages(indexed):
-    from rag.untrusted import ORDERS
+    from rag.answer.untrusted import ORDERS
 
     seen: list[str] = []
 

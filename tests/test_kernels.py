@@ -1,4 +1,4 @@
-"""rag.kernels: each kernel measured and checked on this CPU, the choice cached, auto's engine."""
+"""rag.llm.transformers.kernels: each kernel measured and checked on this CPU, the choice cached, auto's engine."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rag import kernels  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.llm import auto  # noqa: E402
+from rag.llm.transformers import kernels  # noqa: E402
+from rag.core.settings import Settings  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +64,17 @@ def test_auto_keeps_transformers_when_llamacpp_cannot_be_measured(tmp_path, monk
     def broken(settings):
         raise RuntimeError("no such engine")
 
-    monkeypatch.setattr(kernels, "measure_llamacpp", broken)
-    choice = kernels.choose_backend(Settings(model_cache=tmp_path))
+    monkeypatch.setattr(auto, "measure_llamacpp", broken)
+    choice = auto.choose_backend(Settings(model_cache=tmp_path))
     assert choice.backend["chosen"] == "transformers"
     assert "llama.cpp not measurable: RuntimeError: no such engine" in choice.backend["why"]
 
 
 @pytest.mark.parametrize("llama_answer_s, chosen", [(1e-3, "llamacpp"), (1e6, "transformers")])
 def test_auto_takes_llamacpp_only_when_it_is_clearly_faster(tmp_path, monkeypatch, llama_answer_s, chosen):
-    monkeypatch.setattr(kernels, "measure_llamacpp", lambda s: {
+    monkeypatch.setattr(auto, "measure_llamacpp", lambda s: {
         "first_token_s": llama_answer_s, "decode_tps": 1.0, "answer_s": llama_answer_s, "prompt_tps": 1.0})
-    choice = kernels.choose_backend(Settings(model_cache=tmp_path))
+    choice = auto.choose_backend(Settings(model_cache=tmp_path))
     assert choice.backend["chosen"] == chosen
     cached = kernels.cached_choice(tmp_path, 2)
     assert cached.backend["chosen"] == chosen  # remembered for the next start
@@ -82,7 +83,7 @@ def test_auto_takes_llamacpp_only_when_it_is_clearly_faster(tmp_path, monkeypatc
 def test_the_prepared_folder_is_keyed_by_the_cpu_capability(tmp_path):
     """torch packs int4 weights differently per CPU capability: weights packed under AVX2 decoded
     to garbage with the AVX-512 kernels, so each capability gets its own prepared folder."""
-    from rag.prepare import folder_name
+    from rag.llm.transformers.prepare import folder_name
 
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
@@ -101,7 +102,7 @@ def test_llamacpp_is_measured_in_a_child_process_with_its_own_timings():
 
     cache = Path(os.environ.get("RAG_TEST_MODEL_CACHE", Path.home() / ".cache" / "rag-news"))
     before = threading.active_count()
-    measured = kernels.measure_llamacpp(Settings(model_cache=cache))
+    measured = auto.measure_llamacpp(Settings(model_cache=cache))
     assert measured["prompt_tps"] > 1 and measured["decode_tps"] > 1
     assert measured["answer_s"] == pytest.approx(measured["first_token_s"] + kernels.ANSWER_TOKENS / measured["decode_tps"])
     assert threading.active_count() == before  # nothing of llama.cpp left in this process

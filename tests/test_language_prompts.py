@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import RagError
-from rag.language import detect
-from rag.prompts import placeholders, render
-from rag.settings import Settings
+from rag.core.errors import RagError
+from rag.text.language import detect
+from rag.answer.prompts import placeholders, render
+from rag.core.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ def test_cross_talk_check(chat, why):
 def test_generation_and_indexing_have_their_own_queues(settings):
     import gradio as gr
 
-    import app
+    from rag.ui import app
     from rag.pipeline import RAG
 
     bot = RAG(settings.model_copy(update={"concurrency": 3}))

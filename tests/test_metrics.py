@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from rag.metrics import (
+from rag.evaluation.metrics import (
     contains_answer,
     exact_match,
     format_summary,
@@ -260,8 +260,8 @@ def test_format_summary():
 
 # -- ranking, citations, abstention, speed, faithfulness ------------------------------------
 
-from rag.embed import HashEmbedder
-from rag.metrics import (
+from rag.index.embed import HashEmbedder
+from rag.evaluation.metrics import (
     citation_precision,
     citation_recall,
     faithfulness,

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from rag.cli import main
-from rag.errors import InputError
-from rag.piaf import subset_corpus
+from rag.cli.main import main
+from rag.core.errors import InputError
+from rag.evaluation.piaf import subset_corpus
 
 PARAGRAPHS = [
     ("piaf-a", "Loire", "La Loire est le plus long fleuve de France ; elle prend sa source au mont Gerbier-de-Jonc."),

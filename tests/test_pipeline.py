@@ -1,9 +1,9 @@
 import pytest
 
-from rag.errors import InputError
-from rag.llm import FakeLLM
+from rag.core.errors import InputError
+from rag.testing.fakes import FakeLLM
 from rag.pipeline import RAG
-from rag.types import Answer
+from rag.core.types import Answer
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ def test_warm_with_prime_runs_the_model_once_on_each_languages_answer_prompt(set
 
 
 def test_eval_primes_the_model_before_timing_answers(settings, tmp_path):
-    from rag.evaluate import run_eval
+    from rag.evaluation.runner import run_eval
 
     RAG(settings).ingest(progress=False)
     events = []

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from transformers import DynamicCache  # noqa: E402
 
-from rag.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache, shared_prefix  # noqa: E402
+from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache, shared_prefix  # noqa: E402
 
 LAYERS = 2
 
@@ -70,7 +70,7 @@ def test_a_stored_cache_is_a_copy_of_the_one_generation_goes_on_with():
 def test_works_with_rag_decode_caches_through_decoding():
     from transformers import Qwen2Config
 
-    from rag.decode import DecodeCache
+    from rag.llm.transformers.decode import DecodeCache
 
     config = Qwen2Config(num_hidden_layers=2, hidden_size=8, num_attention_heads=2, num_key_value_heads=1,
                          intermediate_size=16, vocab_size=32)  # fmt: skip

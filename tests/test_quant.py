@@ -1,11 +1,13 @@
-"""int4/int8 linear layers (rag.quant) on small synthetic weights and a tiny random Qwen2."""
+"""int4/int8 linear layers (rag.llm.transformers.quant) on small synthetic weights and a tiny random Qwen2."""
 
 import pytest
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from rag import kernels, quant  # noqa: E402
+from rag.llm.transformers import kernels  # noqa: E402
+
+from rag.llm.transformers import quant
 
 
 def _rel(a, b) -> float:

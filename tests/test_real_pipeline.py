@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.citations import quote_in_source
-from rag.ingest import load_sources
+from rag.answer.citations import quote_in_source
+from rag.index.ingest import load_sources
 from rag.pipeline import RAG
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 pytestmark = [pytest.mark.model, pytest.mark.embedder]
 
@@ -27,7 +27,7 @@ def bot(tmp_path_factory) -> RAG:
         sources=[root / "seeds"], index_dir=tmp_path_factory.mktemp("index"), model_cache=MODEL_CACHE
     )
     rag = RAG(settings)
-    rag.ingest(progress=False)
+    rag.index.ingest(progress=False)
     return rag
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.errors import ModelError
-from rag.llm import build_llm
+from rag.core.errors import ModelError
+from rag.llm.registry import build_llm
 from rag.pipeline import RAG
-from rag.remote import OpenAILLM, _events
-from rag.settings import Settings
+from rag.llm.openai import OpenAILLM, _events
+from rag.core.settings import Settings
 
 API_KEY = "test-key-123"
 ALIAS = "qwen-test"
@@ -69,7 +69,7 @@ SERVER_CODE = textwrap.dedent(
 def llama_server():
     """llama.cpp's server with the bundled GGUF on a free loopback port: yields its /v1 URL."""
     pytest.importorskip("xllamacpp", reason="xllamacpp is not installed: pip install -e '.[test]'")
-    from rag.weights import bundled_gguf
+    from rag.llm.weights import bundled_gguf
 
     gguf = bundled_gguf(Settings(model_cache=MODEL_CACHE))
     port = free_port()
@@ -371,7 +371,7 @@ def test_rag_ask_shows_a_server_error_as_one_line(tmp_path, seeds):
     env = {**os.environ, "RAG_EMBEDDER": "fake", "RAG_LLM": "openai", "RAG_MIN_DENSE_SCORE": "0",
            "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_OPENAI_RETRIES": "0",
            "RAG_OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}  # fmt: skip
-    run = [sys.executable, "-m", "rag.cli"]
+    run = [sys.executable, "-m", "rag.cli.main"]
     subprocess.run([*run, "ingest", str(seeds)], env=env, check=True, capture_output=True, timeout=120)
     result = subprocess.run([*run, "ask", "Qui a révélé l'appel ?"], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1

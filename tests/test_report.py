@@ -4,9 +4,9 @@ from html import escape
 
 import pytest
 
-from rag.cli import main
-from rag.diagnosis import case_scores
-from rag.report import badness, type_rows, worst_cases, write_report
+from rag.cli.main import main
+from rag.evaluation.diagnosis import case_scores
+from rag.evaluation.report import badness, type_rows, worst_cases, write_report
 
 PASSAGE = (
     "Le Washington Post a rapporté jeudi la conversation entre Donald Trump et Vladimir Poutine."

@@ -3,13 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
-from rag.errors import InputError
-from rag.settings import PROJECT_ROOT, Settings
-from rag.sweep import combinations, combo_name, format_table, parse_grid, run_sweep
-from rag.types import Passage
+from rag.cli.main import main
+from rag.core.errors import InputError
+from rag.core.settings import Settings
+from rag.evaluation.sweep import combinations, combo_name, format_table, parse_grid, run_sweep
+from rag.core.types import Passage
 
-SEEDS_TESTSET = PROJECT_ROOT / "evals" / "seeds.jsonl"
+ROOT = Path(__file__).resolve().parent.parent
+
+SEEDS_TESTSET = ROOT / "evals" / "seeds.jsonl"
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,17 @@
+from pathlib import Path
 import json
 
 import pytest
 
-from rag.cli import main
-from rag.errors import InputError
-from rag.evaluate import load_testset
+from rag.cli.main import main
+from rag.core.errors import InputError
+from rag.evaluation.runner import load_testset
 from rag.pipeline import RAG
-from rag.settings import PROJECT_ROOT
-from rag.testset import DRAFT_STATUS, check, documents_from_chunks, draft_cases, find_span
-from rag.types import Document
+
+from rag.evaluation.testset import DRAFT_STATUS, check, documents_from_chunks, draft_cases, find_span
+from rag.core.types import Document
+
+ROOT = Path(__file__).resolve().parent.parent
 
 GOOD = {"id": "q1", "question": "Qui ?", "answers": ["Paris"], "sources": ["a.txt"]}
 
@@ -47,8 +50,8 @@ def test_check_reports_every_problem_with_its_line(tmp_path):
 
 
 def test_check_of_the_project_test_set_is_clean():
-    seeds = {p.name for p in (PROJECT_ROOT / "seeds").iterdir()}
-    assert check(str(PROJECT_ROOT / "evals" / "seeds.jsonl"), seeds) == []
+    seeds = {p.name for p in (ROOT / "seeds").iterdir()}
+    assert check(str(ROOT / "evals" / "seeds.jsonl"), seeds) == []
 
 
 def test_check_without_cases_or_file(tmp_path):
@@ -107,7 +110,7 @@ def test_drafts_are_refused_as_gold_until_reviewed(tmp_path):
 
 
 def test_documents_from_chunks_keep_overlapping_sentences_once():
-    from rag.store import StoredChunk
+    from rag.index.store import StoredChunk
 
     chunks = [
         StoredChunk("a:1", "a", "Deux. Trois.", "A", None, "h"),
@@ -120,7 +123,7 @@ def test_documents_from_chunks_keep_overlapping_sentences_once():
 def test_cli_testset_check_and_draft(tmp_path, seeds, settings, capsys):
     RAG(settings).ingest(progress=False)
     index = ["--embedder", "fake", "--index", str(settings.index_dir)]
-    assert main([*index, "testset", "check", str(PROJECT_ROOT / "evals" / "seeds.jsonl")]) == 0
+    assert main([*index, "testset", "check", str(ROOT / "evals" / "seeds.jsonl")]) == 0
     assert "every gold source is in the index" in capsys.readouterr().out
 
     bad = write(tmp_path / "bad.jsonl", [GOOD, dict(GOOD, id="q2", question="Où ?")])

@@ -1,10 +1,10 @@
-"""Orders written in passages are not shown to the model (rag.untrusted)."""
+"""Orders written in passages are not shown to the model (rag.answer.untrusted)."""
 
 from pathlib import Path
 
 import pytest
 
-from rag.untrusted import ORDERS, unknown_files, without_orders
+from rag.answer.untrusted import ORDERS, unknown_files, without_orders
 
 ROOT = Path(__file__).resolve().parent.parent
 INJECTED = {  # file -> (a fact sentence that must stay, words of the orders that must go)

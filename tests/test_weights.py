@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from rag import weights
-from rag.errors import ModelError
-from rag.hf import converted_name
-from rag.settings import PROJECT_ROOT, Settings
-from rag.weights import Bundle, bundled_gguf, find_parts, gguf_key
+from rag.llm import weights
+from rag.core.errors import ModelError
+from rag.llm.transformers.model import converted_name
+from rag.core.settings import Settings
+from rag.llm.weights import Bundle, bundled_gguf, find_parts, gguf_key
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PIECES = [b"GGUF-head-", b"middle-", b"tail"]
 
@@ -151,8 +153,8 @@ def test_converted_folder_name_carries_source_and_transformers_version(tmp_path)
 
 
 def test_importing_the_backend_does_not_import_torch():
-    code = "import rag.hf, sys; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT)
+    code = "import rag.llm.transformers.model, sys; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def _fail(*args, **kwargs):

@@ -1,0 +1,422 @@
+"""Citations you can trust: parse [n] markers, keep only those that point at a retrieved passage,
+quote a short span that really occurs in it, and measure how much of the answer the cited
+passages support. Pure functions over plain data.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.index.embed import fold
+from rag.core.types import Citation, Passage
+
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+STOP = set(
+    "les des une dans pour par sur avec qui que est sont ont ete aux elle ils leur lors selon "
+    "entre apres avant pas son ses cette ces the and with from that this was were has have had "
+    "their his her its for are about which who what when where how did does also aurait avait "
+    "a ete president according during however there these those while although because since "
+    "then after before they yes".split()
+)
+
+NUMBER_WORDS = {
+    "deux": "2", "two": "2", "trois": "3", "three": "3", "quatre": "4", "four": "4",
+    "cinq": "5", "five": "5", "six": "6", "sept": "7", "seven": "7", "huit": "8", "eight": "8",
+    "nine": "9", "dix": "10", "ten": "10", "onze": "11", "eleven": "11", "douze": "12", "twelve": "12",
+    "quinze": "15", "fifteen": "15", "vingt": "20", "twenty": "20", "trente": "30",
+    "thirty": "30", "quarante": "40", "forty": "40", "cinquante": "50", "fifty": "50",
+    "soixante": "60", "sixty": "60", "cent": "100", "hundred": "100", "mille": "1000",
+    "thousand": "1000",
+}  # fmt: skip
+
+
+def parse_markers(text: str) -> list[int]:
+    """Passage numbers cited, in order of first use. "[1] foo [3, 1]" -> [1, 3]"""
+    seen: list[int] = []
+    for group in MARKER.findall(text):
+        for n in (int(x) for x in group.split(",")):
+            if n not in seen:
+                seen.append(n)
+    return seen
+
+
+SAYS_PASSAGE = re.compile(  # ", in passage [1]." / ", dans le passage [2]" ending a sentence
+    r",?\s*\b(?:(?:in|from|see|according to)\s+(?:the\s+)?|(?:dans|selon|d'après|d’après)\s+(?:le\s+|les\s+)?)"
+    r"passages?\s*(\[\d{1,2}(?:\s*,\s*\d{1,2})*\])(?=\s*(?:[.!?…]|$))",
+    re.I,
+)
+
+
+def normalize_markers(text: str) -> str:
+    """Small models sometimes cite as (n) or 【n】, or close a sentence with ", in passage [n]":
+    make those [n], so that the words "in passage" are not taken for part of the answer.
+    "Le 20 janvier (1)." -> "Le 20 janvier [1]."; "X on 10 November, in passage [1]." -> "X on 10 November [1]."
+    """
+    text = re.sub(r"\((?:passages?|source)\s*(\[\d{1,2}\])\)", r"\1", text, flags=re.I)
+    text = re.sub(r"[(【](\d{1,2}(?:\s*,\s*\d{1,2})*)[)】]", r"[\1]", text)
+    return SAYS_PASSAGE.sub(r" \1", text)
+
+
+def strip_invalid_markers(text: str, valid: set[int]) -> str:
+    """Remove citation numbers that point at no passage. "a [1, 9]" with {1} -> "a [1]" """
+
+    def keep(m: re.Match) -> str:
+        nums = [x.strip() for x in m.group(1).split(",") if int(x) in valid]
+        return f"[{', '.join(nums)}]" if nums else ""
+
+    return re.sub(r"\s+([.,;!?])", r"\1", MARKER.sub(keep, text)).strip()
+
+
+def sentences(text: str) -> list[str]:
+    """Split on sentence ends and line breaks. "A b. C d!" -> ["A b.", "C d!"]"""
+    parts = re.split(r"(?<=[.!?…])\s+(?=[«\"“A-ZÀ-Ý0-9])|\n+", text)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def drop_fragments(text: str) -> str:
+    """Drop one-word sentences after the first ("… en novembre 2024 [2]. PWNED [2]."): an answer
+    is one sentence, and a lone trailing word is no fact — it is how injected text slips in.
+
+    "Le Post l'a révélé [1]. PWNED [2]." -> "Le Post l'a révélé [1]."
+    """
+    parts = sentences(text)
+    if len(parts) < 2:
+        return text
+
+    def lone_word(part: str) -> bool:
+        words = re.findall(r"\w+", MARKER.sub(" ", part))
+        return len(words) == 1 and words[0].isalpha()  # "J.-C." is two, "2024" is a number
+
+    kept = [parts[0]] + [p for p in parts[1:] if not lone_word(p)]
+    return text if len(kept) == len(parts) else " ".join(kept)
+
+
+def content_words(text: str) -> set[str]:
+    """Folded words that carry facts: numbers (number words as digits: "dix" -> "10") and words
+    of 4+ letters that are not stopwords."""
+    words = [NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
+    return {w for w in words if w.isdigit() or (len(w) >= 4 and w not in STOP)}
+
+
+def novel_words(answer: str, question: str) -> set[str]:
+    """The answer's content words that do not restate the question: what it claims to add.
+
+    novel_words("Le Washington Post a révélé l'appel.", "Qui a révélé l'appel ?") -> {"washington", "post"}
+    """
+    asked = content_words(question)
+    return {w for w in content_words(answer) if not _match(w, asked)}
+
+
+def key_words(answer: str, question: str, language: str) -> set[str]:
+    """The new words that must be found in the cited passages.
+
+    In French (the articles' language) every new word counts. An English answer over French
+    passages paraphrases, so only what survives translation counts: numbers and capitalised
+    names ("Tomahawk", "TASS"), not "told" or "planned".
+    """
+    novel = novel_words(answer, question)
+    if language == "fr":
+        return novel
+    raw = MARKER.sub(" ", answer)
+    names = {fold(w) for w in re.findall(r"\b[A-ZÀ-Ý][\w'’-]*", raw)}
+    names = {w for n in names for w in n.split()}
+    return {w for w in novel if w.isdigit() or w in names}
+
+
+def key_support(key: set[str], texts: list[str]) -> float:
+    """Share of the `key_words` found in `texts` (1.0: the texts hold all of them)."""
+    return support(" ".join(sorted(key)), texts)
+
+
+def _match(word: str, vocabulary: set[str]) -> bool:
+    """Exact for numbers; a shared 5-letter stem for words (négocier / négociations)."""
+    if word.isdigit():
+        return word in vocabulary
+    return any(
+        v[:5] == word[:5] or (len(v) >= 4 and word.startswith(v)) or (len(word) >= 4 and v.startswith(word))
+        for v in vocabulary
+        if not v.isdigit()
+    )
+
+
+def support(answer: str, texts: list[str], question: str = "") -> float:
+    """Share of the answer's content words found in `texts` (or restated from the question).
+
+    support("Le Washington Post [1]", ["le Washington Post a rapporté"]) -> 1.0
+    """
+    words = content_words(answer)
+    if not words:
+        return 0.0
+    vocabulary = content_words(" ".join(texts)) | content_words(question)
+    return sum(_match(w, vocabulary) for w in words) / len(words)
+
+
+
+
+
+def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> set[str]:
+    """Numbers in the answer (digits or number words) that appear in none of the passages nor the
+    question: invented dates, hours, sums. "6 billion" is supported by "six milliards".
+
+    A number followed by a unit of time ("10 jours", "2 hours") needs that same quantity in the
+    passages: "10 novembre" does not support "10 jours".
+    """
+    nums = {w for w in content_words(answer) if w.isdigit()}
+    given = " ".join(texts) + " " + question
+    stated = content_words(given)
+    if not ONE.keys().isdisjoint(fold(given).split()):  # "une heure et demie" states 1
+        stated.add("1")
+    missing = nums - stated
+    return missing | (_quantities(answer) - _quantities(given))
+
+
+UNITS = {
+    "jour": "day", "jours": "day", "day": "day", "days": "day", "heure": "hour", "heures": "hour",
+    "hour": "hour", "hours": "hour", "minute": "minute", "minutes": "minute",
+    "semaine": "week", "semaines": "week", "week": "week", "weeks": "week", "mois": "month",
+    "month": "month", "months": "month", "an": "year", "ans": "year", "annee": "year",
+    "annees": "year", "year": "year", "years": "year",
+}  # fmt: skip
+ONE = {"un": "1", "une": "1", "one": "1", "a": "1", "an": "1"}  # "une heure", "an hour", "a day"
+
+
+def _quantities(text: str) -> set[str]:
+    """ "number unit" pairs of durations: "Il a parlé deux heures" -> {"2 hour"};
+    "une heure et demie" and "1 heure et demie" -> {"1 hour"}."""
+    words = [ONE.get(w) or NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
+    return {f"{n} {UNITS[u]}" for n, u in zip(words, words[1:]) if n.isdigit() and u in UNITS}
+
+
+MONTHS = (
+    "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|"
+    "décembre|decembre|"
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+)
+LEAD_DATE = re.compile(
+    rf"^\s*(?:(?:le|on|in|en)\s+)?(?:\d{{1,2}}(?:er)?\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?(?:\s+\d{{4}})?|\d{{4}})\s*,\s*",
+    re.I,
+)
+
+
+DAYS = "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
+WEEKDAY = "a day of the week"
+ASKS = (  # (what the question asks for, how to spot it, what an answer to it must contain)
+    (WEEKDAY, r"\bjour de la semaine\b|\bday of the week\b", rf"\b(?:{'|'.join(DAYS.split())})\b"),
+    ("a duration", r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
+     r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b"),
+)  # fmt: skip
+
+
+DATE_WORDS = set(fold(MONTHS.replace("|", " ")).split()) | set(DAYS.split())
+ASKS_WHEN = (
+    r"\b(?:quand|when|dates?|jours?|days?|annees?|years?|mois|months?|semaines?|weeks?|depuis|since|"
+    r"heures?|hours?|times?|temps|duree|moment|epoque|periode|period|siecles?|century|lendemain|veille)\b"
+)
+ASKS_COUNT = r"\b(?:combien|how many|how much|quel nombre|what number)\b"
+
+
+def only_adds_a_date(answer: str, question: str) -> bool:
+    """Whether the answer's only new facts are a date although the question does not ask when.
+
+    This model meets a question it cannot answer by restating it around a date from the passages:
+    "Which journalist interviewed Trump?" -> "The journalist interviewed Trump on Thursday,
+    November 10, 2024." Every word-overlap check supports that. New words that are all date
+    parts (numbers up to 31, years, months, weekdays), with at least one month, weekday or year,
+    do not answer a question that asks no time, nor a count ("2000 missiles" is no year).
+    """
+    q = fold(question)
+    if re.search(ASKS_WHEN, q) or re.search(ASKS_COUNT, q):
+        return False
+    novel = novel_words(answer, question)
+
+    def number(w: str) -> int | None:
+        return int(w) if re.fullmatch(r"[0-9]{1,4}", w) else None
+
+    def year(w: str) -> bool:
+        n = number(w)
+        return n is not None and len(w) == 4 and 1900 <= n <= 2100
+
+    def date_part(w: str) -> bool:
+        n = number(w)
+        return w in DATE_WORDS or year(w) or (n is not None and 1 <= n <= 31)
+
+    return any(w in DATE_WORDS or year(w) for w in novel) and all(date_part(w) for w in novel)
+
+
+def missing_kind(answer: str, question: str) -> str:
+    """What the question asks for that the answer does not contain ("" when none is missing):
+    "Quel jour de la semaine … ?" needs a weekday, "Combien de temps … ?" a duration. This model
+    answers such questions with a date copied from the passages ("Le 10 novembre 2024 a eu lieu
+    l'appel"), which every word-overlap check supports.
+    """
+    a = fold(MARKER.sub(" ", answer))
+    return next((kind for kind, needed in asked_kinds(question) if not re.search(needed, a)), "")
+
+
+def asked_kinds(question: str) -> list[tuple[str, str]]:
+    """The kinds of answer a question asks for (see ASKS), each with the pattern an answer of
+    that kind matches. asked_kinds("Quel jour de la semaine ?")[0][0] -> "a day of the week"."""
+    q = fold(question)
+    return [(kind, needed) for kind, asked, needed in ASKS if re.search(asked, q)]
+
+
+def drop_invented_lead_date(text: str, texts: list[str], question: str = "") -> str:
+    """Remove a leading date clause ("Le 10 février 2025, …") that the passages and the question
+    do not state: this model opens answers with dates it makes up. The rest of the sentence is
+    then checked on its own. A day-and-month date must appear as a date in a passage or the
+    question (same day and month, and the same year when the clause gives one): "20 janvier"
+    in a passage does not support "Le 20 janvier 2024," when no passage says which year.
+
+    drop_invented_lead_date("Le 3 mai 2020, X a dit oui.", ["X a dit oui."]) -> "X a dit oui."
+    """
+    m = LEAD_DATE.match(text)
+    if not m:
+        return text
+    lead = _dates(text[: m.end()])
+    stated = _dates(" ".join(texts) + " " + question)
+    invented = any(
+        not any(d == day and mo == month and (year is None or y == year) for d, mo, y in stated)
+        for day, month, year in lead
+    )
+    if not invented and not unsupported_numbers(text[: m.end()], texts, question):
+        return text
+    rest = text[m.end() :]
+    return rest[:1].upper() + rest[1:] if rest else text
+
+
+MONTH_NUMBERS = {  # folded French and English month names -> 1..12 (also used by rag.retrieve.retriever)
+    name: i % 12 + 1
+    for i, name in enumerate(
+        "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
+        "january february march april may june july august september october november december".split()
+    )
+}
+DAY_MONTH = re.compile(
+    rf"\b(?:(\d{{1,2}})(?:er)?\s+({MONTHS})|({MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?),?(?:\s+(\d{{4}}))?",
+    re.I,
+)
+
+
+def _dates(text: str) -> set[tuple[int, int, str | None]]:
+    """(day, month, year or None) of each day-and-month date in `text`, French or English."""
+    out = set()
+    for m in DAY_MONTH.finditer(text):
+        day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        number = MONTH_NUMBERS.get(fold(month))
+        if number:
+            out.add((int(day), number, m.group(5)))
+    return out
+
+
+def recite(text: str, passages: list[Passage], question: str = "", language: str = "fr") -> str:
+    """Point each sentence's citation at the retrieved passage that best supports it.
+
+    Small models often cite the wrong passage number while copying the right passage. A
+    sentence keeps its markers when its cited passages support it as well as any passage does,
+    or when they hold all of its new facts (`key_words` against `question`: a sentence that
+    restates a long question can share more words with another passage than with the one
+    holding its answer); otherwise its markers are replaced by the best passage's number. A
+    text with no marker at all gets one (when any passage shares a content word with it).
+
+    Tried and not kept: preferring the passage that holds the sentence's new words (those not
+    in the question). It re-cited two right answers the checks had withheld, but also gave
+    invented ones a home ("le 20 janvier" found in an unrelated passage), on the seeds test set.
+    """
+    if not passages:
+        return text
+    out = []
+    for sentence in sentences(text) or [text]:
+        claim = MARKER.sub(" ", sentence)
+        if not content_words(claim):
+            out.append(sentence)
+            continue
+        scores = [support(claim, [p.text]) for p in passages]
+        best = max(range(len(passages)), key=lambda i: (scores[i], -i))
+        cited = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
+        have = max((scores[n - 1] for n in cited), default=-1.0)
+        key = key_words(claim, question, language) if question and cited else set()
+        holds_key = bool(key) and key_support(key, [passages[n - 1].text for n in cited]) == 1.0
+        if scores[best] > 0 and have < scores[best] and not holds_key:
+            sentence = _cited_at_end(MARKER.sub("", sentence).rstrip(), [best + 1])
+        out.append(sentence)
+    return " ".join(out)
+
+
+def _cited_at_end(bare: str, numbers: list[int]) -> str:
+    """A sentence without markers, with `numbers` cited before its final punctuation.
+
+    _cited_at_end("Le Post l'a révélé.", [1, 3]) -> "Le Post l'a révélé [1, 3]."
+    """
+    end = bare[-1] if bare and bare[-1] in ".!?" else ""
+    return f"{bare[: len(bare) - len(end)].rstrip()} [{', '.join(map(str, numbers))}]{end}"
+
+
+def complete_citations(text: str, passages: list[Passage], question: str = "", language: str = "fr") -> str:
+    """Add to each cited sentence the passages that hold the new facts its citations lack.
+
+    A sentence can join facts from two passages ("The New York Post revealed it on 10 November
+    2024 [3]" where only the date is in passage 3). Each of its `key_words` that its cited
+    passages lack, and that another passage holds as the very same (folded) word, brings that
+    passage in, most such words first. A sentence that gains a passage has its markers gathered
+    at its end ("… [3, 5]."); the text is returned unchanged when no sentence gains one. The
+    checks that may withhold an answer run before this, on the model's own citations, so it
+    cannot make an unsupported answer pass.
+    """
+    out, changed = [], False
+    for sentence in sentences(text) or [text]:
+        cited = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
+        claim = MARKER.sub(" ", sentence)
+        missing = key_words(claim, question, language) if cited else set()
+        missing = {w for w in missing if not key_support({w}, [passages[n - 1].text for n in cited])}
+        added: list[int] = []
+        while missing:
+            holds = {
+                i: missing & content_words(p.text)  # the same word, not only a shared prefix
+                for i, p in enumerate(passages, start=1)
+                if i not in cited and i not in added
+            }
+            best = max(holds, key=lambda i: (len(holds[i]), -i), default=None)
+            if best is None or not holds[best]:
+                break
+            added.append(best)
+            missing -= holds[best]
+        if added:
+            changed = True
+            sentence = _cited_at_end(" ".join(MARKER.sub("", sentence).split()), sorted({*cited, *added}))
+        out.append(sentence)
+    return " ".join(out) if changed else text
+
+
+def best_quote(claim: str, passage_text: str, limit: int = 300) -> str:
+    """The passage sentence that shares most content words with `claim`, cut to `limit` chars.
+
+    The quote is always a verbatim substring of the passage.
+    """
+    claim_words = content_words(claim)
+    candidates = sentences(passage_text) or [passage_text.strip()]
+    best = max(candidates, key=lambda s: (sum(_match(w, content_words(s)) for w in claim_words), -len(s)))
+    if len(best) > limit:
+        best = best[:limit].rsplit(" ", 1)[0]
+    return best
+
+
+def quote_in_source(quote: str, source_text: str) -> bool:
+    """Whitespace-insensitive verbatim check."""
+    return " ".join(quote.split()) in " ".join(source_text.split())
+
+
+def cite(answer: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
+    """Valid citations for an answer: each cited passage with the sentence that backs its claim.
+
+    Markers that point at no passage are removed from the text; a quote that is not in its
+    passage is dropped (it cannot happen by construction, but the check is the contract).
+    """
+    by_number = {i: p for i, p in enumerate(passages, start=1)}
+    text = strip_invalid_markers(normalize_markers(answer), set(by_number))
+    citations = []
+    for n in parse_markers(text):
+        claim = " ".join(s for s in sentences(text) if n in parse_markers(s)) or text
+        quote = best_quote(claim, by_number[n].text)
+        if quote and quote_in_source(quote, by_number[n].text):
+            citations.append(Citation(by_number[n].source, by_number[n].chunk_id, quote, n))
+    return text, citations

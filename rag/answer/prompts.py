@@ -1,0 +1,33 @@
+"""The one prompt loader: templates are files in `prompts/`, placeholders are checked both ways."""
+
+from __future__ import annotations
+
+import string
+from functools import lru_cache
+from pathlib import Path
+
+from rag.core.errors import RagError
+
+
+@lru_cache(maxsize=32)
+def _load(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RagError(f"prompt template missing: {path} — reinstall or set RAG_PROMPTS_DIR") from exc
+
+
+def placeholders(template: str) -> set[str]:
+    """The `{names}` a template uses. "a {x} {y}" -> {"x", "y"}"""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def render(prompts_dir: Path, name: str, /, **values: str) -> str:
+    """Fill `prompts_dir/name.txt`; a missing or an extra value is an error, never a silent gap."""
+    template = _load(Path(prompts_dir) / f"{name}.txt")
+    expected = placeholders(template)
+    if expected != set(values):
+        raise RagError(
+            f"prompt {name!r} expects {sorted(expected)}, got {sorted(values)}"
+        )
+    return template.format(**values)

@@ -1,0 +1,212 @@
+"""The `rag` command: ingest, ask, chat (here), eval and testset (`rag.evaluation.cli`). A thin adapter over `rag.RAG`.
+
+Heavy libraries are imported only inside the command that needs them, so `rag --help` is fast.
+Errors the user can fix are printed as one line (`Error: …`) with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from rag.evaluation import cli as evalcli
+
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1", "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false",
+}  # fmt: skip
+
+
+def offline_environment() -> None:
+    """Never reach for a model hub at run time (set before any Hugging Face import)."""
+    for key, value in OFFLINE.items():
+        os.environ.setdefault(key, value)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rag", description="Cited answers from your news articles, offline.")
+    p.add_argument("--index", type=Path, help="index folder (default .rag, or RAG_INDEX_DIR)")
+    p.add_argument("--llm", choices=["auto", "transformers", "llamacpp", "fake", "openai"],
+                   help="generation backend")
+    p.add_argument("--embedder", help="'e5-small' (bundled), 'fake', or a sentence-transformers path")
+    p.add_argument("--top-k", type=int, help="passages shown to the model")
+    p.add_argument("--fusion", choices=["rrf", "dense", "bm25", "latent"], help="retrieval ranking")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{ingest,ask,chat,doctor,eval,testset}")
+
+    ing = sub.add_parser("ingest", help="index folders of .txt/.md files or .jsonl corpora")
+    ing.add_argument("paths", nargs="*", type=Path, help="sources (default: seeds/, or RAG_SOURCES)")
+    ing.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    ing.add_argument(
+        "--wait", type=float, metavar="SECONDS",
+        help="wait this long for another ingest on the same index to finish (default: refuse at once)",
+    )  # fmt: skip
+
+    ask = sub.add_parser("ask", help="ask one question")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+
+    sub.add_parser("chat", help="a conversation in the terminal (follow-ups use the history)")
+
+    doc = sub.add_parser(
+        "doctor", help="this CPU's kernel throughputs, the kernels chosen and the backend 'auto' runs"
+    )
+    doc.add_argument("--again", action="store_true", help="measure again instead of reading the cache")
+
+    evalcli.add_parsers(sub)
+    return p
+
+
+def settings_from(args: argparse.Namespace):
+    from rag.core.settings import Settings
+
+    overrides = {
+        "index_dir": args.index, "llm": args.llm, "embedder": args.embedder,
+        "top_k": args.top_k, "fusion": args.fusion,
+    }  # fmt: skip
+    if getattr(args, "paths", None):
+        overrides["sources"] = args.paths
+    if getattr(args, "wait", None) is not None:
+        overrides["ingest_wait"] = args.wait
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(evalcli.route(sys.argv[1:] if argv is None else argv, p))
+    offline_environment()
+    from rag.core.errors import RagError
+
+    try:
+        return COMMANDS[args.command](args)
+    except RagError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def cmd_ingest(args) -> int:
+    from rag.pipeline import RAG
+
+    settings = settings_from(args)
+    report = RAG(settings).ingest(rebuild=args.rebuild)
+    print(f"{settings.index_dir}/: {report.summary()}")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from rag.pipeline import RAG
+
+    bot = RAG(settings_from(args))
+    answer = live_draft(bot.stream(args.question), show=not args.json)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(render_answer(answer))
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    """Print what rag.llm.transformers.kernels measured on this machine and chose (measuring it if not cached)."""
+    from rag.llm.auto import choose_backend
+    from rag.llm.transformers import kernels
+
+    settings = settings_from(args)
+    choice = choose_backend(settings, again=args.again)
+    for line in choice.lines():
+        print(line)
+    for engine in ("transformers", "llamacpp"):
+        p = choice.backend.get(engine)
+        if p:
+            print(f"  {engine:<12} first token {p['first_token_s']:5.1f} s @{kernels.ANSWER_PROMPT} tokens, "
+                  f"decode {p['decode_tps']:5.1f} tok/s, answer {p['answer_s']:5.1f} s"
+                  + (" (measured)" if engine == "llamacpp" else " (predicted from the kernels)"))  # fmt: skip
+    forced = settings.llm if settings.llm != "auto" else None
+    print(f"backend in use: {forced or choice.backend.get('chosen')}"
+          + (" (forced by RAG_LLM / --llm)" if forced else " (RAG_LLM=auto)"))  # fmt: skip
+    print(f"cache: {Path(settings.model_cache).expanduser() / f'kernels-{choice.key}.json'}")
+    return 0
+
+
+def live_draft(stream, show: bool = True, out=None):
+    """Consume `RAG.stream`; show its tokens live on a terminal (stderr), then erase them, and
+    return the final Answer.
+
+    The streamed tokens are the model's unchecked draft: the checks may withhold it or change
+    its citations. So the draft is only ever shown on an interactive terminal, and erased once
+    the checked answer is known; stdout (a file, a pipe) gets only the checked answer.
+    """
+    from rag.core.types import Answer
+
+    out = out or sys.stderr
+    live = show and out.isatty()
+    shown = ""
+    answer = None
+    for item in stream:
+        if isinstance(item, Answer):
+            answer = item
+        elif live:
+            out.write(item)
+            out.flush()
+            shown += item
+    assert answer is not None
+    if shown:
+        out.write(_erase(shown))
+        out.flush()
+    return answer
+
+
+def _erase(text: str) -> str:
+    """Terminal codes that clear `text` just written from the start of a line (wrapped lines
+    included) and put the cursor back at that start."""
+    import shutil
+
+    width = max(1, shutil.get_terminal_size().columns)
+    rows = sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
+    return "\r\033[K" + "\033[A\033[K" * (rows - 1)
+
+
+def render_answer(answer) -> str:
+    """The final answer with its sources and quotes, for the terminal."""
+    lines = [answer.text]
+    for c in answer.citations:
+        lines.append(f"  [{c.number}] {c.source}: « {c.quote} »")
+    t = answer.timings
+    ttft = f"{t.first_token_s:.1f}s" if t.first_token_s is not None else "-"
+    lines.append(f"  (retrieval {t.retrieval_s * 1000:.0f} ms, first token {ttft}, total {t.total_s:.1f}s)")
+    return "\n".join(lines)
+
+
+def cmd_chat(args) -> int:
+    from rag.core.errors import InputError
+    from rag.pipeline import RAG
+
+    bot = RAG(settings_from(args))
+    history: list[dict[str, str]] = []
+    bot.warm(prime=True)  # models loaded and primed before the first prompt
+    print("Ask about the articles (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = live_draft(bot.stream(question, history))
+        except InputError as exc:
+            print(f"Error: {exc}")
+            continue
+        print(render_answer(answer))
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "doctor": cmd_doctor, **evalcli.COMMANDS}
+
+if __name__ == "__main__":
+    sys.exit(main())

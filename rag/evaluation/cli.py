@@ -1,0 +1,432 @@
+"""The evaluation commands: `rag eval …` (run, report, compare, sweep, piaf, gate,
+faithfulness-check) and `rag testset …` (check, draft). Thin adapters over rag.evaluation.runner,
+rag.evaluation.report, rag.evaluation.compare, rag.evaluation.sweep, rag.evaluation.piaf, rag.evaluation.gate, rag.evaluation.agreement and rag.evaluation.testset.
+
+Like `rag.cli.main`, this module imports nothing heavy at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def settings_from(args: argparse.Namespace):
+    from rag.cli.main import settings_from as build
+
+    return build(args)
+
+
+GLOBAL_VALUE_OPTIONS = {"--index", "--llm", "--embedder", "--top-k", "--fusion"}
+EVAL_SUBCOMMANDS = ("compare", "report", "sweep", "piaf", "gate", "faithfulness-check")
+EVAL_USAGE = """rag eval TESTSET --out RESULTS.jsonl [--retrieval-only] [--limit N] [--resume] [--report DIR] [--semantic]
+       rag eval report RESULTS.jsonl --report DIR [--semantic] [--passages-from SOURCES]
+       rag eval compare RUN_A.jsonl RUN_B.jsonl
+       rag eval sweep TESTSET --grid NAME=V1,V2 [--grid …] --out DIR [--retrieval-only] [--limit N]
+       rag eval piaf [--limit N] [--out FILE] [--resume] [--retrieval-only] [--corpus F] [--questions F] [--index DIR]
+       rag eval gate [--thresholds FILE] [--workdir DIR] [--record]
+       rag eval faithfulness-check [--labels FILE]"""
+
+
+def add_parsers(sub) -> None:
+    """`rag eval`, its hidden sub-commands (see `route`) and `rag testset`."""
+    ev = sub.add_parser("eval", help="score answers against a JSONL test set (and compare, report, sweep, piaf, gate)",
+                        usage=EVAL_USAGE)  # fmt: skip
+    ev.add_argument("testset", type=Path)
+    ev.add_argument("--out", type=Path, required=True, help="per-case results (JSONL)")
+    ev.add_argument("--retrieval-only", action="store_true", help="skip generation")
+    ev.add_argument("--limit", type=int, help="only the first N cases")
+    ev.add_argument(
+        "--resume", action="store_true", help="keep the finished cases already in --out"
+    )
+    ev.add_argument(
+        "--report", type=Path, metavar="DIR", help="also write report.md and report.html there"
+    )
+    ev.add_argument(
+        "--semantic", action="store_true", help="add answer/reference similarity (loads e5-small)"
+    )
+    _eval_subparsers(sub)
+    _testset_parser(sub)
+
+
+def _eval_subparsers(sub) -> None:
+    """`rag eval compare …` and friends, registered as hidden commands that `route` maps to."""
+    rep = sub.add_parser(
+        "eval-report",
+        prog="rag eval report",
+        description="report.md and report.html for a results file",
+    )
+    rep.add_argument("results", type=Path)
+    rep.add_argument("--report", type=Path, metavar="DIR", required=True, help="output folder")
+    rep.add_argument(
+        "--semantic", action="store_true", help="add answer/reference similarity (loads e5-small)"
+    )
+    rep.add_argument(
+        "--passages-from",
+        type=Path,
+        nargs="+",
+        metavar="SOURCES",
+        help="older results without cited passage text: recover it from these documents",
+    )
+    rep.add_argument("--title", default=None, help="report title (default: the results file name)")
+
+    cmp_ = sub.add_parser(
+        "eval-compare", prog="rag eval compare", description="metric deltas and flipped cases"
+    )
+    cmp_.add_argument("run_a", type=Path)
+    cmp_.add_argument("run_b", type=Path)
+
+    sw = sub.add_parser(
+        "eval-sweep",
+        prog="rag eval sweep",
+        description="one evaluation per combination of settings",
+    )
+    sw.add_argument("testset", type=Path)
+    sw.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="NAME=V1,V2",
+        help="a Settings field and values",
+    )
+    sw.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder for <combo>.jsonl and sweep.md",
+    )
+    sw.add_argument("--retrieval-only", action="store_true", help="skip generation")
+    sw.add_argument("--limit", type=int, help="only the first N cases")
+
+    pf = sub.add_parser(
+        "eval-piaf",
+        prog="rag eval piaf",
+        description="build the PIAF index and run its dev questions",
+    )
+    pf.add_argument("--limit", type=int, help="only the first N questions")
+    pf.add_argument(
+        "--out", type=Path, help="per-case results (default results/piaf[-retrieval].jsonl)"
+    )
+    pf.add_argument(
+        "--resume", action="store_true", help="keep the finished cases already in --out"
+    )
+    pf.add_argument(
+        "--retrieval-only", action="store_true", help="skip generation (top 20 unless --top-k)"
+    )
+    pf.add_argument("--corpus", type=Path, help="PIAF corpus.jsonl")
+    pf.add_argument("--questions", type=Path, help="PIAF dev_questions.jsonl")
+    pf.add_argument(
+        "--index", dest="piaf_index", type=Path, help="PIAF index folder (default .rag-piaf)"
+    )
+
+    gt = sub.add_parser(
+        "eval-gate",
+        prog="rag eval gate",
+        description="retrieval quality gate against evals/thresholds.json",
+    )
+    gt.add_argument(
+        "--thresholds", type=Path, help="thresholds file (default evals/thresholds.json)"
+    )
+    gt.add_argument(
+        "--workdir", type=Path, help="indexes and results of the gate (default .rag-gate/)"
+    )
+    gt.add_argument("--corpus", type=Path, help="PIAF corpus.jsonl")
+    gt.add_argument("--questions", type=Path, help="PIAF dev_questions.jsonl")
+    gt.add_argument("--seeds", type=Path, help="seed articles folder (default seeds/)")
+    gt.add_argument("--testset", type=Path, help="seeds test set (default evals/seeds.jsonl)")
+    gt.add_argument(
+        "--record",
+        action="store_true",
+        help="write the measured values and new thresholds to the file",
+    )
+
+    fc = sub.add_parser("eval-faithfulness-check", prog="rag eval faithfulness-check",
+                        description="the faithfulness checker against hand-labelled sentences")  # fmt: skip
+    fc.add_argument("--labels", type=Path, help="labels (default evals/faithfulness_labels.jsonl)")
+
+
+def _testset_parser(sub) -> None:
+    ts = sub.add_parser("testset", help="check a test set, or draft candidate cases from documents")
+    tsub = ts.add_subparsers(dest="testset_command", required=True)
+    ck = tsub.add_parser("check", help="report every problem of a JSONL test set (exit 1 if any)")
+    ck.add_argument("file", type=Path)
+    ck.add_argument(
+        "--index", dest="check_index", type=Path, help="index whose documents the sources must name"
+    )
+    ck.add_argument("--no-index", action="store_true", help="skip the gold-source check")
+    dr = tsub.add_parser("draft", help="draft questions from documents for a person to review")
+    dr.add_argument(
+        "source", type=Path, help="a folder of articles, a .jsonl corpus, or an index folder"
+    )
+    dr.add_argument("--out", type=Path, required=True, help="draft cases (JSONL)")
+    dr.add_argument("--per-doc", type=int, default=3, help="questions per document (default 3)")
+
+
+def route(argv: list[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """`rag [options] eval compare …` -> `rag [options] eval-compare …`.
+
+    argparse cannot have both a positional test set (`rag eval TESTSET`) and sub-commands under
+    `eval`, so a first word after `eval` that names a sub-command selects a hidden command. The
+    global options that take a value are read from `parser` (default: those of `rag`).
+    """
+    takes_value = _value_options(parser) if parser is not None else GLOBAL_VALUE_OPTIONS
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] in takes_value else 1
+    if i + 1 < len(argv) and argv[i] == "eval" and argv[i + 1] in EVAL_SUBCOMMANDS:
+        return [*argv[:i], f"eval-{argv[i + 1]}", *argv[i + 2 :]]
+    return list(argv)
+
+
+def _value_options(parser: argparse.ArgumentParser) -> set[str]:
+    return {
+        flag for action in parser._actions if action.nargs != 0 for flag in action.option_strings
+    }
+
+
+def _finish_results(args, results: list[dict], settings) -> None:
+    """--semantic (stored on the lines) and --report, shared by `eval` and `eval report`."""
+    from rag.evaluation.runner import add_semantic_similarity
+
+    if args.semantic:
+        from rag.index.embed import build_embedder
+
+        add_semantic_similarity(results, build_embedder(settings))
+    if args.report:
+        from rag.evaluation.report import write_report
+
+        title = (
+            getattr(args, "title", None)
+            or f"Evaluation report: {getattr(args, 'results', None) or args.out}"
+        )
+        md, page = write_report(results, args.report, title, _report_notes())
+        print(f"report: {md} and {page}")
+
+
+def _report_notes() -> list[str]:
+    from rag.evaluation.agreement import LABELS, agreement, load_labels
+
+    note = ("Faithfulness = share of answer sentences whose new words are mostly (≥ 60 %) in their cited "
+            "passages and which add no number the passages lack (word overlap, not entailment).")  # fmt: skip
+    if LABELS.exists():
+        a = agreement(load_labels(LABELS))
+        note += f" On {a.n} hand-labelled sentences it agrees with a person {100 * a.agreement:.0f} % of the time."
+    return [note]
+
+
+def cmd_eval(args) -> int:
+    from rag.evaluation.runner import load_results, load_testset, run_eval, write_results
+    from rag.evaluation.metrics import format_summary, summarize
+    from rag.pipeline import RAG
+
+    settings = settings_from(args)
+    cases = load_testset(args.testset)
+    summary = run_eval(RAG(settings), cases, args.out, retrieval_only=args.retrieval_only,
+                       limit=args.limit, resume=args.resume)  # fmt: skip
+    if args.semantic or args.report:
+        selected = {c["id"] for c in cases[: args.limit]}
+        written = load_results(args.out)  # with --resume it may hold cases beyond --limit
+        results = [r for r in written if r["id"] in selected]
+        _finish_results(args, results, settings)
+        if args.semantic:
+            write_results(args.out, written)  # the similarity is kept on the lines
+        summary = summarize(results)
+    print(format_summary(summary))
+    return 0
+
+
+def cmd_eval_report(args) -> int:
+    from rag.evaluation.runner import add_passages, load_results
+    from rag.evaluation.metrics import format_summary, summarize
+
+    settings = settings_from(args)
+    results = load_results(args.results)
+    if args.passages_from:
+        from rag.index.ingest import chunk_document, load_sources
+
+        docs = load_sources(args.passages_from, settings.max_file_bytes).documents
+        chunks = [
+            c for d in docs for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)
+        ]
+        print(
+            f"cited passages recovered from {len(docs)} documents: {add_passages(results, chunks)}"
+        )
+    _finish_results(args, results, settings)
+    print(format_summary(summarize(results)))
+    return 0
+
+
+def cmd_eval_compare(args) -> int:
+    from rag.evaluation.compare import compare
+    from rag.evaluation.runner import load_results
+
+    print(
+        compare(
+            load_results(args.run_a), load_results(args.run_b), (str(args.run_a), str(args.run_b))
+        )
+    )
+    return 0
+
+
+def cmd_eval_sweep(args) -> int:
+    from rag.evaluation.runner import load_testset
+    from rag.pipeline import RAG
+    from rag.evaluation.sweep import format_table, parse_grid, run_sweep
+
+    grid = parse_grid(args.grid)
+    cases = load_testset(args.testset)
+    shared: dict[tuple, object] = {}
+
+    def once(key: tuple, build):
+        if key not in shared:
+            shared[key] = build()
+        return shared[key]
+
+    def make_bot(settings, own_index: bool):
+        # The models load once and serve every combination that does not change them.
+        embedder = once(
+            ("embedder", settings.embedder, settings.threads), lambda: RAG(settings).embedder
+        )
+        llm_key = ("llm", settings.llm, settings.model_file, settings.quantize, settings.prefill,
+                   settings.fast_decode, settings.threads)  # fmt: skip
+        llm = None if args.retrieval_only else once(llm_key, lambda: RAG(settings).llm)
+        bot = RAG(settings, llm=llm, embedder=embedder)
+        if own_index:
+            bot.ingest()
+        return bot
+
+    rows = run_sweep(
+        make_bot, settings_from(args), cases, args.out, grid, args.retrieval_only, args.limit
+    )
+    print(format_table(rows))
+    print(f"\nper-case results and sweep.md in {args.out}/")
+    return 0
+
+
+def cmd_eval_piaf(args) -> int:
+    from rag.evaluation import piaf
+    from rag.evaluation.runner import load_testset, run_eval
+    from rag.evaluation.metrics import format_summary
+    from rag.pipeline import RAG
+
+    corpus = piaf.require(args.corpus or piaf.corpus_path(settings_from(args)), "corpus")
+    questions = piaf.require(args.questions or piaf.questions_path(settings_from(args)), "questions")
+    settings = piaf.piaf_settings(
+        settings_from(args), corpus, args.piaf_index or args.index or piaf.INDEX
+    )
+    if args.retrieval_only and args.top_k is None:
+        settings = settings.model_copy(update={"top_k": piaf.RETRIEVAL_TOP_K})
+    out = args.out or Path("results") / (
+        "piaf-retrieval.jsonl" if args.retrieval_only else "piaf.jsonl"
+    )
+    bot = RAG(settings)
+    print(f"{settings.index_dir}/: {bot.ingest().summary()}", file=sys.stderr)
+    summary = run_eval(bot, load_testset(questions), out, retrieval_only=args.retrieval_only,
+                       limit=args.limit, resume=args.resume)  # fmt: skip
+    print(format_summary(summary))
+    print(f"per-case results: {out}")
+    return 0
+
+
+def cmd_eval_gate(args) -> int:
+    from rag.evaluation import gate
+    from rag.evaluation import piaf
+
+    path = args.thresholds or gate.THRESHOLDS
+    recorded = gate.load_thresholds(path)
+    measured = gate.measure(
+        settings_from(args), recorded["setup"], args.workdir or gate.WORKDIR,
+        args.seeds or Path("seeds"), args.testset or Path("evals/seeds.jsonl"),
+        args.corpus or piaf.corpus_path(settings_from(args)), args.questions or piaf.questions_path(settings_from(args)),
+    )  # fmt: skip
+    if args.record:
+        gate.record(path, recorded, measured)
+        recorded = gate.load_thresholds(path)
+        print(f"recorded in {path}")
+    print(gate.format_gate(measured, recorded["thresholds"]))
+    failed = gate.failures(measured, recorded["thresholds"])
+    for line in failed:
+        print(f"FAIL: {line}", file=sys.stderr)
+    if failed:
+        print(f"quality gate failed: {'; '.join(failed)}", file=sys.stderr)
+        return 1
+    print("quality gate passed")
+    return 0
+
+
+def cmd_eval_faithfulness_check(args) -> int:
+    from rag.evaluation.agreement import LABELS, agreement, format_agreement, load_labels
+
+    print(format_agreement(agreement(load_labels(args.labels or LABELS))))
+    return 0
+
+
+def cmd_testset_check(args) -> int:
+    from rag.evaluation.testset import check
+
+    doc_ids, where, problems = None, "", []
+    if not args.no_index:
+        settings = settings_from(args)
+        if args.check_index:
+            settings = settings.model_copy(update={"index_dir": args.check_index})
+        doc_ids, where, missing = _indexed_documents(settings)
+        if missing:
+            problems.append(missing)
+    problems = [
+        f"{args.file}:{p}" for p in check(args.file, doc_ids, f"the index at {where}")
+    ] + problems
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.file}", file=sys.stderr)
+        return 1
+    checked = f"; every gold source is in the index at {where}" if doc_ids is not None else ""
+    print(f"{args.file}: no problems{checked}")
+    return 0
+
+
+def _indexed_documents(settings) -> tuple[set[str] | None, str, str]:
+    """(document ids, where, "" or the one-line reason they could not be read)."""
+    from rag.index.embed import build_embedder
+    from rag.index.store import Store, _exists
+
+    where = f"{settings.index_dir}/"
+    if not settings.chroma_host and not _exists(settings):
+        return None, where, (f"cannot check gold sources: no index at {where} — build it with "
+                             f"'rag --index {settings.index_dir} ingest SOURCES…' (or pass --no-index)")  # fmt: skip
+    store = Store(settings, build_embedder(settings).id)
+    return set(store.document_hashes()), where, ""
+
+
+def cmd_testset_draft(args) -> int:
+    from rag.evaluation.testset import documents_from_chunks, draft_cases, to_jsonl
+
+    settings = settings_from(args)
+    if (args.source / "chroma.sqlite3").exists():
+        from rag.index.embed import build_embedder
+        from rag.index.store import Store
+
+        settings = settings.model_copy(update={"index_dir": args.source})
+        docs = documents_from_chunks(Store(settings, build_embedder(settings).id).all_chunks())
+    else:
+        from rag.index.ingest import load_sources
+
+        docs = load_sources([args.source], settings.max_file_bytes).documents
+    drafts = draft_cases(docs, args.per_doc)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(to_jsonl(drafts), encoding="utf-8")
+    print(f"{len(drafts)} draft cases from {len(docs)} documents in {args.out} — review each, fix the "
+          "question, then remove \"draft\" and \"status\" before using it")  # fmt: skip
+    return 0
+
+
+TESTSET_COMMANDS = {"check": cmd_testset_check, "draft": cmd_testset_draft}
+
+COMMANDS = {
+    "eval": cmd_eval, "eval-report": cmd_eval_report,
+    "eval-compare": cmd_eval_compare, "eval-sweep": cmd_eval_sweep, "eval-piaf": cmd_eval_piaf,
+    "eval-gate": cmd_eval_gate, "eval-faithfulness-check": cmd_eval_faithfulness_check,
+    "testset": lambda args: TESTSET_COMMANDS[args.testset_command](args),
+}  # fmt: skip

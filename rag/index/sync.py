@@ -1,0 +1,130 @@
+"""Incremental indexing: bring the store in line with the documents, embedding only what changed."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from rag.index.embed import Embedder, latent_terms
+from rag.core.errors import InputError
+from rag.index.ingest import Loaded, chunk_document, document_hash, windows
+from rag.core.settings import Settings
+from rag.index.store import Store, Window
+from rag.core.types import Chunk, IngestReport
+
+
+def sync(
+    settings: Settings, embedder: Embedder, store: Store, loaded: Loaded, progress: bool = True
+) -> IngestReport:
+    """Add new documents, re-embed changed ones, remove deleted ones; say what was done.
+
+    Crash-safe by construction: a document's records are upserted before its stale records are
+    deleted, and every record carries its document's hash and its document's record count, so an
+    interrupted run leaves either the old state, or a mixed or partial one that the next run sees
+    as "changed" and repairs (tests/test_crash.py kills ingests at many points to check it).
+    """
+    start = time.perf_counter()
+    stored = store.document_hashes()
+    if stored and not loaded.documents:
+        raise InputError(_nothing_readable(loaded, len(stored)))
+    params = (settings.chunk_size, settings.chunk_overlap, settings.window_size, settings.window_overlap)
+    if latent_terms(embedder, settings):  # a document stored without them gets them
+        params += (1,)
+    added, updated, unchanged = [], [], []
+    todo: list[tuple[str, list[Chunk]]] = []
+    hashes: dict[str, str] = {}
+    for doc in loaded.documents:
+        h = document_hash(doc, *params)
+        hashes[doc.id] = h
+        if stored.get(doc.id) == {h}:
+            unchanged.append(doc.id)
+            continue
+        (updated if doc.id in stored else added).append(doc.id)
+        todo.append((doc.id, chunk_document(doc, settings.chunk_size, settings.chunk_overlap)))
+    current = {d.id for d in loaded.documents}
+    removed = sorted(set(stored) - current)
+
+    embedded = _embed_and_store(settings, embedder, store, todo, hashes, progress)
+    for doc_id in removed:
+        store.delete(store.record_ids(doc_id))
+    return IngestReport(
+        added=tuple(added), updated=tuple(updated), unchanged=tuple(unchanged),
+        removed=tuple(removed), skipped=tuple(loaded.skipped), chunks_embedded=embedded,
+        seconds=time.perf_counter() - start,
+    )  # fmt: skip
+
+
+def _nothing_readable(loaded: Loaded, indexed: int) -> str:
+    """Refuse to empty an index because its sources came out empty (a wrong path, a bad copy)."""
+    why = f" ({len(loaded.skipped)} skipped: {loaded.skipped[0]}…)" if loaded.skipped else ""
+    return (
+        f"the sources hold no readable document{why}; the {indexed} indexed documents are kept — "
+        "check the paths, or run 'rag ingest --rebuild' to empty the index on purpose"
+    )
+
+
+def _embed_and_store(settings, embedder, store, todo, hashes, progress: bool) -> int:
+    from tqdm import tqdm
+
+    total = sum(len(cs) for _, cs in todo)
+    bar = tqdm(
+        total=total, unit="chunk", desc="Embedding", file=sys.stderr,
+        disable=not progress or total < 2 * settings.embed_batch_size,
+    )  # fmt: skip
+    batch: list[Chunk] = []
+    for _, doc_chunks in todo:
+        batch.extend(doc_chunks)
+        if len(batch) >= settings.embed_batch_size:
+            _flush(settings, embedder, store, batch, hashes, bar)
+            batch = []
+    _flush(settings, embedder, store, batch, hashes, bar)
+    # Only after every new record is stored: drop records that no longer exist (a shorter document).
+    for doc_id, doc_chunks in todo:
+        keep = {c.id for c in doc_chunks} | {w.id for c in doc_chunks for w in _windows(settings, c)}
+        store.delete([i for i in store.record_ids(doc_id) if i not in keep])
+    bar.close()
+    return total
+
+
+def _windows(settings: Settings, chunk: Chunk) -> list[Window]:
+    texts = windows(chunk.text, settings.window_size, settings.window_overlap)
+    if len(texts) == 1:
+        return []  # the chunk is its own window
+    return [Window(f"{chunk.id}/w{j}", chunk.id, t) for j, t in enumerate(texts)]
+
+
+def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
+    """Embed and upsert whole documents at a time (a batch never splits a document).
+
+    A chunk with windows gets the normalised mean of its windows' vectors; each window is stored
+    too, pointing at its chunk, so dense search can match the precise window and return the chunk.
+    Each chunk also gets its latent terms when the embedder has them (whole chunk, title first).
+    """
+    if not batch:
+        return
+    per_chunk = [_windows(settings, c) for c in batch]
+    texts = [_embed_text(c, w.text if w else c.text) for c, ws in zip(batch, per_chunk) for w in (ws or [None])]
+    vectors = embedder.passages(texts)
+    chunk_vectors, window_vectors, at = [], [], 0
+    for ws in per_chunk:
+        n = max(len(ws), 1)
+        block = vectors[at : at + n]
+        at += n
+        mean = block.mean(axis=0)
+        chunk_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
+        window_vectors.extend(block if ws else [])
+    records: dict[str, int] = {}  # a batch holds whole documents: these are complete counts
+    for c, ws in zip(batch, per_chunk):
+        records[c.doc_id] = records.get(c.doc_id, 0) + 1 + len(ws)
+    latent = latent_terms(embedder, settings)
+    terms = latent([_embed_text(c, c.text) for c in batch]) if latent else None
+    store.upsert(batch, chunk_vectors, hashes, [bool(ws) for ws in per_chunk], records, terms)
+    store.upsert_windows([w for ws in per_chunk for w in ws], window_vectors, batch, hashes, records)
+    bar.update(len(batch))
+
+
+def _embed_text(chunk: Chunk, text: str) -> str:
+    """The title gives a piece its context (which article, which call)."""
+    return f"{chunk.title}\n{text}" if chunk.title and not text.startswith(chunk.title) else text

@@ -1,0 +1,326 @@
+"""Which matmul kernels this CPU runs fast, measured once per machine, and which engine answers.
+
+The same PyTorch op can be 60x slower on one CPU than on another: oneDNN's u8 x s8 quantised
+linear and bf16 matmuls need AVX-512 VNNI / BF16 (or AMX) to be fast; on an AVX2-only CPU they
+fall back to slow kernels while plain fp32 stays fast. So nothing here is assumed from CPU
+flags: `probe()` times each candidate kernel of `rag.llm.transformers.quant.QuantLinear` on the bundled model's
+real shapes (its 1,536 -> 8,960 MLP projection), in stages, so that a kernel which is
+catastrophically slow is found out on a tiny matrix in milliseconds and never run on a big one:
+
+    prompt (prefill): onednn (u8 x s8 oneDNN quantised linear), int_mm (torch._int_mm s8 x s8),
+                      bf16 and fp32 (the int8 weight dequantised into a reused buffer)
+    decode (1 token): int4 (torch's packed int4 kernel) and int8 (torch's int8 pack kernel)
+
+The choice (and the measured throughputs) is cached in `<model_cache>/kernels-<key>.json`, the
+key built from the CPU model, its flags, torch's version and CPU capability (so the emulation
+`ATEN_CPU_CAPABILITY=avx2` gets its own), oneDNN's ISA limit and the thread count.
+
+`rag.llm.auto` compares the prediction made from these rates with llama.cpp.
+
+Written by hand: neither PyTorch nor transformers picks kernels by measuring them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PREFILL_KERNELS = ("onednn", "int_mm", "bf16", "fp32")
+INT8_KERNELS = ("onednn", "int_mm")
+FLOAT_KERNELS = ("bf16", "fp32")
+DECODE_KERNELS = ("int4", "int8")
+VERSION = 2  # bump when the probe or the cached record changes
+
+# The bundled Qwen2.5-1.5B: weights multiplied per prompt token in its 28 decoder layers, and
+# in its output layer (computed for the last position only).
+LAYER_WEIGHTS = 28 * (2 * 1536 * 1536 + 2 * 256 * 1536 + 3 * 1536 * 8960)
+HEAD_WEIGHTS = 151936 * 1536
+INT4_SHARE = 0.78  # of LAYER_WEIGHTS, the GGUF's 4-bit matrices (the rest are 6-bit: int8)
+# Measured time / kernel-only prediction of a ~1,000-token prompt and of a decode step on the
+# AVX-512 machine (attention, norms, activations and Python around the matmuls).
+# Calibrated with benchmarks/speed.py (docs/results/2026-12-02-every-cpu.md).
+PREFILL_OVERHEAD = 1.35
+DECODE_OVERHEAD = 2.1
+PROBE_BUDGET_S = 0.15  # a candidate predicted slower than this on the big shape is not run on it
+K, N = 1536, 8960  # the probe's big shape: the bundled model's MLP gate/up projection
+PROMPT_ROWS = 128  # rows of the big prompt probe
+DECODE_COPIES = 8  # distinct matrices the decode probe cycles through (110 MB in int8)
+ANSWER_PROMPT, ANSWER_TOKENS = 1000, 64  # the "typical answer" the backends are compared on
+INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
+                     "amx_bf16", "amx_int8", "asimd", "sve")  # fmt: skip
+
+
+@dataclass
+class KernelChoice:
+    """What the probe measured and chose. Throughputs are in GOP/s (prompt kernels: 2 ops per
+    multiply-add) and GB/s of weights read (decode kernels); 0 means not measurable here."""
+
+    key: str
+    cpu: str
+    flags: list[str]
+    capability: str  # torch's CPU capability (DEFAULT, AVX2, AVX512)
+    torch: str
+    threads: int
+    prefill: dict[str, float] = field(default_factory=dict)
+    decode: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # kernel -> why it was skipped or cut short
+    int8: str = "int_mm"  # the fastest int8 prompt kernel
+    float: str = "fp32"  # the fastest float prompt kernel
+    decode_kernel: str = "int4"
+    probe_s: float = 0.0
+    backend: dict[str, Any] = field(default_factory=dict)  # choose_backend()'s record
+
+    @property
+    def int8_pays(self) -> bool:
+        """Whether int8 prompt matmuls beat the float ones here (else every layer takes float)."""
+        return self.prefill.get(self.int8, 0.0) > self.prefill.get(self.float, 0.0)
+
+    def prompt_kernel(self, int8_layer: bool) -> str:
+        """The kernel for a layer's prompts: int8 only where the settings allow and it pays."""
+        return self.int8 if int8_layer and self.int8_pays else self.float
+
+    def predict(self, prompt_tokens: int = ANSWER_PROMPT, new_tokens: int = ANSWER_TOKENS,
+                int8_share: float = 5 / 6) -> dict[str, float]:  # fmt: skip
+        """Predicted first-token seconds, decode tokens/s and answer seconds for the bundled
+        model with this choice (`int8_share`: the prompt weights in int8 layers; "mixed" keeps
+        the MLP down projection, a sixth, in float)."""
+        best_int8 = self.prefill.get(self.prompt_kernel(True), 0.0)
+        best_float = self.prefill.get(self.float, 0.0)
+        if best_int8 <= 0 or best_float <= 0:
+            return {"first_token_s": float("inf"), "decode_tps": 0.0, "answer_s": float("inf")}
+        ops = 2 * LAYER_WEIGHTS * prompt_tokens
+        prefill = ops * int8_share / (best_int8 * 1e9) + ops * (1 - int8_share) / (best_float * 1e9)
+        first = prefill * PREFILL_OVERHEAD
+        bytes4 = LAYER_WEIGHTS * INT4_SHARE * (0.5 if self.decode_kernel == "int4" else 1.0)
+        bytes8 = LAYER_WEIGHTS * (1 - INT4_SHARE) + HEAD_WEIGHTS
+        rate = self.decode.get(self.decode_kernel, 0.0) * 1e9
+        rate8 = self.decode.get("int8", 0.0) * 1e9
+        if rate <= 0 or rate8 <= 0:
+            return {"first_token_s": first, "decode_tps": 0.0, "answer_s": float("inf")}
+        step = (bytes4 / rate + bytes8 / rate8) * DECODE_OVERHEAD
+        return {"first_token_s": first, "decode_tps": 1 / step, "answer_s": first + new_tokens * step}
+
+    def lines(self) -> list[str]:
+        """A readable report: the CPU, each kernel's throughput, the choice and why."""
+        out = [f"CPU: {self.cpu} ({self.threads} threads); torch {self.torch}, capability {self.capability}",
+               f"flags: {' '.join(self.flags) or '(none of interest)'}"]  # fmt: skip
+        out.append("prompt kernels (GOP/s, rows x 1536 x 8960):")
+        for name in PREFILL_KERNELS:
+            note = f"  ({self.notes[name]})" if name in self.notes else ""
+            out.append(f"  {name:<7} {self.prefill.get(name, 0.0):8.1f}{note}")
+        out.append(f"decode kernels (GB/s of weights, 1 x 1536 x 8960, {DECODE_COPIES} matrices in turn):")
+        for name in DECODE_KERNELS:
+            note = f"  ({self.notes['decode-' + name]})" if "decode-" + name in self.notes else ""
+            out.append(f"  {name:<7} {self.decode.get(name, 0.0):8.1f}{note}")
+        why = "int8 beats float" if self.int8_pays else "float beats int8"
+        out.append(f"chosen: prompts {self.prompt_kernel(True)} ({why}; down projections "
+                   f"{self.float}), decode {self.decode_kernel}; probe took {self.probe_s:.2f} s")  # fmt: skip
+        p = self.predict()
+        out.append(f"transformers predicted: first token {p['first_token_s']:.1f} s @{ANSWER_PROMPT} "
+                   f"tokens, decode {p['decode_tps']:.1f} tok/s")  # fmt: skip
+        if self.backend:
+            out.append(f"auto backend: {self.backend.get('chosen')} ({self.backend.get('why')})")
+        return out
+
+
+def machine_key(threads: int) -> tuple[str, dict[str, Any]]:
+    """A short key naming this CPU as the kernels see it, and what went into it."""
+    import torch
+
+    cpu, flags = cpu_info()
+    ident = {
+        "cpu": cpu, "flags": flags, "torch": torch.__version__,
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "onednn_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""), "threads": threads, "v": VERSION,
+    }  # fmt: skip
+    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
+    return digest, ident
+
+
+def cpu_info() -> tuple[str, list[str]]:
+    """The CPU's model name and the flags (of INTERESTING_FLAGS) it has, from /proc/cpuinfo."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return name, []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and value.strip():
+            name = value.strip()
+        elif key in ("flags", "Features") and not flags:
+            flags = set(value.split())
+    return name, [f for f in INTERESTING_FLAGS if f in flags]
+
+
+def cached_choice(cache: Path, threads: int, again: bool = False) -> KernelChoice:
+    """This machine's choice: from its cache file, else probed now and written there."""
+    key, _ = machine_key(threads)
+    path = Path(cache).expanduser() / f"kernels-{key}.json"
+    if not again:
+        try:
+            return KernelChoice(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            pass  # none yet, or damaged / of an older layout: measure again
+    choice = probe(threads)
+    save(choice, cache)
+    return choice
+
+
+def save(choice: KernelChoice, cache: Path) -> None:
+    """Write the choice atomically; a read-only cache only costs a probe next time."""
+    path = Path(cache).expanduser() / f"kernels-{choice.key}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(asdict(choice), indent=1))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def probe(threads: int) -> KernelChoice:
+    """Time every candidate kernel on this CPU (well under a second where they are fast)."""
+    import torch
+
+    from rag.llm.transformers.quant import QuantLinear, quantize
+
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    key, ident = machine_key(threads)
+    choice = KernelChoice(key=key, cpu=ident["cpu"], flags=ident["flags"],
+                          capability=ident["capability"], torch=ident["torch"], threads=threads)  # fmt: skip
+    gen = torch.Generator().manual_seed(0)
+    small = QuantLinear(quantize(_grid_weight(256, 256, gen)))
+    big = QuantLinear(_random_buffers(N, K, gen))
+    rows_small = torch.randn(32, 256, generator=gen).bfloat16()
+    rows_big = torch.randn(PROMPT_ROWS, K, generator=gen).bfloat16()
+    reference = _with_kernel(small, "fp32", rows_small).float()
+    for name in PREFILL_KERNELS:
+        choice.prefill[name] = _prompt_rate(name, small, big, rows_small, rows_big, reference, choice.notes)
+    one = torch.randn(1, K, generator=gen).bfloat16()
+    for name in DECODE_KERNELS:
+        choice.decode[name] = _decode_rate(name, big, one, choice.notes)
+    choice.int8 = max(INT8_KERNELS, key=lambda k: choice.prefill[k])
+    choice.float = max(FLOAT_KERNELS, key=lambda k: choice.prefill[k])
+    # int4 reads half the bytes of int8: compare the time per weight, not GB/s
+    int4_time = 0.5 / choice.decode["int4"] if choice.decode["int4"] > 0 else float("inf")
+    int8_time = 1.0 / choice.decode["int8"] if choice.decode["int8"] > 0 else float("inf")
+    choice.decode_kernel = "int4" if int4_time <= int8_time else "int8"
+    choice.probe_s = time.perf_counter() - start
+    return choice
+
+
+def _grid_weight(n: int, k: int, gen: Any) -> Any:
+    """A weight whose groups of 32 sit on 16 levels, as the GGUF's 4-bit ones do (so it packs)."""
+    import torch
+
+    q = torch.randint(0, 16, (n, k // 32, 32), generator=gen).float()
+    scale = torch.rand(n, k // 32, 1, generator=gen) * 0.01 + 0.001
+    low = -8 * scale
+    return (q * scale + low).reshape(n, k).bfloat16()
+
+
+def _random_buffers(n: int, k: int, gen: Any) -> dict[str, Any]:
+    """A QuantLinear's buffers of random values (for timing only: quantize() would take ~1 s)."""
+    import torch
+
+    q = torch.randint(0, 16, (n, k), generator=gen, dtype=torch.int32)
+    return {
+        "w8": torch.randint(-127, 128, (n, k), generator=gen, dtype=torch.int8),
+        "s8": (torch.rand(n, generator=gen) * 0.01).bfloat16(),
+        "w4": torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 2),
+        "sz4": (torch.rand(k // 32, n, 2, generator=gen) * 0.01).bfloat16(),
+    }
+
+
+def _with_kernel(layer: Any, name: str, rows: Any) -> Any:
+    layer.prefill_kernel = name
+    return layer(rows)
+
+
+def _timed(fn: Any, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _prompt_rate(name: str, small: Any, big: Any, rows_small: Any, rows_big: Any,
+                 reference: Any, notes: dict[str, str]) -> float:  # fmt: skip
+    """GOP/s of one prompt kernel: first on a 32 x 256 x 256 product (a wrong or catastrophically
+    slow kernel shows there), then, when predicted fast enough, on PROMPT_ROWS x 1,536 x 8,960."""
+    if name == "onednn":
+        start = time.perf_counter()
+        if not small.pack(check=False):  # checked against fp32 just below
+            notes[name] = "not available in this torch build"
+            return 0.0
+        if time.perf_counter() - start > PROBE_BUDGET_S:
+            notes[name] = "prepacking a 256 x 256 weight took too long"
+            return 0.0
+    try:
+        got = _with_kernel(small, name, rows_small).float()  # warm-up, and a correctness check
+    except (RuntimeError, NotImplementedError) as exc:
+        notes[name] = f"failed: {type(exc).__name__}"
+        return 0.0
+    error = float((got - reference).norm() / reference.norm())
+    if not error <= 0.02:  # int8 rounding is ~0.8 %; AVX2's _int_mm saturates: ~11 %
+        notes[name] = f"wrong results on this CPU ({100 * error:.0f} % off fp32)"
+        return 0.0
+    ops_small = 2 * rows_small.shape[0] * 256 * 256
+    rate = ops_small / _timed(lambda: _with_kernel(small, name, rows_small), 3) / 1e9
+    ops_big = 2 * rows_big.shape[0] * K * N
+    # fp32 is the reference that every CPU runs well: always timed on the big shape (the small
+    # one is dominated by call overhead and understates it, most on a busy machine)
+    if name != "fp32" and ops_big / (rate * 1e9) > PROBE_BUDGET_S:
+        notes[name] = "too slow on the small probe; not run on the big one"
+        return rate
+    if name == "onednn":
+        start = time.perf_counter()
+        if not big.pack(check=False) or time.perf_counter() - start > 2 * PROBE_BUDGET_S:
+            notes[name] = "prepacking the 1536 x 8960 weight failed or took too long"
+            return 0.0
+    _with_kernel(big, name, rows_big)  # warm-up: scratch buffers, oneDNN primitives
+    return ops_big / _timed(lambda: _with_kernel(big, name, rows_big), 2) / 1e9
+
+
+def _decode_rate(name: str, big: Any, one: Any, notes: dict[str, str]) -> float:
+    """GB/s of weights read by one decode kernel, cycling through DECODE_COPIES matrices of
+    1,536 x 8,960 (more bytes than a CPU cache holds: decoding streams weights from memory)."""
+    import torch
+
+    from rag.llm.transformers.quant import QuantLinear
+
+    layers = [big] + [
+        QuantLinear({**big.tensors(), "w8": torch.empty_like(big.w8), "w4": torch.empty_like(big.w4)})
+        for _ in range(DECODE_COPIES - 1)
+    ]  # timing only: the copies' values are whatever the memory held
+    for layer in layers:
+        layer.decode_kernel = name
+
+    def cycle() -> None:
+        for layer in layers:
+            layer(one)
+
+    try:
+        cycle()  # warm-up: touches every page
+        seconds = _timed(cycle, 3) / len(layers)
+    except (RuntimeError, NotImplementedError) as exc:
+        notes["decode-" + name] = f"failed: {type(exc).__name__}"
+        return 0.0
+    finally:
+        big.decode_kernel = "int4"
+    return K * N * (0.5 if name == "int4" else 1.0) / seconds / 1e9
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"

@@ -1,0 +1,410 @@
+"""The transformers generation backend: the bundled GGUF run by PyTorch on CPU.
+
+By default (`quantize`) the model is prepared once straight from the GGUF's blocks into int4/int8
+weights (rag.llm.transformers.prepare) and run with the kernels this CPU does fastest (rag.llm.transformers.kernels); with
+`quantize=False`, transformers' own GGUF loader converts it once into a plain bf16 folder. The
+cache layout (`settings.model_cache`):
+
+    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf            joined from the part packages (rag.llm.weights)
+    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified   size + mtime of the hashed file
+    qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu-avx512/  prepared int4/int8 model (rag.llm.transformers.prepare)
+    kernels-<machine key>.json                          this CPU's measured kernel choice
+    qwen-1.5b-bf16-cc324af070c2-tf5.23.0/              bf16 folder (quantize=False only)
+
+Folder names carry the GGUF's identity and the library version whose layout they hold, so a new
+GGUF or an upgrade prepares again instead of loading a stale folder.
+torch and transformers are imported here only, and only when the model is first used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rag.core.errors import ModelError
+from rag.llm.base import LLM, Message
+from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache
+from rag.core.settings import Settings
+from rag.llm.weights import JOIN_SHARE, QWEN_1_5B, bundled_gguf, gguf_key, remove_stale_temps
+
+
+class TransformersLLM(LLM):
+    """Greedy streaming generation with one model shared by all callers (one stream at a time).
+
+    Example: `"".join(TransformersLLM(Settings()).stream([{"role": "user", "content": "Bonjour"}], 20))`
+    """
+
+    name = "transformers"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.gguf_path: Path | None = None  # the source GGUF
+        self.model_path: Path | None = None  # the bf16 folder actually loaded, for display
+        self.load_seconds: float | None = None  # wall time of load(), conversion included
+        self.converted = False  # True when this load() had to convert the GGUF
+        self.quantized_path: Path | None = None  # the prepared int4/int8 folder, when quantised
+        self.kernels: Any = None  # rag.llm.transformers.kernels.KernelChoice this load used (quantised only)
+        # Called with (fraction 0..1, step) while a first start prepares the model (the app
+        # shows it); None: a progress bar on the terminal.
+        self.progress: Any = None
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._stop_ids: list[int] = []
+        self.prompts = PromptCache(settings.prompt_cache_tokens)  # recent prompts' KV caches
+        self.systems = PromptCache(4096)  # system prompts' KV caches, kept whatever the above holds
+        self.reused_tokens = 0  # prompt tokens the last generation took from a cache
+        self._lock = threading.Lock()  # one generation (or load) at a time on the shared model
+        # Every torch call runs on this one long-lived thread. libgomp gives each thread that
+        # starts parallel work its own team of threads; with a second team in the process (a
+        # fresh thread per answer, or the caller's), decoding on 2 cores ran at 9-12 tokens/s
+        # instead of 16-19 in our measurements.
+        self._torch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-torch")
+        self._owner: int | None = None  # thread holding the lock, to refuse self-deadlock
+
+    def load(self) -> None:
+        """Load the model now (stream() does it on first use). Raises ModelError on any failure."""
+        with self._locked():
+            self._torch.submit(self._ensure_loaded).result()
+
+    def prime(self, conversations: list[list[Message]]) -> None:
+        """Generate one token for each conversation and discard it: computes their system
+        prompts' KV caches now and pays the first long prompt's one-off costs (heap growth,
+        kernel set-up) before a user waits on them."""
+        for messages in conversations:
+            for _ in self.stream(messages, 1):
+                pass
+
+    def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
+        """Yield the reply piece by piece as it is generated (greedy, special tokens dropped).
+
+        The model is held for the whole stream: consume or `close()` the iterator before starting
+        another from the same thread (doing otherwise raises ModelError instead of deadlocking).
+        Closing early stops generation within one token.
+        """
+        with self._locked():
+            self._torch.submit(self._ensure_loaded).result()
+            yield from self._generate(messages, max_new_tokens)
+
+    def _cache_for(self, messages: list[Message], ids: list[int]) -> tuple[Any, int]:
+        """A KV cache holding the longest prefix of `ids` known: from a recent prompt, else
+        the system turn's (computed now the first time), and how many tokens it holds."""
+        import torch
+
+        cache, reused = self.prompts.take(ids, self._new_cache)
+        if not messages or messages[0].get("role") != "system":
+            return cache, reused
+        system = self._tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"]
+        if not MIN_SHARED <= len(system) <= len(ids) - MIN_NEW or reused >= len(system) or ids[: len(system)] != list(system):
+            return cache, reused
+        cache, reused = self.systems.take(ids, self._new_cache)
+        if reused < len(system):
+            cache = self._new_cache()
+            with torch.inference_mode():
+                self._model(input_ids=torch.tensor([system]), past_key_values=cache, use_cache=True,
+                            logits_to_keep=1)  # fmt: skip
+            self.systems.put(system, cache)  # a copy: generation extends `cache` itself
+            reused = len(system)
+        return cache, reused
+
+    def _new_cache(self) -> Any:
+        """An empty KV cache: with fast_decode, rag.llm.transformers.decode's, whose decode steps copy nothing;
+        transformers' own for models it does not fit (sliding-window layers: a GGUF given as
+        RAG_MODEL_FILE may have them)."""
+        from transformers import DynamicCache
+
+        if self.settings.fast_decode:
+            from rag.llm.transformers.decode import DecodeCache
+
+            try:
+                return DecodeCache(self._model.config)
+            except ValueError:
+                pass
+        return DynamicCache(config=self._model.config)
+
+    def count_tokens(self, text: str | list[Message]) -> int:
+        """Tokens a text takes, or a conversation as prompted (chat template and reply header
+        included). Loads the model if needed."""
+        self.load()
+        if isinstance(text, str):
+            return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        ids = self._tokenizer.apply_chat_template(
+            text, add_generation_prompt=True, return_dict=True
+        )
+        return len(ids["input_ids"])
+
+    def _locked(self) -> _Hold:
+        if self._owner == threading.get_ident():
+            raise ModelError(
+                "a previous answer stream from this thread is still open: consume or close it first"
+            )
+        return _Hold(self)
+
+    def _ensure_loaded(self) -> None:
+        if self._model is not None:
+            return
+        start = time.perf_counter()
+        try:
+            import torch
+            import transformers
+        except ImportError as exc:
+            raise ModelError(
+                f"the transformers backend needs {exc.name}: run 'pip install -e .'"
+            ) from exc
+        torch.set_num_threads(self.settings.threads)
+        report = self.progress or _terminal_progress()
+        try:
+            join = partial(_scaled, report, 0.0, JOIN_SHARE)
+            self.gguf_path = bundled_gguf(self.settings, progress=join)
+            if self.settings.quantize:
+                self._load_quantized(torch, report)
+            else:
+                self._load_bf16(transformers)
+        finally:
+            if hasattr(report, "close"):
+                report.close()
+            self.progress = None  # a bar is shown once
+        if self.settings.fast_decode:
+            from rag.llm.transformers.decode import decode_without_onednn, use_decode_attention
+
+            decode_without_onednn(self._model)
+            use_decode_attention(self._model)
+        self._stop_ids = _stop_ids(self._tokenizer, self._model)
+        self.load_seconds = time.perf_counter() - start
+
+    def _load_quantized(self, torch: Any, report: Any) -> None:
+        """The int4/int8 model prepared straight from the GGUF (rag.llm.transformers.prepare; once per GGUF and
+        torch version), with the kernels this CPU runs fastest (rag.llm.transformers.kernels; once per machine)."""
+        from rag.llm.transformers import kernels
+        from rag.llm.transformers import prepare
+        from rag.llm.transformers.quant import set_prompt_kernels
+
+        folder = Path(self.settings.model_cache).expanduser() / prepare.folder_name(
+            self.gguf_path, torch.__version__, torch.backends.cpu.get_cpu_capability()
+        )
+        if not prepare.is_prepared(folder):
+            step = partial(_scaled, report, JOIN_SHARE, 1.0)
+            _guarded(lambda: prepare.prepare(self.gguf_path, folder, step), self.gguf_path)
+            self.converted = True
+        report(1.0, "loading")
+        self._model, self._tokenizer = _guarded(lambda: prepare.load(folder), folder)
+        self.kernels = kernels.cached_choice(self.settings.model_cache, self.settings.threads)
+        set_prompt_kernels(self._model, self.settings.prefill, self.kernels, folder)
+        self.quantized_path = folder
+        self.model_path = folder
+
+    def _load_bf16(self, transformers: Any) -> None:
+        """The plain bf16 model (RAG_QUANTIZE=false): transformers' own GGUF conversion, once."""
+        folder = Path(self.settings.model_cache).expanduser() / converted_name(
+            self.gguf_path, transformers.__version__
+        )
+        if not (folder / "config.json").is_file():
+            _convert(self.gguf_path, folder)
+            self.converted = True
+        self._model, self._tokenizer = _guarded(lambda: _load_folder(folder), folder)
+        self.model_path = folder
+
+    def _generate(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
+        """Run `generate` on the torch thread and relay its text; a failure becomes ModelError."""
+        import torch
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        tok, model = self._tokenizer, self._model
+        inputs = tok.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+        cancel = threading.Event()
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            torch.set_num_threads(self.settings.threads)
+            try:
+                ids = inputs["input_ids"][0].tolist()
+                if self.settings.prefix_cache:  # the system prompt, or more of a recent prompt
+                    cache, self.reused_tokens = self._cache_for(messages, ids)
+                else:
+                    cache, self.reused_tokens = self._new_cache(), 0
+                inputs["past_key_values"] = cache
+                with torch.inference_mode():
+                    model.generate(
+                        **inputs,
+                        streamer=streamer,
+                        max_new_tokens=max_new_tokens,
+                        do_sample=False,
+                        temperature=None,
+                        top_p=None,
+                        top_k=None,
+                        stopping_criteria=StoppingCriteriaList([_cancel_criterion(cancel)]),
+                        eos_token_id=self._stop_ids,
+                        pad_token_id=_first(tok.pad_token_id, tok.eos_token_id),
+                    )
+                if self.settings.prefix_cache:
+                    try:
+                        self.prompts.put(ids, cache)
+                    except Exception:  # noqa: BLE001 - a cache entry not kept costs time only
+                        pass
+            except BaseException as exc:  # noqa: BLE001 - relayed to the caller below
+                errors.append(exc)
+                streamer.end()  # unblocks the consumer loop
+
+        done = self._torch.submit(work)
+        try:
+            for piece in streamer:
+                if piece:
+                    yield piece
+        finally:
+            cancel.set()
+            done.result()
+        if errors:
+            raise ModelError(f"generation failed: {_one_line(errors[0])}")
+
+
+class _Hold:
+    """Context manager for TransformersLLM's lock that remembers the owning thread."""
+
+    def __init__(self, llm: TransformersLLM) -> None:
+        self.llm = llm
+
+    def __enter__(self) -> None:
+        self.llm._lock.acquire()
+        self.llm._owner = threading.get_ident()
+
+    def __exit__(self, *exc: object) -> None:
+        self.llm._owner = None
+        self.llm._lock.release()
+
+
+def converted_name(gguf: Path, transformers_version: str) -> str:
+    """Folder name of the bf16 conversion of `gguf`.
+
+    Example: the bundled file with transformers 5.23.0 -> "qwen-1.5b-bf16-cc324af070c2-tf5.23.0".
+    """
+    key = gguf_key(gguf)
+    stem = "qwen-1.5b" if key == QWEN_1_5B.sha256[:12] else re.sub(r"[^\w.-]+", "-", gguf.stem)
+    return f"{stem}-bf16-{key}-tf{transformers_version}"
+
+
+def _convert(gguf: Path, folder: Path) -> None:
+    """Dequantise `gguf` once and save a bf16 folder at `folder` (temp folder, then rename)."""
+    print(f"Preparing the bundled model once (~1–2 min) into {folder}...", file=sys.stderr)
+    start = time.perf_counter()
+    model, tok = _guarded(lambda: _load_gguf(gguf), gguf)
+    # transformers 5.23 cannot dequantize() a GGUF model, but the weights are already plain
+    # bf16 tensors: dropping the quantizer record makes save_pretrained write a normal model.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        _guarded(partial(_save, model, tok, tmp), folder)
+        del model
+        for path in [tmp, *tmp.iterdir()]:  # mkdtemp and safetensors create owner-only modes
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        try:
+            os.rename(tmp, folder)  # atomic: readers see no folder or a complete one
+        except OSError:
+            if not (folder / "config.json").is_file():  # else another process won the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"Model ready in {time.perf_counter() - start:.0f} s.", file=sys.stderr)
+
+
+def _load_gguf(gguf: Path) -> tuple[Any, Any]:
+    """The GGUF unpacked into a dense bf16 model, and its tokenizer.
+
+    `dequantize=True` is explicit: transformers 5.23 keeps GGUF blocks packed when the optional
+    `kernels` package provides a matmul for them, and packed blocks must never be saved as bf16.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    kw: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, dtype=torch.bfloat16, quantization_config=GgufConfig(dequantize=True), **kw
+    )
+    packed = {p.dtype for p in model.parameters()} - {torch.bfloat16}
+    if packed:
+        raise ModelError(f"{gguf} did not unpack to bf16 (found {packed}); cannot convert it")
+    return model, AutoTokenizer.from_pretrained(gguf.parent, **kw)
+
+
+def _save(model: Any, tok: Any, folder: Path) -> None:
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+
+
+def _load_folder(folder: Path) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, dtype=torch.bfloat16, local_files_only=True
+    ).eval()
+    return model, AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+
+def _scaled(report: Any, low: float, high: float, fraction: float, what: str) -> None:
+    report(low + (high - low) * fraction, what)
+
+
+def _terminal_progress() -> Any:
+    from rag.llm.transformers.prepare import LazyTerminalProgress
+
+    return LazyTerminalProgress()
+
+
+def _guarded(step: Any, where: Path) -> Any:
+    """Run `step()`; turn any failure into a one-line ModelError naming `where` and the fix."""
+    try:
+        return step()
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"could not load the model from {where}: {_one_line(exc)} "
+            f"(delete {where} if it is a cached copy, then retry)"
+        ) from exc
+
+
+def _cancel_criterion(event: threading.Event) -> Any:
+    """A StoppingCriteria that ends generation once `event` is set (the consumer went away)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class Cancel(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), event.is_set(), device=input_ids.device)
+
+    return Cancel()
+
+
+def _stop_ids(tok: Any, model: Any) -> list[int]:
+    """The model's end-of-turn ids plus Qwen's <|im_end|> / <|endoftext|> where the vocabulary
+    has them (the GGUF metadata names only one of them as eos)."""
+    configured = model.generation_config.eos_token_id
+    ids = set(configured if isinstance(configured, list) else [configured, tok.eos_token_id])
+    vocab = tok.get_vocab()
+    ids.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>") if t in vocab)
+    return sorted(i for i in ids if i is not None)
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
