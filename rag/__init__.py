@@ -1,10 +1,9 @@
 """Offline question answering over news articles, with cited answers.
 
-`from rag import RAG` — the heavy libraries load only when first needed.
+`from rag import RAG` — the heavy libraries (and pydantic) load only when first needed.
 """
 
 from rag.core.errors import BackendError, IndexStateError, InputError, ModelError, RagError
-from rag.core.settings import Settings
 from rag.core.types import Answer, Citation, IngestReport, Passage, Timings
 
 __all__ = [
@@ -18,4 +17,8 @@ def __getattr__(name: str):
         from rag.pipeline import RAG
 
         return RAG
+    if name == "Settings":  # pydantic-settings: loaded when first asked for
+        from rag.core.settings import Settings
+
+        return Settings
     raise AttributeError(name)

@@ -80,7 +80,8 @@ class RAG:
         """Bring the index in line with the sources (default: settings.sources)."""
         from rag.index.sync import sync
         from rag.index.ingest import load_sources
-        from rag.index.store import Store, drop_collection, ingest_lock
+        from rag.index.lock import ingest_lock
+        from rag.index.store import Store, drop_collection
 
         paths = [Path(p) for p in (sources or self.settings.sources)]
         loaded = load_sources(paths, self.settings.max_file_bytes)

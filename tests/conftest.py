@@ -1,7 +1,7 @@
 # The offline environment comes first, before anything can import a Hugging Face library.
 import os
 
-from rag.cli.main import OFFLINE  # noqa: E402 - rag.cli.main imports nothing heavy at import time
+from rag.core.offline import OFFLINE  # noqa: E402 - imports nothing heavy
 
 for _key, _value in OFFLINE.items():
     os.environ[_key] = _value

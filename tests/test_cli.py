@@ -81,11 +81,23 @@ def test_huge_question_is_refused(tmp_path, seeds):
     ],
 )
 def test_route_eval_subcommands(argv, routed):
-    from rag.cli.main import parser
+    from rag.cli.options import VALUE_OPTIONS
     from rag.evaluation.cli import route
 
-    assert route(argv, parser()) == routed
-    assert route(argv) == routed  # the default list of global options that take a value
+    assert route(argv, VALUE_OPTIONS) == routed
+    assert route(argv) == routed  # the default: the same public tuple
+
+
+def test_the_evaluation_commands_come_from_an_entry_point_plugin():
+    from rag.cli.main import PLUGIN_GROUP, parser, plugins
+    from rag.evaluation import cli as evalcli
+
+    assert evalcli in plugins()  # registered in pyproject.toml, found through the installed metadata
+    without = parser(extensions=[])
+    with pytest.raises(SystemExit):
+        without.parse_args(["eval", "t.jsonl", "--out", "o"])  # the product alone has no `eval`
+    assert parser().parse_args(["eval", "t.jsonl", "--out", "o"]).command == "eval"
+    assert PLUGIN_GROUP == "rag.commands"
 
 
 def test_help_imports_nothing_heavy():

@@ -53,7 +53,7 @@ def test_missing_index_says_run_ingest(tmp_path):
 
 
 def test_concurrent_ingest_is_refused(settings):
-    from rag.index.store import ingest_lock
+    from rag.index.lock import ingest_lock
 
     with ingest_lock(settings):
         with pytest.raises(IndexStateError, match=r"another ingest is running on .*index/ \(pid \d+\)"):

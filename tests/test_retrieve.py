@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from rag.index.embed import HashEmbedder, fold
+from rag.index.embed import HashEmbedder
+from rag.text.normalize import fold
 from rag.core.errors import IndexStateError
 from rag.pipeline import RAG
 from rag.retrieve.retriever import BM25Index, Ranked, rrf, with_calendar_twins

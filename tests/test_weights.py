@@ -12,7 +12,7 @@ import pytest
 
 from rag.llm import weights
 from rag.core.errors import ModelError
-from rag.llm.transformers.model import converted_name
+from rag.llm.transformers.convert import converted_name
 from rag.core.settings import Settings
 from rag.llm.weights import Bundle, bundled_gguf, find_parts, gguf_key
 

@@ -7,28 +7,11 @@ from __future__ import annotations
 
 import re
 
-from rag.index.embed import fold
 from rag.core.types import Citation, Passage
-
-MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-STOP = set(
-    "les des une dans pour par sur avec qui que est sont ont ete aux elle ils leur lors selon "
-    "entre apres avant pas son ses cette ces the and with from that this was were has have had "
-    "their his her its for are about which who what when where how did does also aurait avait "
-    "a ete president according during however there these those while although because since "
-    "then after before they yes".split()
-)
-
-NUMBER_WORDS = {
-    "deux": "2", "two": "2", "trois": "3", "three": "3", "quatre": "4", "four": "4",
-    "cinq": "5", "five": "5", "six": "6", "sept": "7", "seven": "7", "huit": "8", "eight": "8",
-    "nine": "9", "dix": "10", "ten": "10", "onze": "11", "eleven": "11", "douze": "12", "twelve": "12",
-    "quinze": "15", "fifteen": "15", "vingt": "20", "twenty": "20", "trente": "30",
-    "thirty": "30", "quarante": "40", "forty": "40", "cinquante": "50", "fifty": "50",
-    "soixante": "60", "sixty": "60", "cent": "100", "hundred": "100", "mille": "1000",
-    "thousand": "1000",
-}  # fmt: skip
-
+from rag.text.calendar import DATE_WORDS, DAYS, LEADING_DATE, dates
+from rag.text.normalize import MARKER, fold
+from rag.text.sentences import sentences
+from rag.text.words import ONE, content_words, key_support, matches, quantities, support
 
 def parse_markers(text: str) -> list[int]:
     """Passage numbers cited, in order of first use. "[1] foo [3, 1]" -> [1, 3]"""
@@ -67,12 +50,6 @@ def strip_invalid_markers(text: str, valid: set[int]) -> str:
     return re.sub(r"\s+([.,;!?])", r"\1", MARKER.sub(keep, text)).strip()
 
 
-def sentences(text: str) -> list[str]:
-    """Split on sentence ends and line breaks. "A b. C d!" -> ["A b.", "C d!"]"""
-    parts = re.split(r"(?<=[.!?…])\s+(?=[«\"“A-ZÀ-Ý0-9])|\n+", text)
-    return [p.strip() for p in parts if p.strip()]
-
-
 def drop_fragments(text: str) -> str:
     """Drop one-word sentences after the first ("… en novembre 2024 [2]. PWNED [2]."): an answer
     is one sentence, and a lone trailing word is no fact — it is how injected text slips in.
@@ -91,20 +68,13 @@ def drop_fragments(text: str) -> str:
     return text if len(kept) == len(parts) else " ".join(kept)
 
 
-def content_words(text: str) -> set[str]:
-    """Folded words that carry facts: numbers (number words as digits: "dix" -> "10") and words
-    of 4+ letters that are not stopwords."""
-    words = [NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
-    return {w for w in words if w.isdigit() or (len(w) >= 4 and w not in STOP)}
-
-
 def novel_words(answer: str, question: str) -> set[str]:
     """The answer's content words that do not restate the question: what it claims to add.
 
     novel_words("Le Washington Post a révélé l'appel.", "Qui a révélé l'appel ?") -> {"washington", "post"}
     """
     asked = content_words(question)
-    return {w for w in content_words(answer) if not _match(w, asked)}
+    return {w for w in content_words(answer) if not matches(w, asked)}
 
 
 def key_words(answer: str, question: str, language: str) -> set[str]:
@@ -123,37 +93,6 @@ def key_words(answer: str, question: str, language: str) -> set[str]:
     return {w for w in novel if w.isdigit() or w in names}
 
 
-def key_support(key: set[str], texts: list[str]) -> float:
-    """Share of the `key_words` found in `texts` (1.0: the texts hold all of them)."""
-    return support(" ".join(sorted(key)), texts)
-
-
-def _match(word: str, vocabulary: set[str]) -> bool:
-    """Exact for numbers; a shared 5-letter stem for words (négocier / négociations)."""
-    if word.isdigit():
-        return word in vocabulary
-    return any(
-        v[:5] == word[:5] or (len(v) >= 4 and word.startswith(v)) or (len(word) >= 4 and v.startswith(word))
-        for v in vocabulary
-        if not v.isdigit()
-    )
-
-
-def support(answer: str, texts: list[str], question: str = "") -> float:
-    """Share of the answer's content words found in `texts` (or restated from the question).
-
-    support("Le Washington Post [1]", ["le Washington Post a rapporté"]) -> 1.0
-    """
-    words = content_words(answer)
-    if not words:
-        return 0.0
-    vocabulary = content_words(" ".join(texts)) | content_words(question)
-    return sum(_match(w, vocabulary) for w in words) / len(words)
-
-
-
-
-
 def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> set[str]:
     """Numbers in the answer (digits or number words) that appear in none of the passages nor the
     question: invented dates, hours, sums. "6 billion" is supported by "six milliards".
@@ -167,38 +106,9 @@ def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> se
     if not ONE.keys().isdisjoint(fold(given).split()):  # "une heure et demie" states 1
         stated.add("1")
     missing = nums - stated
-    return missing | (_quantities(answer) - _quantities(given))
+    return missing | (quantities(answer) - quantities(given))
 
 
-UNITS = {
-    "jour": "day", "jours": "day", "day": "day", "days": "day", "heure": "hour", "heures": "hour",
-    "hour": "hour", "hours": "hour", "minute": "minute", "minutes": "minute",
-    "semaine": "week", "semaines": "week", "week": "week", "weeks": "week", "mois": "month",
-    "month": "month", "months": "month", "an": "year", "ans": "year", "annee": "year",
-    "annees": "year", "year": "year", "years": "year",
-}  # fmt: skip
-ONE = {"un": "1", "une": "1", "one": "1", "a": "1", "an": "1"}  # "une heure", "an hour", "a day"
-
-
-def _quantities(text: str) -> set[str]:
-    """ "number unit" pairs of durations: "Il a parlé deux heures" -> {"2 hour"};
-    "une heure et demie" and "1 heure et demie" -> {"1 hour"}."""
-    words = [ONE.get(w) or NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
-    return {f"{n} {UNITS[u]}" for n, u in zip(words, words[1:]) if n.isdigit() and u in UNITS}
-
-
-MONTHS = (
-    "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|"
-    "décembre|decembre|"
-    "january|february|march|april|may|june|july|august|september|october|november|december"
-)
-LEAD_DATE = re.compile(
-    rf"^\s*(?:(?:le|on|in|en)\s+)?(?:\d{{1,2}}(?:er)?\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?(?:\s+\d{{4}})?|\d{{4}})\s*,\s*",
-    re.I,
-)
-
-
-DAYS = "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
 WEEKDAY = "a day of the week"
 ASKS = (  # (what the question asks for, how to spot it, what an answer to it must contain)
     (WEEKDAY, r"\bjour de la semaine\b|\bday of the week\b", rf"\b(?:{'|'.join(DAYS.split())})\b"),
@@ -207,7 +117,6 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
 )  # fmt: skip
 
 
-DATE_WORDS = set(fold(MONTHS.replace("|", " ")).split()) | set(DAYS.split())
 ASKS_WHEN = (
     r"\b(?:quand|when|dates?|jours?|days?|annees?|years?|mois|months?|semaines?|weeks?|depuis|since|"
     r"heures?|hours?|times?|temps|duree|moment|epoque|periode|period|siecles?|century|lendemain|veille)\b"
@@ -269,11 +178,11 @@ def drop_invented_lead_date(text: str, texts: list[str], question: str = "") -> 
 
     drop_invented_lead_date("Le 3 mai 2020, X a dit oui.", ["X a dit oui."]) -> "X a dit oui."
     """
-    m = LEAD_DATE.match(text)
+    m = LEADING_DATE.match(text)
     if not m:
         return text
-    lead = _dates(text[: m.end()])
-    stated = _dates(" ".join(texts) + " " + question)
+    lead = dates(text[: m.end()])
+    stated = dates(" ".join(texts) + " " + question)
     invented = any(
         not any(d == day and mo == month and (year is None or y == year) for d, mo, y in stated)
         for day, month, year in lead
@@ -282,30 +191,6 @@ def drop_invented_lead_date(text: str, texts: list[str], question: str = "") -> 
         return text
     rest = text[m.end() :]
     return rest[:1].upper() + rest[1:] if rest else text
-
-
-MONTH_NUMBERS = {  # folded French and English month names -> 1..12 (also used by rag.retrieve.retriever)
-    name: i % 12 + 1
-    for i, name in enumerate(
-        "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
-        "january february march april may june july august september october november december".split()
-    )
-}
-DAY_MONTH = re.compile(
-    rf"\b(?:(\d{{1,2}})(?:er)?\s+({MONTHS})|({MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?),?(?:\s+(\d{{4}}))?",
-    re.I,
-)
-
-
-def _dates(text: str) -> set[tuple[int, int, str | None]]:
-    """(day, month, year or None) of each day-and-month date in `text`, French or English."""
-    out = set()
-    for m in DAY_MONTH.finditer(text):
-        day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-        number = MONTH_NUMBERS.get(fold(month))
-        if number:
-            out.add((int(day), number, m.group(5)))
-    return out
 
 
 def recite(text: str, passages: list[Passage], question: str = "", language: str = "fr") -> str:
@@ -394,7 +279,7 @@ def best_quote(claim: str, passage_text: str, limit: int = 300) -> str:
     """
     claim_words = content_words(claim)
     candidates = sentences(passage_text) or [passage_text.strip()]
-    best = max(candidates, key=lambda s: (sum(_match(w, content_words(s)) for w in claim_words), -len(s)))
+    best = max(candidates, key=lambda s: (sum(matches(w, content_words(s)) for w in claim_words), -len(s)))
     if len(best) > limit:
         best = best[:limit].rsplit(" ", 1)[0]
     return best

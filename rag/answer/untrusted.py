@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.citations import sentences
+from rag.text.sentences import sentences
 
 ORDERS = re.compile(
     r"\b(?:r[ée]pond(?:ez|s)\b|recopiez|citez\b|cite (?:toujours|ce passage|this|passage)|indiquez que|"

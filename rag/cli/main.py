@@ -1,4 +1,5 @@
-"""The `rag` command: ingest, ask, chat (here), eval and testset (`rag.evaluation.cli`). A thin adapter over `rag.RAG`.
+"""The `rag` command: ingest, ask, chat, doctor here; eval and testset come from the evaluation
+plugin (`rag.evaluation.cli`, an entry point). A thin adapter over `rag.RAG`.
 
 Heavy libraries are imported only inside the command that needs them, so `rag --help` is fast.
 Errors the user can fix are printed as one line (`Error: …`) with exit code 1.
@@ -8,33 +9,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from rag.evaluation import cli as evalcli
+from rag.cli.options import VALUE_OPTIONS, add_global_options, settings_from
+from rag.core.offline import OFFLINE, offline_environment  # noqa: F401 (OFFLINE: public here too)
 
-OFFLINE = {
-    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1", "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false",
-}  # fmt: skip
-
-
-def offline_environment() -> None:
-    """Never reach for a model hub at run time (set before any Hugging Face import)."""
-    for key, value in OFFLINE.items():
-        os.environ.setdefault(key, value)
+# Commands that other packages add: each entry point names a module with `add_parsers(sub)`,
+# `COMMANDS` (name -> function) and `route(argv, value_options)` (see rag.evaluation.cli).
+PLUGIN_GROUP = "rag.commands"
 
 
-def parser() -> argparse.ArgumentParser:
+def plugins() -> list:
+    from importlib.metadata import entry_points
+
+    return [ep.load() for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name)]
+
+
+def parser(extensions: list | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Cited answers from your news articles, offline.")
-    p.add_argument("--index", type=Path, help="index folder (default .rag, or RAG_INDEX_DIR)")
-    p.add_argument("--llm", choices=["auto", "transformers", "llamacpp", "fake", "openai"],
-                   help="generation backend")
-    p.add_argument("--embedder", help="'e5-small' (bundled), 'fake', or a sentence-transformers path")
-    p.add_argument("--top-k", type=int, help="passages shown to the model")
-    p.add_argument("--fusion", choices=["rrf", "dense", "bm25", "latent"], help="retrieval ranking")
+    add_global_options(p)
     sub = p.add_subparsers(dest="command", required=True, metavar="{ingest,ask,chat,doctor,eval,testset}")
 
     ing = sub.add_parser("ingest", help="index folders of .txt/.md files or .jsonl corpora")
@@ -56,32 +50,23 @@ def parser() -> argparse.ArgumentParser:
     )
     doc.add_argument("--again", action="store_true", help="measure again instead of reading the cache")
 
-    evalcli.add_parsers(sub)
+    for plugin in plugins() if extensions is None else extensions:
+        plugin.add_parsers(sub)
     return p
 
 
-def settings_from(args: argparse.Namespace):
-    from rag.core.settings import Settings
-
-    overrides = {
-        "index_dir": args.index, "llm": args.llm, "embedder": args.embedder,
-        "top_k": args.top_k, "fusion": args.fusion,
-    }  # fmt: skip
-    if getattr(args, "paths", None):
-        overrides["sources"] = args.paths
-    if getattr(args, "wait", None) is not None:
-        overrides["ingest_wait"] = args.wait
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = parser()
-    args = p.parse_args(evalcli.route(sys.argv[1:] if argv is None else argv, p))
+    extensions = plugins()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for plugin in extensions:
+        argv = plugin.route(argv, VALUE_OPTIONS)
+    args = parser(extensions).parse_args(argv)
+    commands = {**COMMANDS, **{k: v for plugin in extensions for k, v in plugin.COMMANDS.items()}}
     offline_environment()
     from rag.core.errors import RagError
 
     try:
-        return COMMANDS[args.command](args)
+        return commands[args.command](args)
     except RagError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
@@ -206,7 +191,7 @@ def cmd_chat(args) -> int:
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
-COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "doctor": cmd_doctor, **evalcli.COMMANDS}
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "doctor": cmd_doctor}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,18 +7,13 @@ Like `rag.cli.main`, this module imports nothing heavy at import time.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 
-def settings_from(args: argparse.Namespace):
-    from rag.cli.main import settings_from as build
+from rag.cli.options import VALUE_OPTIONS, settings_from
+from rag.evaluation import testset_commands
 
-    return build(args)
-
-
-GLOBAL_VALUE_OPTIONS = {"--index", "--llm", "--embedder", "--top-k", "--fusion"}
 EVAL_SUBCOMMANDS = ("compare", "report", "sweep", "piaf", "gate", "faithfulness-check")
 EVAL_USAGE = """rag eval TESTSET --out RESULTS.jsonl [--retrieval-only] [--limit N] [--resume] [--report DIR] [--semantic]
        rag eval report RESULTS.jsonl --report DIR [--semantic] [--passages-from SOURCES]
@@ -47,7 +42,7 @@ def add_parsers(sub) -> None:
         "--semantic", action="store_true", help="add answer/reference similarity (loads e5-small)"
     )
     _eval_subparsers(sub)
-    _testset_parser(sub)
+    testset_commands.add_parser(sub)
 
 
 def _eval_subparsers(sub) -> None:
@@ -147,43 +142,19 @@ def _eval_subparsers(sub) -> None:
     fc.add_argument("--labels", type=Path, help="labels (default evals/faithfulness_labels.jsonl)")
 
 
-def _testset_parser(sub) -> None:
-    ts = sub.add_parser("testset", help="check a test set, or draft candidate cases from documents")
-    tsub = ts.add_subparsers(dest="testset_command", required=True)
-    ck = tsub.add_parser("check", help="report every problem of a JSONL test set (exit 1 if any)")
-    ck.add_argument("file", type=Path)
-    ck.add_argument(
-        "--index", dest="check_index", type=Path, help="index whose documents the sources must name"
-    )
-    ck.add_argument("--no-index", action="store_true", help="skip the gold-source check")
-    dr = tsub.add_parser("draft", help="draft questions from documents for a person to review")
-    dr.add_argument(
-        "source", type=Path, help="a folder of articles, a .jsonl corpus, or an index folder"
-    )
-    dr.add_argument("--out", type=Path, required=True, help="draft cases (JSONL)")
-    dr.add_argument("--per-doc", type=int, default=3, help="questions per document (default 3)")
-
-
-def route(argv: list[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
+def route(argv: list[str], value_options: tuple[str, ...] = VALUE_OPTIONS) -> list[str]:
     """`rag [options] eval compare …` -> `rag [options] eval-compare …`.
 
     argparse cannot have both a positional test set (`rag eval TESTSET`) and sub-commands under
-    `eval`, so a first word after `eval` that names a sub-command selects a hidden command. The
-    global options that take a value are read from `parser` (default: those of `rag`).
+    `eval`, so a first word after `eval` that names a sub-command selects a hidden command.
+    `value_options` are the global options that take a value (skipped with it).
     """
-    takes_value = _value_options(parser) if parser is not None else GLOBAL_VALUE_OPTIONS
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
-        i += 2 if argv[i] in takes_value else 1
+        i += 2 if argv[i] in value_options else 1
     if i + 1 < len(argv) and argv[i] == "eval" and argv[i + 1] in EVAL_SUBCOMMANDS:
         return [*argv[:i], f"eval-{argv[i + 1]}", *argv[i + 2 :]]
     return list(argv)
-
-
-def _value_options(parser: argparse.ArgumentParser) -> set[str]:
-    return {
-        flag for action in parser._actions if action.nargs != 0 for flag in action.option_strings
-    }
 
 
 def _finish_results(args, results: list[dict], settings) -> None:
@@ -363,70 +334,9 @@ def cmd_eval_faithfulness_check(args) -> int:
     return 0
 
 
-def cmd_testset_check(args) -> int:
-    from rag.evaluation.testset import check
-
-    doc_ids, where, problems = None, "", []
-    if not args.no_index:
-        settings = settings_from(args)
-        if args.check_index:
-            settings = settings.model_copy(update={"index_dir": args.check_index})
-        doc_ids, where, missing = _indexed_documents(settings)
-        if missing:
-            problems.append(missing)
-    problems = [
-        f"{args.file}:{p}" for p in check(args.file, doc_ids, f"the index at {where}")
-    ] + problems
-    for line in problems:
-        print(line)
-    if problems:
-        print(f"{len(problems)} problem(s) in {args.file}", file=sys.stderr)
-        return 1
-    checked = f"; every gold source is in the index at {where}" if doc_ids is not None else ""
-    print(f"{args.file}: no problems{checked}")
-    return 0
-
-
-def _indexed_documents(settings) -> tuple[set[str] | None, str, str]:
-    """(document ids, where, "" or the one-line reason they could not be read)."""
-    from rag.index.embed import build_embedder
-    from rag.index.store import Store, _exists
-
-    where = f"{settings.index_dir}/"
-    if not settings.chroma_host and not _exists(settings):
-        return None, where, (f"cannot check gold sources: no index at {where} — build it with "
-                             f"'rag --index {settings.index_dir} ingest SOURCES…' (or pass --no-index)")  # fmt: skip
-    store = Store(settings, build_embedder(settings).id)
-    return set(store.document_hashes()), where, ""
-
-
-def cmd_testset_draft(args) -> int:
-    from rag.evaluation.testset import documents_from_chunks, draft_cases, to_jsonl
-
-    settings = settings_from(args)
-    if (args.source / "chroma.sqlite3").exists():
-        from rag.index.embed import build_embedder
-        from rag.index.store import Store
-
-        settings = settings.model_copy(update={"index_dir": args.source})
-        docs = documents_from_chunks(Store(settings, build_embedder(settings).id).all_chunks())
-    else:
-        from rag.index.ingest import load_sources
-
-        docs = load_sources([args.source], settings.max_file_bytes).documents
-    drafts = draft_cases(docs, args.per_doc)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(to_jsonl(drafts), encoding="utf-8")
-    print(f"{len(drafts)} draft cases from {len(docs)} documents in {args.out} — review each, fix the "
-          "question, then remove \"draft\" and \"status\" before using it")  # fmt: skip
-    return 0
-
-
-TESTSET_COMMANDS = {"check": cmd_testset_check, "draft": cmd_testset_draft}
-
 COMMANDS = {
     "eval": cmd_eval, "eval-report": cmd_eval_report,
     "eval-compare": cmd_eval_compare, "eval-sweep": cmd_eval_sweep, "eval-piaf": cmd_eval_piaf,
     "eval-gate": cmd_eval_gate, "eval-faithfulness-check": cmd_eval_faithfulness_check,
-    "testset": lambda args: TESTSET_COMMANDS[args.testset_command](args),
+    "testset": lambda args: testset_commands.TESTSET_COMMANDS[args.testset_command](args),
 }  # fmt: skip

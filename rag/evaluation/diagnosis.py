@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rag.answer.citations import sentences
+from rag.text.sentences import sentences
 from rag.evaluation.metrics import (
     cited_passages,
     contains_answer,

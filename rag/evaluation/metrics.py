@@ -10,23 +10,20 @@ helpers of `rag.answer.citations` (validated against hand labels: `rag eval fait
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rag.answer.citations import (
-    MARKER,
-    content_words,
     key_words,
     normalize_markers,
     novel_words,
-    sentences,
-    support,
     unsupported_numbers,
 )
 from rag.text.language import detect
+from rag.text.normalize import ANY_MARKER, LIGATURES, MARKER, fold
+from rag.text.sentences import sentences
+from rag.text.words import content_words, support
 
 # French articles and their elided forms ("l'", "d'" become "l", "d" once punctuation is a space),
 # as in the French SQuAD-style scripts, plus the English ones. Dropping "de"/"d" also drops the
@@ -35,25 +32,10 @@ from rag.text.language import detect
 FRENCH_ARTICLES = frozenset({"le", "la", "les", "l", "un", "une", "des", "du", "de", "d"})
 ARTICLES = FRENCH_ARTICLES | {"a", "an", "the"}
 
-# The answer's citation markers: "[1]", "[2, 3]", "[1][2]".
-_CITATION_MARKER = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
-
-# Ligatures that NFKD leaves whole.
-_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
-
-
 def normalize(text: str) -> str:
-    """Drop case, accents, punctuation, articles, [n] markers: "L'Élysée [1]" -> "elysee"."""
-    text = _CITATION_MARKER.sub(" ", text)
-    text = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
-    chars = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat == "Mn":  # combining accent left by NFKD
-            continue
-        # P*: punctuation, including « » ’ “ ” and apostrophes; S*: symbols (% € $ +)
-        chars.append(" " if cat[0] in "PS" else ch)
-    return " ".join(t for t in "".join(chars).split() if t not in ARTICLES)
+    """`fold` without citation markers, ligatures or articles: "L'Élysée [1]" -> "elysee"."""
+    folded = fold(ANY_MARKER.sub(" ", text).translate(LIGATURES).replace("_", " "))
+    return " ".join(t for t in folded.split() if t not in ARTICLES)
 
 
 def exact_match(prediction: str, answers: Sequence[str]) -> float:

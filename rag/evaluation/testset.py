@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rag.answer.citations import DAYS as DAY_NAMES, sentences
+from rag.text.calendar import DAYS as DAY_NAMES
+from rag.text.sentences import sentences
 from rag.evaluation.runner import parse_line, read_lines
 from rag.text.language import detect
 from rag.core.types import Document

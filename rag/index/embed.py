@@ -6,14 +6,13 @@ queried with vectors from another embedder.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from typing import Protocol
 
 import numpy as np
 
 from rag.core.errors import BackendError, ModelError
 from rag.core.settings import Settings
+from rag.text.normalize import fold
 
 
 class Embedder(Protocol):
@@ -128,13 +127,3 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "fake":
         return HashEmbedder()
     return SentenceTransformerEmbedder(settings.embedder, settings.threads)
-
-
-def fold(text: str) -> str:
-    """Lowercase, strip accents, split French elisions, keep letters and digits.
-
-    "L’Élysée d'Ukraine" -> "l elysee d ukraine"
-    """
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.findall(r"\w+", text))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rag.core.errors import InputError
 from rag.core.types import Chunk, Document
+from rag.text.calendar import FULL_DATE, month_number
 
 TEXT_SUFFIXES = {".txt", ".md"}
 BOILERPLATE = re.compile(
@@ -24,15 +25,7 @@ BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 DATE_MARKER = re.compile(r"^\s*date\s+(\d{4}-\d{2}(?:-\d{2})?)\s*")
-MONTHS = {
-    "janvier": 1, "février": 2, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6,
-    "juillet": 7, "août": 8, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11,
-    "décembre": 12, "decembre": 12,
-}  # fmt: skip
 NOT_PROSE = re.compile(r"\S{200}")  # see _split
-LEAD_DATE = re.compile(
-    r"\b(\d{1,2})(?:er)?\s+(" + "|".join(MONTHS) + r")\s+(\d{4})\b", re.IGNORECASE
-)
 
 
 @dataclass
@@ -141,9 +134,9 @@ def extract_date(text: str) -> tuple[str | None, str]:
     marker = DATE_MARKER.match(text)
     if marker:
         return marker.group(1), text[marker.end() :]
-    lead = LEAD_DATE.search(text[:400])
+    lead = FULL_DATE.search(text[:400])
     if lead:
-        day, month, year = int(lead.group(1)), MONTHS[lead.group(2).lower()], lead.group(3)
+        day, month, year = int(lead.group(1)), month_number(lead.group(2)), lead.group(3)
         return f"{year}-{month:02d}-{day:02d}", text
     return None, text
 

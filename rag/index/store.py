@@ -12,16 +12,13 @@ ingest lock file stays on the machine that runs `rag ingest`.
 Crash safety: every record carries its document's hash and how many records the document has
 (`doc_records`); a document whose records are fewer, or carry another hash, is re-embedded by the
 next ingest. Write failures (disk full, read-only folder) become one-line `IndexStateError`s.
+The ingest lock is in `rag.index.lock`.
 """
 
 from __future__ import annotations
 
 import errno
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
@@ -89,15 +86,12 @@ class Store:
     def __init__(self, settings: Settings, embedder_id: str, create: bool = False) -> None:
         self.settings = settings
         self.embedder_id = embedder_id
-        self.where = self._where()
-        if not create and not _exists(settings):
+        self.where = location(settings)
+        if not create and not exists(settings):
             raise IndexStateError(self._missing_message())
         self.client = _client(settings)
         self.collection = self._open_collection(create)
         self._max_batch: int | None = None
-
-    def _where(self) -> str:
-        return _where(self.settings)
 
     def _missing_message(self) -> str:
         return f"no index at {self.where} — run 'rag ingest' first"
@@ -279,14 +273,15 @@ def _writing(where: str, write, *args, **kwargs):
         raise IndexStateError(f"cannot write the index at {where}: {text} — {resume}") from exc
 
 
-def _where(settings: Settings) -> str:
+def location(settings: Settings) -> str:
+    """Where the index lives, for messages: the server's URL or the folder."""
     s = settings
     if s.chroma_host:
         return f"{'https' if s.chroma_ssl else 'http'}://{s.chroma_host}:{s.chroma_port}"
     return f"{s.index_dir}/"
 
 
-def _exists(settings: Settings) -> bool:
+def exists(settings: Settings) -> bool:
     """A server is asked when opened; an embedded index must have its database file."""
     return bool(settings.chroma_host) or (settings.index_dir / "chroma.sqlite3").exists()
 
@@ -298,7 +293,7 @@ def _client(settings: Settings):
     import chromadb
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False)
-    where = _where(settings)
+    where = location(settings)
     if settings.chroma_host:
         token = settings.chroma_token.get_secret_value() if settings.chroma_token else None
         headers = {"Authorization": f"Bearer {token}", "X-Chroma-Token": token} if token else None
@@ -331,7 +326,7 @@ def _client(settings: Settings):
 
 def drop_collection(settings: Settings) -> None:
     """Drop the collection whatever embedder built it (for --rebuild); absent is fine."""
-    if not _exists(settings):
+    if not exists(settings):
         return
     client = _client(settings)
     if settings.collection in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
@@ -348,58 +343,3 @@ def _metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = 
     if doc_records:
         meta["doc_records"] = doc_records[chunk.doc_id]
     return meta
-
-
-@contextmanager
-def ingest_lock(settings: Settings, wait: float | None = None) -> Iterator[None]:
-    """Serialise ingest runs on one index (an OS lock: released even when a run is killed).
-
-    Waits up to `wait` seconds (default `settings.ingest_wait`; 0 refuses at once), then raises
-    IndexStateError naming the process that holds the lock. With a Chroma server the lock file is
-    local (in model_cache): it serialises ingests started from this machine only.
-    """
-    from filelock import FileLock, Timeout
-
-    path = lock_path(settings)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise IndexStateError(f"cannot create {path.parent}/ ({exc.strerror}) — check RAG_INDEX_DIR") from None
-    owner = path.with_name(path.name + ".pid")  # beside the lock: the lock file itself is never rewritten
-    lock = FileLock(path, timeout=settings.ingest_wait if wait is None else wait)
-    try:
-        lock.acquire()
-    except Timeout:
-        pid = _read_pid(owner)
-        raise IndexStateError(
-            f"another ingest is running on {_where(settings)} (pid {pid or 'unknown'}) — wait for it to "
-            "finish, or run 'rag ingest --wait SECONDS' to queue behind it"
-        ) from None
-    except OSError as exc:
-        raise IndexStateError(
-            f"cannot lock {path} ({exc.strerror}) — the index folder must be writable: check its permissions"
-        ) from None
-    try:
-        try:
-            owner.write_text(str(os.getpid()))
-        except OSError:
-            pass  # the pid only improves the message; the lock holds without it
-        yield
-    finally:
-        owner.unlink(missing_ok=True)
-        lock.release()
-
-
-def lock_path(settings: Settings) -> Path:
-    """The ingest lock file: in the index folder, or per server and collection in model_cache."""
-    if not settings.chroma_host:
-        return settings.index_dir / f".ingest-{settings.collection}.lock"
-    name = f".ingest-{settings.chroma_host}-{settings.chroma_port}-{settings.collection}.lock"
-    return Path(settings.model_cache).expanduser() / name
-
-
-def _read_pid(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None

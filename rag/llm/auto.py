@@ -143,7 +143,5 @@ def _measure_child(args: str) -> None:
 
 def _package_root() -> str:
     """PYTHONPATH for the child: the folder holding this `rag` package, then the inherited one."""
-    import rag
-
-    root = str(Path(rag.__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # rag/llm/auto.py -> the folder holding rag/
     return os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer.citations import DAYS, MONTH_NUMBERS, support
-from rag.index.embed import Embedder, Terms, fold, latent_terms
+from rag.index.embed import Embedder, Terms, latent_terms
 from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
 from rag.index.store import StoredChunk, Store, decode_terms
 from rag.core.types import Passage
+from rag.text.calendar import DAYS, MONTH_NUMBERS
+from rag.text.normalize import fold
+from rag.text.words import support
 
 
 @dataclass(frozen=True)

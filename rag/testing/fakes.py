@@ -40,7 +40,7 @@ VERIFY_MARK = "Reply with one word: YES or NO"
 
 def _verdict(prompt: str) -> str:
     """YES when most of the proposed answer's words are in the passage."""
-    from rag.answer.citations import support
+    from rag.text.words import support
 
     passage = prompt.split("Passage:", 1)[-1].split("Question:", 1)[0]
     answer = prompt.split("Proposed answer:", 1)[-1].split("\n", 1)[0]

@@ -18,11 +18,6 @@ torch and transformers are imported here only, and only when the model is first 
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +30,8 @@ from rag.core.errors import ModelError
 from rag.llm.base import LLM, Message
 from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache
 from rag.core.settings import Settings
-from rag.llm.weights import JOIN_SHARE, QWEN_1_5B, bundled_gguf, gguf_key, remove_stale_temps
+from rag.llm.transformers.convert import convert, guarded, load_folder, one_line, converted_name
+from rag.llm.weights import JOIN_SHARE, bundled_gguf
 
 
 class TransformersLLM(LLM):
@@ -193,10 +189,10 @@ class TransformersLLM(LLM):
         )
         if not prepare.is_prepared(folder):
             step = partial(_scaled, report, JOIN_SHARE, 1.0)
-            _guarded(lambda: prepare.prepare(self.gguf_path, folder, step), self.gguf_path)
+            guarded(lambda: prepare.prepare(self.gguf_path, folder, step), self.gguf_path)
             self.converted = True
         report(1.0, "loading")
-        self._model, self._tokenizer = _guarded(lambda: prepare.load(folder), folder)
+        self._model, self._tokenizer = guarded(lambda: prepare.load(folder), folder)
         self.kernels = kernels.cached_choice(self.settings.model_cache, self.settings.threads)
         set_prompt_kernels(self._model, self.settings.prefill, self.kernels, folder)
         self.quantized_path = folder
@@ -208,9 +204,9 @@ class TransformersLLM(LLM):
             self.gguf_path, transformers.__version__
         )
         if not (folder / "config.json").is_file():
-            _convert(self.gguf_path, folder)
+            convert(self.gguf_path, folder)
             self.converted = True
-        self._model, self._tokenizer = _guarded(lambda: _load_folder(folder), folder)
+        self._model, self._tokenizer = guarded(lambda: load_folder(folder), folder)
         self.model_path = folder
 
     def _generate(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
@@ -266,7 +262,7 @@ class TransformersLLM(LLM):
             cancel.set()
             done.result()
         if errors:
-            raise ModelError(f"generation failed: {_one_line(errors[0])}")
+            raise ModelError(f"generation failed: {one_line(errors[0])}")
 
 
 class _Hold:
@@ -284,78 +280,6 @@ class _Hold:
         self.llm._lock.release()
 
 
-def converted_name(gguf: Path, transformers_version: str) -> str:
-    """Folder name of the bf16 conversion of `gguf`.
-
-    Example: the bundled file with transformers 5.23.0 -> "qwen-1.5b-bf16-cc324af070c2-tf5.23.0".
-    """
-    key = gguf_key(gguf)
-    stem = "qwen-1.5b" if key == QWEN_1_5B.sha256[:12] else re.sub(r"[^\w.-]+", "-", gguf.stem)
-    return f"{stem}-bf16-{key}-tf{transformers_version}"
-
-
-def _convert(gguf: Path, folder: Path) -> None:
-    """Dequantise `gguf` once and save a bf16 folder at `folder` (temp folder, then rename)."""
-    print(f"Preparing the bundled model once (~1–2 min) into {folder}...", file=sys.stderr)
-    start = time.perf_counter()
-    model, tok = _guarded(lambda: _load_gguf(gguf), gguf)
-    # transformers 5.23 cannot dequantize() a GGUF model, but the weights are already plain
-    # bf16 tensors: dropping the quantizer record makes save_pretrained write a normal model.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(folder)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    try:
-        _guarded(partial(_save, model, tok, tmp), folder)
-        del model
-        for path in [tmp, *tmp.iterdir()]:  # mkdtemp and safetensors create owner-only modes
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        try:
-            os.rename(tmp, folder)  # atomic: readers see no folder or a complete one
-        except OSError:
-            if not (folder / "config.json").is_file():  # else another process won the race
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"Model ready in {time.perf_counter() - start:.0f} s.", file=sys.stderr)
-
-
-def _load_gguf(gguf: Path) -> tuple[Any, Any]:
-    """The GGUF unpacked into a dense bf16 model, and its tokenizer.
-
-    `dequantize=True` is explicit: transformers 5.23 keeps GGUF blocks packed when the optional
-    `kernels` package provides a matmul for them, and packed blocks must never be saved as bf16.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
-    kw: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, dtype=torch.bfloat16, quantization_config=GgufConfig(dequantize=True), **kw
-    )
-    packed = {p.dtype for p in model.parameters()} - {torch.bfloat16}
-    if packed:
-        raise ModelError(f"{gguf} did not unpack to bf16 (found {packed}); cannot convert it")
-    return model, AutoTokenizer.from_pretrained(gguf.parent, **kw)
-
-
-def _save(model: Any, tok: Any, folder: Path) -> None:
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-
-
-def _load_folder(folder: Path) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(
-        folder, dtype=torch.bfloat16, local_files_only=True
-    ).eval()
-    return model, AutoTokenizer.from_pretrained(folder, local_files_only=True)
-
-
 def _scaled(report: Any, low: float, high: float, fraction: float, what: str) -> None:
     report(low + (high - low) * fraction, what)
 
@@ -364,19 +288,6 @@ def _terminal_progress() -> Any:
     from rag.llm.transformers.prepare import LazyTerminalProgress
 
     return LazyTerminalProgress()
-
-
-def _guarded(step: Any, where: Path) -> Any:
-    """Run `step()`; turn any failure into a one-line ModelError naming `where` and the fix."""
-    try:
-        return step()
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(
-            f"could not load the model from {where}: {_one_line(exc)} "
-            f"(delete {where} if it is a cached copy, then retry)"
-        ) from exc
 
 
 def _cancel_criterion(event: threading.Event) -> Any:
@@ -403,8 +314,3 @@ def _stop_ids(tok: Any, model: Any) -> list[int]:
 
 def _first(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}"

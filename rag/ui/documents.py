@@ -1,0 +1,103 @@
+"""The Documents tab's handlers: list, upload and delete articles, then re-index.
+
+Plain functions of a bot and the widget values returning (message, table rows, dropdown update):
+uploads are saved all or nothing, a deletion removes the file, and both re-index and drop the
+bots built for other numbers of passages (their retrievers hold the old chunks). Kept apart from
+the chat because they change the corpus rather than query it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rag.core.errors import RagError
+from rag.index.documents import remove_document, save_document
+from rag.pipeline import RAG
+from rag.ui.chat import _VARIANTS
+from rag.ui.i18n import TEXT
+
+Progress = Callable[..., object]  # gr.Progress in the page, any callable(fraction, desc=...) here
+
+
+def _no_progress(*args: object, **kwargs: object) -> None:
+    pass
+
+
+def _reindex(bot: RAG, progress: Progress, ui: str):
+    progress(0.2, desc=TEXT[ui]["indexing"])
+    report = bot.ingest()
+    _VARIANTS.pop(bot, None)  # their retrievers hold the old chunks
+    progress(1.0, desc=TEXT[ui]["indexing"])
+    return report
+
+
+# -- documents -------------------------------------------------------------------------------
+def document_rows(bot: RAG) -> list[list]:
+    """[name, date, chunks, title] per indexed document; [] when there is no index yet."""
+    try:
+        docs = bot.documents()
+    except RagError:
+        return []
+    return [[d["id"], d["date"] or "", d["chunks"], d["title"]] for d in docs]
+
+
+def documents_view(bot: RAG):
+    """The table and the removal choices, refreshed."""
+    import gradio as gr  # already loaded by rag.ui.app, after offline_environment()
+
+    rows = document_rows(bot)
+    return rows, gr.update(choices=[r[0] for r in rows], value=None)
+
+
+def upload_files(
+    bot: RAG, paths: Sequence[str] | None, ui: str = "fr", progress: Progress = _no_progress
+):
+    """gr.File paths -> add_uploads; returns (message, table, dropdown, cleared file input)."""
+    uploads = []
+    limit = bot.settings.max_upload_bytes
+    for path in paths or []:
+        with open(path, "rb") as handle:  # one byte over the limit is enough to refuse it
+            uploads.append((Path(path).name, handle.read(limit + 1)))
+    return (*add_uploads(bot, uploads, ui, progress), None)
+
+
+def add_uploads(
+    bot: RAG,
+    uploads: Sequence[tuple[str, bytes]],
+    ui: str = "fr",
+    progress: Progress = _no_progress,
+):
+    """Save every upload into the documents folder and index them; all or nothing.
+
+    Returns (message, table rows, dropdown update). A rejected file leaves the folder unchanged.
+    """
+    t = TEXT[ui]
+    if not uploads:
+        return t["no_file"], *documents_view(bot)
+    saved: list[Path] = []
+    try:
+        for name, data in uploads:
+            saved.append(save_document(bot.settings, name, data, bot.settings.max_upload_bytes))
+        report = _reindex(bot, progress, ui)
+    except RagError as exc:
+        for path in saved:
+            path.unlink(missing_ok=True)
+        return f"⚠ {t['rejected']}{t['colon']}{exc}", *documents_view(bot)
+    names = ", ".join(p.name for p in saved)
+    return f"✓ {t['added']}{t['colon']}{names} — {report.summary()}", *documents_view(bot)
+
+
+def delete_document(
+    bot: RAG, doc_id: str | None, ui: str = "fr", progress: Progress = _no_progress
+):
+    """Delete a document's file and re-index; returns (message, table rows, dropdown update)."""
+    t = TEXT[ui]
+    if not doc_id:
+        return t["pick_document"], *documents_view(bot)
+    try:
+        remove_document(bot.settings, doc_id)
+        report = _reindex(bot, progress, ui)
+    except RagError as exc:
+        return f"⚠ {t['error']}{t['colon']}{exc}", *documents_view(bot)
+    return f"✓ {t['removed']}{t['colon']}{doc_id} — {report.summary()}", *documents_view(bot)

@@ -1,0 +1,92 @@
+"""Rendering an `Answer` for the page: cited sources as HTML, clickable markers, latency line.
+
+Pure functions from `rag.core.types.Answer` (and the page's language) to markdown or HTML strings:
+each citation's passage with its quoted span in <mark>, the [n] markers in the chat turned into
+links to those sources, the optional retrieval scores and the timing line. Nothing here touches
+gradio or the pipeline, so the output can be checked as text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from rag.text.normalize import MARKER
+from rag.core.types import Answer
+from rag.ui.i18n import TEXT
+
+
+def link_markers(text: str, answer: Answer) -> str:
+    """ "Paris [1, 2]." -> "Paris [[1]](#src-1) [[2]](#src-2)." for the cited numbers only."""
+    cited = {c.number for c in answer.citations}
+
+    def link(m: re.Match) -> str:
+        nums = [int(n) for n in m.group(1).split(",")]
+        return " ".join(f"[\\[{n}\\]](#src-{n})" if n in cited else f"\\[{n}\\]" for n in nums)
+
+    return MARKER.sub(link, text)
+
+
+def sources_html(answer: Answer | None, show_scores: bool = False, ui: str = "fr") -> str:
+    """Each citation: file name, article date, its passage with the quoted span in <mark>."""
+    t = TEXT[ui]
+    if answer is None:
+        return _note(t["sources_hint"])
+    if answer.abstained:
+        return _note(t["no_sources"])
+    by_chunk = {p.chunk_id: p for p in answer.passages}
+    items = []
+    for c in answer.citations:
+        p = by_chunk.get(c.chunk_id)
+        date = f" · <time>{html.escape(p.date)}</time>" if p and p.date else ""
+        scores = f'<div class="scores">{_scores(p)}</div>' if p and show_scores else ""
+        body = highlight(p.text, c.quote) if p else f"<mark>{html.escape(c.quote)}</mark>"
+        items.append(
+            f'<article class="source" id="src-{c.number}" tabindex="-1">'
+            f'<header><span class="num">[{c.number}]</span> <strong>{html.escape(c.source)}</strong>'
+            f"{date}</header>{scores}<p>{body}</p></article>"
+        )
+    if show_scores:
+        rows = "".join(
+            f"<tr><td>{p.rank}</td><td>{html.escape(p.source)}</td><td>{_scores(p)}</td></tr>"
+            for p in answer.passages
+        )
+        items.append(
+            f"<details open><summary>{t['retrieved']}</summary><table>{rows}</table></details>"
+        )
+    heading = f"<h3>{t['sources']}</h3>"
+    return (
+        f'<section class="sources" aria-label="{t["sources"]}">{heading}{"".join(items)}</section>'
+    )
+
+
+def _scores(p) -> str:
+    dense = f"{p.dense_score:.3f}" if p.dense_score is not None else "–"
+    bm25 = f"{p.bm25_score:.2f}" if p.bm25_score is not None else "–"
+    return f"score {p.score:.4f} · dense {dense} · BM25 {bm25}"
+
+
+def highlight(text: str, quote: str) -> str:
+    """Escape `text` and wrap the (whitespace-insensitive) occurrence of `quote` in <mark>."""
+    words = quote.split()
+    m = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
+    if not m:
+        return html.escape(text)
+    before, span, after = text[: m.start()], m.group(), text[m.end() :]
+    return f"{html.escape(before)}<mark>{html.escape(span)}</mark>{html.escape(after)}"
+
+
+def latency_text(answer: Answer, wall_s: float | None, ui: str = "fr") -> str:
+    t, tm = TEXT[ui], answer.timings
+    first = f"{tm.first_token_s:.1f} s" if tm.first_token_s is not None else "–"
+    text = (
+        f"{t['latency']}{t['colon']}{t['first_token']} {first} · {t['total']} {tm.total_s:.1f} s"
+        f" · {t['retrieval']} {tm.retrieval_s * 1000:.0f} ms"
+    )
+    if wall_s is not None and wall_s - tm.total_s > 0.5:  # model loading on the first question
+        text += f" · {t['wall']} {wall_s:.1f} s"
+    return text
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{html.escape(text)}</p>'
