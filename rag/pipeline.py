@@ -13,15 +13,16 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from rag.answer import checks
 from rag.answer import citations as cit
+from rag.answer.checks import NO_ANSWER, Draft, first_failure
 from rag.core.errors import InputError
 from rag.text.language import ABSTAIN, NAMES, detect
 from rag.answer.prompts import render
 from rag.core.settings import Settings
 from rag.core.types import Answer, IngestReport, Passage, Timings
-from rag.answer.untrusted import unknown_files, without_orders
+from rag.answer.untrusted import without_orders
 
-NO_ANSWER = "NO_ANSWER"
 Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
 
 
@@ -67,7 +68,8 @@ class RAG:
         With `prime`, also run the model once on a prompt of the answer's shape in each language
         (for a long-lived app, chat or eval): its system prompts' KV caches get computed and the
         first long prompt's one-off costs paid (the first answer of a fresh process otherwise
-        took 2–6 s longer to its first token on this CPU).
+        took markedly longer to its first token; measured:
+        docs/results/2026-11-22-decode-cache.md).
         """
         self.retriever
         self.llm.load()
@@ -137,7 +139,7 @@ class RAG:
         pieces: list[str] = []
         first_token_s = None
         hidden = True  # hold tokens back while the reply could still be NO_ANSWER
-        for piece in self.llm.stream(messages, self.settings.max_new_tokens):
+        for piece in self.llm.complete(messages, self.settings.max_new_tokens):
             if first_token_s is None:
                 first_token_s = time.perf_counter() - start
             pieces.append(piece)
@@ -156,7 +158,7 @@ class RAG:
         """A follow-up ("Et combien de temps ?") as a standalone question, using the history."""
         lines = [f"{t['role']}: {' '.join(t['content'].split())[:500]}" for t in history[-6:]]
         prompt = render(self.settings.prompts_dir, "rewrite", history="\n".join(lines), question=question)
-        text = "".join(self.llm.stream([{"role": "user", "content": prompt}], 64)).strip()
+        text = "".join(self.llm.complete([{"role": "user", "content": prompt}], 64, "rewrite")).strip()
         text = text.splitlines()[0].strip().strip('"«» ') if text else ""
         return text if 3 <= len(text) <= 400 else question
 
@@ -173,7 +175,8 @@ class RAG:
         user = render(self.settings.prompts_dir, "answer", passages=blocks, question=question, language=NAMES[lang])
         if any(kind == cit.WEEKDAY for kind, _ in cit.asked_kinds(question)):
             # This model answers "quel jour de la semaine" with a date from the passages (withheld
-            # by the checks); told what is asked, it finds the weekday (seeds: 4 of 5, was 2).
+            # by the checks); told what is asked, it finds the weekday more often (measured:
+            # docs/results/2026-11-22-citations-and-checks.md).
             user += "\n" + render(self.settings.prompts_dir, f"weekday.{lang}")
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -189,22 +192,18 @@ class RAG:
     def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
         """The model's reply, cited and checked: (text, citations, reason it is withheld or "").
 
-        In order: an explicit NO_ANSWER; a file name that is none of the sources; one-word trailing fragments dropped
-        (`cit.drop_fragments`); citations re-pointed at the passage that supports each sentence
-        best (`cit.recite`), then kept only when they name a retrieved passage; a leading
-        date the cited passages lack is cut off (this model opens with invented dates); numbers
-        that the cited passages do not contain; an answer that only restates the question, or only
-        adds a date to a question that does not ask when; new
-        words (names and numbers in English) that the cited passages do not contain; too little
-        overall support; and the model's own yes/no verification. An answer that passes gets, for
-        each sentence, the passages holding new facts its own citations lack (`cit.complete_citations`).
+        The rules, their order and their reason codes are in rag.answer.checks. Between the
+        reply rules and the others the reply is cited: one-word trailing fragments dropped
+        (`cit.drop_fragments`), citations re-pointed at the passage that supports each sentence
+        best (`cit.recite`) and kept only when they name a retrieved passage, and a leading date
+        the cited passages lack cut off (this model opens with invented dates). An answer that
+        passes gets, for each sentence, the passages holding new facts its own citations lack
+        (`cit.complete_citations`).
         """
         raw = raw.strip()
-        if not raw or NO_ANSWER in raw.upper().replace(" ", "_"):
-            return raw, [], "the model found no answer"
-        planted = unknown_files(raw, {p.source for p in passages})
-        if planted:  # "voir le fichier 999_rapport_secret.txt": a name only an injection gives
-            return raw, [], f"the answer names a file that is not among the sources ({sorted(planted)[0]})"
+        failed = first_failure(checks.REPLY, raw, {p.source for p in passages})
+        if failed:
+            return raw, [], failed[1]
         raw = cit.drop_fragments(cit.normalize_markers(raw))
         text, citations = cit.cite(cit.recite(raw, passages, question, lang), passages)
         if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date
@@ -213,24 +212,14 @@ class RAG:
             if trimmed != text:
                 text, citations = cit.cite(cit.recite(trimmed, passages, question, lang), passages)
         if not citations:
-            return text, [], "no passage supports the answer"
+            return text, [], checks.NO_CITATION.reason
         cited = [passages[c.number - 1].text for c in citations]
-        if cit.unsupported_numbers(text, cited, question):
-            return text, citations, "a number is not in the cited passages"
-        missing = cit.missing_kind(text, question)
-        if missing:
-            return text, citations, f"the answer does not give what was asked ({missing})"
-        if not cit.novel_words(text, question):
-            return text, citations, "the answer only restates the question"
-        if cit.only_adds_a_date(text, question):
-            return text, citations, "the answer only adds a date to the question"
-        key = cit.key_words(text, question, lang)
-        if key and cit.key_support(key, cited) < self.settings.min_key_support:
-            return text, citations, "the answer's new facts are not in the cited passages"
-        if cit.support(text, cited, question) < self.settings.min_support:
-            return text, citations, "the cited passages do not support the answer"
-        if self.settings.verify and not self.verify(question, text, cited):
-            return text, citations, "the model did not confirm the answer from the passages"
+        s = self.settings
+        failed = first_failure(checks.RULES, Draft(question, lang, text, cited, s.min_key_support, s.min_support))
+        if failed:
+            return text, citations, failed[1]
+        if s.verify and not self.verify(question, text, cited):
+            return text, citations, checks.UNCONFIRMED.reason
         completed = cit.complete_citations(text, passages, question, lang)
         if completed != text:
             text, citations = cit.cite(completed, passages)
@@ -247,7 +236,7 @@ class RAG:
             self.settings.prompts_dir, "verify", passage=passage, question=question,
             answer=cit.MARKER.sub("", answer).strip(),
         )  # fmt: skip
-        reply = "".join(self.llm.stream([{"role": "user", "content": prompt}], 3)).strip().upper()
+        reply = "".join(self.llm.complete([{"role": "user", "content": prompt}], 3, "verify")).strip().upper()
         return not reply.startswith("NO")
 
     def _abstain(self, question, lang, passages, timings, standalone, draft: str = "") -> Answer:
@@ -257,7 +246,7 @@ class RAG:
         )  # fmt: skip
 
 
-_FILLER = (  # neutral text for warm(prime=True): ~600 tokens in French, ~60 in English
+_FILLER = (  # neutral text for warm(prime=True): about 600 tokens in French, 60 in English
     "Ce passage sert seulement à préparer le modèle avant la première question. " * 40,
     "This passage only prepares the model before the first question. " * 6,
 )

@@ -99,9 +99,7 @@ def test_abstention_says_so_and_shows_no_sources(settings):
 def test_follow_up_passes_the_history(bot):
     first = ask(bot)[-1][3]
     second = ask(bot, "Et quel jour ?", first)[-1]
-    rewrites = [
-        m[-1]["content"] for m in bot.llm.calls if "Standalone question" in m[-1]["content"]
-    ]
+    rewrites = [m[-1]["content"] for m, task in zip(bot.llm.calls, bot.llm.tasks) if task == "rewrite"]
     assert rewrites and QUESTION in rewrites[-1] and "Et quel jour ?" in rewrites[-1]
     assert [m["role"] for m in second[3].turns] == ["user", "assistant", "user", "assistant"]
     assert len(second[0]) == 4

@@ -11,8 +11,8 @@ def make_bot(settings):
     """A bot over the seeds with the hashing embedder and a scripted model."""
     RAG(settings).ingest(progress=False)
 
-    def make(script=None, **overrides) -> RAG:
-        return RAG(settings.model_copy(update=overrides), llm=FakeLLM(script))
+    def make(script=None, rewrite=None, **overrides) -> RAG:
+        return RAG(settings.model_copy(update=overrides), llm=FakeLLM(script, rewrite=rewrite))
 
     return make
 
@@ -88,11 +88,11 @@ def test_uncited_but_supported_answer_gets_its_citation(make_bot):
 def test_follow_up_is_rewritten_with_the_history(make_bot):
     seen = []
 
+    def rewrite(messages):
+        seen.append(messages[-1]["content"])
+        return "Combien d'heures a duré l'entretien de février 2025 entre Trump et Poutine ?"
+
     def script(messages):
-        prompt = messages[-1]["content"]
-        if "Standalone question" in prompt:
-            seen.append(prompt)
-            return "Combien d'heures a duré l'entretien de février 2025 entre Trump et Poutine ?"
         return f"Une heure et demie [{passage_number(messages, 'heure et demie')}]."
 
     history = [
@@ -100,7 +100,7 @@ def test_follow_up_is_rewritten_with_the_history(make_bot):
         {"role": "assistant", "content": "Un mercredi [1]."},
     ]
     # top_k=10: the hashing fake is a weak retriever; this test is about the rewrite.
-    answer = make_bot(script, top_k=10).ask("Et combien de temps a-t-il duré ?", history=history)
+    answer = make_bot(script, rewrite, top_k=10).ask("Et combien de temps a-t-il duré ?", history=history)
     assert "février 2025" in seen[0] and "Et combien de temps" in seen[0]
     assert answer.standalone_question.startswith("Combien d'heures a duré l'entretien de février")
     assert answer.citations[0].source == "003_17ab84beb0fc2423.txt"
@@ -161,7 +161,7 @@ def test_invented_place_is_withheld_without_asking_the_model(make_bot):
     answer = bot.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
     assert answer.abstained and answer.citations == ()
     assert answer.draft.startswith("Le sommet reporté devait se tenir à Genève")
-    assert not any("YES or NO" in c[-1]["content"] for c in bot.llm.calls)  # verify is off
+    assert bot.llm.tasks == ["answer"]  # verify is off: the model was not asked to confirm
 
 
 def test_answer_that_restates_the_question_is_withheld(make_bot):
@@ -181,24 +181,17 @@ def test_wrong_passage_number_is_repointed_at_the_supporting_passage(make_bot):
     assert "Marc Fogel" in answer.passages[answer.citations[0].number - 1].text
 
 
-class _SaysNo(FakeLLM):
-    """Answers extractively but rejects every verification request."""
-
-    def stream(self, messages, max_new_tokens=160):
-        if "YES or NO" in messages[-1]["content"]:
-            self.calls.append(messages)
-            yield "NO"
-            return
-        yield from super().stream(messages, max_new_tokens)
 
 
 def test_verification_when_enabled_asks_the_model_and_follows_its_verdict(settings, make_bot):
     question = "Quel Américain détenu en Russie a été libéré ?"
     assert not make_bot(verify=True).ask(question).abstained  # the fake confirms by overlap
-    bot = RAG(settings.model_copy(update={"verify": True}), llm=_SaysNo())
+    says_no = FakeLLM(verdict=lambda messages: "NO")  # answers extractively, rejects every verification
+    bot = RAG(settings.model_copy(update={"verify": True}), llm=says_no)
     answer = bot.ask(question)
     assert answer.abstained and answer.draft
-    assert sum("YES or NO" in c[-1]["content"] for c in bot.llm.calls) == 1
+    assert bot.llm.tasks == ["answer", "verify"]
+    assert "YES or NO" in bot.llm.calls[1][-1]["content"]  # the verify template was what it got
 
 
 def test_an_answer_joining_two_passages_cites_both(make_bot):

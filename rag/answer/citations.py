@@ -204,8 +204,9 @@ def recite(text: str, passages: list[Passage], question: str = "", language: str
     text with no marker at all gets one (when any passage shares a content word with it).
 
     Tried and not kept: preferring the passage that holds the sentence's new words (those not
-    in the question). It re-cited two right answers the checks had withheld, but also gave
-    invented ones a home ("le 20 janvier" found in an unrelated passage), on the seeds test set.
+    in the question). It rescued a few right answers the checks had withheld, but also gave
+    invented ones a home ("le 20 janvier" found in an unrelated passage) (measured:
+    docs/results/2026-11-22-citations-and-checks.md).
     """
     if not passages:
         return text

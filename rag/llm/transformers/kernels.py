@@ -1,8 +1,9 @@
 """Which matmul kernels this CPU runs fast, measured once per machine, and which engine answers.
 
-The same PyTorch op can be 60x slower on one CPU than on another: oneDNN's u8 x s8 quantised
-linear and bf16 matmuls need AVX-512 VNNI / BF16 (or AMX) to be fast; on an AVX2-only CPU they
-fall back to slow kernels while plain fp32 stays fast. So nothing here is assumed from CPU
+The same PyTorch op can be many times slower on one CPU than on another (measured:
+docs/results/2026-12-02-every-cpu.md): oneDNN's u8 x s8 quantised linear and bf16 matmuls need
+AVX-512 VNNI / BF16 (or AMX) to be fast; on an AVX2-only CPU they fall back to slow kernels while
+plain fp32 stays fast. So nothing here is assumed from CPU
 flags: `probe()` times each candidate kernel of `rag.llm.transformers.quant.QuantLinear` on the bundled model's
 real shapes (its 1,536 -> 8,960 MLP projection), in stages, so that a kernel which is
 catastrophically slow is found out on a tiny matrix in milliseconds and never run on a big one:
@@ -229,7 +230,7 @@ def _grid_weight(n: int, k: int, gen: Any) -> Any:
 
 
 def _random_buffers(n: int, k: int, gen: Any) -> dict[str, Any]:
-    """A QuantLinear's buffers of random values (for timing only: quantize() would take ~1 s)."""
+    """A QuantLinear's buffers of random values (for timing only: quantize() would be slow)."""
     import torch
 
     q = torch.randint(0, 16, (n, k), generator=gen, dtype=torch.int32)
@@ -273,7 +274,9 @@ def _prompt_rate(name: str, small: Any, big: Any, rows_small: Any, rows_big: Any
         notes[name] = f"failed: {type(exc).__name__}"
         return 0.0
     error = float((got - reference).norm() / reference.norm())
-    if not error <= 0.02:  # int8 rounding is ~0.8 %; AVX2's _int_mm saturates: ~11 %
+    # int8 rounding stays well under this bound; AVX2's _int_mm saturates far above it
+    # (measured: docs/results/2026-12-02-every-cpu.md)
+    if not error <= 0.02:
         notes[name] = f"wrong results on this CPU ({100 * error:.0f} % off fp32)"
         return 0.0
     ops_small = 2 * rows_small.shape[0] * 256 * 256

@@ -62,8 +62,8 @@ class TransformersLLM(LLM):
         self._lock = threading.Lock()  # one generation (or load) at a time on the shared model
         # Every torch call runs on this one long-lived thread. libgomp gives each thread that
         # starts parallel work its own team of threads; with a second team in the process (a
-        # fresh thread per answer, or the caller's), decoding on 2 cores ran at 9-12 tokens/s
-        # instead of 16-19 in our measurements.
+        # fresh thread per answer, or the caller's), decoding ran markedly slower (measured:
+        # docs/results/2026-11-22-speed-one-thread.md).
         self._torch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-torch")
         self._owner: int | None = None  # thread holding the lock, to refuse self-deadlock
 

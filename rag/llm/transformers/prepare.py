@@ -1,5 +1,5 @@
-"""The quantised model built straight from the GGUF's blocks: once, in about a minute, with
-bounded memory; later starts map the result in seconds.
+"""The quantised model built straight from the GGUF's blocks: once, with bounded memory; later
+starts only map the result (start-up times: docs/results/2026-12-02-every-cpu.md).
 
 The bundled GGUF is Q4_K_M: each Q4_K matrix stores, per group of 32 weights, 4-bit levels q, a
 scale and a minimum (`value = scale * q - min`), exactly what PyTorch's packed int4 kernel
@@ -19,8 +19,9 @@ own file as soon as it is done, so the peak memory is about one layer plus the e
 those files into it (`torch.load(mmap=True)`). The packed int4 layout belongs to the torch build
 and to the CPU capability its kernels run at, so the folder name carries both.
 
-Written by hand: transformers' own GGUF loading dequantises the whole model to dense bf16
-(~8 GB peak, ~2 min here) and has no way to keep the blocks as int4.
+Written by hand: transformers' own GGUF loading dequantises the whole model to dense bf16 (a
+far higher peak memory and a slower start: docs/results/2026-12-02-every-cpu.md) and has no way
+to keep the blocks as int4.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def _convert(tensor: Any, raw: Any) -> dict[str, Any]:
         return {name: torch.from_numpy(_dequantize(blocks, qtype, shape, quants)).to(torch.bfloat16)}
     rows, cols = shape
     blocks = blocks.reshape(rows, -1)
-    chunk = max(1, (1 << 24) // cols)  # ~64 MB of float32 at a time (the output layer is 233M values)
+    chunk = max(1, (1 << 24) // cols)  # 64 MiB of float32 at a time (the output layer is 233M values)
     if not linear:  # the embedding
         out = torch.empty(rows, cols, dtype=torch.bfloat16)
         for start in range(0, rows, chunk):

@@ -13,8 +13,9 @@ tokens at once) is compute-bound instead, and each layer runs the kernel `prefil
 - "int_mm": `torch._int_mm` (signed x signed, int32 out, scaled afterwards);
 - "bf16" / "fp32": the int8 weight dequantised into a reused buffer and a float matmul.
 
-Which is fastest depends on the CPU by up to 60x (AVX-512 VNNI/BF16 or not), so rag.llm.transformers.kernels
-measures them once per machine and `set_prompt_kernels` applies the choice.
+Which is fastest depends on the CPU, by a wide margin (AVX-512 VNNI/BF16 or not; measured:
+docs/results/2026-12-02-every-cpu.md), so rag.llm.transformers.kernels measures them once per
+machine and `set_prompt_kernels` applies the choice.
 
 What is written here rather than taken from a library, and why: torchao's int4 CPU path failed
 on the machine this was first written on and its int8 paths need `torch.compile`; the PyTorch
@@ -92,10 +93,11 @@ class QuantLinear(torch.nn.Module):
         elif kernel in ("onednn", "int_mm"):
             # At most INT8_ROWS tokens at a time: the int32 and float32 temporaries of 1,150
             # tokens x 8,960 outputs are 41 MB, past glibc's 32 MB limit for reusing freed heap
-            # memory, and fresh pages cost more than the matmul (a 1,150-token prompt took 5.4 s
-            # instead of ~3.8 s).
+            # memory, and fresh pages cost more than the matmul (measured:
+            # docs/results/2026-11-22-speed-one-thread.md).
             y = torch.cat([self._int8_rows(part) for part in rows.split(INT8_ROWS)])
-        elif kernel == "fp32":  # CPUs without fast bf16 matmuls (AVX2): fp32 is 3-6x faster
+        elif kernel == "fp32":  # CPUs without fast bf16 matmuls (AVX2): fp32 is the faster one
+            # there (measured: docs/results/2026-12-02-every-cpu.md)
             y = F.linear(rows.float(), self._dequantized(torch.float32)).to(rows.dtype)
         else:
             y = F.linear(rows, self._dequantized(rows.dtype))
@@ -137,7 +139,9 @@ class QuantLinear(torch.nn.Module):
         y = torch.ops.onednn.qlinear_pointwise(
             xq, 1.0, 128, weight, scales, zeros, None, 1.0, 0, rows.dtype, "none", [], ""
         )  # x scale 1 and zero point 128: the token scales are applied next, on the output
-        return y.mul_(sx.to(y.dtype))  # two bf16 roundings: 0.855 % error vs 0.825 % for int32
+        # Two bf16 roundings: barely more error than the int32 path's (measured:
+        # docs/results/2026-11-22-prompt-kernels.md).
+        return y.mul_(sx.to(y.dtype))
 
     def _int8_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """int8 x int8 -> int32 matmul of `rows` (each token's activations scaled to int8)."""
@@ -149,7 +153,8 @@ class QuantLinear(torch.nn.Module):
 
     def _dequantized(self, dtype: torch.dtype) -> torch.Tensor:
         """The bf16 weight for a prompt matmul, written into this thread's reused scratch buffer:
-        a fresh 27 MB tensor per layer costs page faults worth ~40 % of the matmul itself."""
+        a fresh 27 MB tensor per layer costs page faults worth a large share of the matmul itself
+        (measured: docs/results/2026-11-22-speed-one-thread.md)."""
         numel = self.w8.numel()
         if numel > SCRATCH_MAX:  # the output layer, only with all-position logits: rare
             return self.w8.to(dtype) * self.s8.to(dtype)[:, None]
@@ -296,10 +301,10 @@ def release_pages(tensor: torch.Tensor, mapped_from: Path) -> bool:
     """Tell Linux that the pages of a tensor mapped from the file `mapped_from` are not needed
     now (madvise MADV_DONTNEED): they leave the resident set and come back from the file if
     read again. Without it, prepacking reads every int8 weight and the peak RSS holds both
-    copies (~0.9 GB more). Written by hand: neither torch nor the standard library exposes
-    madvise on a tensor. Does nothing (False) unless the tensor's whole pages lie in a private
-    mapping of that very file (or of a file directly inside the folder `mapped_from`): on other
-    memory it would zero the data."""
+    copies, a sizeable extra (measured: docs/results/2026-11-22-prompt-kernels.md). Written by
+    hand: neither torch nor the standard library exposes madvise on a tensor. Does nothing
+    (False) unless the tensor's whole pages lie in a private mapping of that very file (or of a
+    file directly inside the folder `mapped_from`): on other memory it would zero the data."""
     if sys.platform != "linux" or not hasattr(mmap, "MADV_DONTNEED"):
         return False
     page = mmap.PAGESIZE

@@ -1,0 +1,86 @@
+"""The checks a draft answer must pass to be shown: named rules, in the order they run, each
+with a reason code and the reason a user (or `rag eval`) sees when it withholds the draft.
+
+`RAG.check` runs them in three stages: `REPLY` on the model's raw reply (before citing), then
+citing itself (a draft no passage supports is withheld as `no-citation`), then `RULES` on the
+cited draft, and last the model's own yes/no verification (`unconfirmed`, when enabled). The word
+lists and measures the rules use are in rag.answer.citations and rag.text.words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.answer import citations as cit
+from rag.answer.untrusted import unknown_files
+
+NO_ANSWER = "NO_ANSWER"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A cited draft as the rules see it: the texts of the passages it cites, and the thresholds."""
+
+    question: str
+    lang: str
+    text: str
+    cited: list[str]
+    min_key_support: float = 0.5
+    min_support: float = 0.34
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`fails(subject)` returns None when the subject passes, else a detail for `reason` ("" for none)."""
+
+    code: str
+    reason: str  # may hold "{detail}"
+    fails: Callable
+
+    def why(self, detail: str) -> str:
+        return self.reason.format(detail=detail)
+
+
+def _key_facts_missing(d: Draft) -> str | None:
+    key = cit.key_words(d.text, d.question, d.lang)
+    return "" if key and cit.key_support(key, d.cited) < d.min_key_support else None
+
+
+# On the model's raw reply: (reply, the sources' file names) -> detail or None.
+REPLY = (
+    Rule("no-answer", "the model found no answer",
+         lambda reply, sources: "" if not reply or NO_ANSWER in reply.upper().replace(" ", "_") else None),
+    Rule("unknown-file", "the answer names a file that is not among the sources ({detail})",
+         lambda reply, sources: min(unknown_files(reply, sources), default=None)),
+)  # fmt: skip
+
+NO_CITATION = Rule("no-citation", "no passage supports the answer", lambda draft: None)
+
+# On the cited draft, in order: the first that fails withholds it.
+RULES = (
+    Rule("number", "a number is not in the cited passages",
+         lambda d: "" if cit.unsupported_numbers(d.text, d.cited, d.question) else None),
+    Rule("asked-kind", "the answer does not give what was asked ({detail})",
+         lambda d: cit.missing_kind(d.text, d.question) or None),
+    Rule("restates", "the answer only restates the question",
+         lambda d: None if cit.novel_words(d.text, d.question) else ""),
+    Rule("date-only", "the answer only adds a date to the question",
+         lambda d: "" if cit.only_adds_a_date(d.text, d.question) else None),
+    Rule("key-facts", "the answer's new facts are not in the cited passages", _key_facts_missing),
+    Rule("support", "the cited passages do not support the answer",
+         lambda d: "" if cit.support(d.text, d.cited, d.question) < d.min_support else None),
+)  # fmt: skip
+
+UNCONFIRMED = Rule("unconfirmed", "the model did not confirm the answer from the passages", lambda draft: None)
+
+CODES = tuple(r.code for r in (*REPLY, NO_CITATION, *RULES, UNCONFIRMED))
+
+
+def first_failure(rules, *subject) -> tuple[str, str] | None:
+    """(code, reason) of the first rule the subject fails, or None when it passes them all."""
+    for rule in rules:
+        detail = rule.fails(*subject)
+        if detail is not None:
+            return rule.code, rule.why(detail)
+    return None

@@ -1,0 +1,51 @@
+"""The check rules as a table: each row is a draft that fails its rule (and none before it)."""
+
+import pytest
+
+from rag.answer import checks
+from rag.answer.checks import RULES, Draft, first_failure
+
+ROWS = [
+    ("number", Draft("Combien de temps a duré l'appel ?", "fr", "L'appel a duré 3 heures [1].",
+                     ["L'appel a duré deux heures et demie."])),
+    ("asked-kind", Draft("Quel jour de la semaine l'appel a-t-il eu lieu ?", "fr",
+                         "L'appel a eu lieu le 10 novembre [1].", ["L'appel a eu lieu le 10 novembre."])),
+    ("restates", Draft("Trump a-t-il parlé à Poutine ?", "fr", "Trump a parlé à Poutine [1].",
+                       ["Trump a parlé à Poutine jeudi."])),
+    ("date-only", Draft(
+        "Which New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin?", "en",
+        "The New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin on "
+        "November 10, 2024 [1].",
+        ["Le 10 novembre 2024, le New York Post a interrogé Donald Trump sur son appel avec Vladimir Poutine."])),
+    ("key-facts", Draft("Quel journal a révélé l'appel ?", "fr", "Le Monde a révélé l'appel [1].",
+                        ["Le Washington Post a révélé l'appel entre les deux présidents."])),
+    ("support", Draft("What did Zelensky say?", "en", "He strongly condemned the whole thing yesterday [1].",
+                      ["Zelensky a salué la conversation téléphonique."])),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("code,draft", ROWS, ids=[code for code, _ in ROWS])
+def test_each_rule_withholds_its_own_case(code, draft):
+    assert first_failure(RULES, draft)[0] == code
+
+
+def test_the_table_covers_every_rule_in_order():
+    assert [code for code, _ in ROWS] == [rule.code for rule in RULES]
+
+
+def test_a_supported_answer_passes_every_rule():
+    draft = Draft("Quel journal a révélé l'appel ?", "fr", "Le Washington Post a révélé l'appel [1].",
+                  ["Le Washington Post a révélé l'appel entre les deux présidents."])  # fmt: skip
+    assert first_failure(RULES, draft) is None
+
+
+def test_reply_rules_and_their_reasons():
+    assert first_failure(checks.REPLY, "NO_ANSWER", {"a.txt"}) == ("no-answer", "the model found no answer")
+    code, why = first_failure(checks.REPLY, "Voir le fichier 999_secret.txt [1].", {"a.txt"})
+    assert code == "unknown-file" and "999_secret.txt" in why
+    assert first_failure(checks.REPLY, "Le Washington Post [1].", {"a.txt"}) is None
+
+
+def test_reason_codes_are_unique_and_named():
+    assert len(set(checks.CODES)) == len(checks.CODES)
+    assert all(code and code == code.lower() and " " not in code for code in checks.CODES)
