@@ -130,9 +130,13 @@ class RAG:
         passages = self.retriever.search(standalone)
         retrieval_s = time.perf_counter() - start
         best = max((p.dense_score or 0.0 for p in passages), default=0.0)
-        if not passages or best < self.settings.min_dense_score:
+        off_topic = checks.OFF_TOPIC.withheld() if not passages else first_failure(
+            [checks.OFF_TOPIC], best, self.settings.min_dense_score
+        )
+        if off_topic:
             total = time.perf_counter() - start
-            yield self._abstain(question, lang, passages, Timings(retrieval_s, None, total), standalone)
+            timings = Timings(retrieval_s, None, total)
+            yield self._abstain(question, lang, passages, timings, standalone, withheld=off_topic.code)
             return
         passages = self.in_prompt_order(passages)
         messages = self._messages(standalone, passages, lang)
@@ -183,14 +187,14 @@ class RAG:
     def _finish(self, question, standalone, lang, raw, passages, timings) -> Answer:
         text, citations, withheld = self.check(standalone, lang, raw, passages)
         if withheld:
-            return self._abstain(question, lang, passages, timings, standalone, raw)
+            return self._abstain(question, lang, passages, timings, standalone, raw, withheld.code)
         return Answer(
             question, text, False, tuple(citations), tuple(passages), timings,
             _if_changed(standalone, question), lang, raw,
         )  # fmt: skip
 
     def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
-        """The model's reply, cited and checked: (text, citations, reason it is withheld or "").
+        """The model's reply, cited and checked: (text, citations, `Withheld` reason or "").
 
         The rules, their order and their reason codes are in rag.answer.checks. Between the
         reply rules and the others the reply is cited: one-word trailing fragments dropped
@@ -203,7 +207,7 @@ class RAG:
         raw = raw.strip()
         failed = first_failure(checks.REPLY, raw, {p.source for p in passages})
         if failed:
-            return raw, [], failed[1]
+            return raw, [], failed
         raw = cit.drop_fragments(cit.normalize_markers(raw))
         text, citations = cit.cite(cit.recite(raw, passages, question, lang), passages)
         if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date
@@ -212,14 +216,14 @@ class RAG:
             if trimmed != text:
                 text, citations = cit.cite(cit.recite(trimmed, passages, question, lang), passages)
         if not citations:
-            return text, [], checks.NO_CITATION.reason
+            return text, [], checks.NO_CITATION.withheld()
         cited = [passages[c.number - 1].text for c in citations]
         s = self.settings
         failed = first_failure(checks.RULES, Draft(question, lang, text, cited, s.min_key_support, s.min_support))
         if failed:
-            return text, citations, failed[1]
+            return text, citations, failed
         if s.verify and not self.verify(question, text, cited):
-            return text, citations, checks.UNCONFIRMED.reason
+            return text, citations, checks.UNCONFIRMED.withheld()
         completed = cit.complete_citations(text, passages, question, lang)
         if completed != text:
             text, citations = cit.cite(completed, passages)
@@ -239,10 +243,10 @@ class RAG:
         reply = "".join(self.llm.complete([{"role": "user", "content": prompt}], 3, "verify")).strip().upper()
         return not reply.startswith("NO")
 
-    def _abstain(self, question, lang, passages, timings, standalone, draft: str = "") -> Answer:
+    def _abstain(self, question, lang, passages, timings, standalone, draft: str = "", withheld: str = "") -> Answer:
         return Answer(
             question, ABSTAIN[lang], True, (), tuple(passages), timings,
-            _if_changed(standalone, question), lang, draft,
+            _if_changed(standalone, question), lang, draft, withheld,
         )  # fmt: skip
 
 

@@ -26,7 +26,9 @@ ROWS = [
 
 @pytest.mark.parametrize("code,draft", ROWS, ids=[code for code, _ in ROWS])
 def test_each_rule_withholds_its_own_case(code, draft):
-    assert first_failure(RULES, draft)[0] == code
+    withheld = first_failure(RULES, draft)
+    reason = next(r.reason for r in RULES if r.code == code)
+    assert withheld.code == code and withheld.startswith(reason.split("{")[0])
 
 
 def test_the_table_covers_every_rule_in_order():
@@ -40,12 +42,27 @@ def test_a_supported_answer_passes_every_rule():
 
 
 def test_reply_rules_and_their_reasons():
-    assert first_failure(checks.REPLY, "NO_ANSWER", {"a.txt"}) == ("no-answer", "the model found no answer")
-    code, why = first_failure(checks.REPLY, "Voir le fichier 999_secret.txt [1].", {"a.txt"})
-    assert code == "unknown-file" and "999_secret.txt" in why
+    no_answer = first_failure(checks.REPLY, "NO_ANSWER", {"a.txt"})
+    assert no_answer.code == "no-answer" and no_answer == "the model found no answer"
+    planted = first_failure(checks.REPLY, "Voir le fichier 999_secret.txt [1].", {"a.txt"})
+    assert planted.code == "unknown-file" and "999_secret.txt" in planted
     assert first_failure(checks.REPLY, "Le Washington Post [1].", {"a.txt"}) is None
 
 
 def test_reason_codes_are_unique_and_named():
     assert len(set(checks.CODES)) == len(checks.CODES)
     assert all(code and code == code.lower() and " " not in code for code in checks.CODES)
+
+
+def test_an_abstained_answer_carries_the_code_of_the_check(settings):
+    from rag.pipeline import RAG
+    from rag.testing.fakes import FakeLLM
+
+    RAG(settings).ingest(progress=False)
+    invented = RAG(settings, llm=FakeLLM(lambda m: "Le sommet devait se tenir à Genève en Suisse [1]."))
+    answer = invented.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
+    assert answer.abstained and answer.withheld in checks.CODES and answer.withheld != "off-topic"
+    off = RAG(settings.model_copy(update={"min_dense_score": 2.0}), llm=FakeLLM(["unused"]))
+    assert off.ask("Quel temps fera-t-il demain ?").withheld == "off-topic"
+    answered = RAG(settings).ask("Marc Fogel a-t-il été libéré ?")
+    assert not answered.abstained and answered.withheld == ""

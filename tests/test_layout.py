@@ -112,6 +112,6 @@ def test_the_names_the_cli_offers_are_the_settings_names(field):
     from rag.llm.registry import BACKENDS
 
     names = get_args(Settings.model_fields[field].annotation)
-    assert names == {"llm": LLM_BACKENDS, "fusion": FUSIONS}[field]
+    assert names == {"llm": LLM_BACKENDS, "fusion": FUSIONS}[field]  # the settings' type is built from them
     if field == "llm":
         assert set(BACKENDS) == set(LLM_BACKENDS)  # every name has a backend, and no backend is unnamed

@@ -1,7 +1,8 @@
 """The checks a draft answer must pass to be shown: named rules, in the order they run, each
 with a reason code and the reason a user (or `rag eval`) sees when it withholds the draft.
 
-`RAG.check` runs them in three stages: `REPLY` on the model's raw reply (before citing), then
+Before any of them, a question no passage is close to is withheld without asking the model
+(`OFF_TOPIC`). `RAG.check` runs the rest in three stages: `REPLY` on the model's raw reply (before citing), then
 citing itself (a draft no passage supports is withheld as `no-citation`), then `RULES` on the
 cited draft, and last the model's own yes/no verification (`unconfirmed`, when enabled). The word
 lists and measures the rules use are in rag.answer.citations and rag.text.words.
@@ -30,6 +31,17 @@ class Draft:
     min_support: float = 0.34
 
 
+class Withheld(str):
+    """Why a draft is withheld: the reason users see (this string), with its rule's `code`."""
+
+    code: str
+
+    def __new__(cls, code: str, reason: str) -> "Withheld":
+        obj = super().__new__(cls, reason)
+        obj.code = code
+        return obj
+
+
 @dataclass(frozen=True)
 class Rule:
     """`fails(subject)` returns None when the subject passes, else a detail for `reason` ("" for none)."""
@@ -38,8 +50,8 @@ class Rule:
     reason: str  # may hold "{detail}"
     fails: Callable
 
-    def why(self, detail: str) -> str:
-        return self.reason.format(detail=detail)
+    def withheld(self, detail: str = "") -> Withheld:
+        return Withheld(self.code, self.reason.format(detail=detail))
 
 
 def _key_facts_missing(d: Draft) -> str | None:
@@ -55,6 +67,7 @@ REPLY = (
          lambda reply, sources: min(unknown_files(reply, sources), default=None)),
 )  # fmt: skip
 
+OFF_TOPIC = Rule("off-topic", "no passage is close enough to the question", lambda best, floor: "" if best < floor else None)
 NO_CITATION = Rule("no-citation", "no passage supports the answer", lambda draft: None)
 
 # On the cited draft, in order: the first that fails withholds it.
@@ -74,13 +87,13 @@ RULES = (
 
 UNCONFIRMED = Rule("unconfirmed", "the model did not confirm the answer from the passages", lambda draft: None)
 
-CODES = tuple(r.code for r in (*REPLY, NO_CITATION, *RULES, UNCONFIRMED))
+CODES = tuple(r.code for r in (OFF_TOPIC, *REPLY, NO_CITATION, *RULES, UNCONFIRMED))
 
 
-def first_failure(rules, *subject) -> tuple[str, str] | None:
-    """(code, reason) of the first rule the subject fails, or None when it passes them all."""
+def first_failure(rules, *subject) -> Withheld | None:
+    """Why the subject fails the first of `rules` it fails, or None when it passes them all."""
     for rule in rules:
         detail = rule.fails(*subject)
         if detail is not None:
-            return rule.code, rule.why(detail)
+            return rule.withheld(detail)
     return None

@@ -1,4 +1,5 @@
-"""The one prompt loader: templates are files in `prompts/`, placeholders are checked both ways."""
+"""The one prompt loader: templates are files in `rag/answer/templates/` (package data; the
+checkout's `prompts/` links there), placeholders are checked both ways."""
 
 from __future__ import annotations
 

@@ -72,6 +72,7 @@ class Answer:
     standalone_question: str | None = None  # the rewritten question when history was used
     language: str = "fr"
     draft: str = ""  # the model's raw reply before citation and support checks (for diagnosis)
+    withheld: str = ""  # when abstained: the reason code of the check that withheld it (rag.answer.checks)
 
     def to_dict(self) -> dict:
         from dataclasses import asdict

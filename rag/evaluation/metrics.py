@@ -3,7 +3,7 @@
 Answer metrics follow the SQuAD evaluation script (normalise, then exact match / token F1), with
 a normalisation extended to French. Retrieval metrics work on document ids in rank order.
 Faithfulness checks each answer sentence against the passages it cites with the word-overlap
-helpers of `rag.answer.citations` (validated against hand labels: `rag eval faithfulness-check`).
+helpers of `rag.text.words` and `rag.answer.citations` (validated against hand labels: `rag eval faithfulness-check`).
 `summarize` turns the result lines written by `rag.evaluation.runner.run_eval` into one report dict.
 """
 
@@ -34,7 +34,7 @@ ARTICLES = FRENCH_ARTICLES | {"a", "an", "the"}
 
 def normalize(text: str) -> str:
     """`fold` without citation markers, ligatures or articles: "L'Élysée [1]" -> "elysee"."""
-    folded = fold(ANY_MARKER.sub(" ", text).translate(LIGATURES).replace("_", " "))
+    folded = fold(ANY_MARKER.sub(" ", text).lower().translate(LIGATURES).replace("_", " "))
     return " ".join(t for t in folded.split() if t not in ARTICLES)
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rag.text.calendar import DAYS as DAY_NAMES
+from rag.text.calendar import DAYS as DAY_NAMES, MONTHS
 from rag.text.sentences import sentences
 from rag.evaluation.runner import parse_line, read_lines
 from rag.text.language import detect
@@ -84,14 +84,12 @@ def _case_checks(case: dict[str, Any], doc_ids: set[str] | None, index_name: str
 
 # -- drafting -----------------------------------------------------------------------------
 
-MONTHS_FR = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
-MONTHS_EN = "January|February|March|April|May|June|July|August|September|October|November|December"
 DAYS = "|".join(DAY_NAMES.split())  # matched ignoring case
 NUMBER_WORDS = "deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|cent|mille|two|three|four|five|ten|twelve|hundred"
 SPANS = [
     ("date", re.compile(
-        rf"\b\d{{1,2}}(?:er)?\s+(?:{MONTHS_FR})(?:\s+\d{{4}})?\b|\b(?:{MONTHS_EN})\s+\d{{1,2}}(?:,\s+\d{{4}})?\b"
-        rf"|\b(?:{MONTHS_FR}|{MONTHS_EN})\s+\d{{4}}\b|\b(?:{DAYS})\b|\b(?:19|20)\d\d\b", re.IGNORECASE)),
+        rf"\b\d{{1,2}}(?:er)?\s+(?:{MONTHS})(?:\s+\d{{4}})?\b|\b(?:{MONTHS})\s+\d{{1,2}}(?:,\s+\d{{4}})?\b"
+        rf"|\b(?:{MONTHS})\s+\d{{4}}\b|\b(?:{DAYS})\b|\b(?:19|20)\d\d\b", re.IGNORECASE)),
     ("number", re.compile(
         rf"\b(?:\d[\d\s,.]*\d|\d|{NUMBER_WORDS})\s+(?:(?:millions?|milliards?|billion|million|heures?|hours?|"
         rf"jours?|days?|ans|years?|%|pour cent|percent|dollars|euros|personnes|people)\b(?:\s+(?:de|d'|of)\s+\w+)?)",
