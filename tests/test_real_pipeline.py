@@ -26,9 +26,9 @@ def bot(tmp_path_factory) -> RAG:
     settings = Settings(
         sources=[root / "seeds"], index_dir=tmp_path_factory.mktemp("index"), model_cache=MODEL_CACHE
     )
-    rag = RAG(settings)
-    rag.index.ingest(progress=False)
-    return rag
+    bot = RAG(settings)
+    bot.ingest(progress=False)
+    return bot
 
 
 @pytest.fixture(scope="module")
