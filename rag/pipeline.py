@@ -129,10 +129,8 @@ class RAG:
         standalone = self.rewrite(question, history) if history else question
         passages = self.retriever.search(standalone)
         retrieval_s = time.perf_counter() - start
-        best = max((p.dense_score or 0.0 for p in passages), default=0.0)
-        off_topic = checks.OFF_TOPIC.withheld() if not passages else first_failure(
-            [checks.OFF_TOPIC], best, self.settings.min_dense_score
-        )
+        best = max((p.dense_score or 0.0 for p in passages), default=None)  # None: no passage at all
+        off_topic = first_failure([checks.OFF_TOPIC], best, self.settings.min_dense_score)
         if off_topic:
             total = time.perf_counter() - start
             timings = Timings(retrieval_s, None, total)

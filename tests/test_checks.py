@@ -4,22 +4,30 @@ import pytest
 
 from rag.answer import checks
 from rag.answer.checks import RULES, Draft, first_failure
+from rag.core.settings import Settings
+
+
+def draft(question, lang, text, cited):
+    """A Draft with the default thresholds."""
+    defaults = Settings()
+    return Draft(question, lang, text, cited, defaults.min_key_support, defaults.min_support)
+
 
 ROWS = [
-    ("number", Draft("Combien de temps a duré l'appel ?", "fr", "L'appel a duré 3 heures [1].",
+    ("number", draft("Combien de temps a duré l'appel ?", "fr", "L'appel a duré 3 heures [1].",
                      ["L'appel a duré deux heures et demie."])),
-    ("asked-kind", Draft("Quel jour de la semaine l'appel a-t-il eu lieu ?", "fr",
+    ("asked-kind", draft("Quel jour de la semaine l'appel a-t-il eu lieu ?", "fr",
                          "L'appel a eu lieu le 10 novembre [1].", ["L'appel a eu lieu le 10 novembre."])),
-    ("restates", Draft("Trump a-t-il parlé à Poutine ?", "fr", "Trump a parlé à Poutine [1].",
+    ("restates", draft("Trump a-t-il parlé à Poutine ?", "fr", "Trump a parlé à Poutine [1].",
                        ["Trump a parlé à Poutine jeudi."])),
-    ("date-only", Draft(
+    ("date-only", draft(
         "Which New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin?", "en",
         "The New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin on "
         "November 10, 2024 [1].",
         ["Le 10 novembre 2024, le New York Post a interrogé Donald Trump sur son appel avec Vladimir Poutine."])),
-    ("key-facts", Draft("Quel journal a révélé l'appel ?", "fr", "Le Monde a révélé l'appel [1].",
+    ("key-facts", draft("Quel journal a révélé l'appel ?", "fr", "Le Monde a révélé l'appel [1].",
                         ["Le Washington Post a révélé l'appel entre les deux présidents."])),
-    ("support", Draft("What did Zelensky say?", "en", "He strongly condemned the whole thing yesterday [1].",
+    ("support", draft("What did Zelensky say?", "en", "He strongly condemned the whole thing yesterday [1].",
                       ["Zelensky a salué la conversation téléphonique."])),
 ]  # fmt: skip
 
@@ -36,9 +44,9 @@ def test_the_table_covers_every_rule_in_order():
 
 
 def test_a_supported_answer_passes_every_rule():
-    draft = Draft("Quel journal a révélé l'appel ?", "fr", "Le Washington Post a révélé l'appel [1].",
-                  ["Le Washington Post a révélé l'appel entre les deux présidents."])  # fmt: skip
-    assert first_failure(RULES, draft) is None
+    supported = draft("Quel journal a révélé l'appel ?", "fr", "Le Washington Post a révélé l'appel [1].",
+                      ["Le Washington Post a révélé l'appel entre les deux présidents."])  # fmt: skip
+    assert first_failure(RULES, supported) is None
 
 
 def test_reply_rules_and_their_reasons():

@@ -27,8 +27,8 @@ class Draft:
     lang: str
     text: str
     cited: list[str]
-    min_key_support: float = 0.5
-    min_support: float = 0.34
+    min_key_support: float  # RAG_MIN_KEY_SUPPORT
+    min_support: float  # RAG_MIN_SUPPORT
 
 
 class Withheld(str):
@@ -44,11 +44,12 @@ class Withheld(str):
 
 @dataclass(frozen=True)
 class Rule:
-    """`fails(subject)` returns None when the subject passes, else a detail for `reason` ("" for none)."""
+    """`fails(subject)` returns None when the subject passes, else a detail for `reason` ("" for
+    none); a rule without `fails` is decided where its stage runs (RAG.check)."""
 
     code: str
     reason: str  # may hold "{detail}"
-    fails: Callable
+    fails: Callable | None = None
 
     def withheld(self, detail: str = "") -> Withheld:
         return Withheld(self.code, self.reason.format(detail=detail))
@@ -67,8 +68,11 @@ REPLY = (
          lambda reply, sources: min(unknown_files(reply, sources), default=None)),
 )  # fmt: skip
 
-OFF_TOPIC = Rule("off-topic", "no passage is close enough to the question", lambda best, floor: "" if best < floor else None)
-NO_CITATION = Rule("no-citation", "no passage supports the answer", lambda draft: None)
+# On retrieval: (best dense score or None when nothing was retrieved, RAG_MIN_DENSE_SCORE).
+OFF_TOPIC = Rule("off-topic", "no passage is close enough to the question",
+                 lambda best, floor: "" if best is None or best < floor else None)  # fmt: skip
+# Stages with no test of their own here: citing finds no passage; the model does not confirm.
+NO_CITATION = Rule("no-citation", "no passage supports the answer")
 
 # On the cited draft, in order: the first that fails withholds it.
 RULES = (
@@ -85,7 +89,7 @@ RULES = (
          lambda d: "" if cit.support(d.text, d.cited, d.question) < d.min_support else None),
 )  # fmt: skip
 
-UNCONFIRMED = Rule("unconfirmed", "the model did not confirm the answer from the passages", lambda draft: None)
+UNCONFIRMED = Rule("unconfirmed", "the model did not confirm the answer from the passages")
 
 CODES = tuple(r.code for r in (OFF_TOPIC, *REPLY, NO_CITATION, *RULES, UNCONFIRMED))
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from rag.cli.options import VALUE_OPTIONS, add_global_options, settings_from
-from rag.core.offline import OFFLINE, offline_environment  # noqa: F401 (OFFLINE: public here too)
+from rag.core.offline import offline_environment
 
 # Commands that other packages add: each entry point names a module with `add_parsers(sub)`,
 # `COMMANDS` (name -> function) and `route(argv, value_options)` (see rag.evaluation.cli).
