@@ -170,7 +170,7 @@ class RAG:
 
     def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
         blocks = "\n\n".join(  # passages are untrusted: orders written in them are not shown
-            f"[{i}] (source: {p.source}, date: {p.date or 'unknown'})\n{without_orders(p.text)}"
+            f"[{i}] (source: {p.source}, date: {p.date or 'unknown'})\n{without_orders(p.prompt_text)}"
             for i, p in enumerate(passages, start=1)
         )
         system = render(self.settings.prompts_dir, "system", language=NAMES[lang])
@@ -209,13 +209,14 @@ class RAG:
         raw = cit.drop_fragments(cit.normalize_markers(raw))
         text, citations = cit.cite(cit.recite(raw, passages, question, lang), passages)
         if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date
-            cited = [passages[c.number - 1].text for c in citations]
+            cited = [passages[c.number - 1].prompt_text for c in citations]
             trimmed = cit.drop_invented_lead_date(text, cited, question)
             if trimmed != text:
                 text, citations = cit.cite(cit.recite(trimmed, passages, question, lang), passages)
         if not citations:
             return text, [], checks.NO_CITATION.withheld()
-        cited = [passages[c.number - 1].text for c in citations]
+        # as the model saw them: a date resolved at ingest ("jeudi [7 novembre 2024]") supports
+        cited = [passages[c.number - 1].prompt_text for c in citations]
         s = self.settings
         failed = first_failure(checks.RULES, Draft(question, lang, text, cited, s.min_key_support, s.min_support))
         if failed:

@@ -147,15 +147,6 @@ def test_closest_window_picks_the_sentences_that_share_the_question_words():
     assert closest_window(chunk, "Which newspaper?", 40).startswith("Phrase de remplissage numéro 0")
 
 
-def test_asked_months_needs_a_month_and_its_year():
-    from rag.retrieve.retriever import asked_months
-
-    assert asked_months("Quel jour a eu lieu l'appel de février 2025 ?") == {"2025-02"}
-    assert asked_months("the November 2024 call and the Fevrier 2025 one") == {"2024-11", "2025-02"}
-    assert asked_months("Qu'a dit Trump le 4 novembre ?") == set()
-    assert asked_months("En 2025, qui a appelé ?") == set()
-
-
 def test_a_month_in_the_question_lifts_the_articles_dated_that_month(settings):
     RAG(settings).ingest(progress=False)
     question = "Quel jour de la semaine a eu lieu l'appel entre Trump et Poutine de février 2025 ?"
@@ -166,6 +157,18 @@ def test_a_month_in_the_question_lifts_the_articles_dated_that_month(settings):
     assert {p.chunk_id for p in RAG(settings).retrieve("Qui a parlé à Poutine ?")} == {
         p.chunk_id for p in RAG(settings.model_copy(update={"date_weight": 0.0})).retrieve("Qui a parlé à Poutine ?")
     }  # no month named: the date ranking takes no part
+
+
+def test_enough_passages_in_the_asked_time_leave_the_others_out(settings):
+    RAG(settings).ingest(progress=False)
+    question = "Combien de temps a duré l'appel d'octobre entre Trump et Poutine ?"
+    kept = RAG(settings).retrieve(question)
+    every = RAG(settings.model_copy(update={"date_filter": 0})).retrieve(question)
+    in_october = lambda p: not {"-10", "2024-10", "2025-10"}.isdisjoint(p.dated)  # noqa: E731
+    assert kept and all(in_october(p) for p in kept)
+    assert len(every) == settings.top_k and not all(in_october(p) for p in every)
+    few = RAG(settings.model_copy(update={"date_filter": 9})).retrieve(question)
+    assert [p.chunk_id for p in few] == [p.chunk_id for p in every]  # too few dated: none left out
 
 
 def test_latent_terms_round_trip_through_their_stored_text():

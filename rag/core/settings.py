@@ -93,8 +93,14 @@ class RetrievalSettings(BaseModel):
     )
     date_weight: float = Field(
         0.7,
-        description="Weight in RRF of a ranking of the passages of articles dated in a month the "
-        "question names with its year ('février 2025'); 0 turns it off.",
+        description="Weight in RRF of a ranking of the passages dated in the time the question "
+        "names ('l'appel d'octobre', 'février 2025', 'en 2024'): by their article's date or a date "
+        "their text gives, resolved at ingest; 0 turns it off.",
+    )
+    date_filter: int = Field(
+        3,
+        description="When at least this many of the passages shown are dated in the time the "
+        "question names, only such passages are shown (0: never leave the others out).",
     )
 
 

