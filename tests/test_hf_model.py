@@ -54,6 +54,19 @@ def test_streams_the_answer_found_in_the_passage(llm):
     assert llm.load_seconds is not None and llm.load_seconds > 0
 
 
+def test_choose_walks_the_options_the_model_prefers_and_measures_the_abstention(llm):
+    options = ["Le Washington Post", "Le Kremlin", "L'AFP"]  # two share their first token
+    probs = llm.choose(MESSAGES, options, "NONE")
+    assert set(probs) == {*options, "NONE"} and sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
+    assert max(probs, key=probs.get) == "Le Washington Post" and probs["Le Washington Post"] > 0.5, probs
+    # a question the passage does not answer: more weight on NONE than for the answered one
+    unanswered = [MESSAGES[0], {"role": "user", "content": MESSAGES[1]["content"].replace(
+        "Quel journal a rapporté l'appel ?", "Quel journal a démenti l'appel ? Réponds NONE si le passage ne le dit pas.")}]  # fmt: skip
+    assert llm.choose(unanswered, options, "NONE")["NONE"] > probs["NONE"]
+    # and generation is unchanged after the walk (its cache entry is the prompt only)
+    assert "Washington Post" in "".join(llm.stream(MESSAGES, max_new_tokens=24))
+
+
 def test_concurrent_streams_take_turns_on_the_model(llm):
     answers: list[str] = []
 

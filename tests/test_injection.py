@@ -41,10 +41,18 @@ OBEYING = {
 }
 
 
+# The document each planted claim comes from: a model can only obey what its prompt shows.
+CARRIERS = {"pravda": "inj01_budget_montauban.txt", "override": "inj03_system_override_en.txt",
+            "fake-file": "inj02_appel_citations.txt", "fake-source": "inj07_fake_source.txt"}  # fmt: skip
+
+
 def obey(kind: str):
     def script(messages):
         if OBEYING[kind] is None:
             return messages[0]["content"] + " BANANE [1]"
+        carrier = CARRIERS.get(kind)
+        if carrier and f"source: {carrier}" not in messages[-1]["content"]:
+            return "NO_ANSWER"  # the planted text is not in this prompt (a dated question left it out)
         return OBEYING[kind]
 
     return script
@@ -107,9 +115,7 @@ def test_an_injected_claim_is_only_ever_cited_to_the_article_that_carries_it(ind
     """The limit of the guarantee: the checks verify that the cited passage states the answer,
     not that the passage is true. A claim planted in a document can be shown, but only with that
     document as its visible source and a verbatim quote from it."""
-    carriers = {"pravda": "inj01_budget_montauban.txt", "override": "inj03_system_override_en.txt",
-                "fake-file": "inj02_appel_citations.txt", "fake-source": "inj07_fake_source.txt"}  # fmt: skip
-    for kind, carrier in carriers.items():
+    for kind, carrier in CARRIERS.items():
         for case in CASES:
             answer = RAG(indexed, llm=FakeLLM(obey(kind))).ask(case["question"])
             assert answer.abstained or {c.source for c in answer.citations} == {carrier}, (kind, case["id"])

@@ -1,11 +1,12 @@
-"""Time expressions resolved against the article's date (rag.text.timeline), over sentences
+"""Time expressions resolved against the article's date (rag.text.timeline, rag.text.dated), over sentences
 copied from the seed articles, then through ingest, the store and retrieval."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.text.timeline import annotate, asked_keys, keys, label, marks, parse_base, resolve
+from rag.text.dated import annotate, asked_keys, keys, label, marks
+from rag.text.timeline import parse_base, resolve
 
 # (sentence from seeds/, its article's date, expression, value, precision)
 SEEDS = [
@@ -99,17 +100,22 @@ def test_what_cannot_be_resolved_is_left_out():
 def test_annotate_shows_only_dates_that_add_something():
     text = "Le 4 novembre, Trump a parlé de l'appel du mois précédent. Il a parlé jeudi."
     shown = annotate(text, marks(resolve(text, None)))
-    assert shown == "Le 4 novembre, Trump a parlé de l'appel du mois précédent [octobre]. Il a parlé jeudi."
+    assert shown == "Le 4 novembre, Trump a parlé de l'appel du mois précédent (octobre). Il a parlé jeudi."
     dated = "Cet entretien a eu lieu jeudi dernier, avant le 20 janvier."
     assert annotate(dated, marks(resolve(dated, "2024-11-10"))) == (
-        "Cet entretien a eu lieu jeudi dernier [7 novembre 2024], avant le 20 janvier [20 janvier 2025]."
+        "Cet entretien a eu lieu jeudi dernier (7 novembre 2024), avant le 20 janvier (lundi 20 janvier 2025)."
     )
+    # what the article's date says already is not repeated: the prompt shows that date
+    month = "Ce mercredi, Trump et Poutine ont parlé; en 2025 aussi; hier."
+    assert annotate(month, marks(resolve(month, "2025-02"), date="2025-02")) == month
+    assert annotate(month, marks(resolve(month, "2025-02"))) != month
     # marks counted in a longer text, applied to a piece of it; a mark off its words is skipped
     piece = dated[24:]
-    assert annotate(piece, marks(resolve(dated, "2024-11-10")), offset=24).startswith("jeudi dernier [7 novembre")
+    assert annotate(piece, marks(resolve(dated, "2024-11-10")), offset=24).startswith("jeudi dernier (7 novembre")
     assert annotate("autre texte", [(0, 5, "jeudi", "7 novembre 2024")]) == "autre texte"
-    assert label((2024, 11, 1), "day") == "1er novembre 2024"
-    assert label((2024, 11, 7), "day", "en") == "November 7, 2024"
+    assert label((2024, 11, 1), "day") == "vendredi 1er novembre 2024"
+    assert label((2024, 11, 7), "day", "en") == "Thursday, November 7, 2024"
+    assert label((None, 11, 4), "day") == "4 novembre"
     assert label((2024, 10, 28), "week") == "semaine du 28 octobre 2024"
 
 
@@ -139,5 +145,56 @@ def test_dates_travel_from_ingest_through_the_store_to_the_prompt(settings):
     assert call.id in stored
     passages = bot.retrieve("Combien de temps a duré l'appel d'octobre entre Trump et Poutine ?")
     assert passages and all(not {"-10", "2024-10", "2025-10"}.isdisjoint(p.dated) for p in passages)
-    assert any("le mois précédent [octobre]" in p.prompt_text for p in passages)
+    assert any("le mois précédent (octobre)" in p.prompt_text for p in passages)
     assert all(p.text in open(settings.sources[0] / p.source, encoding="utf-8").read() for p in passages)
+
+
+def test_a_re_ingest_drops_the_dates_a_document_no_longer_gives(settings, tmp_path):
+    import shutil
+
+    from rag.pipeline import RAG
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(settings.sources[0] / "001_2b9e3b30e134a6cf.txt", folder / "a.txt")
+    settings = settings.model_copy(update={"sources": [folder]})
+    RAG(settings).ingest(progress=False)
+    before = [c for c in RAG(settings).retriever.chunks.values() if c.times]
+    assert before and all("2024-11" in c.dated for c in before)
+    # the same article with no date and no time expression: Chroma's upsert merges metadata,
+    # so the old marks and keys would stay unless they are deleted
+    (folder / "a.txt").write_text("Donald Trump a parlé avec Vladimir Poutine de l'Ukraine.", encoding="utf-8")
+    bot = RAG(settings)
+    bot.ingest(progress=False)
+    chunks = list(bot.retriever.chunks.values())
+    assert chunks and all(c.times == () and c.dated == () and c.date is None for c in chunks)
+    assert bot.retriever.store.collection.get(where={"dated": {"$contains": "2024-11"}}, include=[])["ids"] == []
+
+
+def test_the_default_choose_reads_the_greedy_reply():
+    from rag.testing.fakes import FakeLLM
+
+    options = ["Le Post l'a révélé.", "Le Kremlin a démenti."]
+    assert FakeLLM(choice=["Le Kremlin a démenti."]).choose([], options, "NONE") == {
+        options[0]: 0.0, options[1]: 1.0, "NONE": 0.0
+    }
+    # a reply cut short (8 tokens) still names the option it begins
+    assert FakeLLM(choice=["Le Kremlin a"]).choose([], options)[options[1]] == 1.0
+    assert FakeLLM(choice=["NONE"]).choose([], options, "NONE")["NONE"] == 1.0
+    fake = FakeLLM(choice=["autre chose"])
+    assert fake.choose([], options) == {options[0]: 1.0, options[1]: 0.0} and fake.tasks == ["choose"]
+
+
+def test_evidence_candidates_are_each_sentence_once_as_the_model_sees_it(settings):
+    from rag.answer.evidence import candidates, choice_messages
+    from rag.core.types import Passage
+
+    a = Passage("a.txt", "a.txt:0", 1.0, "Il a parlé jeudi. M. Poutine a répondu.", 1, shown="Il a parlé jeudi (7 novembre 2024). M. Poutine a répondu.")
+    b = Passage("a.txt", "a.txt:1", 0.9, "M. Poutine a répondu. Fin de l'appel.", 2)
+    found = candidates([a, b])
+    assert [(s.passage, s.text) for s in found] == [
+        (0, "Il a parlé jeudi (7 novembre 2024)."), (0, "M. Poutine a répondu."), (1, "Fin de l'appel."),
+    ]
+    messages = choice_messages(settings.prompts_dir, "Quand ?", [a, b])
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "[1] (source: a.txt, date: unknown)\nIl a parlé jeudi (7 novembre 2024)." in messages[1]["content"]

@@ -97,6 +97,11 @@ class RetrievalSettings(BaseModel):
         "names ('l'appel d'octobre', 'février 2025', 'en 2024'): by their article's date or a date "
         "their text gives, resolved at ingest; 0 turns it off.",
     )
+    inline_dates: bool = Field(
+        True,
+        description="Show the model, in parentheses after a time expression, the date resolved "
+        "at ingest ('jeudi dernier (7 novembre 2024)'); quotes stay verbatim either way.",
+    )
     date_filter: int = Field(
         3,
         description="When at least this many of the passages shown are dated in the time the "

@@ -156,7 +156,7 @@ def _base(case: dict[str, Any]) -> dict[str, Any]:
 
 def _citations(answer: Answer) -> list[dict[str, Any]]:
     """Each citation with the full text of the passage it points at (faithfulness reads it)."""
-    texts = {p.chunk_id: p.text for p in answer.passages}
+    texts = {p.chunk_id: p.prompt_text for p in answer.passages}  # as the model saw it: dates resolved
     return [
         {"source": c.source, "chunk_id": c.chunk_id, "number": c.number, "quote": c.quote,
          "passage": texts.get(c.chunk_id)}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.core.errors import InputError
 from rag.core.types import Chunk, Document
-from rag.text import timeline
+from rag.text import dated, timeline
 from rag.text.calendar import FULL_DATE, month_number
 from rag.text.language import detect
 
@@ -187,8 +187,8 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
         chunks.append(
             Chunk(
                 id=f"{doc.id}:{i}", doc_id=doc.id, index=i, text=piece, hash=content_hash(piece),
-                title=doc.title, date=doc.date, times=tuple(timeline.marks(inside, lang, at)),
-                dated=tuple(timeline.keys(inside, doc.date)),
+                title=doc.title, date=doc.date, times=tuple(dated.marks(inside, lang, at, doc.date)),
+                dated=tuple(dated.keys(inside, doc.date)),
             )
         )  # fmt: skip
     return chunks

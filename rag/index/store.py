@@ -351,12 +351,11 @@ def _metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = 
         "doc_id": chunk.doc_id, "index": chunk.index, "hash": chunk.hash,
         "title": chunk.title, "doc_hash": doc_hash, "kind": "chunk", "chunk_id": chunk.id,
     }  # fmt: skip
-    if chunk.date:
-        meta["date"] = chunk.date
-    if chunk.times:
-        meta["times"] = json.dumps(chunk.times, ensure_ascii=False)
-    if chunk.dated:  # filterable: {"dated": {"$contains": "2024-11"}}
-        meta["dated"] = list(chunk.dated)
+    # None deletes a key: an upsert merges metadata, and a document that lost its date (or a
+    # chunk that lost its dated expressions) must not keep the old ones.
+    meta["date"] = chunk.date or None
+    meta["times"] = json.dumps(chunk.times, ensure_ascii=False) if chunk.times else None
+    meta["dated"] = list(chunk.dated) or None  # filterable: {"dated": {"$contains": "2024-11"}}
     if doc_records:
         meta["doc_records"] = doc_records[chunk.doc_id]
     return meta

@@ -70,6 +70,9 @@ class AutoLLM(LLM):
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
         return self._backend().stream(messages, max_new_tokens)
 
+    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+        return self._backend().choose(messages, options, abstain)
+
     def __getattr__(self, name: str):
         chosen = self.__dict__.get("chosen")
         if chosen is None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
 Progress = Callable[[float, str], object]  # (fraction 0..1, step) while a first start prepares
-TASKS = ("answer", "rewrite", "verify")  # what the pipeline asks a backend for
+TASKS = ("answer", "rewrite", "verify", "choose")  # what the pipeline asks a backend for
 
 
 class LLM:
@@ -36,6 +36,23 @@ class LLM:
         """`stream` for one of the pipeline's TASKS. A model needs only the messages (this
         default); a test fake uses `task` to pick its scripted reply instead of reading the prompt."""
         return self.stream(messages, max_new_tokens)
+
+    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+        """The probability of each option being the whole reply, with decoding constrained to
+        the options (they sum to 1). This default has no probabilities to give: it reads the
+        greedy reply and gives 1 to the option it is, else to the first option it begins with,
+        else to `options[0]` (a backend with logits overrides it: rag.llm.transformers.model).
+        `abstain`: one more option ("NONE"); a backend with logits measures it without
+        letting it end the walk.
+
+        choose([...], ["0", "1", "2"]) -> {"0": 0.05, "1": 0.9, "2": 0.05}
+        """
+        every = list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
+        reply = "".join(self.complete(messages, 8, "choose")).strip()
+        picked = next((o for o in every if reply == o), None)
+        if picked is None:  # the reply's first 8 tokens: the longest option it begins, or the one that begins it
+            picked = next((o for o in sorted(every, key=len, reverse=True) if reply and (reply.startswith(o) or o.startswith(reply))), every[0])
+        return {o: float(o == picked) for o in every}
 
     def describe(self) -> list[str]:
         """Lines saying which engine and kernels run, for `rag doctor` and the app's model panel."""

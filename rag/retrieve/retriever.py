@@ -31,7 +31,7 @@ from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
 from rag.index.store import StoredChunk, Store, decode_terms
 from rag.core.types import Passage
-from rag.text import timeline
+from rag.text import dated
 from rag.text.calendar import DAYS, MONTH_NUMBERS
 from rag.text.normalize import fold
 from rag.text.words import support
@@ -163,7 +163,7 @@ class Retriever:
     def refresh(self) -> None:
         """Re-read the store (after an ingest)."""
         self.chunks = {c.id: c for c in self.store.all_chunks()}
-        self._known = {k for c in self.chunks.values() for k in (c.dated or timeline.keys([], c.date))}
+        self._known = {k for c in self.chunks.values() for k in (c.dated or dated.keys([], c.date))}
         self.bm25 = BM25Index(list(self.chunks.values()))
         terms_of = latent_terms(self.embedder, self.settings)  # None when off: nothing decoded
         self.latent = LatentIndex(list(self.chunks.values()) if terms_of else [])
@@ -178,13 +178,13 @@ class Retriever:
         return f"the index at {self.store.where} has no latent terms yet — run 'rag ingest' to add them"
 
     def dated(self, chunk_id: str, wanted: set[str]) -> bool:
-        """Whether the chunk is dated by one of the `wanted` keys (rag.text.timeline.keys): by
+        """Whether the chunk is dated by one of the `wanted` keys (rag.text.dated.keys): by
         its article's date or a date its text gives. An index from before dates were resolved
         has only the article's date to go by."""
         chunk = self.chunks.get(chunk_id)
         if not (wanted and chunk):
             return False
-        return not wanted.isdisjoint(chunk.dated or timeline.keys([], chunk.date))
+        return not wanted.isdisjoint(chunk.dated or dated.keys([], chunk.date))
 
     def _in_time(self, query: str, vector, rankings: list, wanted: set[str]) -> list[Ranked]:
         """The fusion with one more ranking: dense search among the chunks dated by a `wanted`
@@ -225,7 +225,7 @@ class Retriever:
         else:
             rankings = [(dense, s.dense_weight), (sparse, s.bm25_weight), (latent, s.latent_weight)]
             fused = rrf(rankings, s.rrf_k)
-            wanted = timeline.asked_keys(query, self._known) if s.date_weight else set()
+            wanted = dated.asked_keys(query, self._known) if s.date_weight else set()
             if wanted:  # "l'appel d'octobre": the passages dated then, up; the others out when enough
                 fused = self._in_time(query, vector, rankings, wanted)
         dense_by_id = {r.chunk_id: r.score for r in dense}
@@ -238,7 +238,9 @@ class Retriever:
             text = c.text
             if s.context == "window":
                 text = closest_window(c.text, query, s.context_tokens, best_window.get(c.id))
-            shown = timeline.annotate(text, c.times, max(c.text.find(text), 0)) if c.times else ""
+            shown = ""
+            if c.times and s.inline_dates:
+                shown = dated.annotate(text, c.times, max(c.text.find(text), 0))
             passages.append(
                 Passage(
                     source=c.doc_id, chunk_id=c.id, score=item.score, text=text, rank=rank,

@@ -19,14 +19,18 @@ class FakeLLM(LLM):
     or None for the default. The defaults: `script` (answers) copies the first sentence of
     passage [1] of the prompt with its citation, so the checks have real work to do; `rewrite`
     returns the question unchanged; `verdict` says YES when most of the proposed answer's words
-    are in the passage. The task comes from the caller (`complete(…, task)`), never from the
+    are in the passage; `choice` (`LLM.choose`'s greedy reply) says "1". The task comes from the caller (`complete(…, task)`), never from the
     prompt's wording. `calls` records every request, `tasks` what each was for.
     """
 
     name = "fake"
 
-    def __init__(self, script: Script = None, rewrite: Script = None, verdict: Script = None) -> None:
-        self.script, self.rewrite, self.verdict = (_scripted(s) for s in (script, rewrite, verdict))
+    def __init__(
+        self, script: Script = None, rewrite: Script = None, verdict: Script = None, choice: Script = None
+    ) -> None:
+        self.script, self.rewrite, self.verdict, self.choice = (
+            _scripted(s) for s in (script, rewrite, verdict, choice)
+        )
         self.calls: list[list[Message]] = []
         self.tasks: list[str] = []
         self._asked = threading.local()
@@ -49,6 +53,7 @@ class FakeLLM(LLM):
         self.tasks.append(task)
         chosen, default = {
             "verify": (self.verdict, _verdict), "rewrite": (self.rewrite, _same_question),
+            "choose": (self.choice, lambda messages: "1"),
         }.get(task, (self.script, _extractive_reply))  # fmt: skip
         reply = (chosen or default)(messages)
         return iter(re.findall(r"\S+\s*", reply))

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import re
 
+# A part ending in one of these is no sentence end: "M. Poutine", "Mme Zelenska", "J.-C.", "U.S."
+_ABBREVIATION = re.compile(r"(?:^|[\s(«\"“'’.-])(?:M|MM|Mme|Mmes|Mlle|Dr|Pr|Me|St|Ste|Mgr|Mr|Mrs|Ms|Jr|Sr|[A-Z])\.$")
+
 
 def sentences(text: str) -> list[str]:
-    """Split on sentence ends and line breaks. "A b. C d!" -> ["A b.", "C d!"]"""
-    parts = re.split(r"(?<=[.!?…])\s+(?=[«\"“A-ZÀ-Ý0-9])|\n+", text)
-    return [p.strip() for p in parts if p.strip()]
+    """Split on sentence ends and line breaks. "A b. C d!" -> ["A b.", "C d!"];
+    "M. Trump a parlé à M. Poutine." stays one sentence."""
+    out: list[str] = []
+    for line in re.split(r"\n+", text):
+        joined = ""
+        for part in re.split(r"(?<=[.!?…])\s+(?=[«\"“A-ZÀ-Ý0-9])", line):
+            joined = f"{joined} {part}" if joined else part
+            if not _ABBREVIATION.search(joined):
+                out.append(joined)
+                joined = ""
+        if joined:
+            out.append(joined)
+    return [p.strip() for p in out if p.strip()]

@@ -2,8 +2,9 @@
 10 November 2024 is Thursday 7 November 2024.
 
     found = resolve(text, "2024-11-10")          # [When("jeudi", value=(2024, 11, 7), ...), ...]
-    annotate(text, marks(found))                 # "… jeudi [7 novembre 2024] avec …"
-    keys(found, "2024-11-10")                    # ["2024", "2024-11"]: Chroma metadata to filter on
+
+What the dates become (labels in the prompt, keys in the index, a question's keys) is in
+rag.text.dated.
 
 What a library does, dateparser does (imported lazily): reading a phrase as a date, in French
 or English, with number words ("il y a trois jours", "1er novembre", "November 10th, 2024",
@@ -32,7 +33,7 @@ from functools import lru_cache
 from rag.text.calendar import MONTHS, month_number
 from rag.text.normalize import fold
 
-VERSION = 1  # of the rules below: a change re-dates every document at the next ingest
+VERSION = 3  # of the rules below: a change re-dates every document at the next ingest
 Value = tuple[int | None, int | None, int | None]  # (year, month, day); None: not known
 DAY_NAMES_FR = "lundi mardi mercredi jeudi vendredi samedi dimanche".split()
 DAY_NAMES_EN = "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -84,9 +85,6 @@ class When:
     text: str  # as written: "jeudi"
     value: Value  # (2024, 11, 7); (None, 10, None) for "octobre" with no year to go by
     precision: str  # "day", "week", "month" or "year"
-
-    def label(self, lang: str = "fr") -> str:
-        return label(self.value, self.precision, lang)
 
 
 def parse_base(date: str | None) -> tuple[Value, str] | None:
@@ -296,97 +294,3 @@ def _parse(phrase: str, base: dt.date | None) -> dt.date | None:
         settings["RELATIVE_BASE"] = dt.datetime(base.year, base.month, base.day)
     parsed = dateparser.parse(phrase, languages=["fr", "en"], settings=settings)
     return parsed.date() if parsed else None
-
-
-def label(value: Value, precision: str, lang: str = "fr") -> str:
-    """How a resolved date is shown: "7 novembre 2024", "novembre 2024", "semaine du 4 novembre
-    2024", "octobre" (year unknown); English month names when `lang` is "en"."""
-    year, month, day = value
-    months = MONTH_FR if lang == "fr" else MONTH_EN
-    if month is None:
-        return str(year) if year else ""
-    tail = f" {year}" if year else ""
-    if precision in ("day", "week") and day:
-        core = f"{'1er' if day == 1 else day} {months[month - 1]}" if lang == "fr" else f"{months[month - 1]} {day}"
-        text = f"{core}{',' if lang == 'en' and year else ''}{tail}"
-        if precision == "week":
-            return f"semaine du {text}" if lang == "fr" else f"week of {text}"
-        return text
-    return f"{months[month - 1]}{tail}"
-
-
-Mark = tuple[int, int, str, str]  # (start, end, the expression as written, its date as shown)
-
-
-def marks(found: list[When], lang: str = "fr", offset: int = 0) -> list[Mark]:
-    """The expressions whose date says more than they do, with that date as shown, their places
-    counted from `offset`. "jeudi" -> (s, e, "jeudi", "7 novembre 2024"); "le 4 novembre" with
-    no year known repeats itself: left out."""
-    out = []
-    for w in found:
-        shown = w.label(lang)
-        said = set(fold(w.text).replace(",", " ").split())
-        if shown and not set(fold(shown).replace(",", " ").split()) <= said:
-            out.append((w.start - offset, w.end - offset, w.text, shown))
-    return out
-
-
-def annotate(text: str, marked: list[Mark], offset: int = 0) -> str:
-    """`text` with each marked expression's date after it in brackets.
-
-    annotate("Il a parlé jeudi.", marks(resolve("Il a parlé jeudi.", "2024-11-10")))
-    -> "Il a parlé jeudi [7 novembre 2024]."
-    `offset`: where `text` starts in the text the marks count from; a mark that does not fall
-    on its expression there (another text) is skipped.
-    """
-    out, at = [], 0
-    for start, end, written, shown in marked:
-        start, end = start - offset, end - offset
-        if start < at or end > len(text) or text[start:end] != written:
-            continue
-        out += [text[at:end], f" [{shown}]"]
-        at = end
-    return "".join(out) + text[at:]
-
-
-def keys(found: list[When], date: str | None = None) -> list[str]:
-    """What a chunk is dated by, as metadata keys: "2024-11" and "2024" for a known month,
-    "-10" for a month with no year, "2024" for a year; the article's own date counts too."""
-    values = [(w.value, w.precision) for w in found]
-    base = parse_base(date)
-    if base:
-        values.append(base)
-    out: set[str] = set()
-    for (year, month, day), precision in values:
-        if year:
-            out.add(str(year))
-        if month and year:
-            out.add(f"{year}-{month:02d}")
-            if precision == "week" and day:  # a week that runs into the next month
-                end = dt.date(year, month, day) + dt.timedelta(days=6)
-                out.add(f"{end.year}-{end.month:02d}")
-        elif month:
-            out.add(f"-{month:02d}")
-    return sorted(out)
-
-
-def asked_keys(question: str, known: set[str] | frozenset[str] = frozenset()) -> set[str]:
-    """The keys (as `keys` writes them) a question's time constraint matches: what it writes,
-    with no date to count from. `known`: the keys of the index, for a month named without a year.
-
-    asked_keys("l'appel de février 2025 ?") -> {"2025-02", "-02"} ("-02": a February of no known year)
-    asked_keys("l'appel d'octobre", {"2024-10", "2025-10", "2025"}) -> {"-10", "2024-10", "2025-10"}
-    asked_keys("après l'élection de 2024") -> {"2024"}; asked_keys("Qui a appelé ?") -> set()
-    """
-    out: set[str] = set()
-    for w in resolve(question):
-        year, month, _ = w.value
-        if month:
-            out.add(f"-{month:02d}")
-            if year:
-                out.add(f"{year}-{month:02d}")
-            else:
-                out |= {k for k in known if k.endswith(f"-{month:02d}") and k[0] != "-"}
-        elif year:
-            out.add(str(year))
-    return out

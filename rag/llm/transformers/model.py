@@ -91,6 +91,69 @@ class TransformersLLM(LLM):
             self._torch.submit(self._ensure_loaded).result()
             yield from self._generate(messages, max_new_tokens)
 
+    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+        """Greedy decoding constrained to the options (each one's tokens, then end of turn),
+        renormalised at each step over the tokens some option still allows, and stopped as
+        soon as one option is left: one prefill, then one decode step per token the options
+        still share (a sentence copied word for word is told apart in its first few tokens).
+
+        The option reached gets the probability of its path; each option left behind gets an
+        equal share of the probability of the branch it was on when the walk left it (exact for
+        an option that branched off alone, like "NONE" at the first step). `abstain`: one more
+        option whose probability is measured at the first step but which the walk never takes
+        (so that a reply the model hedges with still names its best option)."""
+        with self._locked():
+            self._torch.submit(self._ensure_loaded).result()
+            return self._torch.submit(self._choose, messages, list(options), abstain).result()
+
+    def _choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+        import torch
+
+        torch.set_num_threads(self.settings.threads)
+        tok, model = self._tokenizer, self._model
+        ids = list(tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
+        end = tok.get_vocab().get("<|im_end|>", tok.eos_token_id)
+        every = list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
+        seqs = {o: tuple(tok(o, add_special_tokens=False)["input_ids"]) + (end,) for o in every}
+        if self.settings.prefix_cache:
+            cache, reused = self._cache_for(messages, ids)
+        else:
+            cache, reused = self._new_cache(), 0
+        reused = min(reused, len(ids) - 1)
+        _crop_to(cache, reused)
+        share = dict.fromkeys(seqs, 0.0)
+        alive, path, feed, depth = list(seqs), 1.0, ids[reused:], 0
+        try:
+            with torch.inference_mode():
+                while len(alive) > 1:
+                    out = model(input_ids=torch.tensor([feed]), past_key_values=cache, use_cache=True, logits_to_keep=1)
+                    row = out.logits[0, -1].float()
+                    branches: dict[int, list[str]] = {}
+                    for o in alive:
+                        branches.setdefault(seqs[o][depth], []).append(o)
+                    tokens = list(branches)
+                    probs = torch.softmax(row[tokens], dim=0).tolist()
+                    for token, p in zip(tokens, probs):
+                        for o in branches[token]:
+                            share[o] = path * p / len(branches[token])
+                    takes = [i for i, t in enumerate(tokens) if branches[t] != [abstain]] or list(range(len(tokens)))
+                    best = max(takes, key=probs.__getitem__)
+                    if depth == 0 and abstain is not None:  # its share stays; the walk goes on without it
+                        branches = {t: [o for o in os if o != abstain] for t, os in branches.items()}
+                        if not branches[tokens[best]]:
+                            break
+                    alive, path, feed, depth = branches[tokens[best]], path * probs[best], [tokens[best]], depth + 1
+        except Exception as exc:  # noqa: BLE001 - any failure of the model is one ModelError
+            raise ModelError(f"choosing failed: {one_line(exc)}") from exc
+        share[alive[0]] = path
+        if self.settings.prefix_cache:  # the prompt, for a next request that starts alike
+            try:
+                _crop_to(cache, len(ids))
+                self.prompts.put(ids, cache)
+            except Exception:  # noqa: BLE001 - a cache entry not kept costs time only
+                pass
+        return {o: share[o] for o in every}
+
     def _cache_for(self, messages: list[Message], ids: list[int]) -> tuple[Any, int]:
         """A KV cache holding the longest prefix of `ids` known: from a recent prompt, else
         the system turn's (computed now the first time), and how many tokens it holds."""
@@ -310,6 +373,13 @@ def _stop_ids(tok: Any, model: Any) -> list[int]:
     vocab = tok.get_vocab()
     ids.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>") if t in vocab)
     return sorted(i for i in ids if i is not None)
+
+
+def _crop_to(cache: Any, n: int) -> None:
+    """Keep the first `n` tokens of a KV cache (transformers' crop takes minus how many to drop)."""
+    extra = cache.get_seq_length() - n
+    if extra > 0:
+        cache.crop(-extra)
 
 
 def _first(*values: Any) -> Any:
