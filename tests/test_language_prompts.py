@@ -32,6 +32,8 @@ EXPECTED = {
     "verify": {"passage", "question", "answer"},
     "weekday.fr": set(),  # added after the answer prompt when a question asks for a weekday
     "weekday.en": set(),
+    "choose": {"passages", "question"},  # evidence choice (rag.answer.evidence, benchmarks/evidence_choice.py)
+    "system.choose": set(),
 }
 
 
