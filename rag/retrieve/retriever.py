@@ -186,7 +186,7 @@ class Retriever:
             return False
         return not wanted.isdisjoint(chunk.dated or dated.keys([], chunk.date))
 
-    def _in_time(self, query: str, vector, rankings: list, wanted: set[str]) -> list[Ranked]:
+    def _in_time(self, vector, rankings: list, wanted: set[str], top_k: int) -> list[Ranked]:
         """The fusion with one more ranking: dense search among the chunks dated by a `wanted`
         key (a Chroma `where` on their "dated" metadata), weighted `date_weight`. When at least
         `date_filter` of the passages it would show are so dated, only those are kept: the
@@ -198,7 +198,7 @@ class Retriever:
         in_time = in_time or [r for r in rrf(rankings, s.rrf_k) if self.dated(r.chunk_id, wanted)]
         fused = rrf([*rankings, (in_time, s.date_weight)], s.rrf_k)
         kept = [r for r in fused if self.dated(r.chunk_id, wanted)]
-        if s.date_filter and len(kept[: s.top_k]) >= min(s.date_filter, s.top_k):
+        if s.date_filter and len(kept) >= min(s.date_filter, top_k):
             return kept
         return fused
 
@@ -227,7 +227,7 @@ class Retriever:
             fused = rrf(rankings, s.rrf_k)
             wanted = dated.asked_keys(query, self._known) if s.date_weight else set()
             if wanted:  # "l'appel d'octobre": the passages dated then, up; the others out when enough
-                fused = self._in_time(query, vector, rankings, wanted)
+                fused = self._in_time(vector, rankings, wanted, top_k)
         dense_by_id = {r.chunk_id: r.score for r in dense}
         bm25_by_id = {r.chunk_id: r.score for r in sparse}
         passages = []
