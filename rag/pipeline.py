@@ -18,7 +18,7 @@ from rag.answer import citations as cit
 from rag.answer.checks import NO_ANSWER, Draft, first_failure
 from rag.core.errors import InputError
 from rag.text.language import ABSTAIN, NAMES, detect
-from rag.answer.prompts import render
+from rag.answer.prompts import passage_blocks, render
 from rag.core.settings import Settings
 from rag.core.types import Answer, IngestReport, Passage, Timings
 from rag.answer.untrusted import without_orders
@@ -169,10 +169,7 @@ class RAG:
         return sorted(passages, key=_place) if self.settings.passage_order == "document" else passages
 
     def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
-        blocks = "\n\n".join(  # passages are untrusted: orders written in them are not shown
-            f"[{i}] (source: {p.source}, date: {p.date or 'unknown'})\n{without_orders(p.prompt_text)}"
-            for i, p in enumerate(passages, start=1)
-        )
+        blocks = passage_blocks(passages)
         system = render(self.settings.prompts_dir, "system", language=NAMES[lang])
         user = render(self.settings.prompts_dir, "answer", passages=blocks, question=question, language=NAMES[lang])
         if any(kind == cit.WEEKDAY for kind, _ in cit.asked_kinds(question)):
@@ -215,7 +212,7 @@ class RAG:
                 text, citations = cit.cite(cit.recite(trimmed, passages, question, lang), passages)
         if not citations:
             return text, [], checks.NO_CITATION.withheld()
-        # as the model saw them: a date resolved at ingest ("jeudi [7 novembre 2024]") supports
+        # as the model saw them: a date resolved at ingest ("jeudi (7 novembre 2024)") supports
         cited = [passages[c.number - 1].prompt_text for c in citations]
         s = self.settings
         failed = first_failure(checks.RULES, Draft(question, lang, text, cited, s.min_key_support, s.min_support))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answer.prompts import render
+from rag.answer.prompts import passage_blocks, render
 from rag.answer.untrusted import without_orders
 from rag.core.types import Passage
 from rag.text.sentences import sentences
@@ -39,10 +39,6 @@ def candidates(passages: list[Passage]) -> list[Sentence]:
 
 
 def choice_messages(prompts_dir: Path, question: str, passages: list[Passage]) -> list[dict]:
-    blocks = "\n\n".join(
-        f"[{i}] (source: {p.source}, date: {p.date or 'unknown'})\n{without_orders(p.prompt_text)}"
-        for i, p in enumerate(passages, start=1)
-    )
     system = render(prompts_dir, "system.choose")
-    user = render(prompts_dir, "choose", passages=blocks, question=question)
+    user = render(prompts_dir, "choose", passages=passage_blocks(passages), question=question)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

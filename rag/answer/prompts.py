@@ -7,7 +7,9 @@ import string
 from functools import lru_cache
 from pathlib import Path
 
+from rag.answer.untrusted import without_orders
 from rag.core.errors import RagError
+from rag.core.types import Passage
 
 
 @lru_cache(maxsize=32)
@@ -32,3 +34,15 @@ def render(prompts_dir: Path, name: str, /, **values: str) -> str:
             f"prompt {name!r} expects {sorted(expected)}, got {sorted(values)}"
         )
     return template.format(**values)
+
+
+def passage_blocks(passages: list[Passage]) -> str:
+    """The numbered passages as prompts show them: source, date, then the text as the model
+    sees it (dates resolved), without the orders written in it (passages are untrusted).
+
+    "[1] (source: a.txt, date: 2024-11-10)\nLe Post a révélé l'appel…"
+    """
+    return "\n\n".join(
+        f"[{i}] (source: {p.source}, date: {p.date or 'unknown'})\n{without_orders(p.prompt_text)}"
+        for i, p in enumerate(passages, start=1)
+    )

@@ -214,7 +214,7 @@ class Store:
             StoredChunk(
                 id=i, doc_id=m["doc_id"], text=t, title=m.get("title", ""),
                 date=m.get("date") or None, doc_hash=m.get("doc_hash", ""), latent=m.get("latent", ""),
-                times=tuple(tuple(t) for t in json.loads(m.get("times") or "[]")),
+                times=tuple(tuple(mark) for mark in json.loads(m.get("times") or "[]")),
                 dated=tuple(m.get("dated") or ()),
             )
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])

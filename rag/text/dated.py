@@ -56,14 +56,19 @@ def marks(found: list[When], lang: str = "fr", offset: int = 0, date: str | None
             if year == base_year and (w.precision == "year" or month == base_month):
                 continue
         shown = label(w.value, w.precision, lang)
-        said = set(fold(w.text).replace(",", " ").split())
+        said = _words(w.text)
         first, _, rest = shown.partition(" ")
         weekday = fold(first) in DAY_NAMES_FR + DAY_NAMES_EN
-        if weekday and (fold(first) in said or set(fold(rest).replace(",", " ").split()) <= said):
+        if weekday and (fold(first) in said or _words(rest) <= said):
             shown = rest  # "jeudi (7 novembre 2024)"; "le 10 novembre 2024": nothing to add
-        if shown and not set(fold(shown).replace(",", " ").split()) <= said:
+        if shown and not _words(shown) <= said:
             out.append((w.start - offset, w.end - offset, w.text, shown))
     return out
+
+
+def _words(text: str) -> set[str]:
+    """Folded words ("Thursday, November 7" -> {"thursday", "november", "7"})."""
+    return set(fold(text).split())
 
 
 def annotate(text: str, marked: list[Mark], offset: int = 0) -> str:

@@ -30,16 +30,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.text.calendar import MONTHS, month_number
+from rag.text.calendar import DAYS, MONTHS, month_number
 from rag.text.normalize import fold
 
 VERSION = 3  # of the rules below: a change re-dates every document at the next ingest
 Value = tuple[int | None, int | None, int | None]  # (year, month, day); None: not known
-DAY_NAMES_FR = "lundi mardi mercredi jeudi vendredi samedi dimanche".split()
-DAY_NAMES_EN = "monday tuesday wednesday thursday friday saturday sunday".split()
+DAY_NAMES_FR, DAY_NAMES_EN = DAYS.split()[:7], DAYS.split()[7:]  # Monday..Sunday
 MONTH_FR = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()
 MONTH_EN = "January February March April May June July August September October November December".split()
-_DAYS = "|".join(DAY_NAMES_FR + DAY_NAMES_EN)
+_DAYS = "|".join(DAYS.split())
 _UNIT = r"jours?|semaines?|mois|ans?|années?|days?|weeks?|months?|years?"
 _NUM = r"\d{1,3}|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt|an?|one|two|three|four|five|six|seven|eight|nine|ten"
 
@@ -72,8 +71,9 @@ _TENSE = re.compile(
     r"s['’]est|se sont|s['’]était|était|étaient|eut|had|has|have|was|were|did|said|spoke|told|met|"
     r"held|\w{3,}ed))\b"
 )
+# English months that are also verbs: taken only after a word that introduces a month ("in May")
 _VERBS = {"may", "march"}
-_MONTH_BEFORE = re.compile(r"(?i)\b(?:in|of|since|early|late|mid|by|until|from|last|next|this)\s+$")  # English months that are also verbs: taken only when capitalised
+_MONTH_BEFORE = re.compile(r"(?i)\b(?:in|of|since|early|late|mid|by|until|from|last|next|this)\s+$")
 
 
 @dataclass(frozen=True)
