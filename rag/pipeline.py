@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rag.answer import checks
@@ -19,6 +20,7 @@ from rag.answer.checks import NO_ANSWER, Draft, first_failure
 from rag.core.errors import InputError
 from rag.text.language import ABSTAIN, NAMES, detect
 from rag.answer.prompts import passage_blocks, render
+from rag.answer.short import extract
 from rag.core.settings import Settings
 from rag.core.types import Answer, IngestReport, Passage, Timings
 from rag.answer.untrusted import without_orders
@@ -120,7 +122,9 @@ class RAG:
         """Yield answer tokens as the model writes them, then the final, checked `Answer`.
 
         The final answer's text is authoritative: it may differ from the streamed tokens when
-        invalid citations were removed or the answer was withdrawn as unsupported.
+        invalid citations were removed or the answer was withdrawn as unsupported. With
+        `short_answer` on, an answer given is yielded twice: checked, then with `Answer.short`
+        (one more short model call), so that a caller can show the sources meanwhile.
         """
         question = check_question(question, self.settings.max_question_chars)
         self.warm()  # loading models is not part of answering: keep it out of the timings
@@ -154,7 +158,10 @@ class RAG:
             hidden = False
             yield so_far
         timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
-        yield self._finish(question, standalone, lang, "".join(pieces), passages, timings)
+        answer = self._finish(question, standalone, lang, "".join(pieces), passages, timings)
+        yield answer
+        if self.settings.short_answer and not answer.abstained:
+            yield self.shorten(answer)
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("Et combien de temps ?") as a standalone question, using the history."""
@@ -187,6 +194,18 @@ class RAG:
             question, text, False, tuple(citations), tuple(passages), timings,
             _if_changed(standalone, question), lang, raw,
         )  # fmt: skip
+
+    def shorten(self, answer: Answer) -> Answer:
+        """The answer with its short answer (`Answer.short`): the words of its cited quotes that
+        answer the question, chosen by the model under constrained decoding (rag.answer.short).
+        Its time is added to `total_s` (after the streamed answer: first token is unchanged)."""
+        if answer.abstained or not answer.citations:
+            return answer
+        begun = time.perf_counter()
+        question = answer.standalone_question or answer.question
+        short = extract(self.llm, self.settings.prompts_dir, question, [c.quote for c in answer.citations], answer.text)
+        timings = replace(answer.timings, total_s=answer.timings.total_s + time.perf_counter() - begun)
+        return replace(answer, short=short, timings=timings)
 
     def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
         """The model's reply, cited and checked: (text, citations, `Withheld` reason or "").

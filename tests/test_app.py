@@ -51,12 +51,17 @@ def folder_state(folder: Path) -> dict[str, bytes]:
 def test_answer_streams_token_by_token_then_shows_the_final_answer(bot):
     outputs = ask(bot)
     texts = [chat[-1]["content"] for chat, *_ in outputs]
-    streamed = texts[1:-1]  # first: the placeholder, last: the final answer with links
+    # first: the placeholder; then the tokens; then the checked answer with links, and last the
+    # same with its short answer in bold above it (the sources show from the checked one on)
+    streamed = texts[1:-2]
     assert len(streamed) >= 3
     assert all(a != b and b.startswith(a) for a, b in itertools.pairwise(streamed))
-    final = outputs[-1][3].last
-    assert final is not None and not final.abstained
-    assert texts[-1] == app.link_markers(final.text, final)
+    checked, final = outputs[-2][3].last, outputs[-1][3].last
+    assert final is not None and not final.abstained and final.short and not checked.short
+    assert texts[-2] == app.link_markers(checked.text, checked)
+    assert texts[-1] == app.link_markers(f"**{final.short}**\n\n{final.text}", final)
+    assert outputs[-2][1] == outputs[-1][1] and "source" in outputs[-2][1]
+    assert outputs[-1][3].turns[-1]["content"] == final.text  # the history holds the plain answer
     assert outputs[-1][0][0] == {"role": "user", "content": QUESTION}
     assert all(out[4] == "" for out in outputs)  # the textbox is cleared
 
@@ -118,7 +123,7 @@ def test_new_conversation_clears_everything(bot):
 def test_answer_language_and_top_k_reach_the_pipeline(bot):
     conv = ask(bot, top_k=2, language="en")[-1][3]
     assert len(conv.last.passages) <= 2
-    answer_calls = [c for c in bot.llm.calls if c[0]["role"] == "system"]
+    answer_calls = [c for c, task in zip(bot.llm.calls, bot.llm.tasks) if task == "answer"]
     assert "English" in answer_calls[-1][0]["content"]  # the shared fake saw the system prompt
     variant = app.bot_for(bot, 2)
     assert variant is not bot and variant.llm is bot.llm and variant.settings.top_k == 2

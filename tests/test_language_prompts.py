@@ -34,6 +34,8 @@ EXPECTED = {
     "weekday.en": set(),
     "choose": {"passages", "question"},  # evidence choice (rag.answer.evidence, benchmarks/evidence_choice.py)
     "system.choose": set(),
+    "short": {"passage", "question"},  # the short answer's span choice (rag.answer.short)
+    "system.short": set(),
 }
 
 

@@ -38,10 +38,15 @@ def test_cited_answer_with_verbatim_quote(make_bot):
     assert answer.timings.total_s >= answer.timings.first_token_s >= answer.timings.retrieval_s > 0
 
 
-def test_stream_yields_tokens_then_the_answer(make_bot):
+def test_stream_yields_tokens_then_the_answer_then_its_short_answer(make_bot):
     items = list(make_bot().stream("Que dit le Kremlin sur l'appel de Trump ?"))
-    assert all(isinstance(i, str) for i in items[:-1]) and len(items) > 3
-    assert isinstance(items[-1], Answer) and items[-1].citations
+    assert all(isinstance(i, str) for i in items[:-2]) and len(items) > 3
+    checked, shortened = items[-2:]
+    assert isinstance(checked, Answer) and checked.citations and checked.short == ""
+    assert shortened.short and shortened.text == checked.text and shortened.citations == checked.citations
+    assert shortened.timings.total_s >= checked.timings.total_s
+    items = list(make_bot(short_answer=False).stream("Que dit le Kremlin sur l'appel de Trump ?"))
+    assert isinstance(items[-1], Answer) and not isinstance(items[-2], Answer) and items[-1].short == ""
 
 
 def test_no_answer_abstains_without_citations_and_hides_tokens(make_bot):
@@ -255,7 +260,7 @@ def test_eval_primes_the_model_before_timing_answers(settings, tmp_path):
     llm.stream = lambda messages, n=160: (events.append("answer"), ask(llm, messages, n))[1]
     case = {"id": "c1", "question": "Quel journal a révélé l'appel ?", "answers": ["Post"], "sources": []}
     run_eval(RAG(settings, llm=llm), [case, {**case, "id": "c2"}], tmp_path / "r.jsonl", progress=False)
-    assert events == ["prime", "answer", "answer"]
+    assert [e for e in events if e == "prime"] == ["prime"] and events[0] == "prime"  # then answers, short answers
     quiet = _Primable()
     run_eval(RAG(settings, llm=quiet), [case], tmp_path / "r2.jsonl", retrieval_only=True, progress=False)
     assert quiet.primed == []  # no model needed, none primed

@@ -158,7 +158,7 @@ def _erase(text: str) -> str:
 
 def render_answer(answer) -> str:
     """The final answer with its sources and quotes, for the terminal."""
-    lines = [answer.text]
+    lines = ([f"» {answer.short}"] if answer.short else []) + [answer.text]
     for c in answer.citations:
         lines.append(f"  [{c.number}] {c.source}: « {c.quote} »")
     t = answer.timings

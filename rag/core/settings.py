@@ -132,6 +132,11 @@ class AnswerSettings(BaseModel):
         description="Also ask the model to confirm that the cited passages state the answer (one "
         "more prefill; docs/results/2026-12-02-readme-overview-and-settings.md).",
     )
+    short_answer: bool = Field(
+        True,
+        description="Give each answer a short exact answer: the words of a cited sentence that "
+        "answer, chosen by the model under constrained decoding (one more short prefill).",
+    )
     max_question_chars: int = Field(
         2000, description="Questions longer than this many characters are refused."
     )

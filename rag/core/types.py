@@ -83,6 +83,7 @@ class Answer:
     language: str = "fr"
     draft: str = ""  # the model's raw reply before citation and support checks (for diagnosis)
     withheld: str = ""  # when abstained: the reason code of the check that withheld it (rag.answer.checks)
+    short: str = ""  # the exact answer, words of a cited quote ("Washington Post"); "" when none
 
     def to_dict(self) -> dict:
         from dataclasses import asdict

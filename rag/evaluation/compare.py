@@ -19,6 +19,8 @@ METRICS = [
     ("hit@1", "retrieval hit@1", "rate"), ("hit@5", "retrieval hit@5", "rate"),
     ("mrr", "retrieval MRR", "score"), ("ndcg@10", "retrieval nDCG@10", "score"),
     ("contains_answer", "contains answer", "rate"), ("f1", "token F1", "rate"),
+    ("short_exact_match", "short answer EM", "rate"), ("short_f1", "short answer F1", "rate"),
+    ("conflict", "conflicts said", "rate"),
     ("source_cited", "right source cited", "rate"), ("citation_precision", "citation precision", "rate"),
     ("citation_recall", "citation recall", "rate"), ("faithfulness", "faithfulness", "rate"),
     ("semantic_similarity", "semantic similarity", "score"),

@@ -10,7 +10,6 @@ helpers of `rag.text.words` and `rag.answer.citations` (validated against hand l
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,51 +20,18 @@ from rag.answer.citations import (
     unsupported_numbers,
 )
 from rag.text.language import detect
-from rag.text.normalize import ANY_MARKER, LIGATURES, MARKER, fold
+from rag.text.normalize import MARKER
 from rag.text.sentences import sentences
 from rag.text.words import content_words, support
 
-# French articles and their elided forms ("l'", "d'" become "l", "d" once punctuation is a space),
-# as in the French SQuAD-style scripts, plus the English ones. Dropping "de"/"d" also drops the
-# preposition; that is harmless because prediction and answer are normalised alike. After accent
-# stripping "à" becomes "a" and is dropped too, with the English article.
-FRENCH_ARTICLES = frozenset({"le", "la", "les", "l", "un", "une", "des", "du", "de", "d"})
-ARTICLES = FRENCH_ARTICLES | {"a", "an", "the"}
-
-def normalize(text: str) -> str:
-    """`fold` without citation markers, ligatures or articles: "L'Élysée [1]" -> "elysee"."""
-    folded = fold(ANY_MARKER.sub(" ", text).lower().translate(LIGATURES).replace("_", " "))
-    return " ".join(t for t in folded.split() if t not in ARTICLES)
-
-
-def exact_match(prediction: str, answers: Sequence[str]) -> float:
-    """1.0 when the normalised texts are equal: ("la Seine", ["Seine", "Paris"]) -> 1.0."""
-    pred = normalize(prediction)
-    return max((float(pred == normalize(a)) for a in answers), default=0.0)
-
-
-def _f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
-    if not pred_tokens or not gold_tokens:
-        # SQuAD v2 convention: two empty strings agree, an empty and a non-empty one do not.
-        return float(pred_tokens == gold_tokens)
-    same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred_tokens), same / len(gold_tokens)
-    return 2 * precision * recall / (precision + recall)
-
-
-def token_f1(prediction: str, answers: Sequence[str]) -> float:
-    """Best SQuAD token F1 over the answers: ("Emmanuel Macron", ["Macron"]) -> 0.667."""
-    pred = normalize(prediction).split()
-    return max((_f1(pred, normalize(a).split()) for a in answers), default=0.0)
-
-
-def contains_answer(prediction: str, answers: Sequence[str]) -> bool:
-    """An answer occurs as whole tokens: ("Il a visité l'Ukraine.", ["Ukraine"]) -> True."""
-    pred = f" {normalize(prediction)} "
-    # An answer that normalises to nothing (e.g. "un") would match everything, so it never matches.
-    return any(norm and f" {norm} " in pred for norm in map(normalize, answers))
+from rag.evaluation.squad import (  # noqa: F401 - the answer scores live there, used from here
+    ARTICLES,
+    FRENCH_ARTICLES,
+    contains_answer,
+    exact_match,
+    normalize,
+    token_f1,
+)
 
 
 def _unique(ids: Iterable[str]) -> list[str]:
@@ -266,12 +232,18 @@ def _answer_metrics(answered: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "exact_match": _mean(score(exact_match, r) for r in graded),
         "f1": _mean(score(token_f1, r) for r in graded),
         "contains_answer": _mean(score(contains_answer, r) for r in graded),
+        # the short answer (Answer.short, a span of a cited sentence) against the gold spans, as
+        # SQuAD scores a reader; None for results written before short answers existed
+        **_short_metrics(graded),
         "source_cited": _mean(
             float(bool(set(r.get("cited_sources") or ()) & set(r["gold_sources"]))) for r in cited
         ),
         "false_abstention": _mean(float(bool(r["abstained"])) for r in answerable),
         "abstention_accuracy": _mean(float(bool(r["abstained"])) for r in unanswerable),
     }
+    conflicts = [r for r in answered if r.get("sides")]
+    out["conflict"] = _mean(float(says_both(r)) for r in conflicts)  # None without conflict cases
+    out["conflict_cases"] = len(conflicts)
     out.update(_citation_metrics(cited))
     out.update(_abstention_metrics(answered))
     out.update(_faithfulness_metrics(answered))
@@ -284,6 +256,33 @@ def _answer_metrics(answered: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if similar:
         out["semantic_similarity"] = _mean(similar)
     return out
+
+
+def says_both(result: Mapping[str, Any]) -> bool:
+    """A conflict case answered as one should: not withheld, and every account (`sides`) said
+    (one of its strings in the answer) and cited (one of its sources, where it lists any)."""
+    if result.get("abstained") or not result.get("answer"):
+        return False
+    cited = set(result.get("cited_sources") or ())
+    return all(
+        contains_answer(result["answer"], side["answers"]) and (not side["sources"] or bool(cited & set(side["sources"])))
+        for side in result["sides"]
+    )  # fmt: skip
+
+
+def _short_metrics(graded: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    scored = [r for r in graded if "short" in r]
+    if not scored:
+        return {"short_exact_match": None, "short_f1": None, "short_cases": 0}
+
+    def score(metric: Any, r: Mapping[str, Any]) -> float:
+        return 0.0 if r["abstained"] or not r.get("short") else float(metric(r["short"], r["expected"]))
+
+    return {
+        "short_exact_match": _mean(score(exact_match, r) for r in scored),
+        "short_f1": _mean(score(token_f1, r) for r in scored),
+        "short_cases": len(scored),
+    }
 
 
 def _citation_metrics(cited: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -368,7 +367,9 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             ("  exact match", _pct(s["exact_match"])),
             ("  token F1", _pct(s["f1"])),
             ("  contains answer", _pct(s["contains_answer"])),
+            ("  short answer exact match / F1", f"{_pct(s.get('short_exact_match'))} / {_pct(s.get('short_f1'))}"),
             ("  right source cited", _pct(s["source_cited"])),
+            (f"  conflicts said, both sides cited (n={s.get('conflict_cases', 0)})", _pct(s.get("conflict"))),
             (
                 "  citation precision / recall",
                 f"{_pct(s['citation_precision'])} / {_pct(s['citation_recall'])}",

@@ -67,9 +67,21 @@ def case_problems(case: Any) -> list[str]:
         value = case.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(f"'{key}' must be a list of strings")
+    if "sides" in case and not _valid_sides(case["sides"]):
+        problems.append("'sides' must be a list of two or more {\"answers\": [...], \"sources\": [...]} "
+                        "objects, one for each account of a conflict")  # fmt: skip
     if case.get("draft") is True:
         problems.append(f"case {case.get('id')!r} {DRAFT_HINT}")
     return problems
+
+
+def _valid_sides(sides: Any) -> bool:
+    """A conflict case's accounts: each with its accepted strings and the sources that give it."""
+    return isinstance(sides, list) and len(sides) >= 2 and all(
+        isinstance(side, dict) and set(side) == {"answers", "sources"} and side["answers"]
+        and all(isinstance(side[k], list) and all(isinstance(v, str) for v in side[k]) for k in side)
+        for side in sides
+    )  # fmt: skip
 
 
 def parse_line(line: str) -> tuple[Any, list[str]]:
@@ -167,6 +179,7 @@ def _citations(answer: Answer) -> list[dict[str, Any]]:
 def _answer_fields(answer: Answer) -> dict[str, Any]:
     return {
         "answer": answer.text,
+        "short": answer.short,
         "abstained": answer.abstained,
         "citations": _citations(answer),
         "cited_sources": _unique(c.source for c in answer.citations),
@@ -181,6 +194,7 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
 def _retrieval_fields(passages: Sequence[Passage], seconds: float) -> dict[str, Any]:
     return {
         "answer": None,
+        "short": None,
         "abstained": None,
         "citations": None,
         "cited_sources": None,
@@ -206,6 +220,7 @@ def _run_case(bot: Bot, case: dict[str, Any], retrieval_only: bool) -> dict[str,
         "gold_sources": case["sources"],
         "type": case.get("type"),
         "lang": case.get("lang"),
+        **({"sides": case["sides"]} if "sides" in case else {}),
     }
 
 

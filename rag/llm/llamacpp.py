@@ -92,6 +92,26 @@ class LlamaCppLLM(LLM):
             raise ModelError(f"llama.cpp returned no timings: {str(result)[:200]}")
         return timings
 
+    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+        """Greedy decoding constrained to the options by a llama.cpp grammar (GBNF: one
+        alternative per option): at each step the most likely token some option still allows,
+        as in the transformers walk. llama.cpp gives no path probabilities here, so the option
+        reached gets 1 (`abstain` is offered as one more option)."""
+        every = list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
+        grammar = "root ::= " + " | ".join(_gbnf_literal(o) for o in every)
+        longest = max(len(o) for o in every)  # tokens are never shorter than one byte of text
+        request = {"messages": messages, "max_tokens": min(longest + 4, 512), "temperature": 0.0,
+                   "top_k": 1, "seed": 0, "grammar": grammar}  # fmt: skip
+        with self._lock:
+            self._ensure_loaded()
+            result = self._server.handle_chat_completions(request)
+        try:
+            reply = result["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ModelError(f"llama.cpp choosing failed: {str(result)[:200]}") from exc
+        picked = reply if reply in every else next((o for o in every if o.startswith(reply)), every[0])
+        return {o: float(o == picked) for o in every}
+
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
         """Yield the reply piece by piece (greedy)."""
         with self._lock:
@@ -132,3 +152,9 @@ class LlamaCppLLM(LLM):
         worker.join()
         if errors:
             raise ModelError(f"llama.cpp generation failed: {errors[0]}")
+
+
+def _gbnf_literal(text: str) -> str:
+    """A GBNF string literal: '"a \\"b\\""' for 'a "b"' (backslash, quote and line ends escaped)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'

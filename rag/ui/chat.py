@@ -9,6 +9,7 @@ Rendering of the final answer is delegated to `rag.ui.render`.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import weakref
 from collections.abc import Iterator
@@ -87,9 +88,10 @@ def respond(
     try:
         lang = None if language in (None, "", "auto") else language
         for item in bot_for(bot, top_k).stream(question, conv.turns, lang):
-            if isinstance(item, Answer):
+            if isinstance(item, Answer):  # checked; then again with its short answer
                 answer = item
-                break
+                yield _answered(conv, question, answer, show_scores, ui, time.perf_counter() - start)
+                continue
             first = first if first is not None else time.perf_counter() - start
             text += item
             asking.shown[-1] = _msg("assistant", text)
@@ -102,19 +104,21 @@ def respond(
         yield _failed(asking, f"⚠ {t['unexpected']} ({type(exc).__name__}: {exc})", ui)
         return
     assert answer is not None
+
+
+_MARKDOWN = re.compile(r"[\\`*_\[\]<>#]")  # a quote's own characters, not formatting
+
+
+def _answered(conv: Conversation, question: str, answer: Answer, show_scores: bool, ui: str, wall: float):
+    """The view of a checked answer: its short answer in bold above it, its sources beside."""
+    bold = _MARKDOWN.sub(lambda m: "\\" + m.group(0), answer.short)
+    shown = f"**{bold}**\n\n{answer.text}" if answer.short else answer.text
     done = Conversation(
         conv.turns + [_msg("user", question), _msg("assistant", answer.text)],
-        conv.shown + [_msg("user", question), _msg("assistant", answer.text)],
+        conv.shown + [_msg("user", question), _msg("assistant", shown)],
         answer,
     )
-    wall = time.perf_counter() - start
-    yield (
-        chat_messages(done),
-        sources_html(answer, show_scores, ui),
-        latency_text(answer, wall, ui),
-        done,
-        "",
-    )
+    return chat_messages(done), sources_html(answer, show_scores, ui), latency_text(answer, wall, ui), done, ""
 
 
 def _failed(conv: Conversation, message: str, ui: str):

@@ -1,0 +1,137 @@
+"""The short answer: word spans of the cited quotes as options, the model's constrained choice
+among them (rag.answer.short), the pipeline's second Answer, and `rag eval`'s EM/F1 of it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rag.answer.short import MAX_WORDS, extract, spans
+from rag.core.settings import Settings
+from rag.evaluation.metrics import format_summary, summarize
+from rag.llm.llamacpp import _gbnf_literal
+from rag.pipeline import RAG
+from rag.testing.fakes import FakeLLM
+
+# a sentence of seeds/000_b3fd78398ee6b0e0.txt
+SENTENCE = (
+    "Le 10 novembre 2024, le Washington Post a rapporté que Donald Trump, le futur président des "
+    "États-Unis, a récemment eu une conversation téléphonique avec le président russe Vladimir "
+    "Poutine, au cours de laquelle il a mis en garde contre toute escalade supplémentaire du conflit en Ukraine."
+)
+QUESTION = "Quel quotidien américain a révélé la conversation téléphonique entre Trump et Poutine ?"
+
+
+def test_spans_are_verbatim_short_and_end_on_a_word_that_can_end_an_answer():
+    found = spans(SENTENCE)
+    flat = " ".join(SENTENCE.split())
+    assert {"Washington Post", "le Washington Post", "10 novembre 2024", "Vladimir Poutine", "Ukraine"} <= set(found)
+    assert all(s in flat for s in found)
+    assert all(len(s.split()) <= MAX_WORDS for s in found)
+    assert len(found) == len(set(found))
+    # trimmed of punctuation, never ending on an article or preposition, always holding a content word
+    assert "Post," not in found and "Washington Post a rapporté que" not in found
+    assert not any(s.split()[-1].lower() in {"le", "de", "du", "contre", "au"} for s in found)
+    assert "le" not in found and "a" not in found
+    assert spans("") == [] and spans(", et de la") == []
+
+
+def test_extract_takes_the_option_the_model_chose(tmp_path):
+    prompts = Settings().prompts_dir
+    llm = FakeLLM(choice=["Washington Post"])
+    assert extract(llm, prompts, QUESTION, [SENTENCE]) == "Washington Post"
+    prompt = llm.calls[-1][-1]["content"]
+    assert SENTENCE in prompt and QUESTION in prompt
+    assert extract(llm, prompts, QUESTION, []) == "" and extract(llm, prompts, QUESTION, ["  "]) == ""
+
+
+def test_the_short_answer_is_words_of_a_cited_quote(settings):
+    RAG(settings).ingest(progress=False)
+    llm = FakeLLM(lambda m: "Le Washington Post a révélé l'appel [1].", choice=["Washington Post"])
+    answer = RAG(settings, llm=llm).ask(QUESTION)
+    assert not answer.abstained and answer.short == "Washington Post"
+    assert any(answer.short in c.quote for c in answer.citations)
+    assert answer.to_dict()["short"] == "Washington Post"
+    abstained = RAG(settings, llm=FakeLLM(lambda m: "NO_ANSWER")).ask(QUESTION)
+    assert abstained.abstained and abstained.short == ""
+
+
+def test_gbnf_literals_escape_quotes_backslashes_and_line_ends():
+    assert _gbnf_literal('il a dit "non"') == '"il a dit \\"non\\""'
+    assert _gbnf_literal("a\\b\nc") == '"a\\\\b\\nc"'
+
+
+def _result(short, abstained=False, expected=("Washington Post",)):
+    return {"id": "x", "question": "q", "answer": "Le Washington Post [1].", "short": short,
+            "abstained": abstained, "cited_sources": ["a"], "retrieved_sources": ["a"],
+            "expected": list(expected), "gold_sources": ["a"]}  # fmt: skip
+
+
+def test_eval_scores_the_short_answer_by_exact_match_and_f1():
+    s = summarize([_result("le Washington Post"), _result("Washington"), _result("Washington Post", abstained=True)])
+    assert s["short_exact_match"] == pytest.approx(1 / 3)
+    assert s["short_f1"] == pytest.approx((1 + 2 / 3) / 3)
+    assert "short answer exact match / F1" in format_summary(s) and "33.3% / 55.6%" in format_summary(s)
+    old = _result("x")
+    del old["short"]
+    assert summarize([old])["short_f1"] is None  # results written before short answers
+
+
+MODEL_CACHE = Path(os.environ.get("RAG_TEST_MODEL_CACHE", Path.home() / ".cache" / "rag-news"))
+
+
+@pytest.mark.model
+def test_llamacpp_picks_the_span_under_its_grammar():
+    pytest.importorskip("xllamacpp", reason="the llamacpp backend needs xllamacpp")
+    from rag.llm.llamacpp import LlamaCppLLM
+
+    llm = LlamaCppLLM(Settings(model_cache=MODEL_CACHE, model_file=None, threads=2))
+    short = extract(llm, Settings().prompts_dir, QUESTION, [SENTENCE])
+    assert short in spans(SENTENCE) and "Washington Post" in short and len(short.split()) <= 3, short
+    duration = "Selon lui, les deux chefs d'Etat ont convenu pendant cet entretien d'une heure et demie de travailler ensemble."
+    short = extract(llm, Settings().prompts_dir, "Combien de temps a duré l'entretien ?", [duration])
+    assert "heure et demie" in short and len(short.split()) <= 5, short
+
+
+# -- conflicts ---------------------------------------------------------------------------------
+SIDES = [{"answers": ["Washington Post"], "sources": ["000.txt"]}, {"answers": ["démenti"], "sources": ["002.txt"]}]
+
+
+def _conflict(answer, cited, abstained=False):
+    return {**_result("", abstained), "answer": answer, "cited_sources": cited, "sides": SIDES, "type": "conflict"}
+
+
+def test_a_conflict_counts_only_when_both_accounts_are_said_and_cited():
+    both = _conflict("Le Washington Post l'a rapporté [1], mais le Kremlin l'a démenti [2].", ["000.txt", "002.txt"])
+    one_cited = _conflict("Le Washington Post l'a rapporté, mais le Kremlin l'a démenti [2].", ["002.txt"])
+    one_said = _conflict("Le Kremlin l'a démenti [2].", ["000.txt", "002.txt"])
+    withheld = _conflict("Le Washington Post, démenti [1] [2].", ["000.txt", "002.txt"], abstained=True)
+    s = summarize([both, one_cited, one_said, withheld, _result("Washington Post")])
+    assert s["conflict_cases"] == 4 and s["conflict"] == pytest.approx(1 / 4)
+    assert "conflicts said, both sides cited (n=4)" in format_summary(s)
+    assert summarize([_result("Washington Post")])["conflict"] is None
+
+
+def test_seeds_conflict_cases_are_well_formed():
+    from rag.evaluation.runner import case_problems, load_testset
+
+    cases = [c for c in load_testset(Path(__file__).parent.parent / "evals" / "seeds.jsonl") if c.get("type") == "conflict"]
+    assert len(cases) >= 6 and all(len(c["sides"]) >= 2 for c in cases)
+    bad = {"id": "x", "question": "?", "answers": ["a"], "sources": ["s"], "sides": [{"answers": ["a"], "sources": []}]}
+    assert case_problems(bad) == ["'sides' must be a list of two or more {\"answers\": [...], \"sources\": [...]} objects, one for each account of a conflict"]
+
+
+def test_focus_keeps_the_spans_the_full_answer_says_and_not_the_question_again():
+    from rag.answer.short import focus, options
+
+    question = "Combien de temps a duré l'appel d'octobre entre Donald Trump et Vladimir Poutine ?"
+    quote = ("Le 4 novembre, Donald Trump a révélé le contenu de son entretien téléphonique de deux "
+             "heures et demie avec Vladimir Poutine le mois précédent.")  # fmt: skip
+    focused = focus(options([quote]), question, "L'appel a duré deux heures et demie [1].")
+    assert "deux heures et demie" in focused.values() and "4 novembre" not in focused.values()
+    assert all(v in "deux heures et demie" for v in focused.values())
+    unfocused = focus(options([quote]), question)  # no answer: only the question's words are dropped
+    assert "4 novembre" in unfocused.values() and "Donald Trump" not in unfocused.values()
+    assert focus(options([quote]), question, "Rien à voir [1].") == unfocused  # nothing agrees: all stay
