@@ -3,11 +3,12 @@
     bot = RAG()                       # seeds/, bundled models, local index .rag/
     bot.ingest()                      # incremental
     answer = bot.ask("Quel journal a révélé l'appel ?")
-    for piece in bot.stream("Who reported the call?"): ...   # str tokens, then the Answer
+    for piece in bot.stream("Who reported the call?"): ...   # str tokens, the Answer, it with .short
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ from rag.core.settings import Settings
 from rag.core.types import Answer, IngestReport, Passage, Timings
 from rag.answer.untrusted import without_orders
 
+log = logging.getLogger(__name__)
 Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
 
 
@@ -198,14 +200,18 @@ class RAG:
     def shorten(self, answer: Answer) -> Answer:
         """The answer with its short answer (`Answer.short`): the words of its cited quotes that
         answer the question, chosen by the model under constrained decoding (rag.answer.short).
-        Its time is added to `total_s` (after the streamed answer: first token is unchanged)."""
+        Its time is `timings.short_s` (after the streamed answer: first token and total_s are the
+        answer's). A failure leaves the answer as it was, without a short answer."""
         if answer.abstained or not answer.citations:
             return answer
         begun = time.perf_counter()
         question = answer.standalone_question or answer.question
-        short = extract(self.llm, self.settings.prompts_dir, question, [c.quote for c in answer.citations], answer.text)
-        timings = replace(answer.timings, total_s=answer.timings.total_s + time.perf_counter() - begun)
-        return replace(answer, short=short, timings=timings)
+        try:
+            short = extract(self.llm, self.settings.prompts_dir, question, [c.quote for c in answer.citations], answer.text)
+        except Exception:  # noqa: BLE001 - the checked answer stands without its short answer
+            log.warning("short answer failed", exc_info=True)
+            return answer
+        return replace(answer, short=short, timings=replace(answer.timings, short_s=time.perf_counter() - begun))
 
     def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
         """The model's reply, cited and checked: (text, citations, `Withheld` reason or "").

@@ -48,7 +48,8 @@ def test_ingest_then_ask_json(tmp_path, seeds):
     answer = json.loads(result.stdout)
     assert answer["abstained"] is False
     assert answer["citations"][0]["source"].endswith(".txt")
-    assert set(answer["timings"]) == {"retrieval_s", "first_token_s", "total_s"}
+    assert set(answer["timings"]) == {"retrieval_s", "first_token_s", "total_s", "short_s"}
+    assert "short" in answer  # the exact answer (None when withheld)
 
 
 def test_eval_writes_results_and_summary(tmp_path, seeds):

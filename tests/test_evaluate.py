@@ -23,7 +23,7 @@ CASES = [
 
 RESULT_KEYS = {
     "id", "question", "answer", "abstained", "citations", "cited_sources", "retrieved_sources",
-    "retrieval_s", "ttft_s", "total_s", "draft", "short", "expected", "gold_sources", "type", "lang",
+    "retrieval_s", "ttft_s", "total_s", "short_s", "draft", "short", "expected", "gold_sources", "type", "lang",
 }  # fmt: skip
 
 
@@ -142,7 +142,8 @@ def test_run_eval_writes_one_line_per_case_and_summarizes(tmp_path, testset):
         "ttft_s": 0.1,
         "total_s": 1.0,
         "draft": "",
-        "short": "",  # the stub bot's Answer has none
+        "short": None,  # the stub bot's Answer sought none
+        "short_s": None,
         "expected": ["la Russie"],
         "gold_sources": ["d1"],
         "type": "fact",

@@ -55,7 +55,7 @@ def test_the_short_answer_is_words_of_a_cited_quote(settings):
     assert any(answer.short in c.quote for c in answer.citations)
     assert answer.to_dict()["short"] == "Washington Post"
     abstained = RAG(settings, llm=FakeLLM(lambda m: "NO_ANSWER")).ask(QUESTION)
-    assert abstained.abstained and abstained.short == ""
+    assert abstained.abstained and abstained.short is None
 
 
 def test_gbnf_literals_escape_quotes_backslashes_and_line_ends():
@@ -135,3 +135,23 @@ def test_focus_keeps_the_spans_the_full_answer_says_and_not_the_question_again()
     unfocused = focus(options([quote]), question)  # no answer: only the question's words are dropped
     assert "4 novembre" in unfocused.values() and "Donald Trump" not in unfocused.values()
     assert focus(options([quote]), question, "Rien à voir [1].") == unfocused  # nothing agrees: all stay
+
+
+def test_spans_keep_quote_marks_paired_and_acronyms():
+    found = spans("Le Kremlin a dit « non » -- selon l'AFP, le « Washington Post » a menti.")
+    assert "Washington Post" in found and "Le Kremlin a dit « non »" in found
+    assert not any(s.count("«") != s.count("»") for s in found)
+    assert "AFP" in found and not any(s.endswith(("--", "-")) for s in found)
+
+
+def test_a_failing_short_answer_leaves_the_checked_answer(settings):
+    class Broken(FakeLLM):
+        def choose(self, messages, options, abstain=None):
+            raise RuntimeError("engine crashed")
+
+    RAG(settings).ingest(progress=False)
+    llm = Broken(lambda m: "Le Washington Post a révélé l'appel [1].")
+    answer = RAG(settings, llm=llm).ask(QUESTION)
+    assert not answer.abstained and answer.citations and answer.short is None
+    unmatched = RAG(settings, llm=FakeLLM(lambda m: "Le Washington Post a révélé l'appel [1].", choice=["rien"]))
+    assert unmatched.ask(QUESTION).short == ""  # a reply that is no span gives no short answer

@@ -182,7 +182,7 @@ def test_the_default_choose_reads_the_greedy_reply():
     assert FakeLLM(choice=["Le Kremlin a"]).choose([], options)[options[1]] == 1.0
     assert FakeLLM(choice=["NONE"]).choose([], options, "NONE")["NONE"] == 1.0
     fake = FakeLLM(choice=["autre chose"])
-    assert fake.choose([], options) == {options[0]: 1.0, options[1]: 0.0} and fake.tasks == ["choose"]
+    assert fake.choose([], options) == {options[0]: 0.0, options[1]: 0.0} and fake.tasks == ["choose"]  # none
 
 
 def test_evidence_candidates_are_each_sentence_once_as_the_model_sees_it(settings):

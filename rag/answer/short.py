@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.answer.prompts import render
+from rag.answer.untrusted import without_orders
 from rag.core.errors import ModelError
 from rag.text.normalize import MARKER, fold
 from rag.text.words import content_words
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 MAX_WORDS = 20  # PIAF dev gold answers: 98.6 % have at most 20 words (93.8 % at most 12)
 MAX_QUOTES = 3
-EDGE = ",.;:!?«»()[]\"'“”’"
+EDGE = ",.;:!?«»()[]\"'“”’-–—…"
+PAIRS = ("«»", "“”", "()", "[]")  # a span holds both marks of a pair, or neither
 # A span does not end on these: "Washington Post de" is never the answer.
 ELISION = re.compile(r"^(?:[dlnsjcm]|qu|jusqu|lorsqu|puisqu)['’](?=\w)", re.IGNORECASE)
 OPEN_ENDED = frozenset(
@@ -49,14 +51,34 @@ def spans(text: str, max_words: int = MAX_WORDS) -> list[str]:
     for i in range(len(words)):
         for j in range(i + 1, min(len(words), i + max_words) + 1):
             span = " ".join(words[i:j]).strip(EDGE).strip()
-            last = span.split()[-1].lower() if span else ""
-            if not span or last in OPEN_ENDED or last.endswith(("'", "’")) or not content_words(span):
+            last = span.split()[-1].lower().strip(EDGE) if span else ""
+            if not span or last in OPEN_ENDED or span.endswith(("'", "’")) or not _worth(span):
+                continue
+            if not _paired(span):
                 continue
             out.setdefault(span, None)
             elided = ELISION.match(span)
             if elided and len(span) > elided.end():
                 out.setdefault(span[elided.end():], None)
     return list(out)
+
+
+def _worth(span: str) -> bool:
+    """It holds a content word, or an acronym ("AFP" in "l'AFP", "UE")."""
+    return bool(content_words(span)) or any(len(w) >= 2 and w.isupper() for w in (ELISION.sub("", w).strip(EDGE) for w in span.split()))
+
+
+def _paired(span: str) -> bool:
+    """Every quote mark or bracket it opens it closes, in order ("« non »", not "non » … «")."""
+    for a, b in PAIRS:
+        depth = 0
+        for c in span:
+            depth += (c == a) - (c == b)
+            if depth < 0:
+                return False
+        if depth:
+            return False
+    return span.count('"') % 2 == 0
 
 
 def options(quotes: Sequence[str]) -> dict[str, str]:
@@ -72,7 +94,7 @@ def options(quotes: Sequence[str]) -> dict[str, str]:
 
 
 def short_messages(prompts_dir: Path, question: str, quotes: Sequence[str]) -> list[dict]:
-    user = render(prompts_dir, "short", question=question, passage="\n".join(quotes))
+    user = render(prompts_dir, "short", question=question, passage="\n".join(without_orders(q) for q in quotes))
     return [{"role": "system", "content": render(prompts_dir, "system.short")}, {"role": "user", "content": user}]
 
 
@@ -100,4 +122,5 @@ def extract(llm: LLM, prompts_dir: Path, question: str, quotes: Sequence[str], a
         probs = llm.choose(short_messages(prompts_dir, question, quotes), list(offered))
     except ModelError:
         return ""
-    return offered[max(offered, key=lambda o: probs.get(o, 0.0))]
+    best = max(offered, key=lambda o: probs.get(o, 0.0))
+    return offered[best] if probs.get(best, 0.0) > 0 else ""  # 0: the reply was no option

@@ -68,7 +68,8 @@ class Citation:
 class Timings:
     retrieval_s: float = 0.0
     first_token_s: float | None = None
-    total_s: float = 0.0
+    total_s: float = 0.0  # the answer, checked (the short answer's own time is short_s)
+    short_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,9 @@ class Answer:
     language: str = "fr"
     draft: str = ""  # the model's raw reply before citation and support checks (for diagnosis)
     withheld: str = ""  # when abstained: the reason code of the check that withheld it (rag.answer.checks)
-    short: str = ""  # the exact answer, words of a cited quote ("Washington Post"); "" when none
+    # the exact answer, words of a cited quote ("Washington Post"); "" when none was found, None
+    # when none was sought (withheld, or short answers off: RAG_SHORT_ANSWER)
+    short: str | None = None
 
     def to_dict(self) -> dict:
         from dataclasses import asdict

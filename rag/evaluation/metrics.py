@@ -271,7 +271,7 @@ def says_both(result: Mapping[str, Any]) -> bool:
 
 
 def _short_metrics(graded: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    scored = [r for r in graded if "short" in r]
+    scored = graded if any(r.get("short") is not None for r in graded) else []  # None: not sought
     if not scored:
         return {"short_exact_match": None, "short_f1": None, "short_cases": 0}
 
@@ -282,6 +282,7 @@ def _short_metrics(graded: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "short_exact_match": _mean(score(exact_match, r) for r in scored),
         "short_f1": _mean(score(token_f1, r) for r in scored),
         "short_cases": len(scored),
+        "short_p50_s": percentile((r["short_s"] for r in scored if r.get("short_s") is not None), 50),
     }
 
 
@@ -392,6 +393,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             ("latency p50 / p95", ""),
             ("  first token", _secs(s, "ttft")),
             ("  total", _secs(s, "total")),
+            ("  short answer (p50)", "n/a" if math.isnan(s.get("short_p50_s", math.nan)) else f"{s['short_p50_s']:.2f}s"),
             ("  decoding (words/s, p50)", _num(s["decode_words_per_s"], 1)),
         ]
     width = max(len(label) for label, value in rows if value) + 2

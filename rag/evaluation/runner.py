@@ -187,6 +187,7 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "retrieval_s": answer.timings.retrieval_s,
         "ttft_s": answer.timings.first_token_s,
         "total_s": answer.timings.total_s,
+        "short_s": answer.timings.short_s,
         "draft": getattr(answer, "draft", ""),
     }
 
@@ -202,6 +203,7 @@ def _retrieval_fields(passages: Sequence[Passage], seconds: float) -> dict[str, 
         "retrieval_s": seconds,
         "ttft_s": None,
         "total_s": None,
+        "short_s": None,
         "draft": None,
     }
 

@@ -40,8 +40,9 @@ class LLM:
     def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
         """The probability of each option being the whole reply, with decoding constrained to
         the options (they sum to 1). This default has no probabilities to give: it reads the
-        greedy reply and gives 1 to the option it is, else to the first option it begins with,
-        else to `options[0]` (a backend with logits overrides it: rag.llm.transformers.model).
+        greedy reply and gives 1 to the option it is, else to the longest option it begins with or
+        that begins it, else 0 to every option (a backend with logits overrides it:
+        rag.llm.transformers.model).
         `abstain`: one more option ("NONE"); a backend with logits measures it without
         letting it end the walk.
 
@@ -51,8 +52,8 @@ class LLM:
         reply = "".join(self.complete(messages, 8, "choose")).strip()
         picked = next((o for o in every if reply == o), None)
         if picked is None:  # the reply's first 8 tokens: the longest option it begins, or the one that begins it
-            picked = next((o for o in sorted(every, key=len, reverse=True) if reply and (reply.startswith(o) or o.startswith(reply))), every[0])
-        return {o: float(o == picked) for o in every}
+            picked = next((o for o in sorted(every, key=len, reverse=True) if reply and (reply.startswith(o) or o.startswith(reply))), None)
+        return {o: float(o == picked) for o in every}  # all 0 when the reply is none of them
 
     def describe(self) -> list[str]:
         """Lines saying which engine and kernels run, for `rag doctor` and the app's model panel."""

@@ -96,20 +96,20 @@ class LlamaCppLLM(LLM):
         """Greedy decoding constrained to the options by a llama.cpp grammar (GBNF: one
         alternative per option): at each step the most likely token some option still allows,
         as in the transformers walk. llama.cpp gives no path probabilities here, so the option
-        reached gets 1 (`abstain` is offered as one more option)."""
+        reached gets 1, or every option 0 if the reply is none (`abstain` is one more option)."""
         every = list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
         grammar = "root ::= " + " | ".join(_gbnf_literal(o) for o in every)
-        longest = max(len(o) for o in every)  # tokens are never shorter than one byte of text
+        longest = max(len(o.encode()) for o in every)  # a token is never shorter than one byte
         request = {"messages": messages, "max_tokens": min(longest + 4, 512), "temperature": 0.0,
                    "top_k": 1, "seed": 0, "grammar": grammar}  # fmt: skip
         with self._lock:
             self._ensure_loaded()
-            result = self._server.handle_chat_completions(request)
-        try:
-            reply = result["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError) as exc:
-            raise ModelError(f"llama.cpp choosing failed: {str(result)[:200]}") from exc
-        picked = reply if reply in every else next((o for o in every if o.startswith(reply)), every[0])
+            try:
+                result = self._server.handle_chat_completions(request)
+                reply = result["choices"][0]["message"]["content"]
+            except Exception as exc:  # noqa: BLE001 - any failure of the engine is one ModelError
+                raise ModelError(f"llama.cpp choosing failed: {str(exc)[:200]}") from exc
+        picked = reply if reply in every else next((o for o in every if reply and o.startswith(reply)), None)
         return {o: float(o == picked) for o in every}
 
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:

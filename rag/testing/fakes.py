@@ -19,7 +19,7 @@ class FakeLLM(LLM):
     or None for the default. The defaults: `script` (answers) copies the first sentence of
     passage [1] of the prompt with its citation, so the checks have real work to do; `rewrite`
     returns the question unchanged; `verdict` says YES when most of the proposed answer's words
-    are in the passage; `choice` (`LLM.choose`'s greedy reply) says "1". The task comes from the caller (`complete(…, task)`), never from the
+    are in the passage; `choice` is `LLM.choose`'s greedy reply (unscripted: the first option). The task comes from the caller (`complete(…, task)`), never from the
     prompt's wording. `calls` records every request, `tasks` what each was for.
     """
 
@@ -47,13 +47,22 @@ class FakeLLM(LLM):
         finally:
             self._asked.task = "answer"
 
+    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+        """`LLM.choose` reading the `choice` script's reply; unscripted, the first option."""
+        if self.choice is not None:
+            return super().choose(messages, options, abstain)
+        self.calls.append(messages)
+        self.tasks.append("choose")
+        every = list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
+        return {o: float(o == every[0]) for o in every}
+
     def stream(self, messages: list[Message], max_new_tokens: int = 160) -> Iterator[str]:
         task = self.task
         self.calls.append(messages)
         self.tasks.append(task)
         chosen, default = {
             "verify": (self.verdict, _verdict), "rewrite": (self.rewrite, _same_question),
-            "choose": (self.choice, lambda messages: "1"),
+            "choose": (self.choice, lambda messages: "1"),  # (unscripted, `choose` takes the first option)
         }.get(task, (self.script, _extractive_reply))  # fmt: skip
         reply = (chosen or default)(messages)
         return iter(re.findall(r"\S+\s*", reply))

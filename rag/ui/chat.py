@@ -111,7 +111,7 @@ _MARKDOWN = re.compile(r"[\\`*_\[\]<>#]")  # a quote's own characters, not forma
 
 def _answered(conv: Conversation, question: str, answer: Answer, show_scores: bool, ui: str, wall: float):
     """The view of a checked answer: its short answer in bold above it, its sources beside."""
-    bold = _MARKDOWN.sub(lambda m: "\\" + m.group(0), answer.short)
+    bold = _MARKDOWN.sub(lambda m: "\\" + m.group(0), answer.short or "")
     shown = f"**{bold}**\n\n{answer.text}" if answer.short else answer.text
     done = Conversation(
         conv.turns + [_msg("user", question), _msg("assistant", answer.text)],
