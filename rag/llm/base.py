@@ -48,7 +48,7 @@ class LLM:
 
         choose([...], ["0", "1", "2"]) -> {"0": 0.05, "1": 0.9, "2": 0.05}
         """
-        every = list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
+        every = every_option(options, abstain)
         reply = "".join(self.complete(messages, 8, "choose")).strip()
         picked = next((o for o in every if reply == o), None)
         if picked is None:  # the reply's first 8 tokens: the longest option it begins, or the one that begins it
@@ -58,3 +58,8 @@ class LLM:
     def describe(self) -> list[str]:
         """Lines saying which engine and kernels run, for `rag doctor` and the app's model panel."""
         return []
+
+
+def every_option(options: list[str], abstain: str | None = None) -> list[str]:
+    """The options `LLM.choose` weighs: each once, in order, then `abstain` when given."""
+    return list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))

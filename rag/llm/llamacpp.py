@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.core.errors import ModelError
-from rag.llm.base import LLM, Message
+from rag.llm.base import LLM, Message, every_option
 from rag.core.settings import Settings
 from rag.llm.weights import bundled_gguf
 
@@ -97,7 +97,7 @@ class LlamaCppLLM(LLM):
         alternative per option): at each step the most likely token some option still allows,
         as in the transformers walk. llama.cpp gives no path probabilities here, so the option
         reached gets 1, or every option 0 if the reply is none (`abstain` is one more option)."""
-        every = list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
+        every = every_option(options, abstain)
         grammar = "root ::= " + " | ".join(_gbnf_literal(o) for o in every)
         longest = max(len(o.encode()) for o in every)  # a token is never shorter than one byte
         request = {"messages": messages, "max_tokens": min(longest + 4, 512), "temperature": 0.0,

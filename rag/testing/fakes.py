@@ -6,7 +6,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
-from rag.llm.base import LLM, Message
+from rag.llm.base import LLM, Message, every_option
 
 Script = Callable[[list[Message]], str] | Sequence[str] | None
 
@@ -53,7 +53,7 @@ class FakeLLM(LLM):
             return super().choose(messages, options, abstain)
         self.calls.append(messages)
         self.tasks.append("choose")
-        every = list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
+        every = every_option(options, abstain)
         return {o: float(o == every[0]) for o in every}
 
     def stream(self, messages: list[Message], max_new_tokens: int = 160) -> Iterator[str]:

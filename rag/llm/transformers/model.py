@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.core.errors import ModelError
-from rag.llm.base import LLM, Message
+from rag.llm.base import LLM, Message, every_option
 from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache
 from rag.core.settings import Settings
 from rag.llm.transformers.convert import convert, guarded, load_folder, one_line, converted_name
@@ -113,7 +113,7 @@ class TransformersLLM(LLM):
         tok, model = self._tokenizer, self._model
         ids = list(tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
         end = tok.get_vocab().get("<|im_end|>", tok.eos_token_id)
-        every = list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
+        every = every_option(options, abstain)
         seqs = {o: tuple(tok(o, add_special_tokens=False)["input_ids"]) + (end,) for o in every}
         if self.settings.prefix_cache:
             cache, reused = self._cache_for(messages, ids)
