@@ -27,6 +27,7 @@ from rag.core.types import Answer, IngestReport, Passage, Timings
 from rag.answer.untrusted import without_orders
 
 log = logging.getLogger(__name__)
+REOPEN_WAIT = 60.0  # seconds a question waits for another process's ingest on an embedded folder
 Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
 
 
@@ -39,6 +40,8 @@ class RAG:
         self._embedder = embedder
         self._retriever = None
         self._primed = False
+        self._version = ""  # the index version the retriever was opened at (rag.index.version)
+        self._checked = 0.0  # when refresh last looked at it (time.monotonic)
 
     # -- components, built on first use -------------------------------------------------
     @property
@@ -62,9 +65,61 @@ class RAG:
         if self._retriever is None:
             from rag.retrieve.retriever import Retriever
             from rag.index.store import Store
+            from rag.index.version import read_version
 
-            self._retriever = Retriever(self.settings, self.embedder, Store(self.settings, self.embedder.id))
+            store = Store(self.settings, self.embedder.id)
+            self._version, self._checked = read_version(store), time.monotonic()  # before the chunks
+            self._retriever = Retriever(self.settings, self.embedder, store)
         return self._retriever
+
+    def refresh(self, force: bool = False) -> bool:
+        """Reopen the index if another process changed it since it was opened; True if reopened.
+
+        Looks at most every `index_refresh_s` seconds (one small read of the version the ingests
+        write last), and reopens only between ingests (with the ingest lock), so a half-written
+        ingest is never served. With a Chroma server the retriever opened before keeps serving
+        its complete state meanwhile; an embedded folder cannot (a client's cached vectors no
+        longer match the records another process wrote), so there the question waits for the
+        running ingest to finish, up to REOPEN_WAIT seconds.
+        """
+        from rag.index.version import read_version
+
+        now = time.monotonic()
+        if self._retriever is None or (not force and now - self._checked < self.settings.index_refresh_s):
+            return False
+        self._checked = now
+        if read_version(self._retriever.store) == self._version:
+            return False
+        return self._reopen(wait=0.0 if self.settings.chroma_host else REOPEN_WAIT)
+
+    def _reopen(self, wait: float) -> bool:
+        from rag.core.errors import IndexStateError
+        from rag.index.lock import ingest_lock
+        from rag.index.version import forget_client
+
+        try:
+            with ingest_lock(self.settings, wait=wait):
+                forget_client(self._retriever.store)
+                self._retriever = None
+                self.retriever
+        except IndexStateError as exc:
+            if not self.settings.chroma_host:
+                raise IndexStateError(
+                    f"another process is changing the index ({exc}) — ask again when its ingest has finished"
+                ) from None
+            log.info("index not reopened yet: %s", exc)  # the server's old state stays consistent
+            return False
+        log.info("index reopened: another process changed it")
+        return True
+
+    def _search(self, question: str, top_k: int | None = None) -> list[Passage]:
+        from rag.index.store import StaleIndexError
+
+        try:
+            return self.retriever.search(question, top_k)
+        except StaleIndexError:  # written by another process before its version was: wait, reopen
+            self._reopen(wait=REOPEN_WAIT)
+            return self.retriever.search(question, top_k)
 
     def warm(self, prime: bool = False) -> None:
         """Open the index and load the models now rather than on the first question.
@@ -88,6 +143,7 @@ class RAG:
         from rag.index.ingest import load_sources
         from rag.index.lock import ingest_lock
         from rag.index.store import Store, drop_collection
+        from rag.index.version import write_version
 
         paths = [Path(p) for p in (sources or self.settings.sources)]
         loaded = load_sources(paths, self.settings.max_file_bytes)
@@ -96,11 +152,14 @@ class RAG:
                 drop_collection(self.settings)
             store = Store(self.settings, self.embedder.id, create=True)
             report = sync(self.settings, self.embedder, store, loaded, progress=progress)
+            if rebuild or report.added or report.updated or report.removed:
+                write_version(store)  # last, under the lock: readers see finished ingests only
         self._retriever = None
         return report
 
     def documents(self) -> list[dict]:
         """The indexed documents: id, title, date, number of chunks."""
+        self.refresh()
         docs: dict[str, dict] = {}
         for c in self.retriever.chunks.values():
             d = docs.setdefault(c.doc_id, {"id": c.doc_id, "title": c.title, "date": c.date, "chunks": 0})
@@ -109,7 +168,8 @@ class RAG:
 
     # -- asking ---------------------------------------------------------------------------
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
-        return self.retriever.search(check_question(question, self.settings.max_question_chars), top_k)
+        self.refresh()
+        return self._search(check_question(question, self.settings.max_question_chars), top_k)
 
     def ask(self, question: str, history: Sequence[Turn] = (), language: str | None = None) -> Answer:
         """Answer a question (with the conversation so far); see `stream` for the tokens."""
@@ -129,11 +189,12 @@ class RAG:
         (one more short model call), so that a caller can show the sources meanwhile.
         """
         question = check_question(question, self.settings.max_question_chars)
+        self.refresh()
         self.warm()  # loading models is not part of answering: keep it out of the timings
         start = time.perf_counter()
         lang = language or detect(question)
         standalone = self.rewrite(question, history) if history else question
-        passages = self.retriever.search(standalone)
+        passages = self._search(standalone)
         retrieval_s = time.perf_counter() - start
         best = max((p.dense_score or 0.0 for p in passages), default=None)  # None: no passage at all
         off_topic = first_failure([checks.OFF_TOPIC], best, self.settings.min_dense_score)

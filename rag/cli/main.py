@@ -29,7 +29,7 @@ def plugins() -> list:
 def parser(extensions: list | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Cited answers from your news articles, offline.")
     add_global_options(p)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{ingest,ask,chat,doctor,eval,testset}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{ingest,ask,chat,doctor,users,eval,testset}")
 
     ing = sub.add_parser("ingest", help="index folders of .txt/.md files or .jsonl corpora")
     ing.add_argument("paths", nargs="*", type=Path, help="sources (default: seeds/, or RAG_SOURCES)")
@@ -49,6 +49,14 @@ def parser(extensions: list | None = None) -> argparse.ArgumentParser:
         "doctor", help="this CPU's kernel throughputs, the kernels chosen and the backend 'auto' runs"
     )
     doc.add_argument("--again", action="store_true", help="measure again instead of reading the cache")
+
+    users = sub.add_parser("users", help="the app's logins: add, remove, list (the users file, RAG_USERS_FILE)")
+    users.add_argument("action", choices=["add", "remove", "list"])
+    users.add_argument("name", nargs="?", help="the user name (add, remove)")
+    users.add_argument("--role", choices=["reader", "editor"], default="reader",
+                       help="reader: asks questions; editor: also adds and removes documents")  # fmt: skip
+    users.add_argument("--file", type=Path, help="the users file (default: RAG_USERS_FILE)")
+    users.add_argument("--password-stdin", action="store_true", help="read the password from stdin, not the terminal")
 
     for plugin in plugins() if extensions is None else extensions:
         plugin.add_parsers(sub)
@@ -80,7 +88,50 @@ def cmd_ingest(args) -> int:
 
     settings = settings_from(args)
     report = RAG(settings).ingest(rebuild=args.rebuild)
+    _audit_ingest(settings, report)
     print(f"{settings.index_dir}/: {report.summary()}")
+    return 0
+
+
+def _audit_ingest(settings, report) -> None:
+    """What `rag ingest` changed, in the audit log beside the app's uploads and removals."""
+    import getpass
+
+    from rag.index import audit
+
+    who = f"cli:{getpass.getuser()}"
+    for action, ids in (("add", report.added), ("update", report.updated), ("remove", report.removed)):
+        for doc_id in ids:
+            audit.record(settings, who, action, doc_id, report.texts.get(doc_id, ""), via="ingest")
+
+
+def cmd_users(args) -> int:
+    import getpass
+
+    from rag.core.errors import InputError
+    from rag.core.users import add_user, load_users, remove_user
+
+    path = args.file or settings_from(args).users_file
+    if path is None:
+        raise InputError("no users file: pass --file PATH or set RAG_USERS_FILE")
+    if args.action == "list":
+        for user in load_users(path).values():
+            print(f"{user.name}\t{user.role}")
+        return 0
+    if not args.name:
+        raise InputError(f"'rag users {args.action}' needs a user name")
+    if args.action == "remove":
+        remove_user(path, args.name)
+        print(f"{path}: removed {args.name}")
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise InputError("the two passwords differ — nothing changed")
+    new = add_user(path, args.name, password, args.role)
+    print(f"{path}: {'added' if new else 'updated'} {args.name} ({args.role})")
     return 0
 
 
@@ -191,7 +242,7 @@ def cmd_chat(args) -> int:
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
-COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "doctor": cmd_doctor}
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "doctor": cmd_doctor, "users": cmd_users}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -239,6 +239,45 @@ class AppSettings(BaseModel):
         description="Answers the app generates at once; more requests wait in its queue (raise it "
         "for a remote model server that batches requests).",
     )
+    host: str = Field(
+        "127.0.0.1",
+        description="Address the app listens on. Any address but loopback (0.0.0.0, a LAN address) "
+        "needs users_file: the app refuses to start on the network without a login.",
+    )
+    port: int = Field(
+        7860, validation_alias=AliasChoices("RAG_PORT", "GRADIO_SERVER_PORT", "port"),
+        description="Port the app listens on.",
+    )  # fmt: skip
+    users_file: Path | None = Field(
+        None,
+        description="JSON file of the app's users: name, role (reader or editor), salted bcrypt "
+        "password hash; written by `rag users add`. Set: the page asks for a login.",
+    )
+    audit_log: Path | None = Field(
+        None,
+        description="JSON-lines log of every change to the documents (who, when, what, hash); "
+        "unset: audit.jsonl in index_dir.",
+    )
+    user_queue: int = Field(
+        5,
+        description="Questions one user may have waiting or being answered; more are refused. "
+        "Waiting questions are served in turn across users, not first come first served.",
+    )
+    max_request_bytes: int = Field(
+        1_000_000,
+        description="Largest HTTP request body the app reads, uploads aside (those are limited by "
+        "max_upload_bytes): checked before the body is parsed, through the page and the API alike.",
+    )
+    login_attempts: int = Field(
+        5,
+        description="Failed logins allowed per user name and per client address in a minute; "
+        "then logins from it are refused until the minute has passed.",
+    )
+    index_refresh_s: float = Field(
+        2.0,
+        description="How often, in seconds, a running app looks for another process's ingest (a "
+        "version the ingest writes last) and reopens the index when there was one.",
+    )
 
 
 class EvaluationSettings(BaseModel):

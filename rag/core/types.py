@@ -103,6 +103,7 @@ class IngestReport:
     skipped: tuple[str, ...] = ()  # "name: reason" for files that could not be read
     chunks_embedded: int = 0
     seconds: float = 0.0
+    texts: dict[str, str] = field(default_factory=dict)  # doc id -> sha256 of its text, added/updated ones
 
     def summary(self) -> str:
         s = (

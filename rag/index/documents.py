@@ -10,6 +10,8 @@ binary, not empty). The caller runs `RAG.ingest()` afterwards to bring the index
 
 from __future__ import annotations
 
+import hashlib
+
 import os
 import re
 import tempfile
@@ -92,8 +94,10 @@ def save_document(
     return target
 
 
-def remove_document(settings: Settings, doc_id: str) -> Path:
-    """Delete the file of an indexed document (its id is its path inside a source folder)."""
+def remove_document(settings: Settings, doc_id: str) -> tuple[Path, str]:
+    """Delete the file of an indexed document (its id is its path inside a source folder).
+
+    Returns the path and the sha256 of the bytes it held (for the audit log)."""
     parts = Path(doc_id).parts
     if not doc_id or Path(doc_id).is_absolute() or ".." in parts:
         raise InputError(f"{doc_id!r}: not a document name")
@@ -104,8 +108,9 @@ def remove_document(settings: Settings, doc_id: str) -> Path:
         target = folder / doc_id
         inside = folder.resolve() in target.resolve().parents
         if inside and target.is_file() and target.suffix.lower() in TEXT_SUFFIXES:
+            digest = hashlib.sha256(target.read_bytes()).hexdigest()
             target.unlink()
-            return target
+            return target, digest
     raise InputError(
         f"{doc_id}: no such file in the documents folders (records of a .jsonl corpus are "
         "removed by editing the corpus)"

@@ -28,6 +28,11 @@ from rag.core.types import Chunk
 SCHEMA = "3"  # 2: sentence windows beside their chunks; 3: "dense" flag on what dense search sees
 
 
+class StaleIndexError(IndexStateError):
+    """The embedded folder changed under this process's client (another process wrote to it):
+    its cached vector index no longer matches the records. Reopening the store mends it."""
+
+
 @dataclass(frozen=True)
 class StoredChunk:
     id: str
@@ -232,11 +237,18 @@ class Store:
         total = self.count()
         if total <= 0:
             return []
-        got = self.collection.query(
-            query_embeddings=[list(map(float, embedding))], n_results=min(4 * n, total),
-            where={"$and": [{"dense": True}, where]} if where else {"dense": True},
-            include=["distances", "metadatas", "documents"],
-        )  # fmt: skip
+        try:
+            got = self.collection.query(
+                query_embeddings=[list(map(float, embedding))], n_results=min(4 * n, total),
+                where={"$and": [{"dense": True}, where]} if where else {"dense": True},
+                include=["distances", "metadatas", "documents"],
+            )  # fmt: skip
+        except Exception as exc:
+            if "error finding id" not in str(exc).lower():
+                raise
+            raise StaleIndexError(
+                f"the index at {self.where} was changed by another process — reopen it"
+            ) from exc
         hits: dict[str, DenseHit] = {}
         for meta, distance, text in zip(got["metadatas"][0], got["distances"][0], got["documents"][0]):
             window = text if meta.get("kind") == "window" else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 
@@ -55,6 +56,8 @@ def sync(
         added=tuple(added), updated=tuple(updated), unchanged=tuple(unchanged),
         removed=tuple(removed), skipped=tuple(loaded.skipped), chunks_embedded=embedded,
         seconds=time.perf_counter() - start,
+        texts={d.id: hashlib.sha256(d.text.encode("utf-8")).hexdigest() for d in loaded.documents
+               if d.id in added or d.id in updated},
     )  # fmt: skip
 
 

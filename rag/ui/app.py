@@ -14,19 +14,20 @@ from rag.core.offline import offline_environment
 offline_environment()  # before gradio (and anything from Hugging Face) is imported
 
 import logging  # noqa: E402
-import os  # noqa: E402
 import sys  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
 from rag.core.errors import RagError  # noqa: E402
 from rag.pipeline import RAG  # noqa: E402
+from rag.ui.access import Access, Guard, exposure_error  # noqa: E402
 from rag.ui.chat import (  # noqa: E402
     Conversation,
     bot_for,
     chat_messages,
     new_conversation,
     respond,
+    respond_in_turn,
 )
 from rag.ui.documents import (  # noqa: E402
     Progress,
@@ -51,7 +52,7 @@ __all__ = [  # the handlers live in the modules above; tests and tools import th
     "CSS", "EXAMPLES", "HEAD", "TEXT", "Conversation", "Preparation", "Progress", "add_uploads",
     "bot_for", "build_app", "chat_messages", "delete_document", "document_rows", "documents_view",
     "highlight", "kernel_summary", "latency_text", "launch", "link_markers", "main", "model_names",
-    "new_conversation", "prepare", "respond", "sources_html", "upload_files",
+    "new_conversation", "prepare", "respond", "respond_in_turn", "sources_html", "upload_files",
 ]  # fmt: skip
 
 
@@ -86,10 +87,18 @@ document.addEventListener("click", function (e) {
 </script>"""
 
 
-def build_app(bot: RAG, notice: str = "", preparation: Preparation | None = None) -> gr.Blocks:
-    """The page: a Chat tab (chat, sources, settings) and a Documents tab, in French or English."""
+def build_app(
+    bot: RAG, notice: str = "", preparation: Preparation | None = None, access: Access | None = None
+) -> gr.Blocks:
+    """The page: a Chat tab (chat, sources, settings) and a Documents tab, in French or English.
+
+    `access` (default: from the bot's settings) holds the users and the per-user question queue;
+    `launch` serves the page with its login.
+    """
     t = TEXT["fr"]
+    access = access or Access(bot.settings)
     with gr.Blocks(title="Actualités : questions sourcées") as demo:
+        demo.rag_access = access  # for launch
         conv = gr.State(Conversation())
         with gr.Row():  # wraps on a narrow window: each column keeps its min_width
             with gr.Column(scale=4, min_width=300):
@@ -99,6 +108,7 @@ def build_app(bot: RAG, notice: str = "", preparation: Preparation | None = None
                     [("Français", "fr"), ("English", "en")], value="fr", label=t["ui_language"]
                 )
         gr.Markdown(f"⚠ {notice}", visible=bool(notice), elem_classes="notice")
+        signed_in = gr.Markdown("", elem_id="signed-in")
         waiting = preparation is not None and not preparation.done.is_set()
         model_status = gr.Markdown(preparation.text("fr") if waiting else "", elem_id="model-status")
         with gr.Tabs():
@@ -150,8 +160,12 @@ def build_app(bot: RAG, notice: str = "", preparation: Preparation | None = None
                     remove = gr.Button(t["remove_button"], variant="stop", scale=1)
                 status = gr.Markdown(elem_id="status")
 
-        def ask(q, c, k, lang, scores, u):
-            yield from respond(bot, q, c, k, lang, scores, u, preparation)
+        async def ask(q, c, k, lang, scores, u, request: gr.Request):
+            who = access.caller(request)
+            async for view in respond_in_turn(
+                access.gate, who.name, bot, q, c, k, lang, scores, ui=u, preparation=preparation
+            ):
+                yield view
 
         if waiting:
             timer = gr.Timer(1.0)
@@ -164,17 +178,24 @@ def build_app(bot: RAG, notice: str = "", preparation: Preparation | None = None
             timer.tick(poll, [ui], [model_status, timer, model_panel], queue=False,
                        show_progress="hidden", api_visibility="private")
 
-        def upload(paths, u, progress=gr.Progress()):  # noqa: B008 - gradio injects it
-            return upload_files(bot, paths, u, progress)
+        def upload(paths, u, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+            return upload_files(bot, paths, u, progress, access.caller(request))
 
-        def drop(doc_id, u, progress=gr.Progress()):  # noqa: B008
-            return delete_document(bot, doc_id, u, progress)
+        def drop(doc_id, u, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+            return delete_document(bot, doc_id, u, progress, access.caller(request))
+
+        def role_view(u, request: gr.Request):  # a reader sees no upload or remove controls
+            who = access.caller(request)
+            shown = gr.update(visible=who.editor)
+            signed = TEXT[u]["signed_in"].format(name=who.name, role=who.role) if access.users else ""
+            return shown, shown, shown, shown, signed
 
         chat_out = [chatbot, sources, latency, conv, question]
         ask_in = [question, conv, top_k, language, show_scores, ui]
         # One queue for generation, shared by Enter and the button: RAG_CONCURRENCY answers at once,
-        # the others wait (gradio shows each waiting user its place in the queue on the chat).
-        generation = {"concurrency_limit": bot.settings.concurrency, "concurrency_id": "generation"}
+        # served in turn across users by access.gate (rag.ui.fair), which shows each waiting
+        # question its place; gradio itself does not hold them back.
+        generation = {"concurrency_limit": None, "concurrency_id": "generation"}
         question.submit(ask, ask_in, chat_out, api_name="ask", **generation)
         send.click(ask, ask_in, chat_out, api_name=False, **generation)
         new.click(new_conversation, ui, chat_out, api_name="new_conversation")
@@ -187,6 +208,7 @@ def build_app(bot: RAG, notice: str = "", preparation: Preparation | None = None
         add.click(upload, [files, ui], [status, table, choice, files], api_name="upload", **indexing)
         remove.click(drop, [choice, ui], [status, table, choice], api_name="remove", **indexing)
         docs_tab.select(lambda: documents_view(bot), None, [table, choice], api_name=False)
+        demo.load(role_view, ui, [files, add, choice, remove, signed_in], api_name=False, queue=False)
 
         relabel = [
             (heading, lambda t: {"value": _heading(t)}), (ui, lambda t: {"label": t["ui_language"]}),
@@ -227,12 +249,29 @@ def prepare(bot: RAG) -> str:
     return ""
 
 
-def launch(demo: gr.Blocks, port: int, block: bool = True, max_file_bytes: int = 20_000_000) -> None:
-    """Serve the page; each event's concurrency is set where it is wired (see `build_app`)."""
+def launch(
+    demo: gr.Blocks, port: int, block: bool = True, max_file_bytes: int = 20_000_000, host: str | None = None
+) -> None:
+    """Serve the page on `host` (default: the settings'), behind its login when there are users.
+
+    Each event's concurrency is set where it is wired (see `build_app`). Refuses (InputError) an
+    address other than loopback without a users file.
+    """
+    from starlette.middleware import Middleware
+
+    from rag.core.errors import InputError
+
+    access: Access = demo.rag_access
+    settings = access.settings.model_copy(update={"host": host}) if host else access.settings
+    if problem := exposure_error(settings):
+        raise InputError(problem)
+    users = access.users
     demo.queue(default_concurrency_limit=1)
     demo.launch(
-        server_name="127.0.0.1", server_port=port, css=CSS, head=HEAD, prevent_thread_lock=not block,
+        server_name=settings.host, server_port=port, css=CSS, head=HEAD, prevent_thread_lock=not block,
         show_error=False, footer_links=["api"], max_file_size=max_file_bytes,
+        auth=users.check if users else None, auth_message=f"{TEXT['fr']['login']} — {TEXT['en']['login']}" if users else None,
+        app_kwargs={"middleware": [Middleware(Guard, access=access)]},
     )  # fmt: skip
 
 
@@ -247,16 +286,23 @@ def main() -> int:
     except ValidationError as exc:
         print(f"Error: bad RAG_* setting: {exc}", file=sys.stderr)
         return 1
+    if problem := exposure_error(settings):
+        print(f"Error: {problem}", file=sys.stderr)
+        return 1
+    try:
+        access = Access(settings)
+    except RagError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     bot = RAG(settings)
     notice = prepare(bot)
     if notice:
         print(f"Error: {notice}", file=sys.stderr)
     print("Loading the models (the page is served meanwhile)…", flush=True)
     preparation = Preparation(bot).start()
-    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     # gradio refuses far larger uploads itself; ours are checked (with a clear message) in add_uploads
-    demo = build_app(bot, notice=notice, preparation=preparation)
-    launch(demo, port, max_file_bytes=max(20_000_000, 2 * settings.max_upload_bytes))
+    demo = build_app(bot, notice=notice, preparation=preparation, access=access)
+    launch(demo, settings.port, max_file_bytes=max(20_000_000, 2 * settings.max_upload_bytes))
     return 0
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from rag.core.errors import RagError
 from rag.core.types import Answer
 from rag.pipeline import RAG
+from rag.ui.fair import Busy, Gate
 from rag.ui.i18n import TEXT
 from rag.ui.models import Preparation
 from rag.ui.render import _note, latency_text, link_markers, sources_html
@@ -104,6 +105,41 @@ def respond(
         yield _failed(asking, f"⚠ {t['unexpected']} ({type(exc).__name__}: {exc})", ui)
         return
     assert answer is not None
+
+
+async def respond_in_turn(gate: Gate, user: str, bot: RAG, question: str, conv: Conversation | None = None,
+                          *args, ui: str = "fr", **kwargs):  # fmt: skip
+    """`respond` once the fair queue gives `user` a slot; meanwhile "n questions ahead of yours".
+
+    Over `gate.per_user` questions of one user, the new one is refused with a message. An async
+    generator: the waiting holds no worker thread; each step of `respond` runs in one.
+    """
+    import anyio
+
+    t = TEXT[ui]
+    conv = conv or Conversation()
+    if not (question or "").strip():
+        for view in respond(bot, question, conv, *args, ui=ui, **kwargs):
+            yield view
+        return
+    asking = Conversation(conv.turns, conv.shown + [_msg("user", question), _msg("assistant", "…")])
+    try:
+        ticket = gate.enter(user)
+    except Busy as exc:
+        yield _failed(asking, f"⚠ {t['user_busy'].format(n=exc.held)}", ui)
+        return
+    steps = None
+    try:
+        while not await ticket.wait_async(0.5):
+            asking.shown[-1] = _msg("assistant", t["ahead"].format(n=gate.ahead(ticket)))
+            yield chat_messages(asking), _note(t["ahead"].format(n=gate.ahead(ticket))), "", asking, ""
+        steps = respond(bot, question, conv, *args, ui=ui, **kwargs)
+        while (view := await anyio.to_thread.run_sync(next, steps, None)) is not None:
+            yield view
+    finally:
+        gate.release(ticket)
+        if steps is not None:
+            steps.close()
 
 
 _MARKDOWN = re.compile(r"[\\`*_\[\]<>#]")  # a quote's own characters, not formatting

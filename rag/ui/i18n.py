@@ -71,6 +71,17 @@ _PAIRS = {
     "added": ("Ajouté", "Added"),
     "pick_document": ("Choisissez d'abord un document.", "Choose a document first."),
     "removed": ("Supprimé", "Removed"),
+    "not_editor": (
+        "Seuls les éditeurs peuvent ajouter ou supprimer des documents ; rien n'a changé.",
+        "Only editors can add or remove documents; nothing changed.",
+    ),
+    "ahead": ("⏳ {n} question(s) avant la vôtre…", "⏳ {n} question(s) ahead of yours…"),
+    "user_busy": (
+        "Vous avez déjà {n} questions en attente : attendez leur réponse avant d'en poser d'autres.",
+        "You already have {n} questions waiting: wait for their answers before asking more.",
+    ),
+    "login": ("Connectez-vous pour poser vos questions.", "Log in to ask your questions."),
+    "signed_in": ("Connecté : {name} ({role})", "Signed in: {name} ({role})"),
 }
 TEXT = {lang: {key: pair[i] for key, pair in _PAIRS.items()} for i, lang in enumerate(("fr", "en"))}
 EXAMPLES = [

@@ -1,0 +1,184 @@
+"""Who may do what on the served page: the login, the roles, the routes, the request sizes.
+
+- `exposure_error`: binding to anything but loopback without a users file is refused.
+- `Access`: the users (`rag.core.users`, or None: one local user, an editor), the fair queue of
+  questions (`rag.ui.fair`), and `caller`: the role of a request's user, which the handlers check
+  themselves (a hidden button is not a check).
+- `Guard`, an ASGI middleware in front of gradio (hand-written: gradio checks the login on most of
+  its routes but not all, e.g. `/gradio_api/stream/…`, `/cancel`, `/heartbeat`; and has no request
+  size limit or login rate limit): with a login, every route but the login page's own assets needs
+  the session cookie of a user still in the users file; every body over `max_request_bytes`
+  (uploads aside, which gradio limits per file) is refused before it is read; failed logins are
+  limited per client address (and per user name, in `Users.check`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+
+from rag.core.settings import Settings
+from rag.core.users import EDITOR, Users
+from rag.ui.fair import Gate
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str | None  # None: logged in, but no longer in the users file
+
+    @property
+    def editor(self) -> bool:
+        return self.role == EDITOR
+
+
+LOCAL = Caller("local", EDITOR)  # no login configured: the one user at the keyboard
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def exposure_error(settings: Settings) -> str:
+    """Why the page must not be served with these settings, or ""."""
+    if is_loopback(settings.host) or settings.users_file:
+        return ""
+    return (
+        f"RAG_HOST={settings.host} would serve the page to the network without a login — set "
+        "RAG_USERS_FILE (create it with 'rag users add NAME --role editor'), or keep RAG_HOST=127.0.0.1"
+    )
+
+
+class Access:
+    """The users (None: no login) and the per-user question queue of one app."""
+
+    def __init__(self, settings: Settings, users: Users | None = None) -> None:
+        self.settings = settings
+        if users is None and settings.users_file:
+            users = Users(settings.users_file, settings.login_attempts)
+        self.users = users
+        self.gate = Gate(settings.concurrency, settings.user_queue)
+
+    def caller(self, request) -> Caller:
+        """The user of a gradio request, with their role as the users file says now."""
+        if self.users is None:
+            return LOCAL
+        name = getattr(request, "username", None) or ""
+        return Caller(name, self.users.role(name))
+
+
+# Routes the login page itself loads before anyone is logged in: the page, its code and styles.
+PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/pwa_icon")
+PUBLIC_PATHS = {
+    "/", "/login", "/login/", "/logout", "/config", "/config/", "/favicon.ico", "/theme.css",
+    "/gradio_api/theme.css", "/robots.txt", "/manifest.json", "/gradio_api/startup-events",
+}  # fmt: skip
+UPLOAD_PATHS = {"/gradio_api/upload", "/gradio_api/upload/"}  # gradio limits each file (max_file_size)
+
+
+class Guard:
+    """ASGI middleware: login on every route, body size limit, failed-login limit per address."""
+
+    def __init__(self, app, access: Access) -> None:
+        self.app, self.access = app, access
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        limit = self.access.settings.max_request_bytes
+        if path not in UPLOAD_PATHS:
+            length = _header(scope, b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > limit):
+                return await _refuse(send, 413, f"request body over {limit:,} bytes (RAG_MAX_REQUEST_BYTES)")
+            if length is None and _header(scope, b"transfer-encoding"):
+                body, receive = await _buffered(receive, limit)
+                if body is None:
+                    return await _refuse(send, 413, f"request body over {limit:,} bytes (RAG_MAX_REQUEST_BYTES)")
+        users = self.access.users
+        if users is None:
+            return await self.app(scope, receive, send)
+        if path in {"/login", "/login/"} and scope.get("method") == "POST":
+            return await self._login(scope, receive, send, users)
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            return await self.app(scope, receive, send)
+        name = _session_user(scope)
+        if name is None or users.role(name) is None:
+            return await _refuse(send, 401, "not logged in: log in on the page first")
+        return await self.app(scope, receive, send)
+
+    async def _login(self, scope, receive, send, users: Users):
+        client = f"address:{(scope.get('client') or ('?',))[0]}"
+        if users.logins.blocked(client):
+            return await _refuse(send, 429, "too many failed logins from this address: wait a minute")
+
+        async def watched(message):
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                users.logins.failed(client)
+            await send(message)
+
+        return await self.app(scope, receive, watched)
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1").strip()
+    return None
+
+
+def _session_user(scope) -> str | None:
+    """The user of the request's gradio session cookie, or None (no cookie, unknown token)."""
+    from http.cookies import CookieError, SimpleCookie
+
+    app = scope.get("app")
+    raw = _header(scope, b"cookie")
+    if app is None or not raw:
+        return None
+    try:
+        cookies = SimpleCookie(raw)
+    except CookieError:
+        return None
+    cookie_id = getattr(app, "cookie_id", "")
+    tokens = getattr(app, "tokens", {})
+    for key in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
+        if key in cookies and cookies[key].value in tokens:
+            return tokens[cookies[key].value]
+    return None
+
+
+async def _buffered(receive, limit: int):
+    """Read a body of unknown length up to `limit` bytes: (body, a receive replaying it) or (None, _)."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return None, receive
+        more = message.get("more_body", False)
+    body, sent = b"".join(chunks), False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+async def _refuse(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
