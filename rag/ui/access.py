@@ -9,18 +9,22 @@
   size limit or login rate limit): with a login, every route but the login page's own assets needs
   the session cookie of a user still in the users file; every body over `max_request_bytes`
   (uploads aside, which gradio limits per file) is refused before it is read; failed logins are
-  limited per client address (and per user name, in `Users.check`).
+  limited per client address (and per user name, in `Users.check`); a malformed API call that
+  gradio's argument parsing turns into a 500 (a TypeError) is answered 422.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 from dataclasses import dataclass
 
 from rag.core.settings import Settings
 from rag.core.users import EDITOR, Users
 from rag.ui.fair import Gate
+
+log = logging.getLogger("app")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ PUBLIC_PATHS = {
     "/", "/login", "/login/", "/logout", "/config", "/config/", "/favicon.ico", "/theme.css",
     "/gradio_api/theme.css", "/robots.txt", "/manifest.json", "/gradio_api/startup-events",
 }  # fmt: skip
+API_PREFIXES = ("/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/", "/gradio_api/queue/", "/gradio_api/upload")
 UPLOAD_PATHS = {"/gradio_api/upload", "/gradio_api/upload/"}  # gradio limits each file (max_file_size)
 
 
@@ -102,16 +107,35 @@ class Guard:
                 if body is None:
                     return await _refuse(send, 413, f"request body over {limit:,} bytes (RAG_MAX_REQUEST_BYTES)")
         users = self.access.users
-        if users is None:
+        if users is not None:
+            if path in {"/login", "/login/"} and scope.get("method") == "POST":
+                return await self._login(scope, receive, send, users)
+            if not (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)):
+                name = _session_user(scope)
+                if name is None or users.role(name) is None:
+                    return await _refuse(send, 401, "not logged in: log in on the page first")
+        if not path.startswith(API_PREFIXES):
             return await self.app(scope, receive, send)
-        if path in {"/login", "/login/"} and scope.get("method") == "POST":
-            return await self._login(scope, receive, send, users)
-        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
-            return await self.app(scope, receive, send)
-        name = _session_user(scope)
-        if name is None or users.role(name) is None:
-            return await _refuse(send, 401, "not logged in: log in on the page first")
-        return await self.app(scope, receive, send)
+        if scope.get("method") == "GET" and path.startswith("/gradio_api/call/") and _unknown_event(scope, path):
+            # gradio would start the event stream, then fail it with a 404 (a broken response)
+            return await _refuse(send, 404, "no such event: POST the call first, then read its event id")
+        started = False
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            return await self.app(scope, receive, watched)
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            if started:
+                raise
+            # gradio parses an API call's body with no validation of its own: a missing argument or
+            # an upload field that is not a file is a TypeError there, hence a 500. It is the
+            # caller's mistake: say so (and keep a line in the log).
+            log.warning("bad API request to %s: %s: %s", path, type(exc).__name__, exc)
+            return await _refuse(send, 422, f"malformed request: {type(exc).__name__}: {str(exc)[:200]}")
 
     async def _login(self, scope, receive, send, users: Users):
         client = f"address:{(scope.get('client') or ('?',))[0]}"
@@ -124,6 +148,21 @@ class Guard:
             await send(message)
 
         return await self.app(scope, receive, watched)
+
+
+def _unknown_event(scope, path: str) -> bool:
+    """GET /gradio_api/call/[v2/]NAME/EVENT_ID of an event gradio's queue does not hold."""
+    parts = path.rstrip("/").split("/")
+    app = scope.get("app")
+    if len(parts) < 5 or app is None:
+        return False
+    event_id = parts[-1]
+    try:
+        queue = app.get_blocks()._queue
+        pending = queue.pending_event_ids_session.values()
+        return event_id not in queue.event_ids_to_events and not any(event_id in ids for ids in pending)
+    except AttributeError:  # another gradio: leave it to gradio
+        return False
 
 
 def _header(scope, name: bytes) -> str | None:

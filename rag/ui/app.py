@@ -154,8 +154,12 @@ def build_app(
                 )
                 add = gr.Button(t["upload_button"], variant="primary")
                 with gr.Row(equal_height=True):
+                    # Filled when the page loads (role_view): gradio describes a dropdown's choices
+                    # in the API description that even its login page carries. allow_custom_value:
+                    # a document added since can be removed through the API (remove_document
+                    # checks the name).
                     choice = gr.Dropdown(
-                        [r[0] for r in document_rows(bot)], value=None, label=t["remove"], scale=3
+                        [], value=None, label=t["remove"], scale=3, allow_custom_value=True
                     )
                     remove = gr.Button(t["remove_button"], variant="stop", scale=1)
                 status = gr.Markdown(elem_id="status")
@@ -188,7 +192,8 @@ def build_app(
             who = access.caller(request)
             shown = gr.update(visible=who.editor)
             signed = TEXT[u]["signed_in"].format(name=who.name, role=who.role) if access.users else ""
-            return shown, shown, shown, shown, signed
+            choices = gr.update(visible=who.editor, choices=[r[0] for r in document_rows(bot)], value=None)
+            return shown, shown, choices, shown, signed
 
         chat_out = [chatbot, sources, latency, conv, question]
         ask_in = [question, conv, top_k, language, show_scores, ui]
