@@ -200,6 +200,18 @@ def test_a_user_removed_from_the_file_loses_their_rights(bot, users_file):
     assert Access(bot.settings).caller(SimpleNamespace(username=None)) is LOCAL  # no login configured
 
 
+def test_queue_key_is_the_user_or_without_logins_the_session(bot, users_file):
+    request = SimpleNamespace(username="bob", session_hash="s1")
+    assert Access(bot.settings.model_copy(update={"users_file": users_file})).queue_key(request) == "bob"
+    local = Access(bot.settings)
+    assert local.queue_key(request) == "s1" and local.queue_key(SimpleNamespace(session_hash="s2")) == "s2"
+
+
+def test_password_check_off_the_event_loop(users_file):
+    users = Users(users_file)
+    assert asyncio.run(users.acheck("bob", "bob-password")) and not asyncio.run(users.acheck("bob", "x" * 9))
+
+
 def test_cli_ingest_is_in_the_audit_log(settings, seeds, monkeypatch):
     (seeds / "zorglub.txt").write_bytes(ARTICLE)
     for name, value in (("RAG_SOURCES", json.dumps([str(seeds)])), ("RAG_INDEX_DIR", str(settings.index_dir)),

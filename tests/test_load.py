@@ -17,6 +17,15 @@ def test_five_concurrent_conversations_without_errors_or_cross_talk(tmp_path):
     assert report["answers"] == 10 and report["p95_s"] < 60
 
 
+def test_conversations_through_the_login_and_a_flood(tmp_path):
+    """Each conversation logs in as its own user; one more user has 8 questions queued first: all
+    are answered, none leaks, and the flood's are not refused (user_queue is raised for it)."""
+    report = run(conversations=4, turns=2, llm="fake", concurrency=1, timeout=180, root=tmp_path,
+                 login=True, flood=8)  # fmt: skip
+    assert report["errors"] == [] and report["cross_talk"] == []
+    assert report["answers"] == 8
+
+
 @pytest.mark.parametrize(
     "chat, why",
     [

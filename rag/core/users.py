@@ -185,6 +185,13 @@ class Users:
             self.logins.failed(name)
         return ok
 
+    async def acheck(self, name: str, password: str) -> bool:
+        """`check` in a worker thread: gradio awaits a coroutine auth on its event loop, which a
+        0.2 s bcrypt would otherwise stall for every request (20 logins at once: timeouts)."""
+        import anyio
+
+        return await anyio.to_thread.run_sync(self.check, name, password)
+
     def role(self, name: str | None) -> str | None:
         """The role of a logged-in user; None for a name no longer in the file."""
         user = self.users().get(name or "")

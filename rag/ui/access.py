@@ -69,6 +69,13 @@ class Access:
         self.users = users
         self.gate = Gate(settings.concurrency, settings.user_queue)
 
+    def queue_key(self, request) -> str:
+        """Whose turn a question takes in the fair queue: the user; without logins, the browser
+        session (every visitor is the same local user then, and must not share one bound)."""
+        if self.users is None:
+            return getattr(request, "session_hash", None) or LOCAL.name
+        return self.caller(request).name
+
     def caller(self, request) -> Caller:
         """The user of a gradio request, with their role as the users file says now."""
         if self.users is None:

@@ -165,9 +165,8 @@ def build_app(
                 status = gr.Markdown(elem_id="status")
 
         async def ask(q, c, k, lang, scores, u, request: gr.Request):
-            who = access.caller(request)
             async for view in respond_in_turn(
-                access.gate, who.name, bot, q, c, k, lang, scores, ui=u, preparation=preparation
+                access.gate, access.queue_key(request), bot, q, c, k, lang, scores, ui=u, preparation=preparation
             ):
                 yield view
 
@@ -275,7 +274,7 @@ def launch(
     demo.launch(
         server_name=settings.host, server_port=port, css=CSS, head=HEAD, prevent_thread_lock=not block,
         show_error=False, footer_links=["api"], max_file_size=max_file_bytes,
-        auth=users.check if users else None, auth_message=f"{TEXT['fr']['login']} — {TEXT['en']['login']}" if users else None,
+        auth=users.acheck if users else None, auth_message=f"{TEXT['fr']['login']} — {TEXT['en']['login']}" if users else None,
         app_kwargs={"middleware": [Middleware(Guard, access=access)]},
     )  # fmt: skip
 
