@@ -126,3 +126,39 @@ def test_question_answered_with_sources(server, settings):
             assert answer_start in chat.inner_text()
         finally:
             browser.close()
+
+
+@pytest.mark.server
+def test_login_page_then_a_readers_page(tmp_path):
+    """Behind the login: the login form loads (the guard lets its assets through), a wrong password
+    is refused, bob (a reader) gets the chat and an answer, and no upload or remove controls."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.security_attacks import USERS, App
+
+    with App(tmp_path) as app, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+            page.goto(app.url + "/", wait_until="load")
+            name, secret = page.locator("input[type=text]").first, page.locator("input[type=password]").first
+            secret.wait_for(timeout=30_000)
+            assert page.get_by_text("Connectez-vous pour poser vos questions").count() == 1
+            name.fill("bob")
+            secret.fill("wrong-password")
+            page.locator("button").first.click()  # the form's only button (its label follows the locale)
+            page.wait_for_function("() => /incorrect|incorrects/i.test(document.body.innerText)", timeout=15_000)
+            name.fill("bob")  # the form clears itself after a failure
+            secret.fill(USERS["bob"][0])
+            page.locator("button").first.click()  # the form's only button (its label follows the locale)
+            box = page.locator("#question").get_by_role("textbox")
+            box.wait_for(timeout=30_000)
+            page.wait_for_function("() => /bob \\(reader\\)/.test(document.body.innerText)", timeout=15_000)
+            box.fill(QUESTION)
+            box.press("Enter")
+            page.locator("#sources .source").first.wait_for(timeout=60_000)
+            page.get_by_role("tab", name="Documents").click()
+            page.locator("#documents").wait_for(timeout=15_000)
+            assert page.get_by_role("button", name="Ajouter et indexer").count() == 0
+            assert page.get_by_role("button", name="Supprimer").count() == 0
+        finally:
+            browser.close()
