@@ -1,0 +1,66 @@
+"""What seeing other processes' ingests costs a running app: the version check made before a
+question (at most every RAG_INDEX_REFRESH_S) and the reopen after a change.
+
+    python benchmarks/index_refresh.py [--corpus seeds | PATH.jsonl] [--checks 200]
+
+Indexes the corpus in a temporary folder with the fake embedder (the reopen reads every chunk and
+rebuilds BM25; the embedder does not take part), then times `read_version` and a reopen
+(a fresh Chroma client, all chunks read, BM25 built), each against a plain retrieval as the peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.core.offline import offline_environment  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", default=str(ROOT / "seeds"), help="a folder or a .jsonl corpus")
+    p.add_argument("--checks", type=int, default=200)
+    args = p.parse_args()
+    offline_environment()
+    from rag.core.settings import Settings
+    from rag.index.version import read_version
+    from rag.pipeline import RAG
+    from rag.testing.fakes import FakeLLM
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(sources=[Path(args.corpus)], index_dir=Path(tmp) / "index", embedder="fake",
+                            llm="fake", model_cache=Path(tmp) / "cache")  # fmt: skip
+        bot = RAG(settings, llm=FakeLLM())
+        report = bot.ingest(progress=False)
+        store = bot.retriever.store
+        checks = []
+        for _ in range(args.checks):
+            start = time.perf_counter()
+            read_version(store)
+            checks.append(time.perf_counter() - start)
+        searches = []
+        for _ in range(20):
+            start = time.perf_counter()
+            bot.retrieve("Quel journal a révélé l'appel ?")
+            searches.append(time.perf_counter() - start)
+        reopens = []
+        for _ in range(5):
+            start = time.perf_counter()
+            bot._reopen(wait=0)
+            reopens.append(time.perf_counter() - start)
+    check, search, reopen = (statistics.median(x) for x in (checks, searches, reopens))
+    print(f"corpus {args.corpus}: {len(report.added)} documents, {len(bot.retriever.chunks)} chunks")
+    print(f"version check p50 {check * 1000:.2f} ms ({check / search:.3f} x a retrieval of p50 {search * 1000:.1f} ms)")
+    print(f"reopen p50 {reopen:.2f} s ({reopen / search:.0f} x a retrieval), once per change to the index")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
