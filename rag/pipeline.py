@@ -63,14 +63,20 @@ class RAG:
     @property
     def retriever(self):
         if self._retriever is None:
-            from rag.retrieve.retriever import Retriever
-            from rag.index.store import Store
-            from rag.index.version import read_version
-
-            store = Store(self.settings, self.embedder.id)
-            self._version, self._checked = read_version(store), time.monotonic()  # before the chunks
-            self._retriever = Retriever(self.settings, self.embedder, store)
+            self._open()
         return self._retriever
+
+    def _open(self) -> None:
+        """Open the index: store, version (read before the chunks), retriever; assigned at once,
+        so a thread answering meanwhile keeps the retriever it had."""
+        from rag.index.store import Store
+        from rag.index.version import read_version
+        from rag.retrieve.retriever import Retriever
+
+        store = Store(self.settings, self.embedder.id)
+        version = read_version(store)
+        retriever = Retriever(self.settings, self.embedder, store)
+        self._retriever, self._version, self._checked = retriever, version, time.monotonic()
 
     def refresh(self, force: bool = False) -> bool:
         """Reopen the index if another process changed it since it was opened; True if reopened.
@@ -84,11 +90,11 @@ class RAG:
         """
         from rag.index.version import read_version
 
-        now = time.monotonic()
-        if self._retriever is None or (not force and now - self._checked < self.settings.index_refresh_s):
+        now, retriever = time.monotonic(), self._retriever
+        if retriever is None or (not force and now - self._checked < self.settings.index_refresh_s):
             return False
         self._checked = now
-        if read_version(self._retriever.store) == self._version:
+        if read_version(retriever.store) == self._version:
             return False
         return self._reopen(wait=0.0 if self.settings.chroma_host else REOPEN_WAIT)
 
@@ -99,9 +105,9 @@ class RAG:
 
         try:
             with ingest_lock(self.settings, wait=wait):
-                forget_client(self._retriever.store)
-                self._retriever = None
-                self.retriever
+                if self._retriever is not None:
+                    forget_client(self._retriever.store)
+                self._open()
         except IndexStateError as exc:
             if not self.settings.chroma_host:
                 raise IndexStateError(

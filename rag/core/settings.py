@@ -256,7 +256,7 @@ class AppSettings(BaseModel):
     audit_log: Path | None = Field(
         None,
         description="JSON-lines log of every change to the documents (who, when, what, hash); "
-        "unset: audit.jsonl in index_dir.",
+        "unset: audit.jsonl in index_dir (with a Chroma server: in model_cache).",
     )
     user_queue: int = Field(
         5,

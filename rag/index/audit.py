@@ -20,7 +20,14 @@ from rag.core.settings import Settings
 
 
 def audit_path(settings: Settings) -> Path:
-    return Path(settings.audit_log) if settings.audit_log else settings.index_dir / "audit.jsonl"
+    """RAG_AUDIT_LOG; else beside the index, or, with a Chroma server (nothing is written to
+    index_dir then), in model_cache per server and collection, like the ingest lock."""
+    if settings.audit_log:
+        return Path(settings.audit_log)
+    if not settings.chroma_host:
+        return settings.index_dir / "audit.jsonl"
+    name = f"audit-{settings.chroma_host}-{settings.chroma_port}-{settings.collection}.jsonl"
+    return Path(settings.model_cache).expanduser() / name
 
 
 def sha256(data: bytes) -> str:
