@@ -26,7 +26,6 @@ import concurrent.futures as cf
 import os
 import re
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -205,7 +204,10 @@ def run(conversations: int = 20, turns: int = 2, llm: str = "fake", concurrency:
         flood_errors = []
         for job in jobs:
             try:
-                job.result(timeout=max(10.0, timeout - wall))
+                chat = job.result(timeout=max(10.0, timeout - wall))[0]
+                last = str(chat[-1]["content"]) if chat else "no answer"
+                if not chat or last.startswith("⚠"):  # refused (over user_queue) or failed
+                    flood_errors.append(f"flood: {last}"[:300])
             except Exception as exc:  # noqa: BLE001 - counted and shown
                 flood_errors.append(f"flood: {type(exc).__name__}: {exc}"[:300])
         pool.shutdown(wait=False, cancel_futures=True)

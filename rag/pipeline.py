@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -42,6 +43,7 @@ class RAG:
         self._primed = False
         self._version = ""  # the index version the retriever was opened at (rag.index.version)
         self._checked = 0.0  # when refresh last looked at it (time.monotonic)
+        self._reopening = threading.Lock()  # one thread reopens; the others then find it done
 
     # -- components, built on first use -------------------------------------------------
     @property
@@ -103,8 +105,11 @@ class RAG:
         from rag.index.lock import ingest_lock
         from rag.index.version import forget_client
 
+        seen = self._version
         try:
-            with ingest_lock(self.settings, wait=wait):
+            with self._reopening, ingest_lock(self.settings, wait=wait):
+                if self._version != seen:  # another thread reopened it meanwhile
+                    return True
                 if self._retriever is not None:
                     forget_client(self._retriever.store)
                 self._open()
@@ -143,8 +148,10 @@ class RAG:
             self._primed = True
 
     # -- indexing -------------------------------------------------------------------------
-    def ingest(self, sources: Sequence[Path | str] | None = None, rebuild: bool = False, progress: bool = True) -> IngestReport:
-        """Bring the index in line with the sources (default: settings.sources)."""
+    def ingest(self, sources: Sequence[Path | str] | None = None, rebuild: bool = False, progress: bool = True,
+               wait: float | None = None) -> IngestReport:  # fmt: skip
+        """Bring the index in line with the sources (default: settings.sources); `wait`: seconds
+        to wait for another ingest (default settings.ingest_wait)."""
         from rag.index.sync import sync
         from rag.index.ingest import load_sources
         from rag.index.lock import ingest_lock
@@ -153,7 +160,7 @@ class RAG:
 
         paths = [Path(p) for p in (sources or self.settings.sources)]
         loaded = load_sources(paths, self.settings.max_file_bytes)
-        with ingest_lock(self.settings):
+        with ingest_lock(self.settings, wait=wait):
             if rebuild:
                 drop_collection(self.settings)
             store = Store(self.settings, self.embedder.id, create=True)

@@ -110,6 +110,15 @@ def gradio_as(app: App, client):
     return Client(app.url, verbose=False, headers=cookie_header(client), download_files=False)
 
 
+def call_raw(client, api: str, body: dict) -> list:
+    """An event called over plain HTTP (gradio's /call API): its outputs, or an AppError text."""
+    r = client.post(f"/gradio_api/call/v2/{api}", json=body)
+    r.raise_for_status()
+    stream = client.get(f"/gradio_api/call/{api}/{r.json()['event_id']}", timeout=60).text
+    data = [line[5:].strip() for line in stream.splitlines() if line.startswith("data:")]
+    return json.loads(data[-1]) if data else []
+
+
 def attacks(app: App) -> list[dict]:
     import httpx
     from gradio_client import handle_file
@@ -156,15 +165,27 @@ def attacks(app: App) -> list[dict]:
     upload = app.work / "zorglub.txt"
     upload.write_text(ARTICLE, encoding="utf-8")
 
+    def staged_by_alice() -> dict:
+        """A file in gradio's upload folder (a reader may not put one there: 403), so that the
+        reader's call reaches the upload handler, whose own role check is what is attacked."""
+        r = alice.post("/gradio_api/upload", files=[("files", ("zorglub.txt", ARTICLE.encode()))])
+        r.raise_for_status()
+        return {"path": r.json()[0], "orig_name": "zorglub.txt", "meta": {"_type": "gradio.FileData"}}
+
     def reader_upload():
-        message = gradio_as(app, bob).predict([handle_file(str(upload))], "en", api_name="/upload")[0]
+        message = call_raw(bob, "upload", {"paths": [staged_by_alice()], "u": "en"})[0]
         return message[:80], "Only editors" in message and app.files() == before
-    check("reader uploads through the raw API", "refused, nothing changed", reader_upload)
+    check("reader calls the upload handler through the raw API", "refused, nothing changed", reader_upload)
 
     def reader_remove():
         message = gradio_as(app, bob).predict(seed, "en", api_name="/remove")[0]
         return message[:80], "Only editors" in message and app.files() == before
     check("reader removes through the raw API", "refused, nothing changed", reader_remove)
+
+    def reader_upload_route():
+        r = bob.post("/gradio_api/upload", files=[("files", (f"f{i}.txt", b"x" * 1000)) for i in range(50)])
+        return f"{r.status_code}", r.status_code == 403
+    check("reader posts 50 files to /gradio_api/upload", "403 (only editors upload files)", reader_upload_route)
 
     def reader_asks():
         chat = gradio_as(app, bob).predict("Quel journal a révélé l'appel ?", 5, "auto", False, "fr", api_name="/ask")[0]
@@ -178,7 +199,7 @@ def attacks(app: App) -> list[dict]:
     check("forged session cookie", "401", forged_cookie)
 
     def cookies_are_per_user():
-        bob_says = gradio_as(app, bob).predict([handle_file(str(upload))], "en", api_name="/upload")[0]
+        bob_says = call_raw(bob, "upload", {"paths": [staged_by_alice()], "u": "en"})[0]
         alice_says = gradio_as(app, alice).predict([handle_file(str(upload))], "en", api_name="/upload")[0]
         return f"bob: {bob_says[:30]}… alice: {alice_says[:30]}…", (
             "Only editors" in bob_says and alice_says.startswith("✓") and "zorglub.txt" in app.files())
@@ -269,6 +290,17 @@ def attacks(app: App) -> list[dict]:
     return results
 
 
+def parallel_attack(app: App) -> dict:
+    """20 wrong logins at once from one address, on a fresh app: at most 5 reach the password check."""
+    import concurrent.futures as cf
+
+    with cf.ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(lambda i: login(app, "mallory", f"guess-{i}")[1].status_code, range(20)))
+    ok = codes.count(400) <= 5 and codes.count(429) == 20 - codes.count(400)
+    return {"attack": "20 wrong logins at once", "expected": "at most 5 checked (400), the rest 429",
+            "got": f"{codes.count(400)} x 400, {codes.count(429)} x 429", "ok": ok}  # fmt: skip
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1", help="RAG_HOST of the app (0.0.0.0 in a network namespace)")
@@ -279,6 +311,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, App(Path(tmp), args.host) as app:
         for result in attacks(app):
             print(json.dumps(result, ensure_ascii=False), flush=True)
+    with tempfile.TemporaryDirectory() as tmp, App(Path(tmp), args.host) as app:
+        print(json.dumps(parallel_attack(app), ensure_ascii=False), flush=True)
     return 0
 
 

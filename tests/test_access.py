@@ -74,6 +74,39 @@ def test_logins_forget_failures_after_the_window():
     assert not logins.blocked("k")
 
 
+def test_parallel_guesses_are_counted_before_they_are_checked(users_file, monkeypatch):
+    import bcrypt
+
+    checked = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda pw, h: checked.append(1) or real(pw, h))
+    users = Users(users_file, attempts=5)
+    threads = [threading.Thread(target=users.check, args=("alice", f"guess-{i}")) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checked) == 5  # 15 of the 20 never reached bcrypt
+    assert not users.check("alice", "alice-password")
+
+
+def test_a_successful_login_is_not_counted(users_file):
+    users = Users(users_file, attempts=2)
+    for _ in range(5):
+        assert users.check("bob", "bob-password")
+
+
+def test_a_vanished_users_file_keeps_the_users_read_before(users_file):
+    users = Users(users_file)
+    users_file.unlink()
+    assert users.role("alice") == "editor" and users.role("alice") == "editor"
+    users_file.write_text("{bad")
+    assert users.role("bob") == "reader"
+    add_user(users_file.with_name("other.json"), "carol", "carol-password", "editor")
+    users_file.with_name("other.json").replace(users_file)
+    assert users.role("carol") == "editor" and users.role("alice") is None
+
+
 def test_users_file_is_reread_when_it_changes(users_file):
     users = Users(users_file)
     assert users.role("carol") is None
@@ -212,6 +245,41 @@ def test_password_check_off_the_event_loop(users_file):
     assert asyncio.run(users.acheck("bob", "bob-password")) and not asyncio.run(users.acheck("bob", "x" * 9))
 
 
+def test_session_cookie_is_read_beside_other_sites_cookies():
+    from rag.ui.access import _session_user
+
+    app_ = SimpleNamespace(cookie_id="abc", tokens={"t0k": "bob"})
+    for others in ("", "x=a b; ", 'j={"a":1}; ', "a[b]=1; "):
+        scope = {"app": app_, "headers": [(b"cookie", f"{others}access-token-unsecure-abc=t0k".encode())]}
+        assert _session_user(scope) == "bob", others
+    assert _session_user({"app": app_, "headers": [(b"cookie", b"access-token-abc=forged")]}) is None
+
+
+def test_changes_riding_along_with_an_upload_are_logged(bot, seeds):
+    (seeds / "by-hand.txt").write_bytes(ARTICLE.replace(b"zorglub", b"bidule"))
+    message, *_ = app.add_uploads(bot, [("zorglub.txt", ARTICLE)], "fr", no_progress, Caller("alice", "editor"))
+    assert message.startswith("✓")
+    log = [(e["user"], e["action"], e["document"], e["via"]) for e in audit.entries(bot.settings)]
+    assert log == [("alice", "add", "by-hand.txt", "app-ingest"), ("alice", "upload", "zorglub.txt", "app")]
+
+
+def test_no_removal_when_the_audit_log_cannot_be_written(bot, seeds, tmp_path):
+    (tmp_path / "not-a-folder").write_text("x")
+    blocked = RAG(bot.settings.model_copy(update={"audit_log": tmp_path / "not-a-folder" / "audit.jsonl"}),
+                  llm=bot.llm, embedder=bot.embedder)  # fmt: skip
+    doc = sorted(p.name for p in seeds.iterdir())[0]
+    message, *_ = app.delete_document(blocked, doc, "en", no_progress, Caller("alice", "editor"))
+    assert "audit log" in message and (seeds / doc).exists()
+    message, *_ = app.add_uploads(blocked, [("zorglub.txt", ARTICLE)], "en", no_progress, Caller("alice", "editor"))
+    assert "audit log" in message and not (seeds / "zorglub.txt").exists()
+
+
+def test_a_readers_huge_document_name_is_cut_in_the_log(bot):
+    app.delete_document(bot, "x" * 900_000, "en", no_progress, Caller("bob", "reader"))
+    (entry,) = audit.entries(bot.settings)
+    assert len(entry["document"]) == 256
+
+
 def test_cli_ingest_is_in_the_audit_log(settings, seeds, monkeypatch):
     (seeds / "zorglub.txt").write_bytes(ARTICLE)
     for name, value in (("RAG_SOURCES", json.dumps([str(seeds)])), ("RAG_INDEX_DIR", str(settings.index_dir)),
@@ -273,6 +341,9 @@ def test_gate_round_robin_among_three():
 
 def test_a_flooding_user_does_not_delay_another_by_more_than_one_answer(bot):
     """Through the chat handler: 6 questions of one user queued, then one of another."""
+    from benchmarks.load_test import slow_fake
+
+    bot = RAG(bot.settings, llm=slow_fake(0.2), embedder=bot.embedder)  # answers that last
     gate, answered = Gate(slots=1, per_user=10), []
 
     async def ask(user, question):

@@ -40,6 +40,15 @@ def cli_ingest(settings) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def hold_lock(settings, seconds: float) -> subprocess.Popen:
+    """Another process that holds the index's ingest lock for `seconds` (as an ingest would)."""
+    code = ("import time\nfrom rag.core.settings import Settings\nfrom rag.index.lock import ingest_lock\n"
+            f"with ingest_lock(Settings()):\n    print('held', flush=True)\n    time.sleep({seconds})")  # fmt: skip
+    holder = subprocess.Popen([sys.executable, "-c", code], env=env_of(settings), stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
 def sources_of_next_answer(bot) -> list[str]:
     *_, (_, _, _, conv, _) = app.respond(bot, QUESTION, ui="fr")
     assert conv.last is not None and not conv.last.abstained
@@ -82,13 +91,8 @@ def test_no_reopen_while_an_ingest_holds_the_lock(live_settings, seeds):
     assert "zorglub.txt" not in [p.source for p in bot.retrieve(QUESTION)]  # opened before the change
     (seeds / "zorglub.txt").write_bytes(ARTICLE)
     cli_ingest(live_settings)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom rag.core.settings import Settings\nfrom rag.index.lock import "
-         "ingest_lock\nwith ingest_lock(Settings()):\n    print('held', flush=True)\n    time.sleep(2)"],
-        env=env_of(live_settings), stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    holder = hold_lock(live_settings, seconds=2)
     try:
-        assert holder.stdout.readline().strip() == "held"
         start = time.monotonic()
         first = bot.retrieve(QUESTION)[0].source
         waited = time.monotonic() - start
@@ -112,13 +116,8 @@ def test_a_question_waits_no_longer_than_reopen_wait(settings, seeds, monkeypatc
     bot.retrieve(QUESTION)
     (seeds / "zorglub.txt").write_bytes(ARTICLE)
     cli_ingest(settings)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom rag.core.settings import Settings\nfrom rag.index.lock import "
-         "ingest_lock\nwith ingest_lock(Settings()):\n    print('held', flush=True)\n    time.sleep(30)"],
-        env=env_of(settings), stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    holder = hold_lock(settings, seconds=30)
     try:
-        assert holder.stdout.readline().strip() == "held"
         with pytest.raises(IndexStateError, match="ask again when its ingest has finished"):
             bot.retrieve(QUESTION)
     finally:

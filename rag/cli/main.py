@@ -99,10 +99,7 @@ def _audit_ingest(settings, report) -> None:
 
     from rag.index import audit
 
-    who = f"cli:{getpass.getuser()}"
-    for action, ids in (("add", report.added), ("update", report.updated), ("remove", report.removed)):
-        for doc_id in ids:
-            audit.record(settings, who, action, doc_id, report.texts.get(doc_id, ""), via="ingest")
+    audit.record_ingest(settings, f"cli:{getpass.getuser()}", report)
 
 
 def cmd_users(args) -> int:

@@ -128,6 +128,23 @@ class Logins:
         with self._lock:
             self._recent(key).append(time.monotonic())
 
+    def reserve(self, key: str) -> bool:
+        """Count an attempt as failed before it is checked (False: the key is blocked). Counted
+        after the check, parallel guesses would all pass `blocked` during the 0.2 s bcrypt."""
+        with self._lock:
+            failures = self._recent(key)
+            if len(failures) >= self.attempts:
+                return False
+            failures.append(time.monotonic())
+            return True
+
+    def forgive(self, key: str) -> None:
+        """The reserved attempt succeeded: it was not a failure."""
+        with self._lock:
+            failures = self._failures.get(key)
+            if failures:
+                failures.pop()
+
     def _recent(self, key: str) -> deque[float]:
         failures = self._failures.setdefault(key, deque())
         while failures and time.monotonic() - failures[0] > self.window:
@@ -147,7 +164,8 @@ class Users:
         self.path = Path(path)
         self._dummy = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt())  # no password's
         self.logins = Logins(attempts)
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
+        self._loaded = False
         self._users: dict[str, User] = {}
         self._lock = threading.Lock()
         self.users()  # a bad file is refused at start, not at the first login
@@ -156,14 +174,15 @@ class Users:
         with self._lock:
             try:
                 st = self.path.stat()
-                stamp = (st.st_mtime_ns, st.st_size)
+                stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
             except OSError:
                 stamp = None
             if stamp is None or stamp != self._stamp:
                 try:
                     self._users = load_users(self.path)
+                    self._loaded = True
                 except InputError:
-                    if self._stamp is None:
+                    if not self._loaded:
                         raise  # at start: refuse to serve
                     log.error("keeping the users read before: %s", "".join(traceback.format_exc(limit=0)).strip())
                 self._stamp = stamp
@@ -173,7 +192,7 @@ class Users:
         """gradio's auth callable: True for a known user with their password, not rate-limited."""
         import bcrypt
 
-        if self.logins.blocked(name):
+        if not self.logins.reserve(name):
             return False
         user = self.users().get(name)
         hashed = user.hash.encode("ascii") if user else self._dummy  # same cost for unknown names
@@ -181,8 +200,8 @@ class Users:
             ok = bcrypt.checkpw(password.encode("utf-8")[:MAX_PASSWORD], hashed) and user is not None
         except ValueError:
             ok = False
-        if not ok:
-            self.logins.failed(name)
+        if ok:
+            self.logins.forgive(name)
         return ok
 
     async def acheck(self, name: str, password: str) -> bool:

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
 from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
+
+
+MAX_NAME = 256  # a document name is cut there: a reader's 1 MB name must not grow the log by 1 MB
 
 
 def audit_path(settings: Settings) -> Path:
@@ -41,8 +45,8 @@ def record(settings: Settings, user: str, action: str, document: str, digest: st
     from filelock import FileLock
 
     entry = {
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "user": user, "action": action,
-        "document": document, "sha256": digest, "outcome": outcome, "via": via,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "user": user[:100], "action": action,
+        "document": document[:MAX_NAME], "sha256": digest, "outcome": outcome, "via": via,
     }  # fmt: skip
     if detail:
         entry["detail"] = detail[:300]
@@ -56,6 +60,31 @@ def record(settings: Settings, user: str, action: str, document: str, digest: st
             f"cannot write the audit log {path} ({exc.strerror or exc}) — make it writable or set RAG_AUDIT_LOG"
         ) from None
     return entry
+
+
+def check_writable(settings: Settings) -> None:
+    """Raise the IndexStateError `record` would, before a change is made rather than after; writes
+    nothing (a refused upload leaves no trace on disk)."""
+    path = audit_path(settings)
+    target = path if path.exists() else next((p for p in path.parents if p.exists()), Path("/"))
+    problem = ""
+    if path.exists() and not path.is_file():
+        problem = "not a file"
+    elif target is not path and not target.is_dir():
+        problem = f"{target} is not a folder"
+    elif not os.access(target, os.W_OK):
+        problem = "permission denied"
+    if problem:
+        raise IndexStateError(f"cannot write the audit log {path} ({problem}) — make it writable or set RAG_AUDIT_LOG")
+
+
+def record_ingest(settings: Settings, user: str, report, via: str = "ingest", skip: set[str] = frozenset()) -> None:
+    """What an ingest added, updated and removed (but the documents in `skip`, logged by their
+    caller): an app's re-index also takes in files changed in the folder by hand."""
+    for action, ids in (("add", report.added), ("update", report.updated), ("remove", report.removed)):
+        for doc_id in ids:
+            if doc_id not in skip:
+                record(settings, user, action, doc_id, report.texts.get(doc_id, ""), via=via)
 
 
 def entries(settings: Settings) -> list[dict]:

@@ -244,7 +244,8 @@ class Store:
                 include=["distances", "metadatas", "documents"],
             )  # fmt: skip
         except Exception as exc:
-            if "error finding id" not in str(exc).lower():
+            text = str(exc).lower()  # stale vectors, or a collection dropped by `ingest --rebuild`
+            if "error finding id" not in text and not ("collection" in text and "does not exist" in text):
                 raise
             raise StaleIndexError(
                 f"the index at {self.where} was changed by another process — reopen it"

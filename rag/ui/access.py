@@ -40,6 +40,12 @@ class Caller:
 LOCAL = Caller("local", EDITOR)  # no login configured: the one user at the keyboard
 
 
+def upload_limit(settings: Settings) -> int:
+    """Bytes of one upload request (gradio's max_file_size, per file, is the same): ours are
+    checked with a clear message, per file, in add_uploads."""
+    return max(20_000_000, 2 * settings.max_upload_bytes)
+
+
 def is_loopback(host: str) -> bool:
     if host.strip().lower() == "localhost":
         return True
@@ -105,7 +111,12 @@ class Guard:
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
         limit = self.access.settings.max_request_bytes
-        if path not in UPLOAD_PATHS:
+        if path in UPLOAD_PATHS:
+            length = _header(scope, b"content-length")
+            total = upload_limit(self.access.settings)
+            if length is not None and (not length.isdigit() or int(length) > total):
+                return await _refuse(send, 413, f"upload over {total:,} bytes")
+        else:
             length = _header(scope, b"content-length")
             if length is not None and (not length.isdigit() or int(length) > limit):
                 return await _refuse(send, 413, f"request body over {limit:,} bytes (RAG_MAX_REQUEST_BYTES)")
@@ -121,6 +132,8 @@ class Guard:
                 name = _session_user(scope)
                 if name is None or users.role(name) is None:
                     return await _refuse(send, 401, "not logged in: log in on the page first")
+                if path in UPLOAD_PATHS and users.role(name) != EDITOR:  # only editors add files
+                    return await _refuse(send, 403, "only editors can upload files")
         if not path.startswith(API_PREFIXES):
             return await self.app(scope, receive, send)
         if scope.get("method") == "GET" and path.startswith("/gradio_api/call/") and _unknown_event(scope, path):
@@ -146,12 +159,12 @@ class Guard:
 
     async def _login(self, scope, receive, send, users: Users):
         client = f"address:{(scope.get('client') or ('?',))[0]}"
-        if users.logins.blocked(client):
+        if not users.logins.reserve(client):  # counted before the check: parallel guesses too
             return await _refuse(send, 429, "too many failed logins from this address: wait a minute")
 
         async def watched(message):
-            if message["type"] == "http.response.start" and message["status"] >= 400:
-                users.logins.failed(client)
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                users.logins.forgive(client)
             await send(message)
 
         return await self.app(scope, receive, watched)
@@ -181,22 +194,17 @@ def _header(scope, name: bytes) -> str | None:
 
 def _session_user(scope) -> str | None:
     """The user of the request's gradio session cookie, or None (no cookie, unknown token)."""
-    from http.cookies import CookieError, SimpleCookie
+    from starlette.requests import cookie_parser  # gradio's parser: lenient with other sites' cookies
 
     app = scope.get("app")
     raw = _header(scope, b"cookie")
     if app is None or not raw:
         return None
-    try:
-        cookies = SimpleCookie(raw)
-    except CookieError:
-        return None
+    cookies = cookie_parser(raw)
     cookie_id = getattr(app, "cookie_id", "")
     tokens = getattr(app, "tokens", {})
-    for key in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
-        if key in cookies and cookies[key].value in tokens:
-            return tokens[cookies[key].value]
-    return None
+    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+    return tokens.get(token) if token else None
 
 
 async def _buffered(receive, limit: int):

@@ -13,6 +13,7 @@ from rag.core.offline import offline_environment
 
 offline_environment()  # before gradio (and anything from Hugging Face) is imported
 
+import contextlib  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 
@@ -20,7 +21,7 @@ import gradio as gr  # noqa: E402
 
 from rag.core.errors import RagError  # noqa: E402
 from rag.pipeline import RAG  # noqa: E402
-from rag.ui.access import Access, Guard, exposure_error  # noqa: E402
+from rag.ui.access import Access, Guard, exposure_error, upload_limit  # noqa: E402
 from rag.ui.chat import (  # noqa: E402
     Conversation,
     bot_for,
@@ -165,10 +166,12 @@ def build_app(
                 status = gr.Markdown(elem_id="status")
 
         async def ask(q, c, k, lang, scores, u, request: gr.Request):
-            async for view in respond_in_turn(
+            views = respond_in_turn(
                 access.gate, access.queue_key(request), bot, q, c, k, lang, scores, ui=u, preparation=preparation
-            ):
-                yield view
+            )
+            async with contextlib.aclosing(views):  # a dropped event frees its slot at once
+                async for view in views:
+                    yield view
 
         if waiting:
             timer = gr.Timer(1.0)
@@ -245,8 +248,11 @@ def _language_choices(t: dict) -> list[tuple[str, str]]:
 
 def prepare(bot: RAG) -> str:
     """Index the configured sources; return a readable error, or "" (the models load after)."""
+    from rag.index import audit
+
     try:
         report = bot.ingest()
+        audit.record_ingest(bot.settings, "app", report, via="app-start")
         print(f"{bot.settings.index_dir}/: {report.summary()}", flush=True)
     except RagError as exc:
         return str(exc)
@@ -306,7 +312,7 @@ def main() -> int:
     preparation = Preparation(bot).start()
     # gradio refuses far larger uploads itself; ours are checked (with a clear message) in add_uploads
     demo = build_app(bot, notice=notice, preparation=preparation, access=access)
-    launch(demo, settings.port, max_file_bytes=max(20_000_000, 2 * settings.max_upload_bytes))
+    launch(demo, settings.port, max_file_bytes=upload_limit(settings))
     return 0
 
 

@@ -131,8 +131,9 @@ async def respond_in_turn(gate: Gate, user: str, bot: RAG, question: str, conv: 
     steps = None
     try:
         while not await ticket.wait_async(0.5):
-            asking.shown[-1] = _msg("assistant", t["ahead"].format(n=gate.ahead(ticket)))
-            yield chat_messages(asking), _note(t["ahead"].format(n=gate.ahead(ticket))), "", asking, ""
+            place = t["ahead"].format(n=gate.ahead(ticket))
+            asking.shown[-1] = _msg("assistant", place)
+            yield chat_messages(asking), _note(place), "", asking, ""
         steps = respond(bot, question, conv, *args, ui=ui, **kwargs)
         while (view := await anyio.to_thread.run_sync(next, steps, None)) is not None:
             yield view

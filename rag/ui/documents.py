@@ -26,6 +26,7 @@ from rag.ui.i18n import TEXT
 
 log = logging.getLogger("app")
 
+REINDEX_WAIT = 30.0  # seconds an upload's re-index waits for another ingest or an index reopen
 Progress = Callable[..., object]  # gr.Progress in the page, any callable(fraction, desc=...) here
 
 
@@ -33,9 +34,11 @@ def _no_progress(*args: object, **kwargs: object) -> None:
     pass
 
 
-def _reindex(bot: RAG, progress: Progress, ui: str):
+def _reindex(bot: RAG, progress: Progress, ui: str, who: Caller = LOCAL, logged: set[str] = frozenset()):
+    """Re-index the folder; what it changed besides `logged` (files changed by hand) is audited."""
     progress(0.2, desc=TEXT[ui]["indexing"])
-    report = bot.ingest()
+    report = bot.ingest(wait=REINDEX_WAIT)  # behind a running ingest or an index reopen
+    audit.record_ingest(bot.settings, who.name, report, via="app-ingest", skip=logged)
     _VARIANTS.pop(bot, None)  # their retrievers hold the old chunks
     progress(1.0, desc=TEXT[ui]["indexing"])
     return report
@@ -92,9 +95,10 @@ def add_uploads(
         return t["no_file"], *documents_view(bot)
     saved: list[Path] = []
     try:
+        audit.check_writable(bot.settings)  # no change that the log could not record
         for name, data in uploads:
             saved.append(save_document(bot.settings, name, data, bot.settings.max_upload_bytes))
-        report = _reindex(bot, progress, ui)
+        report = _reindex(bot, progress, ui, who, {p.name for p in saved})
     except RagError as exc:
         for path in saved:
             path.unlink(missing_ok=True)
@@ -119,9 +123,10 @@ def delete_document(
     if not doc_id:
         return t["pick_document"], *documents_view(bot)
     try:
+        audit.check_writable(bot.settings)  # no change that the log could not record
         _, digest = remove_document(bot.settings, doc_id)
         audit.record(bot.settings, who.name, "remove", doc_id, digest)  # the file is gone: say so first
-        report = _reindex(bot, progress, ui)
+        report = _reindex(bot, progress, ui, who, {doc_id})
     except RagError as exc:
         return f"⚠ {t['error']}{t['colon']}{exc}", *documents_view(bot)
     return f"✓ {t['removed']}{t['colon']}{doc_id} — {report.summary()}", *documents_view(bot)
