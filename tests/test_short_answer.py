@@ -95,6 +95,32 @@ def test_llamacpp_picks_the_span_under_its_grammar():
     assert "heure et demie" in short and len(short.split()) <= 5, short
 
 
+
+@pytest.mark.model
+def test_llamacpp_stops_generating_when_the_reader_leaves():
+    """A closed stream (the browser left) stops llama.cpp at its next token and frees the engine:
+    the next request then runs at once, not after the abandoned one's 200 tokens."""
+    pytest.importorskip("xllamacpp", reason="the llamacpp backend needs xllamacpp")
+    import time
+
+    from rag.llm.llamacpp import LlamaCppLLM
+
+    llm = LlamaCppLLM(Settings(model_cache=MODEL_CACHE, model_file=None, threads=2))
+    story = [{"role": "user", "content": "Écris une très longue histoire sur la mer."}]
+    "".join(llm.stream(story, 4))  # loaded and warm
+    start = time.perf_counter()
+    full = list(llm.stream(story, 200))
+    whole = time.perf_counter() - start
+    start = time.perf_counter()
+    stream = llm.stream(story, 200)
+    next(stream), next(stream), next(stream)
+    stream.close()
+    assert not llm._lock.locked()
+    "".join(llm.stream(story, 4))
+    left = time.perf_counter() - start
+    assert len(full) > 100 and left < whole / 3, (len(full), whole, left)
+
+
 # -- conflicts ---------------------------------------------------------------------------------
 SIDES = [{"answers": ["Washington Post"], "sources": ["000.txt"]}, {"answers": ["démenti"], "sources": ["002.txt"]}]
 

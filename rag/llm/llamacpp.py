@@ -123,6 +123,7 @@ class LlamaCppLLM(LLM):
                    "temperature": 0.0, "top_k": 1, "seed": 0}  # fmt: skip
         pieces: queue.Queue = queue.Queue()
         errors: list[str] = []
+        cancel = threading.Event()  # set when the reader leaves: llama.cpp stops at its next chunk
 
         def on_chunk(chunk: Any) -> bool:
             data = json.loads(chunk) if isinstance(chunk, str | bytes) else chunk
@@ -133,7 +134,7 @@ class LlamaCppLLM(LLM):
                     text = (choice.get("delta") or {}).get("content")
                     if text:
                         pieces.put(text)
-            return False  # False: keep streaming
+            return cancel.is_set()  # True stops the generation (its slot is freed)
 
         def work() -> None:
             try:
@@ -147,9 +148,12 @@ class LlamaCppLLM(LLM):
 
         worker = threading.Thread(target=work, name="rag-llamacpp", daemon=True)
         worker.start()
-        while (piece := pieces.get()) is not _DONE:
-            yield piece
-        worker.join()
+        try:
+            while (piece := pieces.get()) is not _DONE:
+                yield piece
+        finally:  # also when the caller closes us early: stop, and free the engine for the next
+            cancel.set()
+            worker.join()
         if errors:
             raise ModelError(f"llama.cpp generation failed: {errors[0]}")
 
