@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rag.answer import checks
 from rag.answer import citations as cit
+from rag.answer import conflicts
 from rag.answer.checks import NO_ANSWER, Draft, first_failure
 from rag.core.errors import InputError
 from rag.text.language import ABSTAIN, NAMES, detect
@@ -217,6 +218,20 @@ class RAG:
             yield self._abstain(question, lang, passages, timings, standalone, withheld=off_topic.code)
             return
         passages = self.in_prompt_order(passages)
+        accounts = []
+        if self.settings.conflicts:
+            retriever = self.retriever
+            accounts, with_denials = conflicts.find(standalone, passages, retriever.known, retriever.article)
+        if accounts:
+            passages = with_denials  # a yes/no question on a report the passages also deny: both accounts, quoted
+            text, citations = conflicts.say(accounts, lang)
+            yield text
+            total = time.perf_counter() - start
+            yield Answer(
+                question, text, False, tuple(citations), tuple(passages), Timings(retrieval_s, total, total),
+                _if_changed(standalone, question), lang, conflict=True,
+            )  # fmt: skip
+            return
         messages = self._messages(standalone, passages, lang)
         pieces: list[str] = []
         first_token_s = None

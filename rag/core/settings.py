@@ -137,6 +137,12 @@ class AnswerSettings(BaseModel):
         description="Give each answer a short exact answer: the words of a cited sentence that "
         "answer, chosen by the model under constrained decoding (one more short prefill).",
     )
+    conflicts: bool = Field(
+        True,
+        description="Answer a yes/no question about a reported event whose report the passages "
+        "also deny (or do not confirm) with both accounts, each quoted and cited, instead of the "
+        "model's reply (rag.answer.conflicts).",
+    )
     max_question_chars: int = Field(
         2000, description="Questions longer than this many characters are refused."
     )

@@ -87,6 +87,8 @@ class Answer:
     # the exact answer, words of a cited quote ("Washington Post"); "" when none was found, None
     # when none was sought (withheld, or short answers off: RAG_SHORT_ANSWER)
     short: str | None = None
+    # the answer gives the accounts of a report and of its denial, quoted (rag.answer.conflicts)
+    conflict: bool = False
 
     def to_dict(self) -> dict:
         from dataclasses import asdict

@@ -181,6 +181,7 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "answer": answer.text,
         "short": answer.short,
         "abstained": answer.abstained,
+        "conflict": answer.conflict,
         "citations": _citations(answer),
         "cited_sources": _unique(c.source for c in answer.citations),
         "retrieved_sources": _unique(p.source for p in sorted(answer.passages, key=lambda p: p.rank)),

@@ -171,6 +171,17 @@ class Retriever:
         self.latent = LatentIndex(list(self.chunks.values()) if terms_of else [])
         self._latent_terms = terms_of if len(self.latent) else None
 
+    def article(self, doc_id: str) -> list[Passage]:
+        """The document's chunks as passages, in order: what else its article says
+        (rag.answer.conflicts looks there for a report's denial)."""
+        chunks = sorted((c for c in self.chunks.values() if c.doc_id == doc_id), key=lambda c: _position(c.id))
+        return [Passage(c.doc_id, c.id, 0.0, c.text, 0, date=c.date, title=c.title, dated=c.dated) for c in chunks]
+
+    @property
+    def known(self) -> set[str]:
+        """Every date key of the index (rag.text.dated.keys): for a month asked without a year."""
+        return self._known
+
     def _no_latent_terms(self) -> str:
         """Why fusion 'latent' has nothing to rank, and the fix."""
         if self.settings.latent_weight <= 0:
@@ -248,6 +259,12 @@ class Retriever:
                 )
             )  # fmt: skip
         return passages
+
+
+def _position(chunk_id: str) -> int:
+    """A chunk's place in its document ("a.txt:3" -> 3; -1 when the id has none)."""
+    index = chunk_id.rpartition(":")[2]
+    return int(index) if index.isdigit() else -1
 
 
 def closest_window(text: str, query: str, size: int, fallback: str | None = None) -> str:

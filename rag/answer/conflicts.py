@@ -1,0 +1,273 @@
+"""Conflicts said out loud: when the retrieved passages hold a press report of an event and a
+denial or a non-confirmation of it, a yes/no question about that event ("Le Kremlin a-t-il
+confirmé l'appel révélé par le Washington Post ?") is answered with every account, each one the
+passage's own sentence, verbatim, and cited, instead of the model's one-sided "Oui".
+
+    found, passages = find(question, passages)   # [Account(report …), Account(denial …), …] or []
+    text, citations = say(found, "fr")  # "Les articles divergent : « … » [2] ; « … » [2]."
+
+Written by hand: no library offline tells a report from its denial (no NLI model ships inside a
+PyPI package), and the bundled model, asked to, answered "Oui" or "Yes" to every conflict case
+(docs/results/2026-12-03-short-answers.md). The cues are French and English word lists over
+folded text. Which denial answers which report is decided by place — a denial after a report in
+the same passage answers it ("… le Washington Post avait déjà fait état d'une conversation. Le
+Kremlin avait alors démenti l'information.") — or, for a denial that says what it denies ("ne
+pouvoir confirmer ou infirmer une information de la presse américaine"), found in the passages or
+in the rest of the report's article, by date: it answers the reports of its article whose
+resolved month agrees (rag.text.timeline). A question naming an outlet or a month keeps only the
+reports of that outlet and month.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from rag.core.types import Citation, Passage
+from rag.text import dated, timeline
+from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
+from rag.text.normalize import fold
+from rag.text.sentences import sentences
+from rag.text.words import content_words
+
+REPORT, DENIAL = "report", "denial"
+
+OUTLETS = re.compile(  # folded; the press a report is attributed to
+    r"\b(washington post|new york post|new york times|wall street journal|financial times|afp|reuters"
+    r"|associated press|bloomberg|axios|politico|cnn|nbc|cbs|abc news|fox news|bbc|tass|ria novosti"
+    r"|interfax|le monde|le figaro|the guardian|presse americaine|medias americains|us media|american press)\b"
+)
+_REPORTS = re.compile(
+    r"\b(revel\w*|fait etat|rapport\w*|selon|d apres|ecrit|affirm\w*|indiqu\w*|annonc\w*|publi\w*"
+    r"|report\w*|reveal\w*|said|says|according|citant)\b"
+)
+_EVENT = re.compile(r"\b(appel\w*|conversation\w*|entretien\w*|entretenu\w*|telephon\w*|parle\w*|echange\w*"
+                    r"|calls?|spoke|talk\w*|conversed)\b")  # fmt: skip
+_DENIES = re.compile(
+    r"\b(dement\w*|infirm\w*|nie|nient|niait|deny|denies|denied|denying|denial)\b"
+    r"|\bn (?:a|ont|avait|avaient) (?:pas|jamais) (?:encore |officiellement )*confirme"
+    r"|\bconfirme aucune?\b|\baucune confirmation\b|\bne (?:pouvoir|peut|pouvait|peux|pourra) (?:ni )?confirmer"
+    r"|\b(?:not|never|cannot|could not|unable to) (?:officially )?confirm\w*|\bno confirmation\b"
+)
+# a denial that says what it denies, not "l'information" of the sentence before
+_NAMES_WHAT = re.compile(r"\b(presse|medias|media|faisant etat|press|reports? (?:that|of)|claims? (?:that|of))\b")
+
+_WH_FR = re.compile(r"\b(qui|quel|quelle|quels|quelles|quoi|quand|comment|combien|pourquoi|lequel|laquelle"
+                    r"|lesquels|lesquelles|ou)\b")  # fmt: skip
+_WH_EN = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b")
+_ASKS = re.compile(  # a yes/no question about whether an event happened, was reported, confirmed
+    r"\b(confirm\w*|dement\w*|infirm\w*|deni\w*|vrai\w*|reellement|effectivement|really|actually|true"
+    r"|eu lieu|take place|took place|happen\w*|rapport\w*|revel\w*|report\w*|reveal\w*)\b"
+)
+_LEAD = re.compile(r"^\s*(?:selon|d['’]après|according to)\b[^,?]*,\s*", re.I)
+
+_EXONYMS = {"putin": "poutine", "moscow": "moscou", "russia": "russie", "zelenskyy": "zelensky", "kyiv": "kiev"}
+_NOT_NAMES = {  # capitalised words that are no names: a question's first word, months and days
+    *"le la les l d un une des du de est ce selon apres outre et did does do is was were are has have had can could "
+    "will would according as the a an in on at after".split(),
+    *(fold(m) for m in MONTH_FR + MONTH_EN), *(fold(d) for d in DAY_NAMES_FR + DAY_NAMES_EN),
+}
+MAX_REPORTS, MAX_DENIALS = 2, 3
+ANSWERS_WITHIN = 4  # sentences: a denial that does not say what it denies answers a report this close before it
+_HEADLINE_END = re.compile(r"[.!?…»\"”)]\s*$")  # a sentence that does not end so is a title
+LEADS = {"fr": "Les articles divergent : ", "en": "The articles give conflicting accounts: "}
+QUOTES = {"fr": ("« ", " »"), "en": ("“", "”")}
+
+
+@dataclass(frozen=True)
+class Account:
+    """One side: a sentence of a passage, verbatim, and the passage's number in the prompt."""
+
+    kind: str  # REPORT or DENIAL
+    number: int  # 1-based, as the prompt numbers the passages
+    passage: Passage
+    sentence: str
+    keys: frozenset[str]  # the months and years it speaks of (rag.text.dated.keys)
+
+
+def is_polar(question: str) -> bool:
+    """A yes/no question: no question word (after a leading "Selon X," / "According to X,").
+
+    "Le Kremlin a-t-il confirmé l'appel ?" -> True; "Quel journal a révélé l'appel ?" -> False
+    """
+    rest = _LEAD.sub("", question)
+    if "où" in rest.lower():
+        return False
+    folded = fold(rest)
+    words = folded.split()
+    if words and words[0] in ("que", "qu"):
+        return False
+    return not _WH_FR.search(folded.replace(" ou ", " ")) and not _WH_EN.search(folded)
+
+
+def asks_about_event(question: str) -> bool:
+    folded = fold(question)
+    return bool(_ASKS.search(folded) or OUTLETS.search(folded) or _EVENT.search(folded))
+
+
+def find(
+    question: str,
+    passages: list[Passage],
+    known: set[str] | frozenset[str] = frozenset(),
+    article: Callable[[str], list[Passage]] | None = None,
+) -> tuple[list[Account], list[Passage]]:
+    """The accounts to say for a yes/no question about a reported event, reports first, and the
+    passages they are numbered in; ([], passages) when the question is no such question or the
+    passages hold no report with its denial.
+
+    `passages` in the order the prompt numbers them. An article with a report of the outlet and
+    time the question names among them is read whole, through `article(doc_id)` (its chunks in
+    order; default: its retrieved passages), for that report's denials; a denial from a chunk
+    that was not retrieved is cited in it, appended to the passages. `known`: the index's date
+    keys, for a month the question names without a year (rag.text.dated.asked_keys)."""
+    if not is_polar(question) or not asks_about_event(question):
+        return [], passages
+    outlets = set(OUTLETS.findall(fold(question)))
+    wanted = dated.asked_keys(question, known)
+    sources = []
+    for p in passages:
+        for s in sentences(p.text):
+            if _kind(s) == REPORT and _asked(_account(REPORT, p, s), outlets, wanted) and p.source not in sources:
+                sources.append(p.source)
+    pairs = []
+    for source in sources:
+        chunks = article(source) if article else sorted((p for p in passages if p.source == source), key=_place)
+        pairs += _pairs(chunks, outlets, wanted)
+    pairs = [(r, d) for r, d in pairs if not wanted or d.keys & wanted]
+    if not pairs:
+        return [], passages
+    chosen = _chosen(pairs, passages)
+    said = set(fold(" ".join(a.sentence for a in chosen)).split())
+    if not all(name in said for name in names(question)):  # "Zelensky a-t-il parlé à Trump ?": not this report
+        return [], passages
+    return _numbered(chosen, passages)
+
+
+def names(question: str) -> set[str]:
+    """The question's names, folded, English exonyms in their French form: what the accounts
+    must speak of. "Did Trump call Putin in November?" -> {"trump", "poutine"}"""
+    found = set()
+    for word in re.findall(r"\b[A-ZÀ-Ý][\w-]*", question):
+        for w in fold(word).split():
+            if len(w) > 1 and w not in _NOT_NAMES:
+                found.add(_EXONYMS.get(w, w))
+    return found
+
+
+def _pairs(chunks: list[Passage], outlets: set[str], wanted: set[str]) -> list[tuple[Account, Account]]:
+    """(report, denial) in one article read in order: a denial answers the report at most
+    ANSWERS_WITHIN sentences before it, with no title between, or, when it says what it denies,
+    every report of the article whose month agrees. Titles are no account."""
+    said: list[tuple[Passage, str]] = []
+    for p in chunks:  # chunks may overlap: each sentence once
+        for s in sentences(p.text):
+            if all(s != t for _, t in said):
+                said.append((p, s))
+    reports, pairs, named = [], [], []
+    last, since = None, 0  # the last report, and how many sentences ago
+    for p, s in said:
+        kind, since = _kind(s), since + 1
+        if not _HEADLINE_END.search(s):  # a title or subtitle: a new story may start
+            last = None
+        elif kind == REPORT:
+            last, since = _account(REPORT, p, s), 0
+            reports.append(last)
+        elif kind == DENIAL and _NAMES_WHAT.search(fold(s)):
+            named.append(_account(DENIAL, p, s))
+        elif kind == DENIAL and last is not None and since <= ANSWERS_WITHIN:
+            pairs.append((last, _account(DENIAL, p, s, last.keys)))
+    pairs += [(r, d) for d in named for r in reports if _agree(r.keys, d.keys)]
+    return [(r, d) for r, d in pairs if _asked(r, outlets, wanted)]
+
+
+def _account(kind: str, p: Passage, sentence: str, otherwise: frozenset[str] | None = None) -> Account:
+    """The sentence dated by its own time expressions, else by `otherwise` (the report a denial
+    answers), else by its article's date."""
+    own = _own_keys(sentence, p.date)
+    keys = own or (otherwise if otherwise is not None else dated.keys([], p.date))
+    return Account(kind, 0, p, sentence, frozenset(keys))
+
+
+def _numbered(accounts: list[Account], passages: list[Passage]) -> tuple[list[Account], list[Passage]]:
+    """Each account numbered by the retrieved passage that holds its sentence, else by its own
+    chunk, appended to the passages."""
+    shown = list(passages)
+    out = []
+    for a in accounts:
+        n = next((i for i, p in enumerate(shown, 1) if p.source == a.passage.source and a.sentence in p.text), 0)
+        if not n:
+            shown.append(a.passage)
+            n = len(shown)
+        out.append(replace(a, number=n, passage=shown[n - 1]))
+    return out, shown
+
+
+def _asked(report: Account, outlets: set[str], wanted: set[str]) -> bool:
+    """The report is of the outlet and the time the question names, where it names them."""
+    said = set(OUTLETS.findall(fold(report.sentence)))
+    return (not outlets or bool(said & outlets)) and (not wanted or bool(report.keys & wanted))
+
+
+def say(accounts: list[Account], lang: str) -> tuple[str, list[Citation]]:
+    """The answer that gives every account, each sentence quoted and cited, and its citations
+    (each quote is the account's sentence: verbatim by construction)."""
+    left, right = QUOTES.get(lang, QUOTES["en"])
+    parts = [f"{left}{a.sentence.rstrip()}{right} [{a.number}]" for a in accounts]
+    text = LEADS.get(lang, LEADS["en"]) + " ; ".join(parts) + "."
+    citations = [Citation(a.passage.source, a.passage.chunk_id, a.sentence, a.number) for a in accounts]
+    return text, citations
+
+
+def _kind(sentence: str) -> str:
+    folded = fold(sentence)
+    if _DENIES.search(folded):
+        return DENIAL
+    if OUTLETS.search(folded) and _REPORTS.search(folded) and _EVENT.search(folded):
+        return REPORT
+    return ""
+
+
+def _own_keys(sentence: str, date: str | None) -> list[str]:
+    """The months and years the sentence's own time expressions resolve to (none: [])."""
+    return dated.keys(timeline.resolve(sentence, date)) if date else dated.keys(timeline.resolve(sentence))
+
+
+def _months(keys: frozenset[str]) -> set[str]:
+    return {k for k in keys if len(k) == 7 and k[4] == "-"}
+
+
+def _agree(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two accounts speak of the same time: their known months meet, or one knows none."""
+    ma, mb = _months(a), _months(b)
+    return not ma or not mb or bool(ma & mb)
+
+
+def _chosen(pairs: list[tuple[Account, Account]], passages: list[Passage]) -> list[Account]:
+    """One report per outlet (the best-ranked retrieved one, with its denial in its own
+    article first), then the denials, near-repeats left out ("l'entourage de Trump n'a pas
+    confirmé …" in two articles)."""
+
+    def place(a: Account) -> int:  # the first retrieved passage that holds the sentence
+        return next((i for i, p in enumerate(passages) if a.sentence in p.text), len(passages))
+
+    pairs = sorted(pairs, key=lambda rd: (place(rd[0]), rd[0].passage.source != rd[1].passage.source, place(rd[1])))
+    reports: dict[frozenset[str], Account] = {}
+    denials: list[Account] = []
+    for r, d in pairs:
+        outlet = frozenset(OUTLETS.findall(fold(r.sentence)))
+        if outlet not in reports and len(reports) < MAX_REPORTS:
+            reports[outlet] = r
+        if len(denials) < MAX_DENIALS and not any(_repeats(d.sentence, e.sentence) for e in denials):
+            denials.append(d)
+    return [*reports.values(), *denials]
+
+
+def _repeats(a: str, b: str) -> bool:
+    wa, wb = content_words(a), content_words(b)
+    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= 0.6
+
+
+def _place(p: Passage) -> int:
+    index = p.chunk_id.rpartition(":")[2]
+    return int(index) if index.isdigit() else -1
