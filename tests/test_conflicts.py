@@ -1,0 +1,152 @@
+"""Conflicts said out loud (rag.answer.conflicts): a report and its denial, over the seeds' own
+sentences, and the pipeline answering with both without asking the model."""
+
+import pytest
+
+from rag.answer import conflicts
+from rag.core.types import Passage
+from rag.pipeline import RAG
+from rag.testing.fakes import FakeLLM
+from tests.conftest import SEEDS
+
+WP = "000_b3fd78398ee6b0e0.txt"  # the Washington Post report of the November 2024 call
+WP2 = "001_2b9e3b30e134a6cf.txt"
+NYP = "002_08de760eebd6501b.txt"  # the New York Post report, and the Kremlin's answers
+TRUTH = "003_17ab84beb0fc2423.txt"  # the February 2025 call, announced by Trump: nobody denies it
+DATES = {WP: "2024-11", WP2: None, NYP: None, TRUTH: "2025-02"}
+
+KREMLIN_DENIED = "Le Kremlin avait alors démenti l’information."
+CANNOT_CONFIRM = "Le Kremlin a indiqué dimanche ne pouvoir confirmer ou infirmer une information de la presse américaine"
+NYP_REPORT = "révèle le New York Post."
+WP_LATE_REPORT = "le Washington Post avait déjà fait état d’une conversation téléphonique avec Poutine."
+
+
+def paragraphs(source: str) -> list[Passage]:
+    """The article's paragraphs as passages (chunks), in order, numbered from 1 by rank."""
+    text = (SEEDS / source).read_text(encoding="utf-8")
+    if text.startswith(" date "):
+        text = text.split(" ", 3)[3]
+    paras = [p.strip() for p in text.split("\n") if p.strip()]
+    return [Passage(source, f"{source}:{i}", 0.0, p, 0, date=DATES[source]) for i, p in enumerate(paras)]
+
+
+def article(source: str) -> list[Passage]:
+    return paragraphs(source)
+
+
+def holding(source: str, needle: str) -> Passage:
+    return next(p for p in paragraphs(source) if needle in p.text)
+
+
+def sentences_of(accounts) -> list[str]:
+    return [a.sentence for a in accounts]
+
+
+@pytest.mark.parametrize(
+    "question, polar",
+    [
+        ("Le Kremlin a-t-il confirmé l'appel révélé par le New York Post ?", True),
+        ("Donald Trump et Vladimir Poutine se sont-ils parlé au téléphone peu après l'élection ?", True),
+        ("Did the phone call really take place?", True),
+        ("According to the articles, did Trump speak with Putin, as the New York Post reported?", True),
+        ("Est-ce que l'appel a été confirmé ?", True),
+        ("Selon le Kremlin, Poutine et Trump ont-ils parlé d'annulation ou de report du sommet ?", True),
+        ("Quel journal a révélé l'appel ?", False),
+        ("Comment le Kremlin avait-il réagi à l'information du Washington Post ?", False),
+        ("Trump a-t-il dit combien de fois il avait parlé à Poutine ?", False),
+        ("Où Poutine a-t-il invité Trump ?", False),
+        ("Qu'a dit le Kremlin ?", False),
+        ("Which newspaper reported the call?", False),
+        ("How long did the call last?", False),
+    ],
+)
+def test_yes_no_questions_are_told_from_questions_for_a_fact(question, polar):
+    assert conflicts.is_polar(question) is polar
+
+
+def test_a_report_and_the_denial_after_it_are_both_said_and_cited():
+    shown = [holding(NYP, WP_LATE_REPORT), holding(TRUTH, "Truth Social")]
+    q = "Le Kremlin a-t-il confirmé l'appel entre Trump et Poutine rapporté par le Washington Post ?"
+    found, passages = conflicts.find(q, shown, article=article)
+    said = sentences_of(found)
+    assert found[0].kind == conflicts.REPORT and "Washington Post" in found[0].sentence
+    assert KREMLIN_DENIED in said
+    assert not any(CANNOT_CONFIRM in s for s in said)  # the Kremlin's answer to the other report
+    text, citations = conflicts.say(found, "fr")
+    assert text.startswith("Les articles divergent : « ") and text.endswith(".")
+    for c in citations:  # each quote verbatim in the passage its number points at
+        assert c.quote in passages[c.number - 1].text and f"[{c.number}]" in text and c.quote in text
+    assert {c.source for c in citations} == {NYP}
+
+
+def test_the_outlet_asked_picks_the_report_and_its_own_denial():
+    shown = [holding(NYP, NYP_REPORT), holding(NYP, WP_LATE_REPORT)]
+    q = "Le Kremlin a-t-il confirmé l'appel entre Donald Trump et Vladimir Poutine révélé par le New York Post ?"
+    found, passages = conflicts.find(q, shown, article=article)
+    said = sentences_of(found)
+    assert NYP_REPORT in said[0] and not any("Washington Post" in s for s in said)
+    assert any(CANNOT_CONFIRM in s for s in said) and KREMLIN_DENIED not in said
+    # the denial was not among the passages shown: its paragraph is appended and cited
+    assert len(passages) > len(shown)
+    cited = [a for a in found if CANNOT_CONFIRM in a.sentence][0]
+    assert cited.number == len(shown) + 1 and passages[cited.number - 1].chunk_id not in {p.chunk_id for p in shown}
+
+
+def test_a_month_asked_leaves_out_reports_of_another_time():
+    q = "Did Trump and Putin really speak on the phone in November 2024?"
+    found, _ = conflicts.find(q, [holding(WP, "Washington Post"), holding(NYP, NYP_REPORT)], article=article)
+    said = " ".join(sentences_of(found))
+    assert "Washington Post" in said and "New York Post" not in said
+    assert "n’a pas confirmé ces informations" in said  # the Trump entourage, in the same article
+
+
+def test_the_same_denial_in_two_articles_is_said_once():
+    q = "L'entourage de Donald Trump a-t-il confirmé la conversation rapportée par le Washington Post ?"
+    found, _ = conflicts.find(q, [holding(WP2, "Washington Post"), holding(WP2, "Toutefois")], article=article)
+    denials = [a.sentence for a in found if a.kind == conflicts.DENIAL]
+    assert denials == ["Toutefois, l’entourage de Trump n’a pas confirmé officiellement ces détails."]
+
+
+@pytest.mark.parametrize(
+    "question, shown",
+    [
+        ("Quel journal a révélé l'appel entre Trump et Poutine ?", [(WP, "Washington Post")]),  # not yes/no
+        ("Trump et Poutine ont-ils convenu de négocier en février 2025 ?", [(TRUTH, "Truth Social")]),  # nobody denies
+        ("Zelensky a-t-il parlé avec Trump en novembre 2024 ?", [(WP, "Washington Post")]),  # another call
+        ("Trump a-t-il un plan pour mettre fin à la guerre ?", [(NYP, NYP_REPORT)]),  # no event asked about
+        ("Le New York Post a-t-il rapporté l'appel de novembre 2024 ?", [(WP, "Washington Post")]),  # outlet absent
+    ],
+)
+def test_no_conflict_is_made_up(question, shown):
+    passages = [holding(s, needle) for s, needle in shown]
+    assert conflicts.find(question, passages, article=article) == ([], passages)
+
+
+def test_english_question_gets_an_english_lead_and_the_quotes_as_written():
+    found, _ = conflicts.find(
+        "Did the phone call reported by the Washington Post really take place?",
+        [holding(NYP, WP_LATE_REPORT)], article=article,
+    )  # fmt: skip
+    text, _ = conflicts.say(found, "en")
+    assert text.startswith("The articles give conflicting accounts: “") and KREMLIN_DENIED in text
+
+
+@pytest.fixture
+def make_bot(settings):
+    RAG(settings).ingest(progress=False)
+    return lambda **overrides: RAG(settings.model_copy(update=overrides), llm=FakeLLM(lambda m: "Oui [1]."))
+
+
+def test_the_pipeline_says_both_accounts_without_asking_the_model(make_bot):
+    bot = make_bot()
+    q = "Le Kremlin a-t-il confirmé l'appel entre Donald Trump et Vladimir Poutine révélé par le New York Post ?"
+    items = list(bot.stream(q))
+    answer = items[-1]
+    assert answer.conflict and not answer.abstained and answer.short is None
+    assert items[0] == answer.text and "New York Post" in answer.text and "infirmer" in answer.text
+    assert bot.llm.calls == []  # the model's one-sided "Oui" is not asked for
+    for c in answer.citations:
+        assert c.quote in answer.passages[c.number - 1].text
+    off = make_bot(conflicts=False)
+    answer = off.ask(q)
+    assert not answer.conflict and len(off.llm.calls) >= 1
