@@ -4,7 +4,7 @@ sentences, and the pipeline answering with both without asking the model."""
 import pytest
 
 from rag.answer import conflicts
-from rag.core.types import Passage
+from rag.core.types import Answer, Passage
 from rag.pipeline import RAG
 from rag.testing.fakes import FakeLLM
 from tests.conftest import SEEDS
@@ -56,6 +56,9 @@ def sentences_of(accounts) -> list[str]:
         ("Trump a-t-il dit combien de fois il avait parlé à Poutine ?", False),
         ("Où Poutine a-t-il invité Trump ?", False),
         ("Qu'a dit le Kremlin ?", False),
+        ("A l'issue des négociations qu'est-ce que l'Australie a obtenue ?", False),  # PIAF's spelling
+        ("d'ou vient l'eau des marais ?", False),
+        ("Les chapelles sont elles indépendantes ?", True),
         ("Which newspaper reported the call?", False),
         ("How long did the call last?", False),
     ],
@@ -115,6 +118,8 @@ def test_the_same_denial_in_two_articles_is_said_once():
         ("Zelensky a-t-il parlé avec Trump en novembre 2024 ?", [(WP, "Washington Post")]),  # another call
         ("Trump a-t-il un plan pour mettre fin à la guerre ?", [(NYP, NYP_REPORT)]),  # no event asked about
         ("Le New York Post a-t-il rapporté l'appel de novembre 2024 ?", [(WP, "Washington Post")]),  # outlet absent
+        # a denial among the passages, but no report of the event asked about
+        ("Selon le Kremlin, Poutine et Trump ont-ils parlé du report de leur sommet ?", [(NYP, CANNOT_CONFIRM)]),
     ],
 )
 def test_no_conflict_is_made_up(question, shown):
@@ -150,3 +155,21 @@ def test_the_pipeline_says_both_accounts_without_asking_the_model(make_bot):
     off = make_bot(conflicts=False)
     answer = off.ask(q)
     assert not answer.conflict and len(off.llm.calls) >= 1
+
+
+def test_a_passage_cited_for_both_accounts_is_shown_once_with_both_quotes_marked():
+    from rag.ui.render import highlight, sources_html
+
+    found, passages = conflicts.find(
+        "Le Kremlin a-t-il confirmé l'appel rapporté par le Washington Post ?", [holding(NYP, WP_LATE_REPORT)],
+        article=article,
+    )  # fmt: skip
+    text, citations = conflicts.say(found, "fr")
+    assert [c.number for c in citations[:2]] == [1, 1]  # the report and "alors démenti", one paragraph
+    answer = Answer("q", text, False, tuple(citations), tuple(passages))
+    html = sources_html(answer)
+    assert html.count('id="src-1"') == 1
+    first = next(a for a in html.split("<article")[1:] if 'id="src-1"' in a)
+    assert first.count("<mark>") == sum(1 for c in citations if c.number == 1) == 2
+    assert "<mark>Le Kremlin avait alors démenti l’information.</mark>" in html
+    assert highlight("a b. c d.", "c d.", "a b.", "b.") == "<mark>a b.</mark> <mark>c d.</mark>"

@@ -98,7 +98,7 @@ def is_polar(question: str) -> bool:
         return False
     folded = fold(rest)
     words = folded.split()
-    if words and words[0] in ("que", "qu"):
+    if words and words[0] in ("que", "qu") or " qu est ce " in f" {folded} " or " d ou " in f" {folded} ":
         return False
     return not _WH_FR.search(folded.replace(" ou ", " ")) and not _WH_EN.search(folded)
 

@@ -12,7 +12,7 @@ import html
 import re
 
 from rag.text.normalize import MARKER
-from rag.core.types import Answer
+from rag.core.types import Answer, Citation
 from rag.ui.i18n import TEXT
 
 
@@ -35,12 +35,18 @@ def sources_html(answer: Answer | None, show_scores: bool = False, ui: str = "fr
     if answer.abstained:
         return _note(t["no_sources"])
     by_chunk = {p.chunk_id: p for p in answer.passages}
-    items = []
+    quotes: dict[int, list[str]] = {}  # a passage cited twice (a report and its denial): one entry
+    first: dict[int, Citation] = {}
     for c in answer.citations:
+        quotes.setdefault(c.number, []).append(c.quote)
+        first.setdefault(c.number, c)
+    items = []
+    for c in first.values():
         p = by_chunk.get(c.chunk_id)
         date = f" · <time>{html.escape(p.date)}</time>" if p and p.date else ""
         scores = f'<div class="scores">{_scores(p)}</div>' if p and show_scores else ""
-        body = highlight(p.text, c.quote) if p else f"<mark>{html.escape(c.quote)}</mark>"
+        marked = quotes[c.number]
+        body = highlight(p.text, *marked) if p else " ".join(f"<mark>{html.escape(q)}</mark>" for q in marked)
         items.append(
             f'<article class="source" id="src-{c.number}" tabindex="-1">'
             f'<header><span class="num">[{c.number}]</span> <strong>{html.escape(c.source)}</strong>'
@@ -66,14 +72,19 @@ def _scores(p) -> str:
     return f"score {p.score:.4f} · dense {dense} · BM25 {bm25}"
 
 
-def highlight(text: str, quote: str) -> str:
-    """Escape `text` and wrap the (whitespace-insensitive) occurrence of `quote` in <mark>."""
-    words = quote.split()
-    m = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
-    if not m:
-        return html.escape(text)
-    before, span, after = text[: m.start()], m.group(), text[m.end() :]
-    return f"{html.escape(before)}<mark>{html.escape(span)}</mark>{html.escape(after)}"
+def highlight(text: str, *quotes: str) -> str:
+    """Escape `text` and wrap each (whitespace-insensitive) occurrence of a quote in <mark>."""
+    spans = []
+    for quote in quotes:
+        words = quote.split()
+        m = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
+        if m and not any(m.start() < end and start < m.end() for start, end in spans):
+            spans.append((m.start(), m.end()))
+    out, at = [], 0
+    for start, end in sorted(spans):
+        out += [html.escape(text[at:start]), f"<mark>{html.escape(text[start:end])}</mark>"]
+        at = end
+    return "".join(out) + html.escape(text[at:])
 
 
 def latency_text(answer: Answer, wall_s: float | None, ui: str = "fr") -> str:
