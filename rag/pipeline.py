@@ -200,7 +200,10 @@ class RAG:
         The final answer's text is authoritative: it may differ from the streamed tokens when
         invalid citations were removed or the answer was withdrawn as unsupported. With
         `short_answer` on, an answer given is yielded twice: checked, then with `Answer.short`
-        (one more short model call), so that a caller can show the sources meanwhile.
+        (one more short model call), so that a caller can show the sources meanwhile. A yes/no
+        question on a report the passages also deny is answered without the model, with both
+        accounts quoted (`Answer.conflict`, rag.answer.conflicts): its text, then its Answer,
+        once, with no short answer.
         """
         question = check_question(question, self.settings.max_question_chars)
         self.refresh()
@@ -225,10 +228,11 @@ class RAG:
         if accounts:
             passages = with_denials  # a yes/no question on a report the passages also deny: both accounts, quoted
             text, citations = conflicts.say(accounts, lang)
+            first_token_s = time.perf_counter() - start
             yield text
-            total = time.perf_counter() - start
+            timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
             yield Answer(
-                question, text, False, tuple(citations), tuple(passages), Timings(retrieval_s, total, total),
+                question, text, False, tuple(citations), tuple(passages), timings,
                 _if_changed(standalone, question), lang, conflict=True,
             )  # fmt: skip
             return

@@ -13,7 +13,8 @@ WP = "000_b3fd78398ee6b0e0.txt"  # the Washington Post report of the November 20
 WP2 = "001_2b9e3b30e134a6cf.txt"
 NYP = "002_08de760eebd6501b.txt"  # the New York Post report, and the Kremlin's answers
 TRUTH = "003_17ab84beb0fc2423.txt"  # the February 2025 call, announced by Trump: nobody denies it
-DATES = {WP: "2024-11", WP2: None, NYP: None, TRUTH: "2025-02"}
+OCTOBER = "004_04761f5e471519e2.txt"  # the October 2025 call, told by Trump on 4 November
+DATES = {WP: "2024-11", WP2: None, NYP: None, TRUTH: "2025-02", OCTOBER: None}
 
 KREMLIN_DENIED = "Le Kremlin avait alors démenti l’information."
 CANNOT_CONFIRM = "Le Kremlin a indiqué dimanche ne pouvoir confirmer ou infirmer une information de la presse américaine"
@@ -152,6 +153,10 @@ def test_the_pipeline_says_both_accounts_without_asking_the_model(make_bot):
     assert bot.llm.calls == []  # the model's one-sided "Oui" is not asked for
     for c in answer.citations:
         assert c.quote in answer.passages[c.number - 1].text
+    assert len(items) == 2  # the text, then the Answer: no short answer follows
+    assert 0 < answer.timings.retrieval_s <= answer.timings.first_token_s <= answer.timings.total_s
+    ranks = [p.rank for p in answer.passages]
+    assert sorted(ranks) == list(range(1, len(ranks) + 1))  # a passage added for a denial ranks after
     off = make_bot(conflicts=False)
     answer = off.ask(q)
     assert not answer.conflict and len(off.llm.calls) >= 1
@@ -173,3 +178,88 @@ def test_a_passage_cited_for_both_accounts_is_shown_once_with_both_quotes_marked
     assert first.count("<mark>") == sum(1 for c in citations if c.number == 1) == 2
     assert "<mark>Le Kremlin avait alors démenti l’information.</mark>" in html
     assert highlight("a b. c d.", "c d.", "a b.", "b.") == "<mark>a b.</mark> <mark>c d.</mark>"
+
+
+EVERY_CALL = [(WP, "Washington Post"), (NYP, WP_LATE_REPORT), (TRUTH, "Truth Social"), (OCTOBER, "deux heures et demie")]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Trump a-t-il parlé avec Poutine ?",  # yes: the articles tell of several calls, most undisputed
+        "Did Trump call Putin?",
+        "Trump a-t-il parlé à Poutine depuis son retour au pouvoir ?",
+        "Trump a-t-il parlé deux heures et demie avec Poutine ?",
+        "Trump a-t-il révélé le contenu de son appel avec Poutine ?",
+        "Trump et Poutine ont-ils parlé de l'Ukraine ?",
+        "Trump a-t-il changé de position par rapport à Poutine ?",
+        "Le Washington Post est-il un quotidien américain ?",
+        "Le Washington Post a-t-il cité des sources anonymes ?",
+        "Appel ?",
+        "confirmé ?",
+        "Et le Washington Post ?",
+        "résume l'article du washington post",
+    ],
+)
+def test_questions_no_account_disputes_get_the_models_answer(question):
+    passages = [holding(s, needle) for s, needle in EVERY_CALL]
+    assert conflicts.find(question, passages, article=article) == ([], passages)
+
+
+@pytest.mark.parametrize(
+    "sentence, kind",
+    [
+        ("Le Kremlin avait alors démenti l’information.", conflicts.DENIAL),
+        ("Il ne pouvait ni confirmer ni infirmer l’existence d’une conversation.", conflicts.DENIAL),
+        ("Interrogé par l’AFP, l’entourage de Donald Trump n’a pas confirmé ces informations.", conflicts.DENIAL),
+        ("Washington et Moscou n’ont officiellement confirmé aucune communication.", conflicts.DENIAL),
+        ("L'appel n'a pas été confirmé par la Maison Blanche.", conflicts.DENIAL),
+        ("Le Kremlin ne l'a toujours pas confirmé.", conflicts.DENIAL),
+        ("The White House declined to confirm the call.", conflicts.DENIAL),
+        ("Le Kremlin n'a pas démenti l'information.", ""),  # a denial negated is none
+        ("Moscou ne nie pas l'appel.", ""),
+        ("The Kremlin did not deny the report.", ""),
+        ("Une infirmière a été libérée.", ""),
+        ("Le Kremlin a confirmé l'appel.", conflicts.CONFIRMATION),
+        ("Le Parlement a voté, selon le Washington Post.", ""),  # no call: no report of one
+        ("Tout le monde en parle, selon l'article.", ""),
+        ("Le Washington Post rapporte que Trump a parlé à Poutine jeudi.", conflicts.REPORT),
+    ],
+)
+def test_sentences_are_told_apart(sentence, kind):
+    assert conflicts._kind(sentence) == kind
+
+
+def test_a_confirmation_between_a_report_and_a_denial_parts_them():
+    p = Passage(NYP, f"{NYP}:0", 0.0, "Le Washington Post a rapporté un appel de Trump à Poutine. "
+                "Le Kremlin a confirmé l'appel. Il a démenti les rumeurs de sanctions.", 1)  # fmt: skip
+    assert conflicts.find("L'appel rapporté par le Washington Post a-t-il été confirmé ?", [p]) == ([], [p])
+
+
+def test_without_the_article_the_passages_alone_are_read():
+    shown = [holding(NYP, WP_LATE_REPORT)]
+    found, passages = conflicts.find("Le Kremlin a-t-il confirmé l'appel rapporté par le Washington Post ?", shown)
+    assert sentences_of(found) == [
+        "Quelques jours après la victoire électorale du républicain en novembre, " + WP_LATE_REPORT, KREMLIN_DENIED,
+    ]  # fmt: skip
+    assert passages == shown and [a.number for a in found] == [1, 1]
+
+
+def test_a_denial_beyond_the_retrieved_window_widens_it_to_its_chunk():
+    whole = holding(NYP, CANNOT_CONFIRM)
+    window = Passage(NYP, whole.chunk_id, 0.5, whole.text.split(". ")[-1], 2)  # its last sentence only
+    shown = [holding(NYP, NYP_REPORT), window]
+    found, passages = conflicts.find("Le Kremlin a-t-il confirmé l'appel révélé par le New York Post ?", shown,
+                                     article=article)  # fmt: skip
+    denial = next(a for a in found if CANNOT_CONFIRM in a.sentence)
+    assert len(passages) == len({p.chunk_id for p in passages})  # no chunk shown twice
+    assert denial.sentence in passages[denial.number - 1].text
+    assert [p.rank for p in passages[len(shown):]] == list(range(len(shown) + 1, len(passages) + 1))
+
+
+def test_english_names_are_found_in_english_passages():
+    p = Passage("en.txt", "en.txt:0", 0.0, "The Washington Post reported that Trump spoke with Putin on Thursday. "
+                "The Kremlin denied the report.", 1, date="2024-11-10")  # fmt: skip
+    found, _ = conflicts.find("Did Putin really speak with Trump, as the Washington Post reported?", [p])
+    assert sentences_of(found) == ["The Washington Post reported that Trump spoke with Putin on Thursday.",
+                                   "The Kremlin denied the report."]  # fmt: skip

@@ -140,6 +140,14 @@ def test_a_conflict_counts_only_when_both_accounts_are_said_and_cited():
     assert summarize([_result("Washington Post")])["conflict"] is None
 
 
+def test_a_conflicts_accounts_are_not_scored_as_a_short_answer():
+    accounts = {**_conflict("Les articles divergent : « … Washington Post … » [1] ; « … démenti … » [2].",
+                            ["000.txt", "002.txt"]), "short": None, "conflict": True}  # fmt: skip
+    s = summarize([_result("Washington Post"), _result("Washington"), accounts])
+    assert s["short_cases"] == 2 and s["short_exact_match"] == pytest.approx(1 / 2)
+    assert s["conflict"] == 1.0
+
+
 def test_seeds_conflict_cases_are_well_formed():
     from rag.evaluation.runner import case_problems, load_testset
 

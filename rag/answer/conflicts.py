@@ -32,25 +32,31 @@ from rag.text.normalize import fold
 from rag.text.sentences import sentences
 from rag.text.words import content_words
 
-REPORT, DENIAL = "report", "denial"
+REPORT, DENIAL, CONFIRMATION = "report", "denial", "confirmation"
 
 OUTLETS = re.compile(  # folded; the press a report is attributed to
     r"\b(washington post|new york post|new york times|wall street journal|financial times|afp|reuters"
     r"|associated press|bloomberg|axios|politico|cnn|nbc|cbs|abc news|fox news|bbc|tass|ria novosti"
-    r"|interfax|le monde|le figaro|the guardian|presse americaine|medias americains|us media|american press)\b"
+    r"|interfax|journal le monde|le figaro|the guardian|presse americaine|medias americains|us media|american press)\b"
 )
 _REPORTS = re.compile(
-    r"\b(revel\w*|fait etat|rapport\w*|selon|d apres|ecrit|affirm\w*|indiqu\w*|annonc\w*|publi\w*"
-    r"|report\w*|reveal\w*|said|says|according|citant)\b"
+    r"\b(revel\w*|fait etat|rapport(?:e|ee|es|ent|ait|aient|er)?|selon|d apres|ecrit|affirm\w*|indiqu\w*"
+    r"|annonc\w*|reported|reports|reporting|reveal\w*|said|says|according|citant)\b"
 )
-_EVENT = re.compile(r"\b(appel\w*|conversation\w*|entretien\w*|entretenu\w*|telephon\w*|parle\w*|echange\w*"
-                    r"|calls?|spoke|talk\w*|conversed)\b")  # fmt: skip
-_DENIES = re.compile(
-    r"\b(dement\w*|infirm\w*|nie|nient|niait|deny|denies|denied|denying|denial)\b"
-    r"|\bn (?:a|ont|avait|avaient) (?:pas|jamais) (?:encore |officiellement )*confirme"
+_EVENT = re.compile(r"\b(appels?|conversations?|entretiens?|entretenus?|telephon\w*|parl(?:e|es|er|ent|ait|aient)"
+                    r"|calls?|called|spoke|speak|talk\w*|conversed)\b")  # fmt: skip
+_DENIAL_WORD = re.compile(
+    r"\b(dement(?:i|ie|is|ies|ir|ait|aient|ent|e)?|infirm(?:er|e|ent|ait|aient)?|nie|nient|niait|nier"
+    r"|deny|denies|denied|denying|denial)\b"
+)
+_NEGATION = {"ne", "n", "pas", "sans", "not", "never", "jamais", "without", "didn", "doesn", "don"}
+_NOT_CONFIRMED = re.compile(
+    r"\bn (?:a|ont|avait|avaient) (?:toujours |encore )?(?:pas|jamais) (?:encore |officiellement |ete )*confirm"
+    r"|\bne l (?:a|ont|avait|avaient) (?:toujours |encore )?pas (?:encore |officiellement )*confirm"
     r"|\bconfirme aucune?\b|\baucune confirmation\b|\bne (?:pouvoir|peut|pouvait|peux|pourra) (?:ni )?confirmer"
-    r"|\b(?:not|never|cannot|could not|unable to) (?:officially )?confirm\w*|\bno confirmation\b"
+    r"|\b(?:not|never|cannot|could not|unable to|declined to|refused to) (?:officially )?confirm\w*|\bno confirmation\b"
 )
+_CONFIRMS = re.compile(r"\b(confirm\w*)\b")  # a confirmation that is no denial: the report stands
 # a denial that says what it denies, not "l'information" of the sentence before
 _RECALLED = re.compile(r"\b(avait|avaient|had)\b")  # the pluperfect: a report of before the story
 _NAMES_WHAT = re.compile(r"\b(presse|medias|media|faisant etat|press|reports? (?:that|of)|claims? (?:that|of))\b")
@@ -58,10 +64,14 @@ _NAMES_WHAT = re.compile(r"\b(presse|medias|media|faisant etat|press|reports? (?
 _WH_FR = re.compile(r"\b(qui|quel|quelle|quels|quelles|quoi|quand|comment|combien|pourquoi|lequel|laquelle"
                     r"|lesquels|lesquelles|ou)\b")  # fmt: skip
 _WH_EN = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b")
-_ASKS = re.compile(  # a yes/no question about whether an event happened, was reported, confirmed
-    r"\b(confirm\w*|dement\w*|infirm\w*|deni\w*|vrai\w*|reellement|effectivement|really|actually|true"
-    r"|eu lieu|take place|took place|happen\w*|rapport\w*|revel\w*|report\w*|reveal\w*)\b"
+_AUX_EN = re.compile(r"^(did|does|do|is|was|are|were|has|have|had|can|could|will|would)\b")
+_INVERTED = re.compile(r"-(?:t-)?(?:il|elle|ils|elles|on)\b|\best-ce qu|\bt (?:il|elle)\b")
+# a question on whether an event happened, or was confirmed or denied
+_ASKS = re.compile(
+    r"\b(confirm\w*|dement\w*|infirm(?:e|er|ee)\b|deni\w*|deny|vrai|vraiment|reellement|effectivement|really"
+    r"|actually|true|eu lieu|take place|took place|happen\w*)"
 )
+_REPORTED = re.compile(r"\b(?<!par )(rapport(?:e|ee|es)|revel\w*|reported|reveal\w*)\b")  # with an outlet named
 _LEAD = re.compile(r"^\s*(?:selon|d['’]après|according to)\b[^,?]*,\s*", re.I)
 
 _EXONYMS = {"putin": "poutine", "moscow": "moscou", "russia": "russie", "zelenskyy": "zelensky", "kyiv": "kiev"}
@@ -89,23 +99,35 @@ class Account:
 
 
 def is_polar(question: str) -> bool:
-    """A yes/no question: no question word (after a leading "Selon X," / "According to X,").
+    """A yes/no question: it asks ("?", an inverted verb or "est-ce que", an English auxiliary
+    first) and has no question word (after a leading "Selon X," / "According to X,").
 
-    "Le Kremlin a-t-il confirmé l'appel ?" -> True; "Quel journal a révélé l'appel ?" -> False
+    "Le Kremlin a-t-il confirmé l'appel ?" -> True; "Quel journal a révélé l'appel ?" -> False;
+    "confirmé ?" -> False (no question: nothing is asked of anyone)
     """
-    rest = _LEAD.sub("", question)
-    if "où" in rest.lower():
-        return False
+    rest = _LEAD.sub("", question).strip()
     folded = fold(rest)
     words = folded.split()
-    if words and words[0] in ("que", "qu") or " qu est ce " in f" {folded} " or " d ou " in f" {folded} ":
+    if not rest.endswith("?") or "où" in rest.lower() or not words:
         return False
-    return not _WH_FR.search(folded.replace(" ou ", " ")) and not _WH_EN.search(folded)
+    if words[0] in ("que", "qu") or " qu est ce " in f" {folded} " or " d ou " in f" {folded} ":
+        return False
+    if _WH_FR.search(folded.replace(" ou ", " ")) or _WH_EN.search(folded):
+        return False
+    return bool(_AUX_EN.match(folded) or _INVERTED.search(rest.lower()) or len(words) >= 5)
 
 
-def asks_about_event(question: str) -> bool:
+def asks_about_event(question: str, wanted: set[str] | frozenset[str] = frozenset()) -> bool:
+    """Whether the question asks if an event happened or was confirmed ("a-t-il confirmé",
+    "really take place"), if an outlet reported it ("as the New York Post reported"), or about
+    an event at a time it names ("se sont-ils parlé … en novembre 2024", `wanted`: its date
+    keys). "Trump a-t-il parlé avec Poutine ?" is not: the articles tell of several calls."""
     folded = fold(question)
-    return bool(_ASKS.search(folded) or OUTLETS.search(folded) or _EVENT.search(folded))
+    return bool(
+        _ASKS.search(folded)
+        or (OUTLETS.search(folded) and _REPORTED.search(folded))
+        or (wanted and _EVENT.search(folded))
+    )
 
 
 def find(
@@ -123,10 +145,12 @@ def find(
     order; default: its retrieved passages), for that report's denials; a denial from a chunk
     that was not retrieved is cited in it, appended to the passages. `known`: the index's date
     keys, for a month the question names without a year (rag.text.dated.asked_keys)."""
-    if not is_polar(question) or not asks_about_event(question):
+    if not is_polar(question):
         return [], passages
     outlets = set(OUTLETS.findall(fold(question)))
     wanted = dated.asked_keys(question, known)
+    if not asks_about_event(question, wanted):
+        return [], passages
     sources = []
     for p in passages:
         for s in sentences(p.text):
@@ -144,7 +168,7 @@ def find(
     # topic: "Trump"): "Zelensky a-t-il parlé à Trump en novembre ?" is not about that report
     said = set(fold(" ".join(a.sentence for a in chosen)).split())
     held = [set(fold(p.text).split()) for p in passages]
-    if any(n not in said and 2 * sum(n in h for h in held) < len(held) for n in names(question)):
+    if any(not _spoken_of(n, said) and 2 * sum(_spoken_of(n, h) for h in held) < len(held) for n in names(question)):
         return [], passages
     return _numbered(chosen, passages)
 
@@ -158,6 +182,11 @@ def names(question: str) -> set[str]:
             if len(w) > 1 and w not in _NOT_NAMES:
                 found.add(_EXONYMS.get(w, w))
     return found
+
+
+def _spoken_of(name: str, words: set[str]) -> bool:
+    """The name, in its French or English form, is among the words."""
+    return name in words or any(en in words for en, fr in _EXONYMS.items() if fr == name)
 
 
 def _pairs(chunks: list[Passage], outlets: set[str], wanted: set[str]) -> list[tuple[Account, Account]]:
@@ -183,6 +212,8 @@ def _pairs(chunks: list[Passage], outlets: set[str], wanted: set[str]) -> list[t
             named.append(_account(DENIAL, p, s))
         elif kind == DENIAL and last is not None and since <= ANSWERS_WITHIN:
             pairs.append((last, _account(DENIAL, p, s, last.keys)))
+        elif kind == CONFIRMATION:  # "Le Kremlin a confirmé l'appel": a denial after it is of something else
+            last = None
     # a denial that says what it denies answers the article's story, not a report it recalls in
     # the pluperfect ("le Washington Post avait déjà fait état …"), where it has a story of its own
     story = [r for r in reports if not _RECALLED.search(fold(r.sentence))] or reports
@@ -200,16 +231,27 @@ def _account(kind: str, p: Passage, sentence: str, otherwise: frozenset[str] | N
 
 def _numbered(accounts: list[Account], passages: list[Passage]) -> tuple[list[Account], list[Passage]]:
     """Each account numbered by the retrieved passage that holds its sentence, else by its own
-    chunk, appended to the passages."""
+    chunk: the retrieved window of that chunk widened to it, or the chunk appended to the
+    passages, ranked after them."""
     shown = list(passages)
     out = []
     for a in accounts:
-        n = next((i for i, p in enumerate(shown, 1) if p.source == a.passage.source and a.sentence in p.text), 0)
+        n = next((i for i, p in enumerate(shown, 1) if p.source == a.passage.source and _holds(p.text, a.sentence)), 0)
         if not n:
-            shown.append(a.passage)
-            n = len(shown)
+            n = next((i for i, p in enumerate(shown, 1) if p.chunk_id == a.passage.chunk_id), 0)
+            whole = replace(a.passage, rank=shown[n - 1].rank if n else len(shown) + 1)
+            if n:  # a window of the chunk was retrieved: show the whole chunk
+                shown[n - 1] = replace(shown[n - 1], text=whole.text, shown="")
+            else:
+                shown.append(whole)
+                n = len(shown)
         out.append(replace(a, number=n, passage=shown[n - 1]))
     return out, shown
+
+
+def _holds(text: str, sentence: str) -> bool:
+    """Whether the sentence is in the text, whitespace aside (rag.answer.citations.quote_in_source)."""
+    return " ".join(sentence.split()) in " ".join(text.split())
 
 
 def _asked(report: Account, outlets: set[str], wanted: set[str]) -> bool:
@@ -229,9 +271,17 @@ def say(accounts: list[Account], lang: str) -> tuple[str, list[Citation]]:
 
 
 def _kind(sentence: str) -> str:
+    """REPORT, DENIAL, CONFIRMATION or "" (a denial word negated, "n'a pas démenti", is none)."""
     folded = fold(sentence)
-    if _DENIES.search(folded):
+    words = folded.split()
+    for m in _DENIAL_WORD.finditer(folded):
+        before = folded[: m.start()].split()[-3:]
+        if not _NEGATION & set(before):
+            return DENIAL
+    if _NOT_CONFIRMED.search(folded):
         return DENIAL
+    if _CONFIRMS.search(folded) and not _NEGATION & set(words):
+        return CONFIRMATION
     if OUTLETS.search(folded) and _REPORTS.search(folded) and _EVENT.search(folded):
         return REPORT
     return ""
@@ -258,7 +308,7 @@ def _chosen(pairs: list[tuple[Account, Account]], passages: list[Passage]) -> li
     confirmé …" in two articles)."""
 
     def place(a: Account) -> int:  # the first retrieved passage that holds the sentence
-        return next((i for i, p in enumerate(passages) if a.sentence in p.text), len(passages))
+        return next((i for i, p in enumerate(passages) if _holds(p.text, a.sentence)), len(passages))
 
     pairs = sorted(pairs, key=lambda rd: (place(rd[0]), rd[0].passage.source != rd[1].passage.source, place(rd[1])))
     reports: dict[frozenset[str], Account] = {}
@@ -267,6 +317,8 @@ def _chosen(pairs: list[tuple[Account, Account]], passages: list[Passage]) -> li
         outlet = frozenset(OUTLETS.findall(fold(r.sentence)))
         if outlet not in reports and len(reports) < MAX_REPORTS:
             reports[outlet] = r
+        if outlet not in reports:  # its report is not said: nor is its denial
+            continue
         if len(denials) < MAX_DENIALS and not any(_repeats(d.sentence, e.sentence) for e in denials):
             denials.append(d)
     return [*reports.values(), *denials]

@@ -271,7 +271,8 @@ def says_both(result: Mapping[str, Any]) -> bool:
 
 
 def _short_metrics(graded: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    scored = graded if any(r.get("short") is not None for r in graded) else []  # None: not sought
+    # None: not sought; a conflict's accounts (rag.answer.conflicts) are no span, nor scored as one
+    scored = [r for r in graded if not r.get("conflict")] if any(r.get("short") is not None for r in graded) else []
     if not scored:
         return {"short_exact_match": None, "short_f1": None, "short_cases": 0}
 
