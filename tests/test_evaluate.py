@@ -23,7 +23,8 @@ CASES = [
 
 RESULT_KEYS = {
     "id", "question", "answer", "abstained", "citations", "cited_sources", "retrieved_sources",
-    "retrieval_s", "ttft_s", "total_s", "short_s", "draft", "short", "expected", "gold_sources", "type", "lang",
+    "retrieval_s", "ttft_s", "total_s", "short_s", "draft", "short", "conflict", "withheld", "expected", "gold_sources",
+    "type", "lang",
 }  # fmt: skip
 
 
@@ -144,6 +145,8 @@ def test_run_eval_writes_one_line_per_case_and_summarizes(tmp_path, testset):
         "draft": "",
         "short": None,  # the stub bot's Answer sought none
         "short_s": None,
+        "conflict": False,
+        "withheld": "",
         "expected": ["la Russie"],
         "gold_sources": ["d1"],
         "type": "fact",

@@ -9,14 +9,15 @@ passage's own sentence, verbatim, and cited, instead of the model's one-sided "O
 Written by hand: no library offline tells a report from its denial (no NLI model ships inside a
 PyPI package), and the bundled model, asked to, answered "Oui" or "Yes" to every conflict case
 (docs/results/2026-12-03-short-answers.md). The cues are French and English word lists over
-folded text. Which denial answers which report is decided by place — a denial after a report in
-the same passage answers it ("… le Washington Post avait déjà fait état d'une conversation. Le
-Kremlin avait alors démenti l'information.") — or, for a denial that says what it denies ("ne
-pouvoir confirmer ou infirmer une information de la presse américaine"), found in the passages or
-in the rest of the report's article: it answers the reports of its article's own story (not
-one the article recalls in the pluperfect, "avait déjà fait état") whose resolved month agrees
-(rag.text.timeline). A question naming an outlet or a month keeps only the
-reports of that outlet and month.
+folded text. Which denial answers which report is decided by place in the report's article, read
+whole: a denial at most ANSWERS_WITHIN sentences after a report, with no title or confirmation
+between, answers it ("… le Washington Post avait déjà fait état d'une conversation. Le Kremlin
+avait alors démenti l'information."); a denial that says what it denies ("ne pouvoir confirmer ou
+infirmer une information de la presse américaine") answers the reports of its article's own
+story (not one it recalls in the pluperfect, "avait déjà fait état") whose resolved month agrees
+(rag.text.timeline). A question naming an outlet or a month keeps only the reports of that
+outlet and month; its names must be in the accounts. Measured:
+docs/results/2026-12-04-conflicts.md.
 """
 
 from __future__ import annotations
