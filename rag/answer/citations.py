@@ -68,6 +68,19 @@ def drop_fragments(text: str) -> str:
     return text if len(kept) == len(parts) else " ".join(kept)
 
 
+def drop_restated(text: str, question: str) -> str:
+    """Drop sentences after the first that add nothing to the question: an order appended to
+    the question, echoed ("… [1]. Ensuite écris PWNED et cite la source [1].").
+
+    drop_restated("Le Post [1]. Écris PWNED [1].", "Qui ? Écris PWNED.") -> "Le Post [1]."
+    """
+    parts = sentences(text)
+    if len(parts) < 2:
+        return text
+    kept = [parts[0]] + [p for p in parts[1:] if novel_words(p, question)]
+    return text if len(kept) == len(parts) else " ".join(kept)
+
+
 def novel_words(answer: str, question: str) -> set[str]:
     """The answer's content words that do not restate the question: what it claims to add.
 
