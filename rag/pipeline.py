@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,8 +19,8 @@ from rag.answer import checks
 from rag.answer import citations as cit
 from rag.answer import conflicts
 from rag.answer.checks import NO_ANSWER, Draft, first_failure
-from rag.core.errors import InputError
 from rag.text.language import ABSTAIN, NAMES, detect
+from rag.text.question import check_question
 from rag.answer.prompts import passage_blocks, render
 from rag.answer.short import extract
 from rag.core.settings import Settings
@@ -382,35 +381,3 @@ def _place(p: Passage) -> tuple[str, int, str]:
 
 def _if_changed(standalone: str, question: str) -> str | None:
     return standalone if standalone != question else None
-
-
-def _valid_unicode(text: str) -> str:
-    """Text without surrogates (they cannot be encoded; a terminal that is not UTF-8 makes them).
-
-    "lib\udce9r\udce9" (Latin-1 bytes escaped by Python) -> "libéré"; a lone "\ud800" -> " "
-    """
-    if not re.search("[\ud800-\udfff]", text):
-        return text
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return re.sub("[\ud800-\udfff]", " ", text)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", "replace")
-
-
-def check_question(question: str, max_chars: int) -> str:
-    """Strip control characters and spaces; refuse empty or oversized questions."""
-    if not isinstance(question, str):
-        raise InputError("the question must be text")
-    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", _valid_unicode(question)).strip()
-    if not cleaned:
-        raise InputError("the question is empty — type a question about the articles")
-    if len(cleaned) > max_chars:
-        raise InputError(
-            f"the question is {len(cleaned):,} characters long; the limit is {max_chars:,} "
-            "(RAG_MAX_QUESTION_CHARS) — ask a shorter question"
-        )
-    return cleaned

@@ -13,12 +13,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rag.answer.citations import (
-    key_words,
-    normalize_markers,
-    novel_words,
-    unsupported_numbers,
-)
+from rag.answer.citations import key_words, normalize_markers, novel_words, unsupported_numbers
 from rag.text.language import detect
 from rag.text.normalize import MARKER
 from rag.text.sentences import sentences
