@@ -49,6 +49,17 @@ def test_a_supported_answer_passes_every_rule():
     assert first_failure(RULES, supported) is None
 
 
+def test_an_english_weekday_is_found_as_the_french_one():
+    """ev-07 on 2026-12-04: "planned on Wednesday (mercredi)" was withheld as key-facts, the
+    passage saying "mercredi"; a weekday the passage does not say still is."""
+    passage = ["La rencontre entre Joe Biden et Donald Trump est prévue dans le Bureau ovale mercredi."]
+    question = "On which day of the week was the Oval Office meeting between Joe Biden and Donald Trump planned?"
+    right = draft(question, "en", "The Oval Office meeting was planned on Wednesday [1].", passage)
+    wrong = draft(question, "en", "The Oval Office meeting was planned on Thursday [1].", passage)
+    assert first_failure(RULES, right) is None
+    assert first_failure(RULES, wrong).code == "key-facts"
+
+
 def test_reply_rules_and_their_reasons():
     no_answer = first_failure(checks.REPLY, "NO_ANSWER", {"a.txt"})
     assert no_answer.code == "no-answer" and no_answer == "the model found no answer"

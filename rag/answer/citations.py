@@ -101,8 +101,7 @@ def key_words(answer: str, question: str, language: str) -> set[str]:
     if language == "fr":
         return novel
     raw = MARKER.sub(" ", answer)
-    names = {fold(w) for w in re.findall(r"\b[A-ZÀ-Ý][\w'’-]*", raw)}
-    names = {w for n in names for w in n.split()}
+    names = content_words(" ".join(re.findall(r"\b[A-ZÀ-Ý][\w'’-]*", raw)))  # "Wednesday" -> "mercredi", as in `novel`
     return {w for w in novel if w.isdigit() or w in names}
 
 

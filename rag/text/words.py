@@ -4,6 +4,7 @@ checks, the citation repair and retrieval's passage trimming share.
 
 from __future__ import annotations
 
+from rag.text.calendar import DAYS, MONTH_NUMBERS
 from rag.text.normalize import MARKER, fold
 
 STOP = set(
@@ -22,6 +23,11 @@ NUMBER_WORDS = {
     "soixante": "60", "sixty": "60", "cent": "100", "hundred": "100", "mille": "1000",
     "thousand": "1000",
 }  # fmt: skip
+# English weekday and month names as the French ones, as number words become digits: an English
+# answer over French passages says "Wednesday" where they say "mercredi".
+_FR_DAYS, _EN_DAYS = DAYS.split()[:7], DAYS.split()[7:]
+_FR_MONTHS = {n: name for name, n in reversed(MONTH_NUMBERS.items())}  # 1 -> "janvier"
+CALENDAR_FR = {**dict(zip(_EN_DAYS, _FR_DAYS)), **{name: _FR_MONTHS[n] for name, n in list(MONTH_NUMBERS.items())[12:]}}
 ONE = {"un": "1", "une": "1", "one": "1", "a": "1", "an": "1"}  # "une heure", "an hour", "a day"
 UNITS = {
     "jour": "day", "jours": "day", "day": "day", "days": "day", "heure": "hour", "heures": "hour",
@@ -34,8 +40,9 @@ UNITS = {
 
 def content_words(text: str) -> set[str]:
     """Folded words that carry facts: numbers (number words as digits: "dix" -> "10") and words
-    of 4+ letters that are not stopwords."""
-    words = [NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
+    of 4+ letters that are not stopwords; English weekdays and months in French ("wednesday" ->
+    "mercredi")."""
+    words = [NUMBER_WORDS.get(w) or CALENDAR_FR.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
     return {w for w in words if w.isdigit() or (len(w) >= 4 and w not in STOP)}
 
 
