@@ -310,7 +310,8 @@ class RAG:
 
         The rules, their order and their reason codes are in rag.answer.checks. Between the
         reply rules and the others the reply is cited: one-word trailing fragments and sentences
-        that only echo the question dropped (`cit.drop_fragments`, `cit.drop_restated`), citations re-pointed at the passage that supports each sentence
+        that only echo the question and an article date copied from a passage header dropped
+        (`cit.drop_fragments`, `cit.drop_restated`, `cit.drop_header_dates`), citations re-pointed at the passage that supports each sentence
         best (`cit.recite`) and kept only when they name a retrieved passage, and a leading date
         the cited passages lack cut off (this model opens with invented dates). An answer that
         passes gets, for each sentence, the passages holding new facts its own citations lack
@@ -320,7 +321,7 @@ class RAG:
         failed = first_failure(checks.REPLY, raw, {p.source for p in passages})
         if failed:
             return raw, [], failed
-        raw = cit.drop_restated(cit.drop_fragments(cit.normalize_markers(raw)), question)
+        raw = cit.drop_restated(cit.drop_fragments(cit.normalize_markers(cit.drop_header_dates(raw, passages))), question)
         text, citations = cit.cite(cit.recite(raw, passages, question, lang), passages)
         if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date
             cited = [passages[c.number - 1].prompt_text for c in citations]

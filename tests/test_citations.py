@@ -292,3 +292,14 @@ def test_complete_citations_needs_the_same_word_and_leaves_other_text_alone():
         "Le Washington Post a révélé l'appel, et le ministre a réagi [1, 2]."
     )
     assert cit.complete_citations(answer, [], question, "fr") == answer
+
+
+def test_an_article_date_copied_from_a_header_is_dropped():
+    """multi-02 on 2026-12-04: "Le mercredi (2025-02) a eu lieu l'appel" was withheld for the
+    number "02", which only the passage's header ("date: 2025-02") gives."""
+    passages = [Passage("a.txt", "a.txt:0", 1.0, "Ce mercredi, Trump et Poutine ont parlé.", 1, date="2025-02")]
+    assert cit.drop_header_dates("Le mercredi (2025-02) a eu lieu l'appel [1].", passages) == "Le mercredi a eu lieu l'appel [1]."
+    assert cit.drop_header_dates("Le 2025-02-10, ils ont parlé [1].", passages) == "Le 2025-02-10, ils ont parlé [1]."
+    written = [Passage("b.txt", "b.txt:0", 1.0, "Publié le 2025-02 : ils ont parlé.", 1, date="2025-02")]
+    assert cit.drop_header_dates("Le mercredi (2025-02) [1].", written) == "Le mercredi (2025-02) [1]."  # the text writes it
+    assert cit.drop_header_dates("En 2025, ils ont parlé [1].", passages) == "En 2025, ils ont parlé [1]."

@@ -181,6 +181,17 @@ def asked_kinds(question: str) -> list[tuple[str, str]]:
     return [(kind, needed) for kind, asked, needed in ASKS if re.search(asked, q)]
 
 
+def drop_header_dates(text: str, passages: list[Passage]) -> str:
+    """Remove an article date the model copied from a passage's header ("date: 2025-02") in its
+    own format: "Le mercredi (2025-02) a eu lieu l'appel" -> "Le mercredi a eu lieu l'appel".
+    Only a header's date in brackets, and only where no passage text writes it (a bare one is
+    left to the checks: cutting it out of "Le 2025-02-10, …" leaves no sentence)."""
+    headers = {p.date for p in passages if p.date} - {d for p in passages for d in re.findall(r"\d{4}-\d{2}(?:-\d{2})?", p.text)}
+    for date in sorted(headers, key=len, reverse=True):
+        text = re.sub(rf"\s*\(\s*{re.escape(date)}\s*\)", "", text)
+    return text
+
+
 def drop_invented_lead_date(text: str, texts: list[str], question: str = "") -> str:
     """Remove a leading date clause ("Le 10 février 2025, …") that the passages and the question
     do not state: this model opens answers with dates it makes up. The rest of the sentence is
