@@ -2,6 +2,7 @@
 the drafts of an eval run, re-checked offline (no model: the drafts are in the results file).
 
     python benchmarks/check_value.py results/seeds.jsonl
+    python benchmarks/check_value.py --piaf results/piaf.jsonl      # a `rag eval piaf` run
 
 For each rule, the drafts it alone withholds (they pass every other rule) are counted as the
 answers the rule costs (they contain an accepted answer) and the ones it saves (they do not, or
@@ -20,6 +21,7 @@ from pathlib import Path
 from rag.answer import checks
 from rag.core.settings import Settings
 from rag.evaluation.metrics import contains_answer
+from rag.evaluation.piaf import corpus_path, piaf_settings
 from rag.pipeline import RAG
 
 
@@ -27,8 +29,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a `rag eval --out` results file")
     parser.add_argument("--index", type=Path, default=None, help="the run's index folder")
+    parser.add_argument("--piaf", action="store_true", help="a `rag eval piaf` run (its settings; index .rag-piaf)")
     args = parser.parse_args()
     settings = Settings(**({"index_dir": args.index} if args.index else {}))
+    if args.piaf:
+        settings = piaf_settings(settings, corpus_path(settings), args.index or Path(".rag-piaf"))
     bot = RAG(settings, llm=object())  # the checks below never call the model (verify is off)
     rows = [json.loads(line) for line in args.results.read_text(encoding="utf-8").splitlines() if line.strip()]
     every = checks.RULES
