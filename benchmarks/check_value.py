@@ -21,7 +21,7 @@ from pathlib import Path
 from rag.answer import checks
 from rag.core.settings import Settings
 from rag.evaluation.metrics import contains_answer
-from rag.evaluation.piaf import corpus_path, piaf_settings
+from rag.evaluation import piaf
 from rag.pipeline import RAG
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(**({"index_dir": args.index} if args.index else {}))
     if args.piaf:
-        settings = piaf_settings(settings, corpus_path(settings), args.index or Path(".rag-piaf"))
+        settings = piaf.piaf_settings(settings, piaf.corpus_path(settings), args.index or piaf.INDEX)
     bot = RAG(settings, llm=object())  # the checks below never call the model (verify is off)
     rows = [json.loads(line) for line in args.results.read_text(encoding="utf-8").splitlines() if line.strip()]
     every = checks.RULES

@@ -4,8 +4,8 @@ checks, the citation repair and retrieval's passage trimming share.
 
 from __future__ import annotations
 
-from rag.text.calendar import DAYS, MONTH_NUMBERS
 from rag.text.normalize import MARKER, fold
+from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
 
 STOP = set(
     "les des une dans pour par sur avec qui que est sont ont ete aux elle ils leur lors selon "
@@ -25,9 +25,7 @@ NUMBER_WORDS = {
 }  # fmt: skip
 # English weekday and month names as the French ones, as number words become digits: an English
 # answer over French passages says "Wednesday" where they say "mercredi".
-_FR_DAYS, _EN_DAYS = DAYS.split()[:7], DAYS.split()[7:]
-_FR_MONTHS = {n: name for name, n in reversed(MONTH_NUMBERS.items())}  # 1 -> "janvier"
-CALENDAR_FR = {**dict(zip(_EN_DAYS, _FR_DAYS)), **{name: _FR_MONTHS[n] for name, n in list(MONTH_NUMBERS.items())[12:]}}
+CALENDAR_FR = {fold(en): fold(fr) for en, fr in zip(DAY_NAMES_EN + MONTH_EN, DAY_NAMES_FR + MONTH_FR, strict=True)}
 ONE = {"un": "1", "une": "1", "one": "1", "a": "1", "an": "1"}  # "une heure", "an hour", "a day"
 UNITS = {
     "jour": "day", "jours": "day", "day": "day", "days": "day", "heure": "hour", "heures": "hour",

@@ -206,11 +206,12 @@ def probe(threads: int) -> KernelChoice:
     rows_big = torch.randn(PROMPT_ROWS, K, generator=gen).bfloat16()
     reference = _with_kernel(small, "fp32", rows_small).float()
     # fp32 first: the peer every other kernel is screened against, on the same shapes, in the same run
-    peer = _Peer(small=_small_rate("fp32", small, rows_small))
-    choice.prefill["fp32"] = peer.big = _big_rate("fp32", big, rows_big)
+    fp32_small = _small_rate("fp32", small, rows_small)
+    choice.prefill["fp32"] = _big_rate("fp32", big, rows_big)
+    scale = choice.prefill["fp32"] / fp32_small if fp32_small > 0 else 1.0  # fp32's big / small rate
     for name in PREFILL_KERNELS:
         if name != "fp32":
-            choice.prefill[name] = _prompt_rate(name, small, big, rows_small, rows_big, reference, peer, choice.notes)
+            choice.prefill[name] = _prompt_rate(name, small, big, rows_small, rows_big, reference, scale, choice.notes)
     one = torch.randn(1, K, generator=gen).bfloat16()
     for name in DECODE_KERNELS:
         choice.decode[name] = _decode_rate(name, big, one, choice.notes)
@@ -261,14 +262,6 @@ def _timed(fn: Any, repeat: int) -> float:
     return best
 
 
-@dataclass
-class _Peer:
-    """fp32's GOP/s on the small and the big shape, measured first in the same run."""
-
-    small: float
-    big: float = 0.0
-
-
 def _small_rate(name: str, small: Any, rows_small: Any) -> float:
     ops = 2 * rows_small.shape[0] * 256 * 256
     return ops / _timed(lambda: _with_kernel(small, name, rows_small), SMALL_REPEAT) / 1e9
@@ -280,13 +273,13 @@ def _big_rate(name: str, big: Any, rows_big: Any) -> float:
 
 
 def _prompt_rate(name: str, small: Any, big: Any, rows_small: Any, rows_big: Any,
-                 reference: Any, peer: _Peer, notes: dict[str, str]) -> float:  # fmt: skip
+                 reference: Any, scale: float, notes: dict[str, str]) -> float:  # fmt: skip
     """GOP/s of one prompt kernel: first on a 32 x 256 x 256 product (a wrong or catastrophically
     slow kernel shows there), then, when predicted fast enough, on PROMPT_ROWS x 1,536 x 8,960.
 
-    The prediction is a ratio against fp32 (`peer`) in the same run: the small shape is
-    dominated by call overhead, more so on a busy machine, and an absolute rate from it
-    understates every kernel. Measured on an AMX Xeon probed while the test suite ran: 15-19
+    The prediction is a ratio against fp32 in the same run (`scale`: fp32's big-shape rate over
+    its small-shape rate): the small shape is dominated by call overhead, more so on a busy
+    machine, and an absolute rate from it understates every kernel. Measured on an AMX Xeon probed while the test suite ran: 15-19
     GOP/s on the small shape for kernels that do 350-2,300 GOP/s on the big one, so all three
     were skipped and llama.cpp chosen at 15 s a first token (docs/results/2026-12-04-probe.md)."""
     if name == "onednn":
@@ -309,8 +302,7 @@ def _prompt_rate(name: str, small: Any, big: Any, rows_small: Any, rows_big: Any
         notes[name] = f"wrong results on this CPU ({100 * error:.0f} % off fp32)"
         return 0.0
     rate = _small_rate(name, small, rows_small)
-    predicted = rate * peer.big / peer.small if peer.small > 0 else rate  # its big rate, by fp32's ratio
-    if 2 * rows_big.shape[0] * K * N / (predicted * 1e9) > PROBE_BUDGET_S:
+    if 2 * rows_big.shape[0] * K * N / (rate * scale * 1e9) > PROBE_BUDGET_S:  # its big rate, by fp32's ratio
         notes[name] = "too slow on the small probe against fp32; not run on the big one"
         return rate
     if name == "onednn":
