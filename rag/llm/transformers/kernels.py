@@ -279,9 +279,10 @@ def _prompt_rate(name: str, small: Any, big: Any, rows_small: Any, rows_big: Any
 
     The prediction is a ratio against fp32 in the same run (`scale`: fp32's big-shape rate over
     its small-shape rate): the small shape is dominated by call overhead, more so on a busy
-    machine, and an absolute rate from it understates every kernel. Measured on an AMX Xeon probed while the test suite ran: 15-19
-    GOP/s on the small shape for kernels that do 350-2,300 GOP/s on the big one, so all three
-    were skipped and llama.cpp chosen at 15 s a first token (docs/results/2026-12-04-probe.md)."""
+    machine, and an absolute rate from it understates every kernel. Measured on an AMX Xeon
+    probed while the test suite ran: 14-19 GOP/s on the small shape for kernels that do
+    310-2,460 GOP/s on the big one, so all three were skipped and llama.cpp chosen at 15 s a
+    first token (docs/results/2026-12-04-probe.md)."""
     if name == "onednn":
         start = time.perf_counter()
         if not small.pack(check=False):  # checked against fp32 just below
