@@ -165,10 +165,23 @@ def test_enough_passages_in_the_asked_time_leave_the_others_out(settings):
     kept = RAG(settings).retrieve(question)
     every = RAG(settings.model_copy(update={"date_filter": 0})).retrieve(question)
     in_october = lambda p: not {"-10", "2024-10", "2025-10"}.isdisjoint(p.dated)  # noqa: E731
-    assert kept and all(in_october(p) for p in kept)
-    assert len(every) == settings.top_k and not all(in_october(p) for p in every)
+    articles = {p.source for p in kept if in_october(p)}
+    assert articles == {"004_04761f5e471519e2.txt"}  # the one article on the October call
+    assert {p.source for p in kept} == articles  # no passage of another article
+    assert len(kept) == settings.top_k and not all(in_october(p) for p in kept)  # its undated ones too
+    assert len(every) == settings.top_k and {p.source for p in every} != articles
     few = RAG(settings.model_copy(update={"date_filter": 9})).retrieve(question)
     assert [p.chunk_id for p in few] == [p.chunk_id for p in every]  # too few dated: none left out
+
+
+def test_the_asked_time_keeps_the_background_of_its_own_article(settings):
+    """The article on the October call dates the start of the war in its undated paragraphs:
+    leaving out every passage not dated October had cut that answer out of the prompt."""
+    RAG(settings).ingest(progress=False)
+    question = "En quelle année le conflit ukrainien a-t-il débuté, selon l'article sur l'appel d'octobre ?"
+    shown = RAG(settings.model_copy(update={"top_k": 6})).retrieve(question)
+    assert {p.source for p in shown} == {"004_04761f5e471519e2.txt"}
+    assert any("2014" in p.text and not {"-10"} & set(p.dated) for p in shown)
 
 
 def test_latent_terms_round_trip_through_their_stored_text():

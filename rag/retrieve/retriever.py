@@ -198,8 +198,11 @@ class Retriever:
     def _in_time(self, vector, rankings: list, fused: list[Ranked], wanted: set[str], top_k: int) -> list[Ranked]:
         """The fusion with one more ranking: dense search among the chunks dated by a `wanted`
         key (a Chroma `where` on their "dated" metadata), weighted `date_weight`. When at least
-        `date_filter` of the passages it would show are so dated, only those are kept: the
-        prompt then holds no passage of another event (and is shorter)."""
+        `date_filter` of the passages it would show are so dated, only those are kept, with the
+        other passages of their articles: the prompt then holds no passage of another article's
+        event, and still the undated background of the asked event's own article ("le conflit a
+        débuté en 2014" in the article on the October call: keeping only dated passages had cut
+        such answers out, measured: docs/results/2026-12-06-passages-in-prompt.md)."""
         s = self.settings
         hits = self.store.query(vector, s.candidates, where=self.store.dated_where(wanted))
         in_time = [Ranked(h.chunk_id, h.similarity) for h in hits]
@@ -208,7 +211,8 @@ class Retriever:
         fused = rrf([*rankings, (in_time, s.date_weight)], s.rrf_k)
         kept = [r for r in fused if self._dated_by(r.chunk_id, wanted)]
         if s.date_filter and len(kept) >= min(s.date_filter, top_k):
-            return kept
+            articles = {self.chunks[r.chunk_id].doc_id for r in kept[:top_k] if r.chunk_id in self.chunks}
+            return [r for r in fused if r in kept or (r.chunk_id in self.chunks and self.chunks[r.chunk_id].doc_id in articles)]
         return fused
 
     def search(self, query: str, top_k: int | None = None, fusion: str | None = None) -> list[Passage]:
