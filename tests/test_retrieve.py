@@ -292,3 +292,16 @@ def test_piaf_configuration_turns_latent_terms_on_unless_the_user_chose(tmp_path
     monkeypatch.setenv("RAG_LATENT_WEIGHT", "0")
     assert piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).latent_weight == 0
     assert piaf_settings(Settings(latent_weight=0.5), tmp_path / "c.jsonl", tmp_path).latent_weight == 0.5
+
+
+def test_piaf_configuration_shows_three_paragraphs_unless_the_user_chose(tmp_path, monkeypatch):
+    from rag.evaluation.piaf import TOP_K, piaf_settings
+    from rag.core.settings import Settings
+
+    monkeypatch.delenv("RAG_TOP_K", raising=False)
+    assert Settings().top_k == 5 and piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).top_k == TOP_K == 3
+    monkeypatch.setenv("RAG_TOP_K", "5")
+    assert piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).top_k == 5
+    monkeypatch.delenv("RAG_TOP_K")
+    chosen = Settings().model_copy(update={"top_k": 20})  # as the quality gate and --retrieval-only set it
+    assert piaf_settings(chosen, tmp_path / "c.jsonl", tmp_path).top_k == 20

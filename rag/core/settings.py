@@ -105,7 +105,7 @@ class RetrievalSettings(BaseModel):
     date_filter: int = Field(
         3,
         description="When at least this many of the passages shown are dated in the time the "
-        "question names, only such passages are shown (0: never leave the others out).",
+        "question names, only their articles' passages are shown (0: never leave the others out).",
     )
 
 
