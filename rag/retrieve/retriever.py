@@ -211,8 +211,9 @@ class Retriever:
         fused = rrf([*rankings, (in_time, s.date_weight)], s.rrf_k)
         kept = [r for r in fused if self._dated_by(r.chunk_id, wanted)]
         if s.date_filter and len(kept) >= min(s.date_filter, top_k):
-            articles = {self.chunks[r.chunk_id].doc_id for r in kept[:top_k] if r.chunk_id in self.chunks}
-            return [r for r in fused if r in kept or (r.chunk_id in self.chunks and self.chunks[r.chunk_id].doc_id in articles)]
+            article = lambda chunk_id: getattr(self.chunks.get(chunk_id), "doc_id", None)  # noqa: E731
+            articles = {article(r.chunk_id) for r in kept[:top_k]} - {None}
+            return [r for r in fused if self._dated_by(r.chunk_id, wanted) or article(r.chunk_id) in articles]
         return fused
 
     def search(self, query: str, top_k: int | None = None, fusion: str | None = None) -> list[Passage]:
