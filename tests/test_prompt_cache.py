@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from transformers import DynamicCache  # noqa: E402
 
-from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache, shared_prefix  # noqa: E402
+from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache, piece_starts, shared_prefix  # noqa: E402
 
 LAYERS = 2
 
@@ -131,3 +131,23 @@ def test_a_prompt_over_the_budget_or_an_unfinished_cache_is_not_kept():
     store.put(list(range(31)), filled(list(range(31))))
     store.put(list(range(20)), filled(list(range(10))))  # generation stopped before the prompt ended
     assert len(store) == 0
+
+
+def test_prefill_pieces_are_the_system_turn_then_fixed_steps():
+    assert piece_starts(700, 180, 256) == [180, 436, 692]
+    assert piece_starts(700, 0, 256) == [256, 512]
+    assert piece_starts(700, 180, 0) == [180]  # the rest in one piece
+    assert piece_starts(150, 180, 256) == [] and piece_starts(180, 180, 64) == []
+
+
+def test_a_cache_is_reused_only_up_to_where_a_piece_starts():
+    store = PromptCache(max_tokens=1000)
+    a = list(range(100))
+    store.put(a, filled(a))
+    asked = a[:70] + [999] * 40  # 70 tokens shared
+    starts = piece_starts(len(asked), 20, 16)  # 20, 36, 52, 68, 84, 100
+    cache, n = store.take(asked, DynamicCache, starts)
+    assert n == 68 and positions(cache) == a[:68]  # not 70: the piece from 68 is computed whole
+    cache, n = store.take(a, DynamicCache, piece_starts(len(a), 20, 16))  # the same prompt again
+    assert n == 84 and positions(cache) == a[:84]  # its last piece recomputed
+    assert store.take(asked, DynamicCache, [])[1] == 0

@@ -187,8 +187,15 @@ class GenerationSettings(BaseModel):
     prefix_cache: bool = Field(
         True,
         description="transformers: reuse the KV cache of the longest token prefix a prompt shares "
-        "with a recent one.",
+        "with a recent one, up to where one of its prefill_chunk pieces starts.",
     )
+    prefill_chunk: int = Field(
+        128, ge=0,
+        description="transformers: prompt tokens computed per prefill step after the system turn, "
+        "and the only places a recent prompt's cache is reused, so that a question gets the same "
+        "answer whatever was asked before it (0: one step, reuse anywhere; answers may then "
+        "differ by bf16 rounding).",
+    )  # fmt: skip
     prompt_cache_tokens: int = Field(
         8192, ge=0,
         description="prefix_cache: prompt tokens whose KV caches are kept in memory, most recent "

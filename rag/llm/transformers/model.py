@@ -28,7 +28,7 @@ from typing import Any
 
 from rag.core.errors import ModelError
 from rag.llm.base import LLM, Message, every_option
-from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache
+from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache, piece_starts
 from rag.core.settings import Settings
 from rag.llm.transformers.convert import convert, guarded, load_folder, one_line, converted_name
 from rag.llm.weights import JOIN_SHARE, bundled_gguf
@@ -115,14 +115,9 @@ class TransformersLLM(LLM):
         end = tok.get_vocab().get("<|im_end|>", tok.eos_token_id)
         every = every_option(options, abstain)
         seqs = {o: tuple(tok(o, add_special_tokens=False)["input_ids"]) + (end,) for o in every}
-        if self.settings.prefix_cache:
-            cache, reused = self._cache_for(messages, ids)
-        else:
-            cache, reused = self._new_cache(), 0
-        reused = min(reused, len(ids) - 1)
-        _crop_to(cache, reused)
+        cache, _ = self._cache_for(messages, ids)
         share = dict.fromkeys(seqs, 0.0)
-        alive, path, feed, depth = list(seqs), 1.0, ids[reused:], 0
+        alive, path, feed, depth = list(seqs), 1.0, ids[cache.get_seq_length():], 0
         try:
             with torch.inference_mode():
                 while len(alive) > 1:
@@ -155,25 +150,42 @@ class TransformersLLM(LLM):
         return {o: share[o] for o in every}
 
     def _cache_for(self, messages: list[Message], ids: list[int]) -> tuple[Any, int]:
-        """A KV cache holding the longest prefix of `ids` known: from a recent prompt, else
-        the system turn's (computed now the first time), and how many tokens it holds."""
+        """A KV cache holding `ids` up to where its last prefill piece starts (the rest is the
+        caller's prefill), and how many tokens of it came from a recent prompt or the system
+        turn's cache. The pieces are fixed by the prompt alone (`piece_starts`: the system turn,
+        then `prefill_chunk` tokens at a time), so a prompt gets the same keys and values,
+        bit for bit, whatever was asked before it (rag.llm.transformers.prompt_cache)."""
         import torch
 
-        cache, reused = self.prompts.take(ids, self._new_cache)
-        if not messages or messages[0].get("role") != "system":
-            return cache, reused
-        system = self._tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"]
-        if not MIN_SHARED <= len(system) <= len(ids) - MIN_NEW or reused >= len(system) or ids[: len(system)] != list(system):
-            return cache, reused
-        cache, reused = self.systems.take(ids, self._new_cache)
-        if reused < len(system):
-            cache = self._new_cache()
-            with torch.inference_mode():
-                self._model(input_ids=torch.tensor([system]), past_key_values=cache, use_cache=True,
+        step, keep = self.settings.prefill_chunk, self.settings.prefix_cache
+        system = self._system_tokens(messages, ids)
+        starts = piece_starts(len(ids), system, step)
+        cache, reused = self._new_cache(), 0
+        if keep:
+            cache, reused = self.prompts.take(ids, self._new_cache, starts if step else None)
+        elif not step:
+            return cache, 0  # the whole prompt in the model's own prefill, as before pieces
+        if system and reused < system and keep:
+            cache, reused = self.systems.take(ids, self._new_cache, [system])
+        done = reused
+        with torch.inference_mode():
+            for begin, end in zip([0, *starts], starts):
+                if begin < done:
+                    continue
+                self._model(input_ids=torch.tensor([ids[begin:end]]), past_key_values=cache, use_cache=True,
                             logits_to_keep=1)  # fmt: skip
-            self.systems.put(system, cache)  # a copy: generation extends `cache` itself
-            reused = len(system)
+                done = end
+                if end == system and keep:
+                    self.systems.put(ids[:system], cache)  # a copy: generation extends `cache` itself
         return cache, reused
+
+    def _system_tokens(self, messages: list[Message], ids: list[int]) -> int:
+        """How many of `ids` are the system turn, when it is worth a piece of its own (0: not)."""
+        if not messages or messages[0].get("role") != "system":
+            return 0
+        system = self._tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"]
+        fits = MIN_SHARED <= len(system) <= len(ids) - MIN_NEW and ids[: len(system)] == list(system)
+        return len(system) if fits else 0
 
     def _new_cache(self) -> Any:
         """An empty KV cache: with fast_decode, rag.llm.transformers.decode's, whose decode steps copy nothing;
@@ -289,10 +301,8 @@ class TransformersLLM(LLM):
             torch.set_num_threads(self.settings.threads)
             try:
                 ids = inputs["input_ids"][0].tolist()
-                if self.settings.prefix_cache:  # the system prompt, or more of a recent prompt
-                    cache, self.reused_tokens = self._cache_for(messages, ids)
-                else:
-                    cache, self.reused_tokens = self._new_cache(), 0
+                # the system prompt, or more of a recent prompt; all but the last prefill piece
+                cache, self.reused_tokens = self._cache_for(messages, ids)
                 inputs["past_key_values"] = cache
                 with torch.inference_mode():
                     model.generate(
