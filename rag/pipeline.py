@@ -18,6 +18,7 @@ from pathlib import Path
 from rag.answer import checks
 from rag.answer import citations as cit
 from rag.answer import conflicts
+from rag.answer import weekday
 from rag.answer.checks import NO_ANSWER, Draft, first_failure
 from rag.text.language import ABSTAIN, NAMES, detect
 from rag.text.question import check_question
@@ -202,7 +203,8 @@ class RAG:
         (one more short model call), so that a caller can show the sources meanwhile. A yes/no
         question on a report the passages also deny is answered without the model, with both
         accounts quoted (`Answer.conflict`, rag.answer.conflicts): its text, then its Answer,
-        once, with no short answer.
+        once, with no short answer. A weekday question drafted with a date is asked again,
+        constrained to the passages' weekdays (rag.answer.weekday), before the checks.
         """
         question = check_question(question, self.settings.max_question_chars)
         self.refresh()
@@ -251,8 +253,11 @@ class RAG:
                 continue
             hidden = False
             yield so_far
+        raw = "".join(pieces)
+        if weekday.needs_choice(standalone, raw):  # a date for "quel jour de la semaine": choose the day
+            raw = weekday.choose(self.llm, messages, passages) or raw
         timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
-        answer = self._finish(question, standalone, lang, "".join(pieces), passages, timings)
+        answer = self._finish(question, standalone, lang, raw, passages, timings)
         yield answer
         if self.settings.short_answer and not answer.abstained:
             yield self.shorten(answer)

@@ -224,6 +224,28 @@ def test_an_answer_must_give_the_kind_of_thing_asked(question, answer, missing):
     assert cit.missing_kind(answer, question) == missing
 
 
+# seeds 003: "Selon lui, les deux chefs d'Etat ont convenu pendant cet entretien d'une heure et demie …"
+DURATION = "Selon lui, les deux chefs d'Etat ont convenu pendant cet entretien d'une heure et demie."
+
+
+@pytest.mark.parametrize(
+    "question, answer, cited, missing",
+    [  # un-01 of evals/seeds.jsonl, as the model answered it: a duration read as a time of day
+        ("À quelle heure a eu lieu l'appel de février 2025 ?", "L'appel a eu lieu à 1 heure et demie. [3]",
+         [DURATION], "a time of day, in the cited passages"),
+        ("À quelle heure a eu lieu l'appel ?", "L'appel a eu lieu à 15 h 30 [1].", ["L'appel a eu lieu à 15h30."], ""),
+        ("At what time did the call start?", "At 3 p.m. [1].", ["Trump a appelé vers 15 heures."], ""),
+        ("À quelle heure a eu lieu l'appel ?", "Pendant une heure et demie [1].", [DURATION], "a time of day"),
+        ("How long did the call last?", "An hour and a half [1].", [DURATION], ""),
+        ("Quel jour de la semaine a eu lieu l'appel ?", "Mercredi [1].", ["L'appel a eu lieu le 12 février."],
+         "a day of the week, in the cited passages"),  # the model worked the weekday out itself
+        ("Quel jour de la semaine a eu lieu l'appel ?", "Mercredi [1].", ["L'appel a eu lieu mercredi [12 févr. 2025]."], ""),
+    ],
+)
+def test_what_was_asked_must_be_in_the_cited_passages_too(question, answer, cited, missing):
+    assert cit.missing_kind(answer, question, cited) == missing
+
+
 @pytest.mark.parametrize(
     "answer, question, expected",
     [

@@ -11,8 +11,8 @@ def make_bot(settings):
     """A bot over the seeds with the hashing embedder and a scripted model."""
     RAG(settings).ingest(progress=False)
 
-    def make(script=None, rewrite=None, **overrides) -> RAG:
-        return RAG(settings.model_copy(update=overrides), llm=FakeLLM(script, rewrite=rewrite))
+    def make(script=None, rewrite=None, choice=None, **overrides) -> RAG:
+        return RAG(settings.model_copy(update=overrides), llm=FakeLLM(script, rewrite=rewrite, choice=choice))
 
     return make
 
@@ -149,6 +149,28 @@ def test_a_weekday_question_tells_the_model_what_is_asked(make_bot, question, hi
         assert hint in last
     else:
         assert last.startswith("Answer (")
+
+
+@pytest.mark.parametrize("choice, day", [("Mercredi [{}]", "Mercredi"), ("NO_ANSWER", None)])
+def test_a_weekday_question_answered_with_a_date_is_asked_to_choose_a_day_the_passages_write(make_bot, choice, day):
+    asked = []
+
+    def choose(messages):
+        asked.append(messages)
+        return choice.format(passage_number(messages, "a annoncé mercredi"))
+
+    date = lambda m: f"Le 12 février 2025 [{passage_number(m, 'a annoncé mercredi')}]."  # noqa: E731
+    bot = make_bot(date, choice=choose, short_answer=False)
+    answer = bot.ask("Quel jour de la semaine Donald Trump a-t-il annoncé sur Truth Social son appel avec Poutine ?")
+    assert len(asked) == 1 and asked[0] == bot.llm.calls[0]  # the answer's own prompt
+    if day is None:  # the model prefers no day: the date stays, and is withheld
+        assert answer.abstained and answer.draft.startswith("Le 12 février")
+        return
+    assert not answer.abstained and answer.text.startswith(day)
+    assert [c.source for c in answer.citations] == ["003_17ab84beb0fc2423.txt"]
+    assert "mercredi" in answer.citations[0].quote.lower()
+    assert not make_bot(lambda m: "Mercredi [1].", choice=choose, short_answer=False).ask("Quel jour de la semaine Trump a-t-il appelé ?").abstained
+    assert len(asked) == 1  # a draft that names a day is not asked again
 
 
 def test_a_question_restated_around_a_date_is_withheld(make_bot):

@@ -79,7 +79,7 @@ RULES = (
     Rule("number", "a number is not in the cited passages",
          lambda d: "" if cit.unsupported_numbers(d.text, d.cited, d.question) else None),
     Rule("asked-kind", "the answer does not give what was asked ({detail})",
-         lambda d: cit.missing_kind(d.text, d.question) or None),
+         lambda d: cit.missing_kind(d.text, d.question, d.cited) or None),
     Rule("restates", "the answer only restates the question",
          lambda d: None if cit.novel_words(d.text, d.question) else ""),
     Rule("date-only", "the answer only adds a date to the question",

@@ -122,8 +122,12 @@ def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> se
 
 
 WEEKDAY = "a day of the week"
+_HOURS = r"(?:\d{1,2}|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 ASKS = (  # (what the question asks for, how to spot it, what an answer to it must contain)
     (WEEKDAY, r"\bjour de la semaine\b|\bday of the week\b", rf"\b(?:{'|'.join(DAYS.split())})\b"),
+    ("a time of day", r"\ba quelle heure\b|\bwhat time\b",  # "15 h 30", "3 p.m.", "à 15 heures", not "d'une heure"
+     rf"\b\d{{1,2}}\s*h\s*\d{{0,2}}\b|\b\d{{1,2}}:\d{{2}}\b|\b(?:midi|minuit|noon|midnight|o clock)\b|\b\d{{1,2}}\s*(?:am|pm|a m|p m)\b"
+     rf"|\b(?:a|at|vers|around|des|avant|apres|before|after|until|jusqu a)\s+{_HOURS}\s+(?:heures?|hours?)\b"),
     ("a duration", r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
      r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b"),
 )  # fmt: skip
@@ -164,14 +168,20 @@ def only_adds_a_date(answer: str, question: str) -> bool:
     return any(w in DATE_WORDS or year(w) for w in novel) and all(date_part(w) for w in novel)
 
 
-def missing_kind(answer: str, question: str) -> str:
-    """What the question asks for that the answer does not contain ("" when none is missing):
-    "Quel jour de la semaine … ?" needs a weekday, "Combien de temps … ?" a duration. This model
-    answers such questions with a date copied from the passages ("Le 10 novembre 2024 a eu lieu
-    l'appel"), which every word-overlap check supports.
+def missing_kind(answer: str, question: str, cited: list[str] | None = None) -> str:
+    """What the question asks for that the answer, or else all of its `cited` passages, do not
+    contain ("" when none is missing): "Quel jour de la semaine … ?" needs a weekday, "À quelle
+    heure … ?" a time of day. This model answers such questions with a date copied from the
+    passages ("Le 10 novembre 2024 a eu lieu l'appel"), or turns a passage's "entretien d'une
+    heure et demie" into "à 1 heure et demie", which every word-overlap check supports.
     """
     a = fold(MARKER.sub(" ", answer))
-    return next((kind for kind, needed in asked_kinds(question) if not re.search(needed, a)), "")
+    for kind, needed in asked_kinds(question):
+        if not re.search(needed, a):
+            return kind
+        if cited is not None and not any(re.search(needed, fold(text)) for text in cited):
+            return f"{kind}, in the cited passages"
+    return ""
 
 
 def asked_kinds(question: str) -> list[tuple[str, str]]:

@@ -187,14 +187,16 @@ class GenerationSettings(BaseModel):
     prefix_cache: bool = Field(
         True,
         description="transformers: reuse the KV cache of the longest token prefix a prompt shares "
-        "with a recent one, up to where one of its prefill_chunk pieces starts.",
+        "with a recent one, up to where one of its prefill_chunk pieces starts (the system turn's, "
+        "by default).",
     )
     prefill_chunk: int = Field(
-        128, ge=0,
-        description="transformers: prompt tokens computed per prefill step after the system turn, "
-        "and the only places a recent prompt's cache is reused, so that a question gets the same "
-        "answer whatever was asked before it (0: one step, reuse anywhere; answers may then "
-        "differ by bf16 rounding).",
+        0, ge=0,
+        description="transformers: a prompt is computed as its system turn, then pieces of this "
+        "many tokens (0: the rest in one), and a recent prompt's cache is reused only where a "
+        "piece starts, so a question gets the same answer whatever was asked before it. Pieces "
+        "let follow-ups reuse their passages but make every new prompt slower: "
+        "docs/results/2026-12-06-same-answer.md.",
     )  # fmt: skip
     prompt_cache_tokens: int = Field(
         8192, ge=0,

@@ -153,18 +153,17 @@ class TransformersLLM(LLM):
         """A KV cache holding `ids` up to where its last prefill piece starts (the rest is the
         caller's prefill), and how many tokens of it came from a recent prompt or the system
         turn's cache. The pieces are fixed by the prompt alone (`piece_starts`: the system turn,
-        then `prefill_chunk` tokens at a time), so a prompt gets the same keys and values,
-        bit for bit, whatever was asked before it (rag.llm.transformers.prompt_cache)."""
+        then `prefill_chunk` tokens at a time, or the rest in one when it is 0), so a prompt gets
+        the same keys and values, bit for bit, whatever was asked before it
+        (rag.llm.transformers.prompt_cache)."""
         import torch
 
-        step, keep = self.settings.prefill_chunk, self.settings.prefix_cache
+        keep = self.settings.prefix_cache
         system = self._system_tokens(messages, ids)
-        starts = piece_starts(len(ids), system, step)
+        starts = piece_starts(len(ids), system, self.settings.prefill_chunk)
         cache, reused = self._new_cache(), 0
         if keep:
-            cache, reused = self.prompts.take(ids, self._new_cache, starts if step else None)
-        elif not step:
-            return cache, 0  # the whole prompt in the model's own prefill, as before pieces
+            cache, reused = self.prompts.take(ids, self._new_cache, starts)
         if system and reused < system and keep:
             cache, reused = self.systems.take(ids, self._new_cache, [system])
         done = reused
