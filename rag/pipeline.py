@@ -255,7 +255,7 @@ class RAG:
             yield so_far
         raw = "".join(pieces)
         if weekday.needs_choice(standalone, raw):  # a date for "quel jour de la semaine": choose the day
-            raw = weekday.choose(self.llm, messages, passages) or raw
+            raw = weekday.choose(self.llm, messages, passages, standalone, self.embedder) or raw
         timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
         answer = self._finish(question, standalone, lang, raw, passages, timings)
         yield answer

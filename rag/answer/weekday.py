@@ -1,13 +1,16 @@
 """A weekday question ("Quel jour de la semaine … ?") whose draft gives no weekday, answered
-again by choosing among the weekdays the passages write, each with its passage number.
+again by choosing among the weekdays of the passages' sentences closest to the question.
 
 This model answers such questions with the date that the passages resolve the weekday to
 ("jeudi dernier (7 novembre 2024)" -> "Le 7 novembre 2024"), which the asked-kind check then
-withholds. Asked again with its reply constrained (`LLM.choose`) to the passages' own weekday
-expressions ("Jeudi dernier [1]", "Mercredi [3]"), it picks the day and the passage together,
-and the answer is verbatim by construction; "NO_ANSWER" is measured beside them and wins when
-the model prefers it. The prompt is the answer's own, so the prompt cache makes it a few
-decode steps (rag.llm.transformers.prompt_cache).
+withholds. Evidence first: the sentences that name a weekday are ranked by the embedder
+(the retriever's own, question against sentence), and the model, asked again with its reply
+constrained (`LLM.choose`) to the weekday expressions of the best `SENTENCES` of them, each with
+its passage number ("Jeudi dernier [1]", "Mercredi [3]"), picks the day and the passage
+together; the answer is verbatim by construction. "NO_ANSWER" is measured beside them and wins
+when the model prefers it. The prompt is the answer's own, so the prompt cache makes the choice
+a few decode steps. Measured: docs/results/2026-12-06-same-answer.md (the model alone, over
+every weekday of the passages, chose wrong in 2 of the 3 seeds cases that needed it).
 
 Written by hand: no library turns a text's weekday mentions into constrained-decoding options.
 """
@@ -23,6 +26,7 @@ from rag.core.errors import ModelError
 from rag.core.types import Passage
 from rag.text.calendar import DAYS
 from rag.text.normalize import MARKER, fold
+from rag.text.sentences import sentences
 
 MENTION = re.compile(
     rf"\b(?:(?:ce|this|last|next|on)\s+)?(?:{'|'.join(DAYS.split())})(?:\s+(?:dernier|prochain|soir|matin))?\b",
@@ -31,15 +35,24 @@ MENTION = re.compile(
 NAMED = re.compile(rf"\b(?:{'|'.join(DAYS.split())})\b")
 
 
-def options(passages: list[Passage]) -> dict[str, int]:
-    """Each weekday expression the passages write, capitalised, with its passage's number, as
-    the model would reply ("Jeudi dernier [1]") -> that number; in prompt order, each once."""
-    out: dict[str, int] = {}
-    for number, p in enumerate(passages, 1):
-        for m in MENTION.finditer(without_orders(p.prompt_text)):
-            said = " ".join(m.group(0).split())
-            out.setdefault(f"{said[0].upper()}{said[1:]} [{number}]", number)
-    return out
+SENTENCES = 2  # the weekday sentences closest to the question whose weekdays are offered
+
+
+def options(passages: list[Passage], question: str = "", embedder=None) -> dict[str, int]:
+    """The weekday expressions of the passages' sentences, capitalised, with the passage's
+    number, as the model would reply ("Jeudi dernier [1]") -> that number; with an `embedder`,
+    only those of the `SENTENCES` sentences closest to `question`. Each once."""
+    found = [
+        (number, text, [" ".join(m.group(0).split()) for m in MENTION.finditer(text)])
+        for number, p in enumerate(passages, 1)
+        for text in sentences(without_orders(p.prompt_text))
+    ]
+    found = [f for f in found if f[2]]
+    if embedder is not None and len(found) > SENTENCES:
+        scores = embedder.passages([text for _, text, _ in found]) @ embedder.query(question)
+        best = sorted(range(len(found)), key=lambda i: -float(scores[i]))[:SENTENCES]
+        found = [found[i] for i in sorted(best)]
+    return {f"{said[0].upper()}{said[1:]} [{number}]": number for number, _, said_all in found for said in said_all}
 
 
 def needs_choice(question: str, draft: str) -> bool:
@@ -49,10 +62,10 @@ def needs_choice(question: str, draft: str) -> bool:
     return asked and NO_ANSWER not in draft.upper().replace(" ", "_") and not NAMED.search(text)
 
 
-def choose(llm, messages: list[dict], passages: list[Passage]) -> str | None:
-    """The weekday answer the model prefers ("Jeudi dernier [1]"), or None: no weekday in the
-    passages, the model prefers NO_ANSWER, or it failed."""
-    offered = options(passages)
+def choose(llm, messages: list[dict], passages: list[Passage], question: str = "", embedder=None) -> str | None:
+    """The weekday answer the model prefers ("Jeudi dernier [1]") among `options`, or None: no
+    weekday in the passages, the model prefers NO_ANSWER, or it failed."""
+    offered = options(passages, question, embedder)
     if not offered:
         return None
     try:
