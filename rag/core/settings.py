@@ -200,8 +200,8 @@ class GenerationSettings(BaseModel):
     )  # fmt: skip
     prompt_cache_tokens: int = Field(
         8192, ge=0,
-        description="prefix_cache: prompt tokens whose KV caches are kept in memory, most recent "
-        "prompts first (0: none).",
+        description="prefix_cache with prefill_chunk: prompt tokens whose KV caches are kept in "
+        "memory, most recent prompts first (0: none).",
     )  # fmt: skip
     max_new_tokens: int = Field(96, description="Upper bound on generated answer tokens.")
 

@@ -141,7 +141,7 @@ class TransformersLLM(LLM):
         except Exception as exc:  # noqa: BLE001 - any failure of the model is one ModelError
             raise ModelError(f"choosing failed: {one_line(exc)}") from exc
         share[alive[0]] = path
-        if self.settings.prefix_cache:  # the prompt, for a next request that starts alike
+        if self._keeps_prompts():  # the prompt, for a next request that starts alike
             try:
                 _crop_to(cache, len(ids))
                 self.prompts.put(ids, cache)
@@ -162,7 +162,7 @@ class TransformersLLM(LLM):
         system = self._system_tokens(messages, ids)
         starts = piece_starts(len(ids), system, self.settings.prefill_chunk)
         cache, reused = self._new_cache(), 0
-        if keep:
+        if self._keeps_prompts():
             cache, reused = self.prompts.take(ids, self._new_cache, starts)
         if system and reused < system and keep:
             cache, reused = self.systems.take(ids, self._new_cache, [system])
@@ -177,6 +177,10 @@ class TransformersLLM(LLM):
                 if end == system and keep:
                     self.systems.put(ids[:system], cache)  # a copy: generation extends `cache` itself
         return cache, reused
+
+    def _keeps_prompts(self) -> bool:
+        """Only with pieces is more than the system turn (kept in `systems`) ever reused."""
+        return self.settings.prefix_cache and self.settings.prefill_chunk > 0
 
     def _system_tokens(self, messages: list[Message], ids: list[int]) -> int:
         """How many of `ids` are the system turn, when it is worth a piece of its own (0: not)."""
@@ -316,7 +320,7 @@ class TransformersLLM(LLM):
                         eos_token_id=self._stop_ids,
                         pad_token_id=_first(tok.pad_token_id, tok.eos_token_id),
                     )
-                if self.settings.prefix_cache:
+                if self._keeps_prompts():
                     try:
                         self.prompts.put(ids, cache)
                     except Exception:  # noqa: BLE001 - a cache entry not kept costs time only
