@@ -237,6 +237,11 @@ DURATION = "Selon lui, les deux chefs d'Etat ont convenu pendant cet entretien d
         ("At what time did the call start?", "At 3 p.m. [1].", ["Trump a appelé vers 15 heures."], ""),
         ("À quelle heure a eu lieu l'appel ?", "Pendant une heure et demie [1].", [DURATION], "a time of day"),
         ("How long did the call last?", "An hour and a half [1].", [DURATION], ""),
+        ("What time did Trump call?", "At 14:00 GMT [1].", ["Trump called at 14:00 GMT."], ""),  # "14 00" folded
+        ("À quelle heure a eu lieu l'appel ?", "Jeudi soir [1].", ["L'appel a eu lieu jeudi soir."], ""),
+        ("À quelle heure a eu lieu l'appel ?", "Il y a deux heures [1].", ["Il a appelé il y a deux heures."], "a time of day"),
+        ("À quelle heure a eu lieu l'appel ?", "Pendant 2 h [1].", ["Il a parlé pendant 2 h."], "a time of day"),
+        ("What time period does the article cover?", "2024 [1].", ["En 2024."], ""),  # no time of day asked
         ("Quel jour de la semaine a eu lieu l'appel ?", "Mercredi [1].", ["L'appel a eu lieu le 12 février."],
          "a day of the week, in the cited passages"),  # the model worked the weekday out itself
         ("Quel jour de la semaine a eu lieu l'appel ?", "Mercredi [1].", ["L'appel a eu lieu mercredi [12 févr. 2025]."], ""),

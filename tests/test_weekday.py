@@ -40,6 +40,7 @@ def test_with_an_embedder_only_the_weekdays_of_the_sentences_closest_to_the_ques
         ("Le 7 novembre 2024 [1]", True),
         ("Jeudi dernier [1]", False),  # names a day already
         ("NO_ANSWER", False),  # the model's refusal stands
+        ("  ", False),  # so does an empty reply
     ],
 )
 def test_only_a_weekday_question_drafted_without_a_day_is_asked_again(draft, asks):

@@ -125,9 +125,13 @@ WEEKDAY = "a day of the week"
 _HOURS = r"(?:\d{1,2}|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 ASKS = (  # (what the question asks for, how to spot it, what an answer to it must contain)
     (WEEKDAY, r"\bjour de la semaine\b|\bday of the week\b", rf"\b(?:{'|'.join(DAYS.split())})\b"),
-    ("a time of day", r"\ba quelle heure\b|\bwhat time\b",  # "15 h 30", "3 p.m.", "à 15 heures", not "d'une heure"
-     rf"\b\d{{1,2}}\s*h\s*\d{{0,2}}\b|\b\d{{1,2}}:\d{{2}}\b|\b(?:midi|minuit|noon|midnight|o clock)\b|\b\d{{1,2}}\s*(?:am|pm|a m|p m)\b"
-     rf"|\b(?:a|at|vers|around|des|avant|apres|before|after|until|jusqu a)\s+{_HOURS}\s+(?:heures?|hours?)\b"),
+    ("a time of day", r"\ba quelle heure\b|\bwhat time\b(?! (?:period|zone|frame|span)s?\b)",  # on folded text:
+     # "15 h 30", "15:30" ("15 30" folded) after "à", "3 p.m.", "à 15 heures", "jeudi soir"; not
+     # "d'une heure", "il y a deux heures", "pendant 2 h"
+     rf"\b\d{{1,2}}\s*h\s*[0-5]\d\b|\b\d{{1,2}}\s*(?:am|pm|a m|p m)\b"
+     r"|\b(?:midi|minuit|noon|midnight|o clock|matin|matinee|soir|soiree|apres midi|nuit|morning|afternoon|evening|night)\b"
+     rf"|(?<!\bil )(?<!\by )(?<!\belle )(?<!\bon )\b(?:a|at|vers|around|avant|before|until|jusqu a)\s+{_HOURS}"
+     r"(?:\s*h\b|\s+heures?\b|\s+[0-5]\d\b)"),
     ("a duration", r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
      r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b"),
 )  # fmt: skip

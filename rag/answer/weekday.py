@@ -8,9 +8,10 @@ withholds. Evidence first: the sentences that name a weekday are ranked by the e
 constrained (`LLM.choose`) to the weekday expressions of the best `SENTENCES` of them, each with
 its passage number ("Jeudi dernier [1]", "Mercredi [3]"), picks the day and the passage
 together; the answer is verbatim by construction. "NO_ANSWER" is measured beside them and wins
-when the model prefers it. The prompt is the answer's own, so the prompt cache makes the choice
-a few decode steps. Measured: docs/results/2026-12-06-same-answer.md (the model alone, over
-every weekday of the passages, chose wrong in 2 of the 3 seeds cases that needed it).
+when the model prefers it. The prompt is the answer's own: one more prefill after the system
+turn (about a first token's time), as only the system turn's cache is reused by default
+(rag.llm.transformers.prompt_cache). Measured: docs/results/2026-12-06-same-answer.md (the model
+alone, over every weekday of the passages, chose wrong in 2 of the 3 seeds cases that needed it).
 
 Written by hand: no library turns a text's weekday mentions into constrained-decoding options.
 """
@@ -56,10 +57,11 @@ def options(passages: list[Passage], question: str = "", embedder=None) -> dict[
 
 
 def needs_choice(question: str, draft: str) -> bool:
-    """The question asks for a weekday and the draft, not a refusal, names none."""
+    """The question asks for a weekday and the draft, neither empty nor a refusal, names none."""
     asked = any(kind == WEEKDAY for kind, _ in asked_kinds(question))
     text = fold(MARKER.sub(" ", draft))
-    return asked and NO_ANSWER not in draft.upper().replace(" ", "_") and not NAMED.search(text)
+    refused = not draft.strip() or NO_ANSWER in draft.upper().replace(" ", "_")
+    return asked and not refused and not NAMED.search(text)
 
 
 def choose(llm, messages: list[dict], passages: list[Passage], question: str = "", embedder=None) -> str | None:

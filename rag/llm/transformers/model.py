@@ -28,7 +28,7 @@ from typing import Any
 
 from rag.core.errors import ModelError
 from rag.llm.base import LLM, Message, every_option
-from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache, piece_starts
+from rag.llm.transformers.prompt_cache import MIN_SHARED, PromptCache, piece_starts
 from rag.core.settings import Settings
 from rag.llm.transformers.convert import convert, guarded, load_folder, one_line, converted_name
 from rag.llm.weights import JOIN_SHARE, bundled_gguf
@@ -187,7 +187,7 @@ class TransformersLLM(LLM):
         if not messages or messages[0].get("role") != "system":
             return 0
         system = self._tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"]
-        fits = MIN_SHARED <= len(system) <= len(ids) - MIN_NEW and ids[: len(system)] == list(system)
+        fits = MIN_SHARED <= len(system) < len(ids) and ids[: len(system)] == list(system)  # not on the rest
         return len(system) if fits else 0
 
     def _new_cache(self) -> Any:
