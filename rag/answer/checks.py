@@ -60,10 +60,15 @@ def _key_facts_missing(d: Draft) -> str | None:
     return "" if key and cit.key_support(key, d.cited) < d.min_key_support else None
 
 
+def refuses(reply: str) -> bool:
+    """The model's reply is empty or says NO_ANSWER (in any case, spaced or not)."""
+    return not reply or NO_ANSWER in reply.upper().replace(" ", "_")
+
+
 # On the model's raw reply: (reply, the sources' file names) -> detail or None.
 REPLY = (
     Rule("no-answer", "the model found no answer",
-         lambda reply, sources: "" if not reply or NO_ANSWER in reply.upper().replace(" ", "_") else None),
+         lambda reply, sources: "" if refuses(reply) else None),
     Rule("unknown-file", "the answer names a file that is not among the sources ({detail})",
          lambda reply, sources: min(unknown_files(reply, sources), default=None)),
 )  # fmt: skip

@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.checks import NO_ANSWER
-from rag.answer.citations import WEEKDAY, asked_kinds
+from rag.answer.checks import NO_ANSWER, refuses
+from rag.answer.citations import WEEKDAY, missing_kind
 from rag.answer.untrusted import without_orders
 from rag.core.errors import ModelError
 from rag.core.types import Passage
 from rag.text.calendar import DAYS
-from rag.text.normalize import MARKER, fold
 from rag.text.sentences import sentences
 
 MENTION = re.compile(
     rf"\b(?:(?:ce|this|last|next|on)\s+)?(?:{'|'.join(DAYS.split())})(?:\s+(?:dernier|prochain|soir|matin))?\b",
     re.IGNORECASE,
 )
-NAMED = re.compile(rf"\b(?:{'|'.join(DAYS.split())})\b")
 
 
 SENTENCES = 2  # the weekday sentences closest to the question whose weekdays are offered
@@ -57,11 +55,9 @@ def options(passages: list[Passage], question: str = "", embedder=None) -> dict[
 
 
 def needs_choice(question: str, draft: str) -> bool:
-    """The question asks for a weekday and the draft, neither empty nor a refusal, names none."""
-    asked = any(kind == WEEKDAY for kind, _ in asked_kinds(question))
-    text = fold(MARKER.sub(" ", draft))
-    refused = not draft.strip() or NO_ANSWER in draft.upper().replace(" ", "_")
-    return asked and not refused and not NAMED.search(text)
+    """The question asks for a weekday and the draft, neither empty nor a refusal, names none
+    (the asked-kind check would withhold it)."""
+    return not refuses(draft.strip()) and missing_kind(draft, question) == WEEKDAY
 
 
 def choose(llm, messages: list[dict], passages: list[Passage], question: str = "", embedder=None) -> str | None:
