@@ -204,7 +204,8 @@ class RAG:
         question on a report the passages also deny is answered without the model, with both
         accounts quoted (`Answer.conflict`, rag.answer.conflicts): its text, then its Answer,
         once, with no short answer. A weekday question drafted with a date is asked again,
-        constrained to the passages' weekdays (rag.answer.weekday), before the checks.
+        constrained to the passages' weekdays (rag.answer.weekday), before the checks; a draft
+        the checks withhold gets one second look (`retry_withheld`).
         """
         question = check_question(question, self.settings.max_question_chars)
         self.refresh()
@@ -253,11 +254,16 @@ class RAG:
                 continue
             hidden = False
             yield so_far
-        raw = "".join(pieces)
-        if weekday.needs_choice(standalone, raw):  # a date for "quel jour de la semaine": choose the day
-            raw = weekday.choose(self.llm, messages, passages, standalone, self.embedder) or raw
+        answer = self._draft(question, standalone, lang, "".join(pieces), passages, messages)
+        if answer.abstained and answer.withheld in checks.SECOND_LOOK and self.settings.retry_withheld:
+            again = passages[::-1]  # it often took a neighbouring passage's fact: read them reversed
+            if again != passages:
+                messages = self._messages(standalone, again, lang)
+                raw = "".join(self.llm.complete(messages, self.settings.max_new_tokens))
+                second = self._draft(question, standalone, lang, raw, again, messages)
+                answer = answer if second.abstained else second
         timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
-        answer = self._finish(question, standalone, lang, raw, passages, timings)
+        answer = replace(answer, timings=timings)
         yield answer
         if self.settings.short_answer and not answer.abstained:
             yield self.shorten(answer)
@@ -279,11 +285,16 @@ class RAG:
         system = render(self.settings.prompts_dir, "system", language=NAMES[lang])
         user = render(self.settings.prompts_dir, "answer", passages=blocks, question=question, language=NAMES[lang])
         if any(kind == cit.WEEKDAY for kind, _ in cit.asked_kinds(question)):
-            # This model answers "quel jour de la semaine" with a date from the passages (withheld
-            # by the checks); told what is asked, it finds the weekday more often (measured:
-            # docs/results/2026-11-22-citations-and-checks.md).
+            # Told what is asked, this model gives a weekday rather than a date more often
+            # (measured: docs/results/2026-11-22-citations-and-checks.md).
             user += "\n" + render(self.settings.prompts_dir, f"weekday.{lang}")
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _draft(self, question, standalone, lang, raw, passages, messages) -> Answer:
+        """The reply, its weekday chosen if a weekday question got a date, cited and checked."""
+        if weekday.needs_choice(standalone, raw, passages):
+            raw = weekday.choose(self.llm, messages, passages, standalone, self.embedder) or raw
+        return self._finish(question, standalone, lang, raw, passages, Timings())
 
     def _finish(self, question, standalone, lang, raw, passages, timings) -> Answer:
         text, citations, withheld = self.check(standalone, lang, raw, passages)

@@ -218,8 +218,22 @@ def test_a_duration_needs_the_same_number_and_unit_in_the_passages():
         ("Combien de temps a duré l'appel ?", "Environ une heure et demie [1].", ""),
         ("How long was the call?", "It lasted two and a half hours [1].", ""),
         ("Qui a révélé l'appel ?", "Le Washington Post [1].", ""),
+        # un-06 of evals/seeds.jsonl, as the model answered it on a second look
+        ("How many Tomahawk missiles did Volodymyr Zelensky ask for during his White House visit?",
+         "Volodymyr Zelensky asked for Tomahawk missiles during his White House visit [5].", "a count"),
+        ("How many Tomahawk missiles did Zelensky ask for?", "He asked for 25 Tomahawk missiles [1].", ""),
+        ("Combien de frères Margaret avait-elle ?", "Margaret avait deux frères [1].", ""),
+        ("Combien de frères Margaret avait-elle ?", "Margaret avait des frères aînés [1].", "a count"),
+        ("Depuis combien d'années Moscou essaie-t-elle de résoudre la guerre ?", "Depuis longtemps [1].", "a count"),
+        ("Depuis combien d'années Moscou essaie-t-elle de résoudre la guerre ?", "Depuis dix ans [1].", ""),
+        ("Combien d'équipes participent à la Coupe Davis ?", "Seize équipes [1].", ""),
+        ("How much money did Biden plan to spend?", "$6 billion [1].", ""),
+        ("Combien de temps a duré l'appel ?", "Longtemps [1].", "a duration"),  # a duration, not a count
+        # the count is not what is asked: the answer is Trump's reply
+        ("Qu'a répondu Trump lorsqu'on lui a demandé combien de fois il avait parlé à Poutine ?",
+         "Il a dit qu'il ferait mieux de ne pas le dire [2].", ""),
     ],
-)
+)  # fmt: skip
 def test_an_answer_must_give_the_kind_of_thing_asked(question, answer, missing):
     assert cit.missing_kind(answer, question) == missing
 
@@ -257,6 +271,14 @@ def test_what_was_asked_must_be_in_the_cited_passages_too(question, answer, cite
         ("The New York Post journalist interviewed Donald Trump on Thursday, November 10, 2024. [1]",
          "Which New York Post journalist interviewed Donald Trump?", True),
         ("Le journaliste a interrogé Trump le 10 novembre 2024 [1].", "Quel journaliste a interrogé Trump ?", True),
+        # un-09 of evals/seeds.jsonl on a second look: words that only say the call took place
+        ("The New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin on "
+         "November 10, 2024, during a conversation that took place on Thursday, November 7, 2024. [5]",
+         "Which New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin?", True),
+        ("Le journaliste a interrogé Trump lors d'un entretien qui a eu lieu le 10 novembre 2024 [1].",
+         "Quel journaliste a interrogé Trump ?", True),
+        ("Le journaliste a interrogé Trump lors d'un dîner le 10 novembre 2024 [1].",
+         "Quel journaliste a interrogé Trump ?", False),  # "dîner" is a fact besides the date
         ("Le journaliste Miranda Devine a interrogé Trump le 10 novembre 2024 [1].",
          "Quel journaliste a interrogé Trump ?", False),  # a name besides the date
         ("Le 10 novembre 2024 [1].", "Quand le Washington Post a-t-il révélé l'appel ?", False),  # asks when

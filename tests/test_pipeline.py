@@ -160,7 +160,7 @@ def test_a_weekday_question_answered_with_a_date_is_asked_to_choose_a_day_the_pa
         return choice.format(passage_number(messages, "a annoncé mercredi"))
 
     date = lambda m: f"Le 12 février 2025 [{passage_number(m, 'a annoncé mercredi')}]."  # noqa: E731
-    bot = make_bot(date, choice=choose, short_answer=False)
+    bot = make_bot(date, choice=choose, short_answer=False, retry_withheld=False)
     answer = bot.ask("Quel jour de la semaine Donald Trump a-t-il annoncé sur Truth Social son appel avec Poutine ?")
     assert len(asked) == 1 and asked[0] == bot.llm.calls[0]  # the answer's own prompt
     if day is None:  # the model prefers no day: the date stays, and is withheld
@@ -169,8 +169,48 @@ def test_a_weekday_question_answered_with_a_date_is_asked_to_choose_a_day_the_pa
     assert not answer.abstained and answer.text.startswith(day)
     assert [c.source for c in answer.citations] == ["003_17ab84beb0fc2423.txt"]
     assert "mercredi" in answer.citations[0].quote.lower()
-    assert not make_bot(lambda m: "Mercredi [1].", choice=choose, short_answer=False).ask("Quel jour de la semaine Trump a-t-il appelé ?").abstained
+    assert not make_bot(lambda m: "Mercredi [1].", choice=choose, short_answer=False, retry_withheld=False).ask("Quel jour de la semaine Trump a-t-il appelé ?").abstained
     assert len(asked) == 1  # a draft that names a day is not asked again
+
+
+FOGEL = "Quel Américain détenu en Russie a été remis en liberté ?"
+
+
+def answer_prompts(bot) -> list[list[dict]]:
+    return [c for c in bot.llm.calls if "Passages:" in c[-1]["content"]]
+
+
+@pytest.mark.parametrize("second", ["right", "wrong"])
+def test_a_withheld_draft_gets_a_second_look_with_the_passages_reversed(make_bot, second):
+    drafts = []
+
+    def script(messages):
+        n = passage_number(messages, "Marc Fogel")
+        if not drafts or second == "wrong":  # a number no passage has: withheld ("number")
+            drafts.append(f"Marc Fogel a été remis en liberté après 37 jours [{n}].")
+        else:
+            drafts.append(f"Marc Fogel a été remis en liberté [{n}].")
+        return drafts[-1]
+
+    bot = make_bot(script, short_answer=False)
+    answer = bot.ask(FOGEL)
+    first, again = answer_prompts(bot)
+    shown = len(answer.passages)
+    assert shown > 1 and passage_number(again, "Marc Fogel") == shown + 1 - passage_number(first, "Marc Fogel")
+    if second == "wrong":  # both withheld: the first draft and its reason stand
+        assert answer.abstained and answer.withheld == "number" and answer.draft == drafts[0]
+        return
+    assert not answer.abstained and answer.text.startswith("Marc Fogel a été remis en liberté [")
+    assert answer.draft == drafts[1] and [c.source for c in answer.citations] == ["003_17ab84beb0fc2423.txt"]
+    assert "Marc Fogel" in answer.passages[answer.citations[0].number - 1].text  # numbered as the second prompt showed them
+    assert answer.timings.total_s >= answer.timings.first_token_s > 0
+
+
+def test_no_second_look_when_the_model_found_no_answer_or_it_is_off(make_bot):
+    bot = make_bot(lambda m: "NO_ANSWER")
+    assert bot.ask(FOGEL).abstained and len(answer_prompts(bot)) == 1
+    bot = make_bot(lambda m: f"Marc Fogel a été remis en liberté après 37 jours [{passage_number(m, 'Marc Fogel')}].", retry_withheld=False)
+    assert bot.ask(FOGEL).withheld == "number" and len(answer_prompts(bot)) == 1
 
 
 def test_a_question_restated_around_a_date_is_withheld(make_bot):
@@ -188,7 +228,7 @@ def test_invented_place_is_withheld_without_asking_the_model(make_bot):
     answer = bot.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
     assert answer.abstained and answer.citations == ()
     assert answer.draft.startswith("Le sommet reporté devait se tenir à Genève")
-    assert bot.llm.tasks == ["answer"]  # verify is off: the model was not asked to confirm
+    assert "verify" not in bot.llm.tasks  # verify is off: the model was not asked to confirm
 
 
 def test_answer_that_restates_the_question_is_withheld(make_bot):

@@ -94,6 +94,11 @@ RULES = (
          lambda d: "" if cit.support(d.text, d.cited, d.question) < d.min_support else None),
 )  # fmt: skip
 
+# A draft withheld by one of these gets a second look (RAG.stream, RAG_RETRY_WITHHELD): the model
+# wrote an answer the passages do not bear out, often a fact of a neighbouring passage; not when
+# it found none (no-answer), named an unknown file, or the question is off-topic.
+SECOND_LOOK = frozenset((NO_CITATION.code, *(r.code for r in RULES)))
+
 UNCONFIRMED = Rule("unconfirmed", "the model did not confirm the answer from the passages")
 
 CODES = tuple(r.code for r in (OFF_TOPIC, *REPLY, NO_CITATION, *RULES, UNCONFIRMED))

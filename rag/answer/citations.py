@@ -11,7 +11,7 @@ from rag.core.types import Citation, Passage
 from rag.text.calendar import DATE_WORDS, DAYS, LEADING_DATE, dates
 from rag.text.normalize import MARKER, fold
 from rag.text.sentences import sentences
-from rag.text.words import ONE, content_words, key_support, matches, quantities, support
+from rag.text.words import NUMBER_WORDS, ONE, content_words, key_support, matches, quantities, support
 
 def parse_markers(text: str) -> list[int]:
     """Passage numbers cited, in order of first use. "[1] foo [3, 1]" -> [1, 3]"""
@@ -134,6 +134,13 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
      r"(?:\s*h\b|\s+heures?\b|\s+[0-5]\d\b)"),
     ("a duration", r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
      r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b"),
+    # "Combien de missiles … ?", "How many …", "Depuis combien d'années …": the question opens with
+    # the count (not "… lorsqu'on lui a demandé combien de fois …", whose answer is a reply), and
+    # an answer without any number or quantity word does not give one ("Zelensky asked for
+    # Tomahawk missiles"). Every answered count question of PIAF's 500 and the seeds holds one.
+    ("a count", r"^(?:(?:en|depuis|pendant|pour|sur|dans|for|since|in|over|of)\s+)?(?:combien|how (?:many|much))\b(?! de temps\b)",
+     rf"\b(?:\d+|{'|'.join(NUMBER_WORDS)}|une?|one|neuf|treize|quatorze|seize|zero|aucune?|none|plusieurs|several|quelques|few|"
+     r"dizaines?|douzaines?|centaines?|milliers?|millions?|milliards?|dozens?|hundreds?|thousands?|billions?|once|twice)\b"),
 )  # fmt: skip
 
 
@@ -142,6 +149,10 @@ ASKS_WHEN = (
     r"heures?|hours?|times?|temps|duree|moment|epoque|periode|period|siecles?|century|lendemain|veille)\b"
 )
 ASKS_COUNT = r"\b(?:combien|how many|how much|quel nombre|what number)\b"
+EVENT_WORDS = frozenset(  # folded content words (rag.text.words) that name a call or its taking place
+    "conversation conversations call calls appel appels entretien entretiens echange echanges "
+    "took place lieu held tenu tenue happened occurred deroule".split()
+)
 
 
 def only_adds_a_date(answer: str, question: str) -> bool:
@@ -151,12 +162,14 @@ def only_adds_a_date(answer: str, question: str) -> bool:
     "Which journalist interviewed Trump?" -> "The journalist interviewed Trump on Thursday,
     November 10, 2024." Every word-overlap check supports that. New words that are all date
     parts (numbers up to 31, years, months, weekdays), with at least one month, weekday or year,
-    do not answer a question that asks no time, nor a count ("2000 missiles" is no year).
+    do not answer a question that asks no time, nor a count ("2000 missiles" is no year). Words
+    that only say an event happened ("during a conversation that took place on …", "lors d'un
+    entretien qui a eu lieu …": EVENT_WORDS) add no fact beside the date.
     """
     q = fold(question)
     if re.search(ASKS_WHEN, q) or re.search(ASKS_COUNT, q):
         return False
-    novel = novel_words(answer, question)
+    novel = novel_words(answer, question) - EVENT_WORDS
 
     def number(w: str) -> int | None:
         return int(w) if re.fullmatch(r"[0-9]{1,4}", w) else None

@@ -132,6 +132,12 @@ class AnswerSettings(BaseModel):
         description="Also ask the model to confirm that the cited passages state the answer (one "
         "more prefill; docs/results/2026-12-02-readme-overview-and-settings.md).",
     )
+    retry_withheld: bool = Field(
+        True,
+        description="When the checks withhold a draft, ask the model once more with the passages "
+        "in reverse order and show that draft if it passes them (one more answer on those "
+        "questions; docs/results/2026-12-06-second-look.md).",
+    )
     short_answer: bool = Field(
         True,
         description="Give each answer a short exact answer: the words of a cited sentence that "
