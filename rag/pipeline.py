@@ -292,7 +292,7 @@ class RAG:
 
     def _draft(self, question, standalone, lang, raw, passages, messages) -> Answer:
         """The reply, its weekday chosen if a weekday question got a date, cited and checked."""
-        if weekday.needs_choice(standalone, raw, passages):
+        if weekday.needs_choice(standalone, raw):
             raw = weekday.choose(self.llm, messages, passages, standalone, self.embedder) or raw
         return self._finish(question, standalone, lang, raw, passages, Timings())
 

@@ -1,6 +1,5 @@
-"""A weekday question ("Quel jour de la semaine … ?") whose draft gives no weekday, or one no
-passage writes, answered again by choosing among the weekdays of the passages' sentences
-closest to the question.
+"""A weekday question ("Quel jour de la semaine … ?") whose draft gives no weekday, answered
+again by choosing among the weekdays of the passages' sentences closest to the question.
 
 This model answers such questions with the date that the passages resolve the weekday to
 ("jeudi dernier (7 novembre 2024)" -> "Le 7 novembre 2024"), which the asked-kind check then
@@ -22,13 +21,11 @@ from __future__ import annotations
 import re
 
 from rag.answer.checks import NO_ANSWER, refuses
-from rag.answer.citations import WEEKDAY, asked_kinds, missing_kind
+from rag.answer.citations import WEEKDAY, missing_kind
 from rag.answer.untrusted import without_orders
 from rag.core.errors import ModelError
 from rag.core.types import Passage
-from rag.text.calendar import DATE_WORDS, DAYS
-from rag.text.normalize import MARKER, fold
-from rag.text.words import CALENDAR_FR
+from rag.text.calendar import DAYS
 from rag.text.sentences import sentences
 
 MENTION = re.compile(
@@ -37,7 +34,6 @@ MENTION = re.compile(
 )
 
 
-DAYS_FR = frozenset(DAYS.split()[:7])  # "lundi" … "dimanche": what English weekdays map to (CALENDAR_FR)
 SENTENCES = 2  # the weekday sentences closest to the question whose weekdays are offered
 
 
@@ -58,17 +54,10 @@ def options(passages: list[Passage], question: str = "", embedder=None) -> dict[
     return {f"{said[0].upper()}{said[1:]} [{number}]": number for number, _, said_all in found for said in said_all}
 
 
-def needs_choice(question: str, draft: str, passages: list[Passage] = ()) -> bool:
+def needs_choice(question: str, draft: str) -> bool:
     """The question asks for a weekday and the draft, neither empty nor a refusal, names none
-    (the asked-kind check would withhold it), or names one that none of the `passages` writes:
-    the model worked it out from a date ("Le 20 janvier (lundi)"), often another event's."""
-    if refuses(draft.strip()) or not any(kind == WEEKDAY for kind, _ in asked_kinds(question)):
-        return False
-    if missing_kind(draft, question) == WEEKDAY:
-        return True
-    named = {CALENDAR_FR.get(w, w) for w in fold(MARKER.sub(" ", draft)).split() if w in DATE_WORDS}
-    written = {w for p in passages for w in fold(p.prompt_text).split()}
-    return bool(passages) and not (named & DAYS_FR) <= written
+    (the asked-kind check would withhold it)."""
+    return not refuses(draft.strip()) and missing_kind(draft, question) == WEEKDAY
 
 
 def choose(llm, messages: list[dict], passages: list[Passage], question: str = "", embedder=None) -> str | None:
