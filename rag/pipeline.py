@@ -257,7 +257,7 @@ class RAG:
         answer = self._draft(question, standalone, lang, "".join(pieces), passages, messages)
         if answer.abstained and answer.withheld in checks.SECOND_LOOK and self.settings.retry_withheld:
             again = passages[::-1]  # it often took a neighbouring passage's fact: read them reversed
-            if again != passages:
+            if len(passages) > 1:
                 messages = self._messages(standalone, again, lang)
                 raw = "".join(self.llm.complete(messages, self.settings.max_new_tokens))
                 second = self._draft(question, standalone, lang, raw, again, messages)
@@ -291,17 +291,15 @@ class RAG:
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def _draft(self, question, standalone, lang, raw, passages, messages) -> Answer:
-        """The reply, its weekday chosen if a weekday question got a date, cited and checked."""
+        """The reply, its weekday chosen if a weekday question got a date, cited and checked
+        (without timings: the caller sets them once the answer is final)."""
         if weekday.needs_choice(standalone, raw):
             raw = weekday.choose(self.llm, messages, passages, standalone, self.embedder) or raw
-        return self._finish(question, standalone, lang, raw, passages, Timings())
-
-    def _finish(self, question, standalone, lang, raw, passages, timings) -> Answer:
         text, citations, withheld = self.check(standalone, lang, raw, passages)
         if withheld:
-            return self._abstain(question, lang, passages, timings, standalone, raw, withheld.code)
+            return self._abstain(question, lang, passages, Timings(), standalone, raw, withheld.code)
         return Answer(
-            question, text, False, tuple(citations), tuple(passages), timings,
+            question, text, False, tuple(citations), tuple(passages), Timings(),
             _if_changed(standalone, question), lang, raw,
         )  # fmt: skip
 
