@@ -1,4 +1,5 @@
 """The web app: `python app.py` serves the chat page (the code is in `rag.ui`; also `rag-app`)."""
+
 import sys
 
 from rag.ui.app import main

@@ -29,13 +29,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a `rag eval --out` results file")
     parser.add_argument("--index", type=Path, default=None, help="the run's index folder")
-    parser.add_argument("--piaf", action="store_true", help="a `rag eval piaf` run (its settings; index .rag-piaf)")
+    parser.add_argument(
+        "--piaf", action="store_true", help="a `rag eval piaf` run (its settings; index .rag-piaf)"
+    )
     args = parser.parse_args()
     settings = Settings(**({"index_dir": args.index} if args.index else {}))
     if args.piaf:
-        settings = piaf.piaf_settings(settings, piaf.corpus_path(settings), args.index or piaf.INDEX)
+        settings = piaf.piaf_settings(
+            settings, piaf.corpus_path(settings), args.index or piaf.INDEX
+        )
     bot = RAG(settings, llm=object())  # the checks below never call the model (verify is off)
-    rows = [json.loads(line) for line in args.results.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in args.results.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     every = checks.RULES
     first, cost, save, seen = Counter(), Counter(), Counter(), 0
     for r in rows:
@@ -58,7 +66,9 @@ def main() -> None:
                 continue
             right = bool(r.get("expected")) and contains_answer(alone, r["expected"])
             (cost if right else save)[rule.code] += 1
-    print(f"{args.results}: {len(rows)} cases, {seen} drafts re-checked, {sum(first.values())} withheld")
+    print(
+        f"{args.results}: {len(rows)} cases, {seen} drafts re-checked, {sum(first.values())} withheld"
+    )
     print(f"{'rule':<12} {'withholds first':>15} {'alone: right':>13} {'alone: wrong':>13}  pays?")
     for rule in every:
         c, s = cost[rule.code], save[rule.code]

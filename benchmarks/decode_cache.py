@@ -40,7 +40,10 @@ def main() -> None:
     llm = bot.llm
     llm.load()
     fast_cache = llm._new_cache
-    caches = {"DynamicCache": lambda: DynamicCache(config=llm._model.config), "DecodeCache": fast_cache}
+    caches = {
+        "DynamicCache": lambda: DynamicCache(config=llm._model.config),
+        "DecodeCache": fast_cache,
+    }
     times: dict[str, list[float]] = {name: [] for name in caches}
     same = True
     for case in load_testset(ROOT / "evals" / "seeds.jsonl")[: args.cases]:
@@ -60,14 +63,19 @@ def main() -> None:
                 times[name].append(1000 * (end - first) / (tokens - 1))
             same &= texts.setdefault(name, text) == text
         same &= texts["DynamicCache"] == texts["DecodeCache"]
-        print(f"{case['id']}: {llm.count_tokens(messages)} prompt tokens; ms/token "
-              + ", ".join(f"{n} {' '.join(f'{t:.1f}' for t in times[n][-2:])}" for n in caches), flush=True)  # fmt: skip
+        print(
+            f"{case['id']}: {llm.count_tokens(messages)} prompt tokens; ms/token "
+            + ", ".join(f"{n} {' '.join(f'{t:.1f}' for t in times[n][-2:])}" for n in caches),
+            flush=True,
+        )
     llm._new_cache = fast_cache
     medians = {name: statistics.median(values) for name, values in times.items()}
     for name, value in medians.items():
         print(f"{name:<13} median {value:.1f} ms/token ({1000 / value:.1f} tokens/s)")
-    print(f"DecodeCache / DynamicCache time per token: {medians['DecodeCache'] / medians['DynamicCache']:.2f}; "
-          f"same text: {same}")  # fmt: skip
+    print(
+        f"DecodeCache / DynamicCache time per token: {medians['DecodeCache'] / medians['DynamicCache']:.2f}; "
+        f"same text: {same}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ from rag.core.offline import offline_environment  # noqa: E402
 def _rss_mb() -> float:
     """Resident memory now (Linux /proc; -1 elsewhere): a peak would not show memory freed."""
     try:
-        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS:"))
+        line = next(
+            x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS:")
+        )
     except (OSError, StopIteration):
         return -1.0
     return int(line.split()[1]) / 1024
@@ -44,7 +46,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default=str(ROOT / "seeds"), help="a folder or a .jsonl corpus")
     p.add_argument("--checks", type=int, default=200)
-    p.add_argument("--reopens", type=int, default=100, help="reopens for the memory and open-file count")
+    p.add_argument(
+        "--reopens", type=int, default=100, help="reopens for the memory and open-file count"
+    )
     args = p.parse_args()
     offline_environment()
     from rag.core.settings import Settings
@@ -53,8 +57,13 @@ def main() -> int:
     from rag.testing.fakes import FakeLLM
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(sources=[Path(args.corpus)], index_dir=Path(tmp) / "index", embedder="fake",
-                            llm="fake", model_cache=Path(tmp) / "cache")  # fmt: skip
+        settings = Settings(
+            sources=[Path(args.corpus)],
+            index_dir=Path(tmp) / "index",
+            embedder="fake",
+            llm="fake",
+            model_cache=Path(tmp) / "cache",
+        )
         bot = RAG(settings, llm=FakeLLM())
         report = bot.ingest(progress=False)
         store = bot.retriever.store
@@ -80,11 +89,19 @@ def main() -> int:
         gc.collect()
         after = (_rss_mb(), _open_files())
     check, search, reopen = (statistics.median(x) for x in (checks, searches, reopens))
-    print(f"corpus {args.corpus}: {len(report.added)} documents, {len(bot.retriever.chunks)} chunks")
-    print(f"version check p50 {check * 1000:.2f} ms ({check / search:.3f} x a retrieval of p50 {search * 1000:.1f} ms)")
-    print(f"reopen p50 {reopen:.2f} s ({reopen / search:.0f} x a retrieval), once per change to the index")
-    print(f"{args.reopens} more reopens: resident memory {before[0]:.0f} -> {after[0]:.0f} MB, "
-          f"open files {before[1]} -> {after[1]}")
+    print(
+        f"corpus {args.corpus}: {len(report.added)} documents, {len(bot.retriever.chunks)} chunks"
+    )
+    print(
+        f"version check p50 {check * 1000:.2f} ms ({check / search:.3f} x a retrieval of p50 {search * 1000:.1f} ms)"
+    )
+    print(
+        f"reopen p50 {reopen:.2f} s ({reopen / search:.0f} x a retrieval), once per change to the index"
+    )
+    print(
+        f"{args.reopens} more reopens: resident memory {before[0]:.0f} -> {after[0]:.0f} MB, "
+        f"open files {before[1]} -> {after[1]}"
+    )
     return 0
 
 

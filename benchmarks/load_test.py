@@ -38,15 +38,60 @@ sys.path.insert(0, str(ROOT))
 from rag.cli.main import offline_environment  # noqa: E402
 
 MARKERS = [
-    "abricotin", "baleinor", "cactusine", "dauphinel", "ecureuilo", "flamantis", "girafon",
-    "hibouzar", "iguanex", "jaguaro", "koalimo", "lemurix", "mangoust", "narvalix", "ocelotin",
-    "pelicor", "quokkane", "renardel", "saumonix", "tatouzor", "urubuan", "vigognel", "wapitor",
-    "xerusol", "yakimor", "zebrune",
+    "abricotin",
+    "baleinor",
+    "cactusine",
+    "dauphinel",
+    "ecureuilo",
+    "flamantis",
+    "girafon",
+    "hibouzar",
+    "iguanex",
+    "jaguaro",
+    "koalimo",
+    "lemurix",
+    "mangoust",
+    "narvalix",
+    "ocelotin",
+    "pelicor",
+    "quokkane",
+    "renardel",
+    "saumonix",
+    "tatouzor",
+    "urubuan",
+    "vigognel",
+    "wapitor",
+    "xerusol",
+    "yakimor",
+    "zebrune",
 ]  # distinct in their first six letters: the hashing fake embedder keys words on them
 TOWNS = [
-    "Albi", "Brest", "Cahors", "Dole", "Evian", "Figeac", "Gap", "Hyeres", "Istres", "Joigny",
-    "Laval", "Millau", "Nevers", "Orange", "Pau", "Quimper", "Rodez", "Sete", "Tulle", "Uzes",
-    "Vannes", "Wissant", "Xonrupt", "Yvetot", "Zonza", "Agen",
+    "Albi",
+    "Brest",
+    "Cahors",
+    "Dole",
+    "Evian",
+    "Figeac",
+    "Gap",
+    "Hyeres",
+    "Istres",
+    "Joigny",
+    "Laval",
+    "Millau",
+    "Nevers",
+    "Orange",
+    "Pau",
+    "Quimper",
+    "Rodez",
+    "Sete",
+    "Tulle",
+    "Uzes",
+    "Vannes",
+    "Wissant",
+    "Xonrupt",
+    "Yvetot",
+    "Zonza",
+    "Agen",
 ]
 
 
@@ -63,8 +108,12 @@ def write_corpus(folder: Path, n: int) -> None:
 
 
 def questions(marker: str, turns: int) -> list[str]:
-    asked = [f"Qu'est-ce que le {marker} ?", f"Dans quelle ville a lieu le {marker} ?",
-             f"Qui prépare le {marker} ?", f"Combien de visiteurs attire le {marker} ?"]  # fmt: skip
+    asked = [
+        f"Qu'est-ce que le {marker} ?",
+        f"Dans quelle ville a lieu le {marker} ?",
+        f"Qui prépare le {marker} ?",
+        f"Combien de visiteurs attire le {marker} ?",
+    ]
     return [asked[t % len(asked)] for t in range(turns)]
 
 
@@ -76,7 +125,9 @@ class Result:
     cross_talk: str = ""
 
 
-def converse(url: str, marker: str, turns: int, strict: bool = True, auth: tuple[str, str] | None = None) -> Result:
+def converse(
+    url: str, marker: str, turns: int, strict: bool = True, auth: tuple[str, str] | None = None
+) -> Result:
     """One user: its own session, `turns` questions about its marker, checking every reply."""
     from gradio_client import Client
 
@@ -85,7 +136,9 @@ def converse(url: str, marker: str, turns: int, strict: bool = True, auth: tuple
         client = Client(url, verbose=False, auth=auth)
         for t, question in enumerate(questions(marker, turns), start=1):
             start = time.perf_counter()
-            chat, _sources, _latency, _box = client.predict(question, 5, "auto", False, "fr", api_name="/ask")
+            chat, _sources, _latency, _box = client.predict(
+                question, 5, "auto", False, "fr", api_name="/ask"
+            )
             result.latencies.append(time.perf_counter() - start)
             result.cross_talk = cross_talk(chat, marker, t, strict) or result.cross_talk
     except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
@@ -104,7 +157,9 @@ def cross_talk(chat: list[dict], marker: str, turns: int, strict: bool = True) -
     i = MARKERS.index(marker)
     others = [m for m in MARKERS if m != marker] + [t for t in TOWNS if t != TOWNS[i]]
     for message in chat:
-        text = message["content"] if isinstance(message["content"], str) else str(message["content"])
+        text = (
+            message["content"] if isinstance(message["content"], str) else str(message["content"])
+        )
         foreign = [w for w in others if re.search(rf"\b{w}\b", text)]
         if foreign:
             return f"{message['role']} message mentions {foreign[0]}"
@@ -117,15 +172,24 @@ def cross_talk(chat: list[dict], marker: str, turns: int, strict: bool = True) -
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+    return (
+        ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+    )
 
 
 def password(user: str) -> str:
     return f"{user}-password"
 
 
-def start_app(root: Path, n: int, llm: str, concurrency: int, users: list[str] | None = None,
-              flood: int = 0, answer_delay: float = 0.0) -> tuple[str, object]:  # fmt: skip
+def start_app(
+    root: Path,
+    n: int,
+    llm: str,
+    concurrency: int,
+    users: list[str] | None = None,
+    flood: int = 0,
+    answer_delay: float = 0.0,
+) -> tuple[str, object]:
     """Index the corpus and serve the page on a free port (behind a login for `users`);
     returns its URL and the Blocks."""
     from rag.core.settings import Settings
@@ -142,10 +206,16 @@ def start_app(root: Path, n: int, llm: str, concurrency: int, users: list[str] |
         for user in users:
             add_user(users_file, user, password(user), "reader")
     settings = Settings(
-        sources=[corpus], index_dir=root / "index", llm=llm, concurrency=concurrency,
-        embedder="fake" if fake else "e5-small", min_dense_score=0.0,  # always generate: that is what is measured
-        users_file=users_file, user_queue=max(5, flood), login_attempts=len(users or ()) + 5,
-    )  # fmt: skip
+        sources=[corpus],
+        index_dir=root / "index",
+        llm=llm,
+        concurrency=concurrency,
+        embedder="fake" if fake else "e5-small",
+        min_dense_score=0.0,  # always generate: that is what is measured
+        users_file=users_file,
+        user_queue=max(5, flood),
+        login_attempts=len(users or ()) + 5,
+    )
     bot = RAG(settings, llm=slow_fake(answer_delay) if fake and answer_delay else None)
     print(f"index: {bot.ingest(progress=False).summary()}", flush=True)
     bot.warm()
@@ -175,13 +245,23 @@ def flood_user(url: str, n: int, auth: tuple[str, str] | None) -> list:
     from gradio_client import Client
 
     client = Client(url, verbose=False, auth=auth)
-    return [client.submit(f"Question {i} de l'inondation ?", 5, "auto", False, "fr", api_name="/ask")
-            for i in range(n)]  # fmt: skip
+    return [
+        client.submit(f"Question {i} de l'inondation ?", 5, "auto", False, "fr", api_name="/ask")
+        for i in range(n)
+    ]
 
 
-def run(conversations: int = 20, turns: int = 2, llm: str = "fake", concurrency: int = 1,
-        timeout: float = 600.0, root: Path | None = None, login: bool = False, flood: int = 0,
-        answer_delay: float = 0.0) -> dict:  # fmt: skip
+def run(
+    conversations: int = 20,
+    turns: int = 2,
+    llm: str = "fake",
+    concurrency: int = 1,
+    timeout: float = 600.0,
+    root: Path | None = None,
+    login: bool = False,
+    flood: int = 0,
+    answer_delay: float = 0.0,
+) -> dict:
     """Start the app, run the conversations at once, stop the app; return the report."""
     offline_environment()
     if conversations > len(MARKERS):
@@ -189,14 +269,18 @@ def run(conversations: int = 20, turns: int = 2, llm: str = "fake", concurrency:
     users = [f"user{i:02d}" for i in range(conversations)] + ["flood"] if login else None
     auth = (lambda user: (user, password(user))) if login else (lambda user: None)
     with tempfile.TemporaryDirectory(dir=root) as tmp:
-        url, demo = start_app(Path(tmp), conversations, llm, concurrency, users, flood, answer_delay)
+        url, demo = start_app(
+            Path(tmp), conversations, llm, concurrency, users, flood, answer_delay
+        )
         jobs = flood_user(url, flood, auth("flood")) if flood else []
         if jobs:
             time.sleep(max(0.5, answer_delay / 2))  # the flood is queued, its first answer running
         start = time.perf_counter()
         pool = cf.ThreadPoolExecutor(max_workers=conversations)
-        futures = [pool.submit(converse, url, m, turns, llm == "fake", auth(f"user{i:02d}"))
-                   for i, m in enumerate(MARKERS[:conversations])]  # fmt: skip
+        futures = [
+            pool.submit(converse, url, m, turns, llm == "fake", auth(f"user{i:02d}"))
+            for i, m in enumerate(MARKERS[:conversations])
+        ]
         done, late = cf.wait(futures, timeout=timeout)
         wall = time.perf_counter() - start
         results = [f.result() for f in done]
@@ -215,17 +299,26 @@ def run(conversations: int = 20, turns: int = 2, llm: str = "fake", concurrency:
     latencies = [x for r in results for x in r.latencies]
     first = [r.latencies[0] for r in results if r.latencies]
     return {
-        "conversations": conversations, "turns": turns, "llm": llm, "concurrency": concurrency,
-        "login": login, "flood": flood, "answer_delay_s": answer_delay,
-        "answers": len(latencies), "wall_s": wall,
-        "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95),
+        "conversations": conversations,
+        "turns": turns,
+        "llm": llm,
+        "concurrency": concurrency,
+        "login": login,
+        "flood": flood,
+        "answer_delay_s": answer_delay,
+        "answers": len(latencies),
+        "wall_s": wall,
+        "p50_s": percentile(latencies, 0.5),
+        "p95_s": percentile(latencies, 0.95),
         "max_s": max(latencies, default=float("nan")),
         "first_max_s": max(first, default=float("nan")),
         # how many answers besides its own the slowest first turn waited for
-        "flood_wait_answers": (max(first, default=float("nan")) / answer_delay - 1) if flood and answer_delay else None,
+        "flood_wait_answers": (max(first, default=float("nan")) / answer_delay - 1)
+        if flood and answer_delay
+        else None,
         "errors": [f"{r.marker}: {r.error}" for r in results if r.error] + flood_errors,
         "cross_talk": [f"{r.marker}: {r.cross_talk}" for r in results if r.cross_talk],
-    }  # fmt: skip
+    }
 
 
 def main() -> int:
@@ -233,17 +326,41 @@ def main() -> int:
     p.add_argument("--conversations", type=int, default=20)
     p.add_argument("--turns", type=int, default=2)
     p.add_argument("--llm", default="fake", choices=["fake", "llamacpp", "openai", "transformers"])
-    p.add_argument("--concurrency", type=int, default=int(os.environ.get("RAG_CONCURRENCY", "1")),
-                   help="answers the app generates at once (RAG_CONCURRENCY)")  # fmt: skip
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("RAG_CONCURRENCY", "1")),
+        help="answers the app generates at once (RAG_CONCURRENCY)",
+    )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds for the whole run")
-    p.add_argument("--login", action="store_true", help="serve behind the login: one user per conversation")
-    p.add_argument("--flood", type=int, default=0, metavar="N",
-                   help="one more user sends N questions at once before the conversations start")  # fmt: skip
-    p.add_argument("--answer-delay", type=float, default=0.0, metavar="S",
-                   help="fake LLM: each answer takes S seconds more (an answer's known time)")  # fmt: skip
+    p.add_argument(
+        "--login", action="store_true", help="serve behind the login: one user per conversation"
+    )
+    p.add_argument(
+        "--flood",
+        type=int,
+        default=0,
+        metavar="N",
+        help="one more user sends N questions at once before the conversations start",
+    )
+    p.add_argument(
+        "--answer-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="fake LLM: each answer takes S seconds more (an answer's known time)",
+    )
     args = p.parse_args()
-    report = run(args.conversations, args.turns, args.llm, args.concurrency, args.timeout, login=args.login,
-                 flood=args.flood, answer_delay=args.answer_delay)  # fmt: skip
+    report = run(
+        args.conversations,
+        args.turns,
+        args.llm,
+        args.concurrency,
+        args.timeout,
+        login=args.login,
+        flood=args.flood,
+        answer_delay=args.answer_delay,
+    )
     print(
         f"{report['conversations']} conversations x {report['turns']} turns, llm={report['llm']}, "
         f"concurrency={report['concurrency']}: {report['answers']} answers in {report['wall_s']:.1f} s; "
@@ -255,7 +372,12 @@ def main() -> int:
         wait = report["flood_wait_answers"]
         print(
             f"flood: one user queued {report['flood']} questions first; the slowest first turn of the others "
-            f"took {report['first_max_s']:.2f} s" + (f": its own answer and {wait:.2f} answers more ({report['answer_delay_s']:.2f} s each)" if wait is not None else "")
+            f"took {report['first_max_s']:.2f} s"
+            + (
+                f": its own answer and {wait:.2f} answers more ({report['answer_delay_s']:.2f} s each)"
+                if wait is not None
+                else ""
+            )
         )
     for line in report["errors"] + report["cross_talk"]:
         print(f"  {line}")

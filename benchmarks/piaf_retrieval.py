@@ -49,13 +49,24 @@ def main() -> None:
     rows = []
     for fusion in ("bm25", "dense", "latent", "rrf"):
         bot = RAG(base.model_copy(update={"fusion": fusion, "top_k": 20}))
-        s = run_eval(bot, cases, args.out / f"piaf-{fusion}.jsonl", retrieval_only=True, limit=args.limit, progress=False)
-        rows.append((fusion, s["hit@1"], s["hit@5"], s["mrr"], s["retrieval_p50_s"], s["retrieval_p95_s"]))
+        s = run_eval(
+            bot,
+            cases,
+            args.out / f"piaf-{fusion}.jsonl",
+            retrieval_only=True,
+            limit=args.limit,
+            progress=False,
+        )
+        rows.append(
+            (fusion, s["hit@1"], s["hit@5"], s["mrr"], s["retrieval_p50_s"], s["retrieval_p95_s"])
+        )
     print(f"\n{'retriever':<10} {'hit@1':>7} {'hit@5':>7} {'MRR':>7} {'p50 ms':>8} {'p95 ms':>8}")
     for name, h1, h5, mrr, p50, p95 in rows:
         print(f"{name:<10} {h1:>7.1%} {h5:>7.1%} {mrr:>7.3f} {p50 * 1000:>8.1f} {p95 * 1000:>8.1f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nquestions: {s['with_sources']}; peak RSS {peak:.0f} MB; threads {base.threads}; cpus {os.cpu_count()}")
+    print(
+        f"\nquestions: {s['with_sources']}; peak RSS {peak:.0f} MB; threads {base.threads}; cpus {os.cpu_count()}"
+    )
 
 
 if __name__ == "__main__":

@@ -67,16 +67,22 @@ def main() -> None:
             texts.append("".join(pieces))
         same += texts[0] == texts[1]
     llm.prompts = stores["recent"]
-    print(f"{len(cases)} seeds questions in order, passages by {args.order}, "
-          f"prompt tokens p50 {statistics.median(lengths):.0f}")  # fmt: skip
+    print(
+        f"{len(cases)} seeds questions in order, passages by {args.order}, "
+        f"prompt tokens p50 {statistics.median(lengths):.0f}"
+    )
     for name in stores:
-        print(f"{name:>7}: first token p50 {statistics.median(ttft[name]):.2f} s, "
-              f"p95 {pct(ttft[name], 0.95):.2f} s; reused tokens p50 {statistics.median(reused[name]):.0f}, "
-              f"mean {statistics.mean(reused[name]):.0f}")  # fmt: skip
+        print(
+            f"{name:>7}: first token p50 {statistics.median(ttft[name]):.2f} s, "
+            f"p95 {pct(ttft[name], 0.95):.2f} s; reused tokens p50 {statistics.median(reused[name]):.0f}, "
+            f"mean {statistics.mean(reused[name]):.0f}"
+        )
     ratio = statistics.median(ttft["recent"]) / statistics.median(ttft["system"])
     kept = llm.prompts.tokens
-    print(f"recent / system first token p50: {ratio:.2f}x; same first {args.new_tokens} tokens: "
-          f"{same}/{len(cases)}; store holds {len(llm.prompts)} prompts, {kept} tokens")  # fmt: skip
+    print(
+        f"recent / system first token p50: {ratio:.2f}x; same first {args.new_tokens} tokens: "
+        f"{same}/{len(cases)}; store holds {len(llm.prompts)} prompts, {kept} tokens"
+    )
 
 
 if __name__ == "__main__":

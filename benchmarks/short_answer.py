@@ -37,21 +37,39 @@ def _cases(testset: str) -> list[dict]:
         for line in (PIAF / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             texts[row["id"]] = row["text"]
-        rows = [json.loads(line) for line in (PIAF / "dev_questions.jsonl").read_text(encoding="utf-8").splitlines()]
+        rows = [
+            json.loads(line)
+            for line in (PIAF / "dev_questions.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
     else:
         texts = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "seeds").glob("*.txt")}
-        rows = [json.loads(line) for line in Path(testset).read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [
+            json.loads(line)
+            for line in Path(testset).read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
     out = []
     for row in rows:
         if not row.get("answers"):
             continue
         wanted = [normalize(a) for a in row["answers"]]
         found = next(
-            (s for src in row.get("sources", []) for s in sentences(texts.get(src, ""))
-             if any(w and f" {w} " in f" {normalize(s)} " for w in wanted)),
+            (
+                s
+                for src in row.get("sources", [])
+                for s in sentences(texts.get(src, ""))
+                if any(w and f" {w} " in f" {normalize(s)} " for w in wanted)
+            ),
             None,
-        )  # fmt: skip
-        out.append({"id": row["id"], "question": row["question"], "answers": row["answers"], "sentence": found})
+        )
+        out.append(
+            {
+                "id": row["id"],
+                "question": row["question"],
+                "answers": row["answers"],
+                "sentence": found,
+            }
+        )
     return out
 
 
@@ -81,8 +99,17 @@ def main() -> None:
             ems.append(exact_match(short, c["answers"]))
             f1s.append(token_f1(short, c["answers"]))
             counts.append(len(spans(c["sentence"])))
-            f.write(json.dumps({**c, "short": short, "em": ems[-1], "f1": f1s[-1], "s": secs[-1]}, ensure_ascii=False) + "\n")
-            print(f"{c['id']}: {ems[-1]:.0f} {f1s[-1]:.2f} {secs[-1]:.2f}s {short!r} <- {c['answers'][0]!r}", flush=True)
+            f.write(
+                json.dumps(
+                    {**c, "short": short, "em": ems[-1], "f1": f1s[-1], "s": secs[-1]},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+            print(
+                f"{c['id']}: {ems[-1]:.0f} {f1s[-1]:.2f} {secs[-1]:.2f}s {short!r} <- {c['answers'][0]!r}",
+                flush=True,
+            )
     n = len(cases)
     print(
         f"\n{n} cases ({skipped} skipped: no single sentence holds the answer), backend {bot.llm.name}\n"

@@ -44,9 +44,14 @@ QUESTION = "Question : Résume ces articles en cinq phrases détaillées."
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--configs", default="default,llamacpp,bf16")
-    p.add_argument("--first-start", default="default,llamacpp",
-                   help="configs whose first start (empty model cache) is also timed; bf16's takes minutes")
-    p.add_argument("--cases", type=int, default=12, help="seeds test-set questions answered per config")
+    p.add_argument(
+        "--first-start",
+        default="default,llamacpp",
+        help="configs whose first start (empty model cache) is also timed; bf16's takes minutes",
+    )
+    p.add_argument(
+        "--cases", type=int, default=12, help="seeds test-set questions answered per config"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--new-tokens", type=int, default=64)
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -65,28 +70,51 @@ def main() -> None:
     from rag.core.settings import Settings
 
     machine = limits(args.threads)
-    print(f"machine: {kernels.cpu_info()[0]}, {os.cpu_count()} CPUs, threads {args.threads}; "
-          f"bandwidth {machine['bandwidth_gbs']:.1f} GB/s, bf16 matmul {machine['bf16_gflops']:.0f} GFLOP/s, "
-          f"int8 matmul {machine['int8_gops']:.0f} GOP/s; ONEDNN_MAX_CPU_ISA="
-          f"{os.environ.get('ONEDNN_MAX_CPU_ISA', '')} ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '')}",
-          flush=True)  # fmt: skip
+    print(
+        f"machine: {kernels.cpu_info()[0]}, {os.cpu_count()} CPUs, threads {args.threads}; "
+        f"bandwidth {machine['bandwidth_gbs']:.1f} GB/s, bf16 matmul {machine['bf16_gflops']:.0f} GFLOP/s, "
+        f"int8 matmul {machine['int8_gops']:.0f} GOP/s; ONEDNN_MAX_CPU_ISA="
+        f"{os.environ.get('ONEDNN_MAX_CPU_ISA', '')} ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '')}",
+        flush=True,
+    )
     choice = choose_backend(Settings(threads=args.threads))
     print("\n".join(choice.lines()), flush=True)
     results = {}
     for name in args.configs.split(","):
-        common = ["--cases", str(args.cases), "--threads", str(args.threads), "--new-tokens", str(args.new_tokens)]
+        common = [
+            "--cases",
+            str(args.cases),
+            "--threads",
+            str(args.threads),
+            "--new-tokens",
+            str(args.new_tokens),
+        ]
         first = None
         if name in args.first_start.split(","):
             empty = tempfile.mkdtemp(prefix="rag-speed-cache-")
             try:
-                first = _child([sys.executable, __file__, "--child", name, "--cold", "--model-cache", empty, *common], name)
+                first = _child(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        name,
+                        "--cold",
+                        "--model-cache",
+                        empty,
+                        *common,
+                    ],
+                    name,
+                )
             finally:
                 shutil.rmtree(empty, ignore_errors=True)
         out = _child([sys.executable, __file__, "--child", name, *common], name)
         if out is None:
             continue
         if first:
-            out.update(first_start_s=first["first_start_s"], first_start_rss_gb=first["peak_rss_gb"])
+            out.update(
+                first_start_s=first["first_start_s"], first_start_rss_gb=first["peak_rss_gb"]
+            )
         results[name] = out
         print(f"{name}: {out}", flush=True)
     table(results, machine)
@@ -123,14 +151,21 @@ def child(name: str, args) -> dict:
     llm = build_llm(settings)
     start = time.perf_counter()
     llm.load()
-    out: dict = {"load_s": time.perf_counter() - start, "rss_after_load_gb": _rss_gb(),
-                 "engine": getattr(getattr(llm, "chosen", llm), "name", name)}  # fmt: skip
+    out: dict = {
+        "load_s": time.perf_counter() - start,
+        "rss_after_load_gb": _rss_gb(),
+        "engine": getattr(getattr(llm, "chosen", llm), "name", name),
+    }
     tok = _tokenizer(settings)
     for target in (400, 1000):
         messages = _messages(tok, target)
         # Warm-up of this length, on a different text: llama.cpp's server reuses the KV cache of
         # the longest common prefix with the previous request, which would hide the prefill.
-        _run(llm, [messages[0], {"role": "user", "content": "Avant-propos. " + messages[1]["content"]}], args.new_tokens)
+        _run(
+            llm,
+            [messages[0], {"role": "user", "content": "Avant-propos. " + messages[1]["content"]}],
+            args.new_tokens,
+        )
         if hasattr(llm, "prompts"):  # ours keeps several recent prompts: the ~400-token one
             llm.prompts.clear()  # starts like the ~1,000-token one
         first, total, text = _run(llm, messages, args.new_tokens)
@@ -152,10 +187,13 @@ def child(name: str, args) -> dict:
         if answer.timings.first_token_s is not None:
             firsts.append(answer.timings.first_token_s)
     out.update(
-        answers=len(cases), abstained=abstained,
-        answer_ttft_p50_s=_pct(firsts, 50), answer_total_p50_s=_pct(totals, 50),
-        answer_total_p95_s=_pct(totals, 95), peak_rss_gb=_rss_gb(),
-    )  # fmt: skip
+        answers=len(cases),
+        abstained=abstained,
+        answer_ttft_p50_s=_pct(firsts, 50),
+        answer_total_p50_s=_pct(totals, 50),
+        answer_total_p95_s=_pct(totals, 95),
+        peak_rss_gb=_rss_gb(),
+    )
     return out
 
 
@@ -171,28 +209,39 @@ def limits(threads: int) -> dict:
     bandwidth = 2 * a.nbytes / best / 1e9
     m, k, n = 512, 1536, 8960
     x, w = torch.randn(m, k).bfloat16(), torch.randn(n, k).bfloat16()
-    bf16 = 2 * m * k * n / min(_time(lambda: torch.nn.functional.linear(x, w)) for _ in range(5)) / 1e9
-    xi, wi = torch.randint(-127, 127, (m, k), dtype=torch.int8), torch.randint(-127, 127, (k, n), dtype=torch.int8)
+    bf16 = (
+        2 * m * k * n / min(_time(lambda: torch.nn.functional.linear(x, w)) for _ in range(5)) / 1e9
+    )
+    xi, wi = (
+        torch.randint(-127, 127, (m, k), dtype=torch.int8),
+        torch.randint(-127, 127, (k, n), dtype=torch.int8),
+    )
     int8 = 2 * m * k * n / min(_time(lambda: torch._int_mm(xi, wi)) for _ in range(5)) / 1e9
     return {"bandwidth_gbs": bandwidth, "bf16_gflops": bf16, "int8_gops": int8}
 
 
 def table(results: dict, machine: dict) -> None:
     peer = results.get("llamacpp", {})
-    print(f"\n| config | engine | first start s | first-start RSS GB | warm load s | first token @400 s | "
-          f"@1000 s | decode tok/s | x llama.cpp decode | x llama.cpp first token @1000 | answer first token p50 s | "
-          f"answer total p50 / p95 s | peak RSS GB |")  # fmt: skip
+    print(
+        f"\n| config | engine | first start s | first-start RSS GB | warm load s | first token @400 s | "
+        f"@1000 s | decode tok/s | x llama.cpp decode | x llama.cpp first token @1000 | answer first token p50 s | "
+        f"answer total p50 / p95 s | peak RSS GB |"
+    )
     print("|" + "---|" * 13)
     for name, r in results.items():
         tps = r.get("decode_400_tps") or 0
         dec = tps / peer["decode_400_tps"] if peer.get("decode_400_tps") else float("nan")
         ttft = r["ttft_1000_s"] / peer["ttft_1000_s"] if peer.get("ttft_1000_s") else float("nan")
-        print(f"| {name} | {r.get('engine', '')} | {_f(r.get('first_start_s'), 0)} | {_f(r.get('first_start_rss_gb'))} | "
-              f"{r['load_s']:.1f} | {r['ttft_400_s']:.2f} | {r['ttft_1000_s']:.2f} | {tps:.1f} | {dec:.2f} | {ttft:.2f} | "
-              f"{_f(r.get('answer_ttft_p50_s'))} | {_f(r.get('answer_total_p50_s'))} / {_f(r.get('answer_total_p95_s'))} | "
-              f"{r['peak_rss_gb']:.2f} |")  # fmt: skip
-    print("(decode tok/s from the ~400-token prompt; x llama.cpp: this config / llama.cpp in the same run, "
-          "decode higher is better, first token lower is better)")
+        print(
+            f"| {name} | {r.get('engine', '')} | {_f(r.get('first_start_s'), 0)} | {_f(r.get('first_start_rss_gb'))} | "
+            f"{r['load_s']:.1f} | {r['ttft_400_s']:.2f} | {r['ttft_1000_s']:.2f} | {tps:.1f} | {dec:.2f} | {ttft:.2f} | "
+            f"{_f(r.get('answer_ttft_p50_s'))} | {_f(r.get('answer_total_p50_s'))} / {_f(r.get('answer_total_p95_s'))} | "
+            f"{r['peak_rss_gb']:.2f} |"
+        )
+    print(
+        "(decode tok/s from the ~400-token prompt; x llama.cpp: this config / llama.cpp in the same run, "
+        "decode higher is better, first token lower is better)"
+    )
 
 
 def _f(value, digits: int = 2) -> str:
@@ -220,14 +269,24 @@ def _messages(tok, target: int) -> list[dict]:
     system = "Réponds en français, uniquement d'après les passages, en citant [n]."
 
     def size(n: int) -> int:
-        msgs = [{"role": "system", "content": system}, {"role": "user", "content": f"[1] {' '.join(words[:n])}\n\n{QUESTION}"}]
-        return len(tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
+        msgs = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": f"[1] {' '.join(words[:n])}\n\n{QUESTION}"},
+        ]
+        return len(
+            tok.apply_chat_template(
+                msgs, add_generation_prompt=True, tokenize=True, return_dict=True
+            )["input_ids"]
+        )
 
     lo, hi = 0, len(words)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if size(mid) <= target else (lo, mid - 1)
-    return [{"role": "system", "content": system}, {"role": "user", "content": f"[1] {' '.join(words[:lo])}\n\n{QUESTION}"}]
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": f"[1] {' '.join(words[:lo])}\n\n{QUESTION}"},
+    ]
 
 
 def _run(llm, messages, new_tokens: int) -> tuple[float, float, str]:
@@ -249,7 +308,11 @@ def _time(fn) -> float:
 def _pct(values: list[float], q: int) -> float | None:
     if not values:
         return None
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
 
 
 def _rss_gb() -> float:

@@ -7,9 +7,19 @@ from rag.core.errors import BackendError, IndexStateError, InputError, ModelErro
 from rag.core.types import Answer, Citation, IngestReport, Passage, Timings
 
 __all__ = [
-    "RAG", "Settings", "Answer", "Citation", "Passage", "Timings", "IngestReport",
-    "RagError", "InputError", "IndexStateError", "ModelError", "BackendError",
-]  # fmt: skip
+    "RAG",
+    "Answer",
+    "BackendError",
+    "Citation",
+    "IndexStateError",
+    "IngestReport",
+    "InputError",
+    "ModelError",
+    "Passage",
+    "RagError",
+    "Settings",
+    "Timings",
+]
 
 
 def __getattr__(name: str):

@@ -1,9 +1,9 @@
 """The product: `RAG` ties sources, index, retrieval, the model and citations together.
 
-    bot = RAG()                       # seeds/, bundled models, local index .rag/
-    bot.ingest()                      # incremental
-    answer = bot.ask("Quel journal a révélé l'appel ?")
-    for piece in bot.stream("Who reported the call?"): ...   # str tokens, the Answer, it with .short
+bot = RAG()                       # seeds/, bundled models, local index .rag/
+bot.ingest()                      # incremental
+answer = bot.ask("Quel journal a révélé l'appel ?")
+for piece in bot.stream("Who reported the call?"): ...   # str tokens, the Answer, it with .short
 """
 
 from __future__ import annotations
@@ -15,18 +15,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from rag.answer import checks
+from rag.answer import checks, conflicts, weekday
 from rag.answer import citations as cit
-from rag.answer import conflicts
-from rag.answer import weekday
 from rag.answer.checks import NO_ANSWER, Draft, first_failure
-from rag.text.language import ABSTAIN, NAMES, detect
-from rag.text.question import check_question
 from rag.answer.prompts import passage_blocks, render
 from rag.answer.short import extract
+from rag.answer.untrusted import without_orders
 from rag.core.settings import Settings
 from rag.core.types import Answer, IngestReport, Passage, Timings
-from rag.answer.untrusted import without_orders
+from rag.text.language import ABSTAIN, NAMES, detect
+from rag.text.question import check_question
 
 log = logging.getLogger(__name__)
 REOPEN_WAIT = 60.0  # seconds a question waits for another process's ingest on an embedded folder
@@ -149,14 +147,19 @@ class RAG:
             self._primed = True
 
     # -- indexing -------------------------------------------------------------------------
-    def ingest(self, sources: Sequence[Path | str] | None = None, rebuild: bool = False, progress: bool = True,
-               wait: float | None = None) -> IngestReport:  # fmt: skip
+    def ingest(
+        self,
+        sources: Sequence[Path | str] | None = None,
+        rebuild: bool = False,
+        progress: bool = True,
+        wait: float | None = None,
+    ) -> IngestReport:
         """Bring the index in line with the sources (default: settings.sources); `wait`: seconds
         to wait for another ingest (default settings.ingest_wait)."""
-        from rag.index.sync import sync
         from rag.index.ingest import load_sources
         from rag.index.lock import ingest_lock
         from rag.index.store import Store, drop_collection
+        from rag.index.sync import sync
         from rag.index.version import write_version
 
         paths = [Path(p) for p in (sources or self.settings.sources)]
@@ -176,7 +179,9 @@ class RAG:
         self.refresh()
         docs: dict[str, dict] = {}
         for c in self.retriever.chunks.values():
-            d = docs.setdefault(c.doc_id, {"id": c.doc_id, "title": c.title, "date": c.date, "chunks": 0})
+            d = docs.setdefault(
+                c.doc_id, {"id": c.doc_id, "title": c.title, "date": c.date, "chunks": 0}
+            )
             d["chunks"] += 1
         return sorted(docs.values(), key=lambda d: d["id"])
 
@@ -185,7 +190,9 @@ class RAG:
         self.refresh()
         return self._search(check_question(question, self.settings.max_question_chars), top_k)
 
-    def ask(self, question: str, history: Sequence[Turn] = (), language: str | None = None) -> Answer:
+    def ask(
+        self, question: str, history: Sequence[Turn] = (), language: str | None = None
+    ) -> Answer:
         """Answer a question (with the conversation so far); see `stream` for the tokens."""
         answer = None
         for item in self.stream(question, history, language):
@@ -194,7 +201,9 @@ class RAG:
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: Sequence[Turn] = (), language: str | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, history: Sequence[Turn] = (), language: str | None = None
+    ) -> Iterator[str | Answer]:
         """Yield answer tokens as the model writes them, then the final, checked `Answer`.
 
         The final answer's text is authoritative: it may differ from the streamed tokens when
@@ -215,18 +224,24 @@ class RAG:
         standalone = self.rewrite(question, history) if history else question
         passages = self._search(standalone)
         retrieval_s = time.perf_counter() - start
-        best = max((p.dense_score or 0.0 for p in passages), default=None)  # None: no passage at all
+        best = max(
+            (p.dense_score or 0.0 for p in passages), default=None
+        )  # None: no passage at all
         off_topic = first_failure([checks.OFF_TOPIC], best, self.settings.min_dense_score)
         if off_topic:
             total = time.perf_counter() - start
             timings = Timings(retrieval_s, None, total)
-            yield self._abstain(question, lang, passages, timings, standalone, withheld=off_topic.code)
+            yield self._abstain(
+                question, lang, passages, timings, standalone, withheld=off_topic.code
+            )
             return
         passages = self.in_prompt_order(passages)
         accounts = []
         if self.settings.conflicts:
             retriever = self.retriever
-            accounts, with_denials = conflicts.find(standalone, passages, retriever.known, retriever.article)
+            accounts, with_denials = conflicts.find(
+                standalone, passages, retriever.known, retriever.article
+            )
         if accounts:
             passages = with_denials  # a yes/no question on a report the passages also deny: both accounts, quoted
             text, citations = conflicts.say(accounts, lang)
@@ -234,9 +249,16 @@ class RAG:
             yield text
             timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
             yield Answer(
-                question, text, False, tuple(citations), tuple(passages), timings,
-                _if_changed(standalone, question), lang, conflict=True,
-            )  # fmt: skip
+                question,
+                text,
+                False,
+                tuple(citations),
+                tuple(passages),
+                timings,
+                _if_changed(standalone, question),
+                lang,
+                conflict=True,
+            )
             return
         messages = self._messages(standalone, passages, lang)
         pieces: list[str] = []
@@ -255,8 +277,14 @@ class RAG:
             hidden = False
             yield so_far
         answer = self._draft(question, standalone, lang, "".join(pieces), passages, messages)
-        if answer.abstained and answer.withheld in checks.SECOND_LOOK and self.settings.retry_withheld:
-            again = passages[::-1]  # it often took a neighbouring passage's fact: read them reversed
+        if (
+            answer.abstained
+            and answer.withheld in checks.SECOND_LOOK
+            and self.settings.retry_withheld
+        ):
+            again = passages[
+                ::-1
+            ]  # it often took a neighbouring passage's fact: read them reversed
             if len(passages) > 1:
                 messages = self._messages(standalone, again, lang)
                 raw = "".join(self.llm.complete(messages, self.settings.max_new_tokens))
@@ -271,19 +299,31 @@ class RAG:
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("Et combien de temps ?") as a standalone question, using the history."""
         lines = [f"{t['role']}: {' '.join(t['content'].split())[:500]}" for t in history[-6:]]
-        prompt = render(self.settings.prompts_dir, "rewrite", history="\n".join(lines), question=question)
-        text = "".join(self.llm.complete([{"role": "user", "content": prompt}], 64, "rewrite")).strip()
+        prompt = render(
+            self.settings.prompts_dir, "rewrite", history="\n".join(lines), question=question
+        )
+        text = "".join(
+            self.llm.complete([{"role": "user", "content": prompt}], 64, "rewrite")
+        ).strip()
         text = text.splitlines()[0].strip().strip('"«» ') if text else ""
         return text if 3 <= len(text) <= 400 else question
 
     def in_prompt_order(self, passages: list[Passage]) -> list[Passage]:
         """The passages in the order the prompt shows (and numbers) them: `passage_order`."""
-        return sorted(passages, key=_place) if self.settings.passage_order == "document" else passages
+        return (
+            sorted(passages, key=_place) if self.settings.passage_order == "document" else passages
+        )
 
     def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
         blocks = passage_blocks(passages)
         system = render(self.settings.prompts_dir, "system", language=NAMES[lang])
-        user = render(self.settings.prompts_dir, "answer", passages=blocks, question=question, language=NAMES[lang])
+        user = render(
+            self.settings.prompts_dir,
+            "answer",
+            passages=blocks,
+            question=question,
+            language=NAMES[lang],
+        )
         if any(kind == cit.WEEKDAY for kind, _ in cit.asked_kinds(question)):
             # Told what is asked, this model gives a weekday rather than a date more often
             # (measured: docs/results/2026-11-22-citations-and-checks.md).
@@ -297,11 +337,20 @@ class RAG:
             raw = weekday.choose(self.llm, messages, passages, standalone, self.embedder) or raw
         text, citations, withheld = self.check(standalone, lang, raw, passages)
         if withheld:
-            return self._abstain(question, lang, passages, Timings(), standalone, raw, withheld.code)
+            return self._abstain(
+                question, lang, passages, Timings(), standalone, raw, withheld.code
+            )
         return Answer(
-            question, text, False, tuple(citations), tuple(passages), Timings(),
-            _if_changed(standalone, question), lang, raw,
-        )  # fmt: skip
+            question,
+            text,
+            False,
+            tuple(citations),
+            tuple(passages),
+            Timings(),
+            _if_changed(standalone, question),
+            lang,
+            raw,
+        )
 
     def shorten(self, answer: Answer) -> Answer:
         """The answer with its short answer (`Answer.short`): the words of its cited quotes that
@@ -313,11 +362,21 @@ class RAG:
         begun = time.perf_counter()
         question = answer.standalone_question or answer.question
         try:
-            short = extract(self.llm, self.settings.prompts_dir, question, [c.quote for c in answer.citations], answer.text)
-        except Exception:  # noqa: BLE001 - the checked answer stands without its short answer
+            short = extract(
+                self.llm,
+                self.settings.prompts_dir,
+                question,
+                [c.quote for c in answer.citations],
+                answer.text,
+            )
+        except Exception:
             log.warning("short answer failed", exc_info=True)
             return answer
-        return replace(answer, short=short, timings=replace(answer.timings, short_s=time.perf_counter() - begun))
+        return replace(
+            answer,
+            short=short,
+            timings=replace(answer.timings, short_s=time.perf_counter() - begun),
+        )
 
     def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
         """The model's reply, cited and checked: (text, citations, `Withheld` reason or "").
@@ -335,7 +394,10 @@ class RAG:
         failed = first_failure(checks.REPLY, raw, {p.source for p in passages})
         if failed:
             return raw, [], failed
-        raw = cit.drop_restated(cit.drop_fragments(cit.normalize_markers(cit.drop_header_dates(raw, passages))), question)
+        raw = cit.drop_restated(
+            cit.drop_fragments(cit.normalize_markers(cit.drop_header_dates(raw, passages))),
+            question,
+        )
         text, citations = cit.cite(cit.recite(raw, passages, question, lang), passages)
         if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date
             cited = [passages[c.number - 1].prompt_text for c in citations]
@@ -347,7 +409,9 @@ class RAG:
         # as the model saw them: a date resolved at ingest ("jeudi (7 novembre 2024)") supports
         cited = [passages[c.number - 1].prompt_text for c in citations]
         s = self.settings
-        failed = first_failure(checks.RULES, Draft(question, lang, text, cited, s.min_key_support, s.min_support))
+        failed = first_failure(
+            checks.RULES, Draft(question, lang, text, cited, s.min_key_support, s.min_support)
+        )
         if failed:
             return text, citations, failed
         if s.verify and not self.verify(question, text, cited):
@@ -365,17 +429,34 @@ class RAG:
         """
         passage = "\n\n".join(without_orders(text) for text in cited)
         prompt = render(
-            self.settings.prompts_dir, "verify", passage=passage, question=question,
+            self.settings.prompts_dir,
+            "verify",
+            passage=passage,
+            question=question,
             answer=cit.MARKER.sub("", answer).strip(),
-        )  # fmt: skip
-        reply = "".join(self.llm.complete([{"role": "user", "content": prompt}], 3, "verify")).strip().upper()
+        )
+        reply = (
+            "".join(self.llm.complete([{"role": "user", "content": prompt}], 3, "verify"))
+            .strip()
+            .upper()
+        )
         return not reply.startswith("NO")
 
-    def _abstain(self, question, lang, passages, timings, standalone, draft: str = "", withheld: str = "") -> Answer:
+    def _abstain(
+        self, question, lang, passages, timings, standalone, draft: str = "", withheld: str = ""
+    ) -> Answer:
         return Answer(
-            question, ABSTAIN[lang], True, (), tuple(passages), timings,
-            _if_changed(standalone, question), lang, draft, withheld,
-        )  # fmt: skip
+            question,
+            ABSTAIN[lang],
+            True,
+            (),
+            tuple(passages),
+            timings,
+            _if_changed(standalone, question),
+            lang,
+            draft,
+            withheld,
+        )
 
 
 _FILLER = (  # neutral text for warm(prime=True): about 600 tokens in French, 60 in English
@@ -383,7 +464,10 @@ _FILLER = (  # neutral text for warm(prime=True): about 600 tokens in French, 60
     "This passage only prepares the model before the first question. " * 6,
 )
 _PRIMER = {
-    lang: ("Préparation ?" if lang == "fr" else "Warm-up?", [Passage("warm-up", "warm-up:0", 0.0, text, 1)])
+    lang: (
+        "Préparation ?" if lang == "fr" else "Warm-up?",
+        [Passage("warm-up", "warm-up:0", 0.0, text, 1)],
+    )
     for lang, text in zip(("fr", "en"), _FILLER)
 }
 

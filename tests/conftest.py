@@ -29,6 +29,10 @@ def seeds(tmp_path: Path) -> Path:
 def settings(tmp_path: Path, seeds: Path) -> Settings:
     """Fakes everywhere, every data directory under tmp_path."""
     return Settings(
-        sources=[seeds], index_dir=tmp_path / "index", model_cache=tmp_path / "cache",
-        embedder="fake", llm="fake", min_dense_score=0.0,
-    )  # fmt: skip
+        sources=[seeds],
+        index_dir=tmp_path / "index",
+        model_cache=tmp_path / "cache",
+        embedder="fake",
+        llm="fake",
+        min_dense_score=0.0,
+    )

@@ -47,20 +47,33 @@ class App:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
-            **os.environ, "RAG_SOURCES": json.dumps([str(self.seeds)]), "RAG_INDEX_DIR": str(work / "index"),
-            "RAG_MODEL_CACHE": str(work / "cache"), "RAG_EMBEDDER": "fake", "RAG_LLM": "fake",
-            "RAG_MIN_DENSE_SCORE": "0", "RAG_USERS_FILE": str(self.users_file), "RAG_HOST": host,
-            "RAG_PORT": str(self.port), "RAG_AUDIT_LOG": str(self.audit), "RAG_LOGIN_ATTEMPTS": "5",
+            **os.environ,
+            "RAG_SOURCES": json.dumps([str(self.seeds)]),
+            "RAG_INDEX_DIR": str(work / "index"),
+            "RAG_MODEL_CACHE": str(work / "cache"),
+            "RAG_EMBEDDER": "fake",
+            "RAG_LLM": "fake",
+            "RAG_MIN_DENSE_SCORE": "0",
+            "RAG_USERS_FILE": str(self.users_file),
+            "RAG_HOST": host,
+            "RAG_PORT": str(self.port),
+            "RAG_AUDIT_LOG": str(self.audit),
+            "RAG_LOGIN_ATTEMPTS": "5",
             "PYTHONUNBUFFERED": "1",
-        }  # fmt: skip
+        }
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> App:
         import httpx
 
         self.log = open(self.work / "app.log", "w")  # noqa: SIM115 - closed in __exit__
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=self.env, cwd=self.work,
-                                     stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            env=self.env,
+            cwd=self.work,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 180
         while True:
             try:
@@ -69,7 +82,9 @@ class App:
             except httpx.TransportError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start: {(self.work / 'app.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"the app did not start: {(self.work / 'app.log').read_text()[-2000:]}"
+                )
             time.sleep(0.3)
 
     def __exit__(self, *exc) -> None:
@@ -86,7 +101,9 @@ class App:
 
     def audit_entries(self) -> list[dict]:
         try:
-            return [json.loads(line) for line in self.audit.read_text().splitlines() if line.strip()]
+            return [
+                json.loads(line) for line in self.audit.read_text().splitlines() if line.strip()
+            ]
         except FileNotFoundError:
             return []
 
@@ -134,32 +151,57 @@ def attacks(app: App) -> list[dict]:
 
     anon = httpx.Client(base_url=app.url, timeout=30)
     seed = next(iter(app.files()))
-    routes = [("GET", "/config"), ("GET", "/gradio_api/info"), ("GET", "/gradio_api/openapi.json"),
-              ("POST", "/gradio_api/queue/join"), ("POST", "/gradio_api/call/v2/ask"), ("POST", "/gradio_api/run/ask"),
-              ("POST", "/gradio_api/upload"), ("POST", "/gradio_api/cancel"), ("GET", "/gradio_api/heartbeat/x"),
-              ("POST", "/gradio_api/stream/x"), ("GET", f"/gradio_api/file={app.seeds / seed}"),
-              ("GET", "/gradio_api/file=/etc/passwd"), ("GET", "/monitoring"), ("POST", "/gradio_api/reset")]  # fmt: skip
+    routes = [
+        ("GET", "/config"),
+        ("GET", "/gradio_api/info"),
+        ("GET", "/gradio_api/openapi.json"),
+        ("POST", "/gradio_api/queue/join"),
+        ("POST", "/gradio_api/call/v2/ask"),
+        ("POST", "/gradio_api/run/ask"),
+        ("POST", "/gradio_api/upload"),
+        ("POST", "/gradio_api/cancel"),
+        ("GET", "/gradio_api/heartbeat/x"),
+        ("POST", "/gradio_api/stream/x"),
+        ("GET", f"/gradio_api/file={app.seeds / seed}"),
+        ("GET", "/gradio_api/file=/etc/passwd"),
+        ("GET", "/monitoring"),
+        ("POST", "/gradio_api/reset"),
+    ]
     for method, route in routes:
+
         def no_login(method=method, route=route):
-            r = anon.request(method, route, json={"data": ["Qui ?"], "fn_index": 0, "session_hash": "x"})
+            r = anon.request(
+                method, route, json={"data": ["Qui ?"], "fn_index": 0, "session_hash": "x"}
+            )
             return f"{r.status_code}", r.status_code == 401
+
         check(f"no login: {method} {route}", "401", no_login)
 
     def page():
         r = anon.get("/")
         leaks = [w for w in ("Washington", "Poutine", "000_", "001_", "$2b$") if w in r.text]
         return f"{r.status_code}, leaks: {leaks}", r.status_code == 200 and not leaks
-    check("no login: GET / (the page)", "200, the login page only: no article, no document name", page)
+
+    check(
+        "no login: GET / (the page)", "200, the login page only: no article, no document name", page
+    )
 
     def wrong_password():
         _, r = login(app, "alice", "bob-password")
         return f"{r.status_code}", r.status_code == 400
+
     check("wrong password", "400", wrong_password)
 
     alice, r_alice = login(app, "alice", USERS["alice"][0])
     bob, r_bob = login(app, "bob", USERS["bob"][0])
-    check("right passwords", "200, 200", lambda: (f"{r_alice.status_code}, {r_bob.status_code}",
-                                                  r_alice.status_code == r_bob.status_code == 200))
+    check(
+        "right passwords",
+        "200, 200",
+        lambda: (
+            f"{r_alice.status_code}, {r_bob.status_code}",
+            r_alice.status_code == r_bob.status_code == 200,
+        ),
+    )
 
     before = app.files()
     upload = app.work / "zorglub.txt"
@@ -170,43 +212,76 @@ def attacks(app: App) -> list[dict]:
         reader's call reaches the upload handler, whose own role check is what is attacked."""
         r = alice.post("/gradio_api/upload", files=[("files", ("zorglub.txt", ARTICLE.encode()))])
         r.raise_for_status()
-        return {"path": r.json()[0], "orig_name": "zorglub.txt", "meta": {"_type": "gradio.FileData"}}
+        return {
+            "path": r.json()[0],
+            "orig_name": "zorglub.txt",
+            "meta": {"_type": "gradio.FileData"},
+        }
 
     def reader_upload():
         message = call_raw(bob, "upload", {"paths": [staged_by_alice()], "u": "en"})[0]
         return message[:80], "Only editors" in message and app.files() == before
-    check("reader calls the upload handler through the raw API", "refused, nothing changed", reader_upload)
+
+    check(
+        "reader calls the upload handler through the raw API",
+        "refused, nothing changed",
+        reader_upload,
+    )
 
     def reader_remove():
         message = gradio_as(app, bob).predict(seed, "en", api_name="/remove")[0]
         return message[:80], "Only editors" in message and app.files() == before
+
     check("reader removes through the raw API", "refused, nothing changed", reader_remove)
 
     def reader_upload_route():
-        r = bob.post("/gradio_api/upload", files=[("files", (f"f{i}.txt", b"x" * 1000)) for i in range(50)])
+        r = bob.post(
+            "/gradio_api/upload", files=[("files", (f"f{i}.txt", b"x" * 1000)) for i in range(50)]
+        )
         return f"{r.status_code}", r.status_code == 403
-    check("reader posts 50 files to /gradio_api/upload", "403 (only editors upload files)", reader_upload_route)
+
+    check(
+        "reader posts 50 files to /gradio_api/upload",
+        "403 (only editors upload files)",
+        reader_upload_route,
+    )
 
     def reader_asks():
-        chat = gradio_as(app, bob).predict("Quel journal a révélé l'appel ?", 5, "auto", False, "fr", api_name="/ask")[0]
-        return chat[-1]["content"][:80], len(chat) == 2 and not str(chat[-1]["content"]).startswith("⚠")
+        chat = gradio_as(app, bob).predict(
+            "Quel journal a révélé l'appel ?", 5, "auto", False, "fr", api_name="/ask"
+        )[0]
+        return chat[-1]["content"][:80], len(chat) == 2 and not str(chat[-1]["content"]).startswith(
+            "⚠"
+        )
+
     check("reader asks a question", "answered", reader_asks)
 
     def forged_cookie():
-        cookies = {k: v[:-2] + ("aa" if not v.endswith("aa") else "bb") for k, v in bob.cookies.items()}
+        cookies = {
+            k: v[:-2] + ("aa" if not v.endswith("aa") else "bb") for k, v in bob.cookies.items()
+        }
         r = httpx.get(app.url + "/gradio_api/info", cookies=cookies)
         return f"{r.status_code}", r.status_code == 401
+
     check("forged session cookie", "401", forged_cookie)
 
     def cookies_are_per_user():
         bob_says = call_raw(bob, "upload", {"paths": [staged_by_alice()], "u": "en"})[0]
-        alice_says = gradio_as(app, alice).predict([handle_file(str(upload))], "en", api_name="/upload")[0]
+        alice_says = gradio_as(app, alice).predict(
+            [handle_file(str(upload))], "en", api_name="/upload"
+        )[0]
         return f"bob: {bob_says[:30]}… alice: {alice_says[:30]}…", (
-            "Only editors" in bob_says and alice_says.startswith("✓") and "zorglub.txt" in app.files())
+            "Only editors" in bob_says
+            and alice_says.startswith("✓")
+            and "zorglub.txt" in app.files()
+        )
+
     check("each cookie acts as its own user", "bob refused, alice accepted", cookies_are_per_user)
 
     def traversal_upload():
-        r = alice.post("/gradio_api/upload", files=[("files", ("../../evil.txt", ARTICLE.encode()))])
+        r = alice.post(
+            "/gradio_api/upload", files=[("files", ("../../evil.txt", ARTICLE.encode()))]
+        )
         if r.status_code != 200:
             return f"{r.status_code}", True
         path = r.json()[0]
@@ -215,6 +290,7 @@ def attacks(app: App) -> list[dict]:
         outside = [p for p in app.work.rglob("evil.txt") if app.seeds not in p.parents]
         outside += [p for p in app.work.parent.glob("evil.txt")]
         return f"{message[:60]}; outside the folder: {len(outside)}", not outside
+
     check("upload named ../../evil.txt", "nothing outside the documents folder", traversal_upload)
 
     def server_file_as_upload():
@@ -224,6 +300,7 @@ def attacks(app: App) -> list[dict]:
         except Exception as exc:  # noqa: BLE001 - gradio refuses the path: that is the outcome
             message = f"refused: {type(exc).__name__}"
         return message[:80], "users.json" not in app.files()
+
     check("upload of a server file by path (users.json)", "refused", server_file_as_upload)
 
     def remove_outside():
@@ -232,61 +309,92 @@ def attacks(app: App) -> list[dict]:
         except Exception as exc:  # noqa: BLE001 - not among the dropdown's choices
             message = f"refused: {type(exc).__name__}"
         return message[:80], app.users_file.exists()
+
     check("remove ../users.json", "refused, the file intact", remove_outside)
 
     def read_users_file():
         r = alice.get(f"/gradio_api/file={app.users_file}")
         return f"{r.status_code}", r.status_code in (403, 404) and "$2b$" not in r.text
+
     check("read users.json through /file=", "403 or 404", read_users_file)
 
     def oversized_file():
         r = alice.post("/gradio_api/upload", files=[("files", ("big.txt", b"a" * 25_000_000))])
         return f"{r.status_code}", r.status_code == 413
+
     check("25 MB upload", "413", oversized_file)
 
     def over_our_limit():
         big = app.work / "big.txt"
         big.write_bytes(b"mot " * 750_000)
-        message = gradio_as(app, alice).predict([handle_file(str(big))], "en", api_name="/upload")[0]
+        message = gradio_as(app, alice).predict([handle_file(str(big))], "en", api_name="/upload")[
+            0
+        ]
         return message[:80], "limit" in message and "big.txt" not in app.files()
+
     check("3 MB article (limit 2 MB)", "refused with the limit", over_our_limit)
 
     def huge_question():
         r = alice.post("/gradio_api/call/v2/ask", json={"data": ["x" * 10_000_000]})
         return f"{r.status_code}", r.status_code == 413
+
     check("10 MB question through the API", "413", huge_question)
 
     def chunked_body():
         def body():
             for _ in range(30):
                 yield b"x" * 100_000
+
         r = alice.post("/gradio_api/queue/join", content=body())
         return f"{r.status_code}", r.status_code == 413
+
     check("3 MB chunked body, no length", "413", chunked_body)
 
     def removal_and_audit():
         message = gradio_as(app, alice).predict("zorglub.txt", "en", api_name="/remove")[0]
         log = [(e["user"], e["action"], e["document"], e["outcome"]) for e in app.audit_entries()]
-        wanted = [("bob", "upload", "zorglub.txt", "refused"), ("bob", "remove", seed, "refused"),
-                  ("alice", "upload", "zorglub.txt", "accepted"), ("alice", "remove", "zorglub.txt", "accepted")]  # fmt: skip
-        return f"{message[:30]}; log: {log}", all(w in log for w in wanted) and "zorglub.txt" not in app.files()
-    check("the audit log records each change", "bob's refusals, alice's upload and removal", removal_and_audit)
+        wanted = [
+            ("bob", "upload", "zorglub.txt", "refused"),
+            ("bob", "remove", seed, "refused"),
+            ("alice", "upload", "zorglub.txt", "accepted"),
+            ("alice", "remove", "zorglub.txt", "accepted"),
+        ]
+        return f"{message[:30]}; log: {log}", all(
+            w in log for w in wanted
+        ) and "zorglub.txt" not in app.files()
+
+    check(
+        "the audit log records each change",
+        "bob's refusals, alice's upload and removal",
+        removal_and_audit,
+    )
 
     def logout():
         stale = dict(bob.cookies)
         bob.get("/logout")
         r = httpx.get(app.url + "/gradio_api/info", cookies=stale)
         return f"{r.status_code}", r.status_code == 401
+
     check("cookie after logout", "401", logout)
 
     def burst():  # last: it locks this address out for a minute
         codes = [login(app, "mallory", f"guess-{i}")[1].status_code for i in range(8)]
         late = login(app, "bob", USERS["bob"][0])[1].status_code
         refused = codes.index(429) if 429 in codes else len(codes)
-        ok = set(codes[:refused]) == {400} and set(codes[refused:]) == {429} and refused <= 5 and late == 429
+        ok = (
+            set(codes[:refused]) == {400}
+            and set(codes[refused:]) == {429}
+            and refused <= 5
+            and late == 429
+        )
         return f"{codes} then the right password: {late}", ok
-    check("burst of 8 wrong logins", "400 until 5 failures from this address (one was made above), "
-          "then 429, even for a right password", burst)
+
+    check(
+        "burst of 8 wrong logins",
+        "400 until 5 failures from this address (one was made above), "
+        "then 429, even for a right password",
+        burst,
+    )
     return results
 
 
@@ -295,15 +403,23 @@ def parallel_attack(app: App) -> dict:
     import concurrent.futures as cf
 
     with cf.ThreadPoolExecutor(20) as pool:
-        codes = list(pool.map(lambda i: login(app, "mallory", f"guess-{i}")[1].status_code, range(20)))
+        codes = list(
+            pool.map(lambda i: login(app, "mallory", f"guess-{i}")[1].status_code, range(20))
+        )
     ok = codes.count(400) <= 5 and codes.count(429) == 20 - codes.count(400)
-    return {"attack": "20 wrong logins at once", "expected": "at most 5 checked (400), the rest 429",
-            "got": f"{codes.count(400)} x 400, {codes.count(429)} x 429", "ok": ok}  # fmt: skip
+    return {
+        "attack": "20 wrong logins at once",
+        "expected": "at most 5 checked (400), the rest 429",
+        "got": f"{codes.count(400)} x 400, {codes.count(429)} x 429",
+        "ok": ok,
+    }
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1", help="RAG_HOST of the app (0.0.0.0 in a network namespace)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="RAG_HOST of the app (0.0.0.0 in a network namespace)"
+    )
     args = p.parse_args()
     from rag.core.offline import offline_environment
 

@@ -24,7 +24,9 @@ from rag.ui.access import LOCAL, Access, Caller, exposure_error, is_loopback
 from rag.ui.chat import respond_in_turn
 from rag.ui.fair import Busy, Gate
 
-ARTICLE = "Le zorglub est une fête organisée chaque année à Montauban, au musée du zorglub.".encode()
+ARTICLE = (
+    "Le zorglub est une fête organisée chaque année à Montauban, au musée du zorglub.".encode()
+)
 
 
 def no_progress(*args, **kwargs) -> None:
@@ -55,7 +57,11 @@ def test_check_accepts_the_password_and_nothing_else(users_file):
     assert not users.check("alice", "bob-password")
     assert not users.check("nobody", "alice-password")
     assert not users.check("alice", "")
-    assert users.role("alice") == "editor" and users.role("bob") == "reader" and users.role("x") is None
+    assert (
+        users.role("alice") == "editor"
+        and users.role("bob") == "reader"
+        and users.role("x") is None
+    )
 
 
 def test_failed_logins_lock_the_name_for_the_window(users_file):
@@ -81,7 +87,9 @@ def test_parallel_guesses_are_counted_before_they_are_checked(users_file, monkey
     real = bcrypt.checkpw
     monkeypatch.setattr(bcrypt, "checkpw", lambda pw, h: checked.append(1) or real(pw, h))
     users = Users(users_file, attempts=5)
-    threads = [threading.Thread(target=users.check, args=("alice", f"guess-{i}")) for i in range(20)]
+    threads = [
+        threading.Thread(target=users.check, args=("alice", f"guess-{i}")) for i in range(20)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -125,7 +133,7 @@ def test_users_file_is_reread_when_it_changes(users_file):
         ('{"users": {"eve": {"role": "admin", "hash": "$2b$12$x"}}}', "role 'admin'"),
         ('{"users": {"eve": {"role": "reader", "hash": "plain-text"}}}', "no bcrypt password hash"),
     ],
-)  # fmt: skip
+)
 def test_bad_users_file_is_one_clear_error(tmp_path, content, message):
     path = tmp_path / "users.json"
     if content is not None:
@@ -136,9 +144,13 @@ def test_bad_users_file_is_one_clear_error(tmp_path, content, message):
 
 @pytest.mark.parametrize(
     "name, password, role, message",
-    [("../x", "long-password", "reader", "bad user name"), ("ok", "short", "reader", "8 to 72 bytes"),
-     ("ok", "x" * 73, "reader", "8 to 72 bytes"), ("ok", "long-password", "root", "bad role")],
-)  # fmt: skip
+    [
+        ("../x", "long-password", "reader", "bad user name"),
+        ("ok", "short", "reader", "8 to 72 bytes"),
+        ("ok", "x" * 73, "reader", "8 to 72 bytes"),
+        ("ok", "long-password", "root", "bad role"),
+    ],
+)
 def test_add_user_refuses_bad_input(tmp_path, name, password, role, message):
     with pytest.raises(InputError, match=message):
         add_user(tmp_path / "users.json", name, password, role)
@@ -148,7 +160,12 @@ def test_add_user_refuses_bad_input(tmp_path, name, password, role, message):
 def test_rag_users_command(tmp_path, monkeypatch, capsys):
     path = tmp_path / "users.json"
     monkeypatch.setattr("sys.stdin", SimpleNamespace(readline=lambda: "dana-password\n"))
-    assert rag_main(["users", "add", "dana", "--role", "editor", "--file", str(path), "--password-stdin"]) == 0
+    assert (
+        rag_main(
+            ["users", "add", "dana", "--role", "editor", "--file", str(path), "--password-stdin"]
+        )
+        == 0
+    )
     assert Users(path).check("dana", "dana-password")
     assert rag_main(["users", "list", "--file", str(path)]) == 0
     assert "dana\teditor" in capsys.readouterr().out
@@ -157,8 +174,17 @@ def test_rag_users_command(tmp_path, monkeypatch, capsys):
 
 
 # -- serving safely ---------------------------------------------------------------------------
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
-                                            ("0.0.0.0", False), ("192.168.1.5", False), ("news.lan", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("news.lan", False),
+    ],
+)
 def test_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
@@ -166,7 +192,10 @@ def test_loopback(host, loopback):
 def test_network_address_needs_a_users_file(settings, users_file):
     problem = exposure_error(settings.model_copy(update={"host": "0.0.0.0"}))
     assert "RAG_HOST=0.0.0.0" in problem and "RAG_USERS_FILE" in problem
-    assert exposure_error(settings.model_copy(update={"host": "0.0.0.0", "users_file": users_file})) == ""
+    assert (
+        exposure_error(settings.model_copy(update={"host": "0.0.0.0", "users_file": users_file}))
+        == ""
+    )
     assert exposure_error(settings) == ""
 
 
@@ -193,7 +222,9 @@ def bot(settings) -> RAG:
 
 
 def test_a_reader_cannot_upload_or_remove_and_is_logged(bot, seeds, users_file):
-    reader = Access(bot.settings.model_copy(update={"users_file": users_file})).caller(SimpleNamespace(username="bob"))
+    reader = Access(bot.settings.model_copy(update={"users_file": users_file})).caller(
+        SimpleNamespace(username="bob")
+    )
     assert reader == Caller("bob", "reader") and not reader.editor
     before = sorted(p.name for p in seeds.iterdir())
     message, *_ = app.add_uploads(bot, [("zorglub.txt", ARTICLE)], "en", no_progress, reader)
@@ -207,8 +238,10 @@ def test_a_reader_cannot_upload_or_remove_and_is_logged(bot, seeds, users_file):
     assert sorted(p.name for p in seeds.iterdir()) == before
     log = audit.entries(bot.settings)
     assert [(e["user"], e["action"], e["outcome"]) for e in log] == [
-        ("bob", "upload", "refused"), ("bob", "upload", "refused"), ("bob", "remove", "refused")
-    ]  # fmt: skip
+        ("bob", "upload", "refused"),
+        ("bob", "upload", "refused"),
+        ("bob", "remove", "refused"),
+    ]
 
 
 def test_an_editors_changes_are_in_the_audit_log(bot, seeds):
@@ -219,8 +252,9 @@ def test_an_editors_changes_are_in_the_audit_log(bot, seeds):
     assert message.startswith("✓")
     log = audit.entries(bot.settings)
     assert [(e["user"], e["action"], e["document"], e["outcome"]) for e in log] == [
-        ("alice", "upload", "zorglub.txt", "accepted"), ("alice", "remove", "zorglub.txt", "accepted")
-    ]  # fmt: skip
+        ("alice", "upload", "zorglub.txt", "accepted"),
+        ("alice", "remove", "zorglub.txt", "accepted"),
+    ]
     assert log[0]["sha256"] == log[1]["sha256"] == audit.sha256(ARTICLE)
     assert all(e["at"].endswith("Z") for e in log)
 
@@ -230,19 +264,29 @@ def test_a_user_removed_from_the_file_loses_their_rights(bot, users_file):
     assert access.caller(SimpleNamespace(username="alice")).editor
     remove_user(users_file, "alice")
     assert access.caller(SimpleNamespace(username="alice")) == Caller("alice", None)
-    assert Access(bot.settings).caller(SimpleNamespace(username=None)) is LOCAL  # no login configured
+    assert (
+        Access(bot.settings).caller(SimpleNamespace(username=None)) is LOCAL
+    )  # no login configured
 
 
 def test_queue_key_is_the_user_or_without_logins_the_session(bot, users_file):
     request = SimpleNamespace(username="bob", session_hash="s1")
-    assert Access(bot.settings.model_copy(update={"users_file": users_file})).queue_key(request) == "bob"
+    assert (
+        Access(bot.settings.model_copy(update={"users_file": users_file})).queue_key(request)
+        == "bob"
+    )
     local = Access(bot.settings)
-    assert local.queue_key(request) == "s1" and local.queue_key(SimpleNamespace(session_hash="s2")) == "s2"
+    assert (
+        local.queue_key(request) == "s1"
+        and local.queue_key(SimpleNamespace(session_hash="s2")) == "s2"
+    )
 
 
 def test_password_check_off_the_event_loop(users_file):
     users = Users(users_file)
-    assert asyncio.run(users.acheck("bob", "bob-password")) and not asyncio.run(users.acheck("bob", "x" * 9))
+    assert asyncio.run(users.acheck("bob", "bob-password")) and not asyncio.run(
+        users.acheck("bob", "x" * 9)
+    )
 
 
 def test_session_cookie_is_read_beside_other_sites_cookies():
@@ -250,27 +294,42 @@ def test_session_cookie_is_read_beside_other_sites_cookies():
 
     app_ = SimpleNamespace(cookie_id="abc", tokens={"t0k": "bob"})
     for others in ("", "x=a b; ", 'j={"a":1}; ', "a[b]=1; "):
-        scope = {"app": app_, "headers": [(b"cookie", f"{others}access-token-unsecure-abc=t0k".encode())]}
+        scope = {
+            "app": app_,
+            "headers": [(b"cookie", f"{others}access-token-unsecure-abc=t0k".encode())],
+        }
         assert _session_user(scope) == "bob", others
-    assert _session_user({"app": app_, "headers": [(b"cookie", b"access-token-abc=forged")]}) is None
+    assert (
+        _session_user({"app": app_, "headers": [(b"cookie", b"access-token-abc=forged")]}) is None
+    )
 
 
 def test_changes_riding_along_with_an_upload_are_logged(bot, seeds):
     (seeds / "by-hand.txt").write_bytes(ARTICLE.replace(b"zorglub", b"bidule"))
-    message, *_ = app.add_uploads(bot, [("zorglub.txt", ARTICLE)], "fr", no_progress, Caller("alice", "editor"))
+    message, *_ = app.add_uploads(
+        bot, [("zorglub.txt", ARTICLE)], "fr", no_progress, Caller("alice", "editor")
+    )
     assert message.startswith("✓")
     log = [(e["user"], e["action"], e["document"], e["via"]) for e in audit.entries(bot.settings)]
-    assert log == [("alice", "add", "by-hand.txt", "app-ingest"), ("alice", "upload", "zorglub.txt", "app")]
+    assert log == [
+        ("alice", "add", "by-hand.txt", "app-ingest"),
+        ("alice", "upload", "zorglub.txt", "app"),
+    ]
 
 
 def test_no_removal_when_the_audit_log_cannot_be_written(bot, seeds, tmp_path):
     (tmp_path / "not-a-folder").write_text("x")
-    blocked = RAG(bot.settings.model_copy(update={"audit_log": tmp_path / "not-a-folder" / "audit.jsonl"}),
-                  llm=bot.llm, embedder=bot.embedder)  # fmt: skip
+    blocked = RAG(
+        bot.settings.model_copy(update={"audit_log": tmp_path / "not-a-folder" / "audit.jsonl"}),
+        llm=bot.llm,
+        embedder=bot.embedder,
+    )
     doc = sorted(p.name for p in seeds.iterdir())[0]
     message, *_ = app.delete_document(blocked, doc, "en", no_progress, Caller("alice", "editor"))
     assert "audit log" in message and (seeds / doc).exists()
-    message, *_ = app.add_uploads(blocked, [("zorglub.txt", ARTICLE)], "en", no_progress, Caller("alice", "editor"))
+    message, *_ = app.add_uploads(
+        blocked, [("zorglub.txt", ARTICLE)], "en", no_progress, Caller("alice", "editor")
+    )
     assert "audit log" in message and not (seeds / "zorglub.txt").exists()
 
 
@@ -282,8 +341,13 @@ def test_a_readers_huge_document_name_is_cut_in_the_log(bot):
 
 def test_cli_ingest_is_in_the_audit_log(settings, seeds, monkeypatch):
     (seeds / "zorglub.txt").write_bytes(ARTICLE)
-    for name, value in (("RAG_SOURCES", json.dumps([str(seeds)])), ("RAG_INDEX_DIR", str(settings.index_dir)),
-                        ("RAG_EMBEDDER", "fake"), ("RAG_LLM", "fake"), ("RAG_MODEL_CACHE", str(settings.model_cache))):  # fmt: skip
+    for name, value in (
+        ("RAG_SOURCES", json.dumps([str(seeds)])),
+        ("RAG_INDEX_DIR", str(settings.index_dir)),
+        ("RAG_EMBEDDER", "fake"),
+        ("RAG_LLM", "fake"),
+        ("RAG_MODEL_CACHE", str(settings.model_cache)),
+    ):
         monkeypatch.setenv(name, value)
     assert rag_main(["ingest"]) == 0
     (seeds / "zorglub.txt").unlink()
@@ -331,10 +395,12 @@ def test_gate_round_robin_among_three():
     order, running = [], first
     while True:
         gate.release(running)
-        granted = [(u, t) for u, ts in tickets.items() for t in ts if t.granted.is_set() and not t.done]
+        granted = [
+            (u, t) for u, ts in tickets.items() for t in ts if t.granted.is_set() and not t.done
+        ]
         if not granted:
             break
-        (user, running), = granted
+        ((user, running),) = granted
         order.append(user)
     assert order == ["b", "c", "a", "b", "c", "a"]
 

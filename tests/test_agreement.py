@@ -36,15 +36,43 @@ def test_checker_agreement_stays_at_the_measured_level():
 def test_agreement_counts_and_confusion():
     passage = "Le Washington Post a rapporté jeudi la conversation."
     labels = [
-        {"id": "a", "sentence": "Le Washington Post [1].", "passages": [passage], "question": "Qui ?", "supported": True},
-        {"id": "b", "sentence": "Elle a duré 3 heures [1].", "passages": [passage], "question": "Combien ?", "supported": False},
-        {"id": "c", "sentence": "Le Washington Post [1].", "passages": [passage], "question": "Qui ?", "supported": False},
-        {"id": "d", "sentence": "Le New York Times [1].", "passages": [passage], "question": "Qui ?", "supported": True},
-    ]  # fmt: skip
+        {
+            "id": "a",
+            "sentence": "Le Washington Post [1].",
+            "passages": [passage],
+            "question": "Qui ?",
+            "supported": True,
+        },
+        {
+            "id": "b",
+            "sentence": "Elle a duré 3 heures [1].",
+            "passages": [passage],
+            "question": "Combien ?",
+            "supported": False,
+        },
+        {
+            "id": "c",
+            "sentence": "Le Washington Post [1].",
+            "passages": [passage],
+            "question": "Qui ?",
+            "supported": False,
+        },
+        {
+            "id": "d",
+            "sentence": "Le New York Times [1].",
+            "passages": [passage],
+            "question": "Qui ?",
+            "supported": True,
+        },
+    ]
     a = agreement(labels)
     assert (a.n, a.agreement) == (4, 0.5)
-    assert a.confusion == {("supported", "supported"): 1, ("supported", "unsupported"): 1,
-                           ("unsupported", "supported"): 1, ("unsupported", "unsupported"): 1}  # fmt: skip
+    assert a.confusion == {
+        ("supported", "supported"): 1,
+        ("supported", "unsupported"): 1,
+        ("unsupported", "supported"): 1,
+        ("unsupported", "unsupported"): 1,
+    }
     assert (a.precision, a.recall) == (0.5, 0.5)
     assert [d[0] for d in a.disagreements] == ["c", "d"]
     text = format_agreement(a)

@@ -104,7 +104,9 @@ def test_abstention_says_so_and_shows_no_sources(settings):
 def test_follow_up_passes_the_history(bot):
     first = ask(bot)[-1][3]
     second = ask(bot, "Et quel jour ?", first)[-1]
-    rewrites = [m[-1]["content"] for m, task in zip(bot.llm.calls, bot.llm.tasks) if task == "rewrite"]
+    rewrites = [
+        m[-1]["content"] for m, task in zip(bot.llm.calls, bot.llm.tasks) if task == "rewrite"
+    ]
     assert rewrites and QUESTION in rewrites[-1] and "Et quel jour ?" in rewrites[-1]
     assert [m["role"] for m in second[3].turns] == ["user", "assistant", "user", "assistant"]
     assert len(second[0]) == 4
@@ -228,10 +230,21 @@ def test_remove_refuses_what_is_not_a_document(bot, seeds, doc_id):
 
 @pytest.mark.parametrize(
     "name, ok",
-    [("a.txt", True), ("Article 2024.MD", True), ("é.txt", True), ("../x.txt", False),
-     ("a/b.txt", False), ("a\\b.txt", False), (".hidden.txt", False), ("..", False),
-     ("x.pdf", False), ("", False), ("a\nb.txt", False), ("x" * 300 + ".txt", False)],
-)  # fmt: skip
+    [
+        ("a.txt", True),
+        ("Article 2024.MD", True),
+        ("é.txt", True),
+        ("../x.txt", False),
+        ("a/b.txt", False),
+        ("a\\b.txt", False),
+        (".hidden.txt", False),
+        ("..", False),
+        ("x.pdf", False),
+        ("", False),
+        ("a\nb.txt", False),
+        ("x" * 300 + ".txt", False),
+    ],
+)
 def test_safe_name(name, ok):
     if ok:
         assert safe_name(name) == name

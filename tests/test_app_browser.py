@@ -18,9 +18,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 QUESTION = "Quel journal a révélé l'appel entre Trump et Poutine ?"
 
 pytestmark = [
@@ -55,14 +61,23 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
 def server(tmp_path: Path, seeds: Path):
     port = free_port()
     env = os.environ | {
-        "RAG_SOURCES": f'["{seeds}"]', "RAG_INDEX_DIR": str(tmp_path / "index"),
-        "RAG_MODEL_CACHE": str(tmp_path / "cache"), "RAG_LLM": "fake", "RAG_EMBEDDER": "fake",
-        "RAG_MIN_DENSE_SCORE": "0", "GRADIO_SERVER_PORT": str(port), "PYTHONUNBUFFERED": "1",
-    }  # fmt: skip
+        "RAG_SOURCES": f'["{seeds}"]',
+        "RAG_INDEX_DIR": str(tmp_path / "index"),
+        "RAG_MODEL_CACHE": str(tmp_path / "cache"),
+        "RAG_LLM": "fake",
+        "RAG_EMBEDDER": "fake",
+        "RAG_MIN_DENSE_SCORE": "0",
+        "GRADIO_SERVER_PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for(url, proc)
@@ -140,19 +155,30 @@ def test_login_page_then_a_readers_page(tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR")
             page.goto(app.url + "/", wait_until="load")
-            name, secret = page.locator("input[type=text]").first, page.locator("input[type=password]").first
+            name, secret = (
+                page.locator("input[type=text]").first,
+                page.locator("input[type=password]").first,
+            )
             secret.wait_for(timeout=30_000)
             assert page.get_by_text("Connectez-vous pour poser vos questions").count() == 1
             name.fill("bob")
             secret.fill("wrong-password")
-            page.locator("button").first.click()  # the form's only button (its label follows the locale)
-            page.wait_for_function("() => /incorrect|incorrects/i.test(document.body.innerText)", timeout=15_000)
+            page.locator(
+                "button"
+            ).first.click()  # the form's only button (its label follows the locale)
+            page.wait_for_function(
+                "() => /incorrect|incorrects/i.test(document.body.innerText)", timeout=15_000
+            )
             name.fill("bob")  # the form clears itself after a failure
             secret.fill(USERS["bob"][0])
-            page.locator("button").first.click()  # the form's only button (its label follows the locale)
+            page.locator(
+                "button"
+            ).first.click()  # the form's only button (its label follows the locale)
             box = page.locator("#question").get_by_role("textbox")
             box.wait_for(timeout=30_000)
-            page.wait_for_function("() => /bob \\(reader\\)/.test(document.body.innerText)", timeout=15_000)
+            page.wait_for_function(
+                "() => /bob \\(reader\\)/.test(document.body.innerText)", timeout=15_000
+            )
             box.fill(QUESTION)
             box.press("Enter")
             page.locator("#sources .source").first.wait_for(timeout=60_000)

@@ -30,9 +30,18 @@ QUESTION = "Marc Fogel a-t-il été libéré ?"
 
 def cli(args, tmp_path, **env) -> subprocess.CompletedProcess:
     """The real `rag` command in a subprocess; `args` may hold bytes (argv that is not UTF-8)."""
-    full = {**os.environ, "RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_MIN_DENSE_SCORE": "0",
-            "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_MODEL_CACHE": str(tmp_path / "cache"), **env}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "rag.cli.main", *args], capture_output=True, env=full, timeout=180)
+    full = {
+        **os.environ,
+        "RAG_EMBEDDER": "fake",
+        "RAG_LLM": "fake",
+        "RAG_MIN_DENSE_SCORE": "0",
+        "RAG_INDEX_DIR": str(tmp_path / "index"),
+        "RAG_MODEL_CACHE": str(tmp_path / "cache"),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli.main", *args], capture_output=True, env=full, timeout=180
+    )
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -45,8 +54,12 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 
 def in_process(monkeypatch, capsys, settings, *args) -> tuple[int, str, str]:
     """`rag ARGS` in this process (so a test can break the store), with the fixture's settings."""
-    for key, value in {"RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_MIN_DENSE_SCORE": "0",
-                       "RAG_INDEX_DIR": str(settings.index_dir)}.items():  # fmt: skip
+    for key, value in {
+        "RAG_EMBEDDER": "fake",
+        "RAG_LLM": "fake",
+        "RAG_MIN_DENSE_SCORE": "0",
+        "RAG_INDEX_DIR": str(settings.index_dir),
+    }.items():
         monkeypatch.setenv(key, value)
     code = main(list(args))
     out, err = capsys.readouterr()
@@ -63,9 +76,16 @@ def bot(settings) -> RAG:
 # -- questions ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "question, needle",
-    [("", "empty"), ("   ", "empty"), ("\t\n\r ", "empty"), ("\x00\x01\x7f", "empty"),
-     ("\ud800", "empty"), ("x" * 100_000, "the limit is 2,000"), ("é" * 2001, "the limit is 2,000")],
-)  # fmt: skip
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("\t\n\r ", "empty"),
+        ("\x00\x01\x7f", "empty"),
+        ("\ud800", "empty"),
+        ("x" * 100_000, "the limit is 2,000"),
+        ("é" * 2001, "the limit is 2,000"),
+    ],
+)
 def test_unusable_questions_are_refused_with_the_fix(bot, question, needle):
     with pytest.raises(InputError, match=needle) as err:
         bot.ask(question)
@@ -74,11 +94,16 @@ def test_unusable_questions_are_refused_with_the_fix(bot, question, needle):
 
 @pytest.mark.parametrize(
     "question, cleaned",
-    [("Marc\x00 Fogel\x1b a-t-il été libéré ?", "Marc  Fogel  a-t-il été libéré ?"),
-     (QUESTION.encode("latin-1").decode("utf-8", "surrogateescape"), QUESTION),  # a Latin-1 terminal
-     ("Marc Fogel a-t-il été lib\udcc3\udca9r\udcc3\udca9 ?", QUESTION),  # UTF-8 bytes, escaped
-     ("Marc Fogel \ud83d a-t-il été libéré ?", "Marc Fogel   a-t-il été libéré ?")],  # a lone surrogate
-)  # fmt: skip
+    [
+        ("Marc\x00 Fogel\x1b a-t-il été libéré ?", "Marc  Fogel  a-t-il été libéré ?"),
+        (
+            QUESTION.encode("latin-1").decode("utf-8", "surrogateescape"),
+            QUESTION,
+        ),  # a Latin-1 terminal
+        ("Marc Fogel a-t-il été lib\udcc3\udca9r\udcc3\udca9 ?", QUESTION),  # UTF-8 bytes, escaped
+        ("Marc Fogel \ud83d a-t-il été libéré ?", "Marc Fogel   a-t-il été libéré ?"),
+    ],  # a lone surrogate
+)
 def test_control_characters_and_surrogates_are_cleaned(bot, question, cleaned):
     answer = bot.ask(question)
     assert answer.question == cleaned and not answer.abstained
@@ -98,7 +123,9 @@ def test_cli_questions_that_are_not_utf8(tmp_path, seeds):
 def bad_folder(folder: Path) -> dict[str, str]:
     """A folder with one good article and every kind of bad file; returns name -> expected reason."""
     folder.mkdir()
-    (folder / "good.txt").write_text("Un article valide sur le zorglub de Montauban.", encoding="utf-8")
+    (folder / "good.txt").write_text(
+        "Un article valide sur le zorglub de Montauban.", encoding="utf-8"
+    )
     (folder / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     (folder / "empty.md").write_bytes(b"")
     (folder / "blank.txt").write_bytes(b" \n\t\n")
@@ -108,22 +135,33 @@ def bad_folder(folder: Path) -> dict[str, str]:
     (folder / "cp1252.txt").write_bytes("L’été « chaud » – 5 €.".encode("cp1252"))
     (folder / b"caf\xe9.txt".decode("utf-8", "surrogateescape")).write_bytes(b"Un nom en Latin-1.")
     return {
-        "photo.txt": "looks binary", "empty.md": "empty file", "blank.txt": "empty file",
+        "photo.txt": "looks binary",
+        "empty.md": "empty file",
+        "blank.txt": "empty file",
         "huge.txt": "50,000,000 bytes is over the 5,000,000-byte limit",
         "latin1.txt": "not valid UTF-8 (byte 3), skipped — re-save it as UTF-8 (e.g. iconv -f cp1252",
-        "cp1252.txt": "not valid UTF-8 (byte 1)", "caf\ufffd.txt": "the file name is not valid UTF-8",
-    }  # fmt: skip
+        "cp1252.txt": "not valid UTF-8 (byte 1)",
+        "caf\ufffd.txt": "the file name is not valid UTF-8",
+    }
 
 
 def test_every_bad_file_is_skipped_and_named_and_the_rest_indexed(tmp_path):
     reasons = bad_folder(tmp_path / "docs")
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
-        "\n".join([json.dumps({"id": "a", "title": "A", "text": "Texte A sur Montauban."}), "{broken",
-                   json.dumps({"id": "b", "text": "Texte B."}), '{"title": "no id"}', '"just a string"',
-                   json.dumps({"id": "c", "text": "   "}), ""]),
+        "\n".join(
+            [
+                json.dumps({"id": "a", "title": "A", "text": "Texte A sur Montauban."}),
+                "{broken",
+                json.dumps({"id": "b", "text": "Texte B."}),
+                '{"title": "no id"}',
+                '"just a string"',
+                json.dumps({"id": "c", "text": "   "}),
+                "",
+            ]
+        ),
         encoding="utf-8",
-    )  # fmt: skip
+    )
     result = cli(["ingest", str(tmp_path / "docs"), str(corpus)], tmp_path)
     out = result.stdout.decode("utf-8")
     assert result.returncode == 0, result.stderr
@@ -136,23 +174,32 @@ def test_every_bad_file_is_skipped_and_named_and_the_rest_indexed(tmp_path):
     assert json.loads(ask.stdout)["passages"][0]["source"] == "good.txt"
 
 
-def test_sources_that_come_out_empty_do_not_empty_the_index(bot, settings, tmp_path, monkeypatch, capsys):
+def test_sources_that_come_out_empty_do_not_empty_the_index(
+    bot, settings, tmp_path, monkeypatch, capsys
+):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "bin.txt").write_bytes(b"\x00\x01")
     (tmp_path / "none").mkdir()
     before = Store(settings, "hash-bow-256").count()
-    for source, why in ((tmp_path / "bad", " (1 skipped: bin.txt: looks binary"), (tmp_path / "none", ";")):
+    for source, why in (
+        (tmp_path / "bad", " (1 skipped: bin.txt: looks binary"),
+        (tmp_path / "none", ";"),
+    ):
         code, _, err = in_process(monkeypatch, capsys, settings, "ingest", str(source))
         assert code == 1 and err.count("\n") == 1
         assert f"no readable document{why}" in err and "the 5 indexed documents are kept" in err
     assert Store(settings, "hash-bow-256").count() == before
-    code, out, _ = in_process(monkeypatch, capsys, settings, "ingest", "--rebuild", str(tmp_path / "none"))
+    code, out, _ = in_process(
+        monkeypatch, capsys, settings, "ingest", "--rebuild", str(tmp_path / "none")
+    )
     assert code == 0 and "0 added" in out  # emptying on purpose is possible
 
 
 # -- the model file ----------------------------------------------------------------------------
 def test_a_model_file_that_fails_its_checksum(tmp_path, seeds):
-    pytest.importorskip("xllamacpp", reason="the llamacpp backend checks the file (pip install xllamacpp)")
+    pytest.importorskip(
+        "xllamacpp", reason="the llamacpp backend checks the file (pip install xllamacpp)"
+    )
     from rag.llm.weights import QWEN_1_5B
 
     assert cli(["ingest", str(seeds)], tmp_path).returncode == 0
@@ -183,12 +230,17 @@ def test_an_index_of_another_schema_asks_for_a_rebuild(settings):
     from rag.index.store import _refusing_embedding_function
 
     settings.index_dir.mkdir(parents=True)
-    client = chromadb.PersistentClient(str(settings.index_dir), chromadb.Settings(anonymized_telemetry=False))
+    client = chromadb.PersistentClient(
+        str(settings.index_dir), chromadb.Settings(anonymized_telemetry=False)
+    )
     client.create_collection(
-        "documents", embedding_function=_refusing_embedding_function(),
+        "documents",
+        embedding_function=_refusing_embedding_function(),
         metadata={"embedder": "hash-bow-256", "schema": "1"},
-    )  # fmt: skip
-    with pytest.raises(IndexStateError, match="has schema '1', expected 3 — run 'rag ingest --rebuild'"):
+    )
+    with pytest.raises(
+        IndexStateError, match="has schema '1', expected 3 — run 'rag ingest --rebuild'"
+    ):
         RAG(settings).ask(QUESTION)
     assert len(RAG(settings).ingest(rebuild=True, progress=False).added) == 5
 
@@ -199,7 +251,10 @@ def make_read_only(folder: Path) -> None:
         for path in [folder, *folder.rglob("*")]:
             path.chmod(path.stat().st_mode & ~0o222)
         return
-    if shutil.which("chattr") is None or subprocess.run(["chattr", "-R", "+i", str(folder)]).returncode:
+    if (
+        shutil.which("chattr") is None
+        or subprocess.run(["chattr", "-R", "+i", str(folder)]).returncode
+    ):
         pytest.skip("running as root without a working chattr: cannot make a folder read-only")
 
 
@@ -231,8 +286,12 @@ def test_a_full_disk_during_ingest(bot, settings, seeds, monkeypatch, capsys, fa
     from chromadb.errors import InternalError
 
     before = sorted((c.id, c.text) for c in Store(settings, "hash-bow-256").all_chunks())
-    (seeds / "new.txt").write_text("Un nouvel article sur le zorglub de Montauban.", encoding="utf-8")
-    (seeds / "000_b3fd78398ee6b0e0.txt").write_text("Un texte remplacé, plus court.", encoding="utf-8")
+    (seeds / "new.txt").write_text(
+        "Un nouvel article sur le zorglub de Montauban.", encoding="utf-8"
+    )
+    (seeds / "000_b3fd78398ee6b0e0.txt").write_text(
+        "Un texte remplacé, plus court.", encoding="utf-8"
+    )
 
     def full(self, *args, **kwargs):
         if failure == "oserror":
@@ -242,7 +301,9 @@ def test_a_full_disk_during_ingest(bot, settings, seeds, monkeypatch, capsys, fa
     monkeypatch.setattr(Collection, "upsert", full)
     code, _, err = in_process(monkeypatch, capsys, settings, "ingest", str(seeds))
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith(f"Error: the disk is full: cannot write the index at {settings.index_dir}/ — free some space")
+    assert err.startswith(
+        f"Error: the disk is full: cannot write the index at {settings.index_dir}/ — free some space"
+    )
     assert "what was indexed before is kept" in err
     monkeypatch.undo()
     assert sorted((c.id, c.text) for c in Store(settings, "hash-bow-256").all_chunks()) == before

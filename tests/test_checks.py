@@ -14,22 +14,64 @@ def draft(question, lang, text, cited):
 
 
 ROWS = [
-    ("number", draft("Combien de temps a duré l'appel ?", "fr", "L'appel a duré 3 heures [1].",
-                     ["L'appel a duré deux heures et demie."])),
-    ("asked-kind", draft("Quel jour de la semaine l'appel a-t-il eu lieu ?", "fr",
-                         "L'appel a eu lieu le 10 novembre [1].", ["L'appel a eu lieu le 10 novembre."])),
-    ("restates", draft("Trump a-t-il parlé à Poutine ?", "fr", "Trump a parlé à Poutine [1].",
-                       ["Trump a parlé à Poutine jeudi."])),
-    ("date-only", draft(
-        "Which New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin?", "en",
-        "The New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin on "
-        "November 10, 2024 [1].",
-        ["Le 10 novembre 2024, le New York Post a interrogé Donald Trump sur son appel avec Vladimir Poutine."])),
-    ("key-facts", draft("Quel journal a révélé l'appel ?", "fr", "Le Monde a révélé l'appel [1].",
-                        ["Le Washington Post a révélé l'appel entre les deux présidents."])),
-    ("support", draft("What did Zelensky say?", "en", "He strongly condemned the whole thing yesterday [1].",
-                      ["Zelensky a salué la conversation téléphonique."])),
-]  # fmt: skip
+    (
+        "number",
+        draft(
+            "Combien de temps a duré l'appel ?",
+            "fr",
+            "L'appel a duré 3 heures [1].",
+            ["L'appel a duré deux heures et demie."],
+        ),
+    ),
+    (
+        "asked-kind",
+        draft(
+            "Quel jour de la semaine l'appel a-t-il eu lieu ?",
+            "fr",
+            "L'appel a eu lieu le 10 novembre [1].",
+            ["L'appel a eu lieu le 10 novembre."],
+        ),
+    ),
+    (
+        "restates",
+        draft(
+            "Trump a-t-il parlé à Poutine ?",
+            "fr",
+            "Trump a parlé à Poutine [1].",
+            ["Trump a parlé à Poutine jeudi."],
+        ),
+    ),
+    (
+        "date-only",
+        draft(
+            "Which New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin?",
+            "en",
+            "The New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin on "
+            "November 10, 2024 [1].",
+            [
+                "Le 10 novembre 2024, le New York Post a interrogé Donald Trump sur son appel avec Vladimir Poutine."
+            ],
+        ),
+    ),
+    (
+        "key-facts",
+        draft(
+            "Quel journal a révélé l'appel ?",
+            "fr",
+            "Le Monde a révélé l'appel [1].",
+            ["Le Washington Post a révélé l'appel entre les deux présidents."],
+        ),
+    ),
+    (
+        "support",
+        draft(
+            "What did Zelensky say?",
+            "en",
+            "He strongly condemned the whole thing yesterday [1].",
+            ["Zelensky a salué la conversation téléphonique."],
+        ),
+    ),
+]
 
 
 @pytest.mark.parametrize("code,draft", ROWS, ids=[code for code, _ in ROWS])
@@ -44,15 +86,21 @@ def test_the_table_covers_every_rule_in_order():
 
 
 def test_a_supported_answer_passes_every_rule():
-    supported = draft("Quel journal a révélé l'appel ?", "fr", "Le Washington Post a révélé l'appel [1].",
-                      ["Le Washington Post a révélé l'appel entre les deux présidents."])  # fmt: skip
+    supported = draft(
+        "Quel journal a révélé l'appel ?",
+        "fr",
+        "Le Washington Post a révélé l'appel [1].",
+        ["Le Washington Post a révélé l'appel entre les deux présidents."],
+    )
     assert first_failure(RULES, supported) is None
 
 
 def test_an_english_weekday_is_found_as_the_french_one():
     """ev-07 on 2026-12-04: "planned on Wednesday (mercredi)" was withheld as key-facts, the
     passage saying "mercredi"; a weekday the passage does not say still is."""
-    passage = ["La rencontre entre Joe Biden et Donald Trump est prévue dans le Bureau ovale mercredi."]
+    passage = [
+        "La rencontre entre Joe Biden et Donald Trump est prévue dans le Bureau ovale mercredi."
+    ]
     question = "On which day of the week was the Oval Office meeting between Joe Biden and Donald Trump planned?"
     right = draft(question, "en", "The Oval Office meeting was planned on Wednesday [1].", passage)
     wrong = draft(question, "en", "The Oval Office meeting was planned on Thursday [1].", passage)
@@ -78,7 +126,9 @@ def test_an_abstained_answer_carries_the_code_of_the_check(settings):
     from rag.testing.fakes import FakeLLM
 
     RAG(settings).ingest(progress=False)
-    invented = RAG(settings, llm=FakeLLM(lambda m: "Le sommet devait se tenir à Genève en Suisse [1]."))
+    invented = RAG(
+        settings, llm=FakeLLM(lambda m: "Le sommet devait se tenir à Genève en Suisse [1].")
+    )
     answer = invented.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
     assert answer.abstained and answer.withheld in checks.CODES and answer.withheld != "off-topic"
     off = RAG(settings.model_copy(update={"min_dense_score": 2.0}), llm=FakeLLM(["unused"]))

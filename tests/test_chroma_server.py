@@ -45,15 +45,27 @@ def chroma_server(tmp_path_factory):
     port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen(
-        [str(CHROMA if CHROMA.exists() else "chroma"), "run", "--path", str(data),
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            str(CHROMA if CHROMA.exists() else "chroma"),
+            "run",
+            "--path",
+            str(data),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                if (
+                    httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code
+                    == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -83,7 +95,10 @@ def test_ingest_and_ask_through_the_server(remote_settings):
     assert second.chunks_embedded == 0 and len(second.unchanged) == 5
     assert bot.retrieve("Marc Fogel remise en liberté")[0].source == "003_17ab84beb0fc2423.txt"
     answer = bot.ask("Quel Américain détenu en Russie a été remis en liberté ?")
-    assert answer.citations and answer.citations[0].quote in answer.passages[answer.citations[0].number - 1].text
+    assert (
+        answer.citations
+        and answer.citations[0].quote in answer.passages[answer.citations[0].number - 1].text
+    )
     # Nothing of the index is on this machine: only the ingest lock, in model_cache.
     assert not (remote_settings.index_dir / "chroma.sqlite3").exists()
     assert list(remote_settings.model_cache.glob(".ingest-127.0.0.1-*.lock"))
@@ -92,7 +107,9 @@ def test_ingest_and_ask_through_the_server(remote_settings):
 def test_server_index_equals_the_embedded_one(remote_settings, settings):
     RAG(remote_settings).ingest(progress=False)
     RAG(settings).ingest(progress=False)
-    remote = sorted((c.id, c.text, c.doc_hash) for c in Store(remote_settings, "hash-bow-256").all_chunks())
+    remote = sorted(
+        (c.id, c.text, c.doc_hash) for c in Store(remote_settings, "hash-bow-256").all_chunks()
+    )
     local = sorted((c.id, c.text, c.doc_hash) for c in Store(settings, "hash-bow-256").all_chunks())
     assert remote == local
 
@@ -101,7 +118,9 @@ def test_changes_reach_the_server_incrementally(remote_settings, seeds):
     bot = RAG(remote_settings)
     bot.ingest(progress=False)
     (seeds / "004_04761f5e471519e2.txt").unlink()
-    (seeds / "new.md").write_text("Un nouvel article sur le zorglub de Montauban.", encoding="utf-8")
+    (seeds / "new.md").write_text(
+        "Un nouvel article sur le zorglub de Montauban.", encoding="utf-8"
+    )
     report = bot.ingest(progress=False)
     assert report.added == ("new.md",) and report.removed == ("004_04761f5e471519e2.txt",)
     assert report.chunks_embedded == 1
@@ -111,7 +130,9 @@ def test_changes_reach_the_server_incrementally(remote_settings, seeds):
 
 
 def test_embedder_guard_and_missing_collection_on_the_server(remote_settings):
-    with pytest.raises(IndexStateError, match=r"no index at http://127.0.0.1:\d+ — run 'rag ingest'"):
+    with pytest.raises(
+        IndexStateError, match=r"no index at http://127.0.0.1:\d+ — run 'rag ingest'"
+    ):
         Store(remote_settings, "hash-bow-256")
     RAG(remote_settings).ingest(progress=False)
     with pytest.raises(IndexStateError, match="built with embedder 'hash-bow-256'"):
@@ -129,15 +150,29 @@ def test_unreachable_server_is_one_line(settings):
 
 
 def test_cli_against_the_server(remote_settings, seeds, tmp_path):
-    env = {**os.environ, "RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_MIN_DENSE_SCORE": "0",
-           "RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(remote_settings.chroma_port),
-           "RAG_COLLECTION": "cli", "RAG_MODEL_CACHE": str(tmp_path / "cache"),
-           "RAG_INDEX_DIR": str(tmp_path / "unused")}  # fmt: skip
+    env = {
+        **os.environ,
+        "RAG_EMBEDDER": "fake",
+        "RAG_LLM": "fake",
+        "RAG_MIN_DENSE_SCORE": "0",
+        "RAG_CHROMA_HOST": "127.0.0.1",
+        "RAG_CHROMA_PORT": str(remote_settings.chroma_port),
+        "RAG_COLLECTION": "cli",
+        "RAG_MODEL_CACHE": str(tmp_path / "cache"),
+        "RAG_INDEX_DIR": str(tmp_path / "unused"),
+    }
     run = [sys.executable, "-m", "rag.cli.main"]
-    ingest = subprocess.run([*run, "ingest", str(seeds)], env=env, capture_output=True, text=True, timeout=120)
+    ingest = subprocess.run(
+        [*run, "ingest", str(seeds)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert ingest.returncode == 0, ingest.stderr
-    ask = subprocess.run([*run, "ask", "Marc Fogel a-t-il été libéré ?", "--json"], env=env,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    ask = subprocess.run(
+        [*run, "ask", "Marc Fogel a-t-il été libéré ?", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ask.returncode == 0, ask.stderr
     assert json.loads(ask.stdout)["citations"][0]["source"] == "003_17ab84beb0fc2423.txt"
     assert not (tmp_path / "unused").exists()
@@ -163,9 +198,18 @@ class TokenProxy:
                 if self.headers.get("Authorization") != f"Bearer {token}":
                     status, data, kind = 401, b'{"error": "Unauthorized"}', "application/json"
                 else:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "content-length"}}
-                    r = httpx.request(self.command, f"http://127.0.0.1:{upstream}{self.path}",
-                                      content=body, headers=headers, timeout=30)  # fmt: skip
+                    headers = {
+                        k: v
+                        for k, v in self.headers.items()
+                        if k.lower() not in {"host", "content-length"}
+                    }
+                    r = httpx.request(
+                        self.command,
+                        f"http://127.0.0.1:{upstream}{self.path}",
+                        content=body,
+                        headers=headers,
+                        timeout=30,
+                    )
                     status, data, kind = r.status_code, r.content, r.headers.get("content-type", "")
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
@@ -189,7 +233,9 @@ def test_token_is_sent_and_a_wrong_one_is_a_clear_error(remote_settings):
     proxy = TokenProxy(remote_settings.chroma_port, "s3cret")
     try:
         through = remote_settings.model_copy(update={"chroma_port": proxy.port})
-        with pytest.raises(IndexStateError, match="cannot reach the Chroma server .*RAG_CHROMA_TOKEN"):
+        with pytest.raises(
+            IndexStateError, match="cannot reach the Chroma server .*RAG_CHROMA_TOKEN"
+        ):
             RAG(through).ingest(progress=False)
         token = Settings(chroma_token="s3cret").chroma_token
         report = RAG(through.model_copy(update={"chroma_token": token})).ingest(progress=False)

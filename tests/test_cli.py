@@ -10,10 +10,20 @@ from rag.cli.main import main
 
 def run(args, tmp_path, **env):
     """The real `rag` entry point in a subprocess, with fakes and a private index."""
-    full_env = {**os.environ, "RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_MIN_DENSE_SCORE": "0",
-                "RAG_INDEX_DIR": str(tmp_path / "index"), **env}  # fmt: skip
+    full_env = {
+        **os.environ,
+        "RAG_EMBEDDER": "fake",
+        "RAG_LLM": "fake",
+        "RAG_MIN_DENSE_SCORE": "0",
+        "RAG_INDEX_DIR": str(tmp_path / "index"),
+        **env,
+    }
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli.main", *args], capture_output=True, text=True, env=full_env, timeout=120
+        [sys.executable, "-m", "rag.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
     )
 
 
@@ -58,7 +68,9 @@ def test_eval_writes_results_and_summary(tmp_path, seeds):
     result = run(["eval", "evals/seeds.jsonl", "--out", str(out), "--limit", "3"], tmp_path)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(lines) == 3 and {"answer", "cited_sources", "retrieved_sources", "ttft_s"} <= set(lines[0])
+    assert len(lines) == 3 and {"answer", "cited_sources", "retrieved_sources", "ttft_s"} <= set(
+        lines[0]
+    )
     assert "hit@5" in result.stdout
 
 
@@ -73,11 +85,20 @@ def test_huge_question_is_refused(tmp_path, seeds):
     [
         (["eval", "compare", "a", "b"], ["eval-compare", "a", "b"]),
         (["--index", "x", "eval", "report", "r"], ["--index", "x", "eval-report", "r"]),
-        (["--fusion", "bm25", "--llm", "fake", "eval", "sweep", "t"], ["--fusion", "bm25", "--llm", "fake", "eval-sweep", "t"]),
+        (
+            ["--fusion", "bm25", "--llm", "fake", "eval", "sweep", "t"],
+            ["--fusion", "bm25", "--llm", "fake", "eval-sweep", "t"],
+        ),
         (["eval", "faithfulness-check"], ["eval-faithfulness-check"]),
         (["eval", "evals/seeds.jsonl", "--out", "o"], ["eval", "evals/seeds.jsonl", "--out", "o"]),
-        (["eval", "--out", "o", "compare"], ["eval", "--out", "o", "compare"]),  # a test set named "compare"
-        (["--index", "eval", "ask", "x"], ["--index", "eval", "ask", "x"]),  # an index folder named "eval"
+        (
+            ["eval", "--out", "o", "compare"],
+            ["eval", "--out", "o", "compare"],
+        ),  # a test set named "compare"
+        (
+            ["--index", "eval", "ask", "x"],
+            ["--index", "eval", "ask", "x"],
+        ),  # an index folder named "eval"
         (["ask", "eval", "compare"], ["ask", "eval", "compare"]),
     ],
 )
@@ -93,7 +114,9 @@ def test_the_evaluation_commands_come_from_an_entry_point_plugin():
     from rag.cli.main import PLUGIN_GROUP, parser, plugins
     from rag.evaluation import cli as evalcli
 
-    assert evalcli in plugins()  # registered in pyproject.toml, found through the installed metadata
+    assert (
+        evalcli in plugins()
+    )  # registered in pyproject.toml, found through the installed metadata
     without = parser(extensions=[])
     with pytest.raises(SystemExit):
         without.parse_args(["eval", "t.jsonl", "--out", "o"])  # the product alone has no `eval`
@@ -108,7 +131,9 @@ def test_help_imports_nothing_heavy():
         "heavy = {'matplotlib', 'chromadb', 'torch', 'transformers', 'numpy', 'llama_index', 'gradio', 'tqdm'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert out.strip().splitlines()[-1] == "[]"
 
 
@@ -128,8 +153,21 @@ def test_eval_resume_and_report_through_the_cli(tmp_path, seeds):
     out = tmp_path / "results.jsonl"
     first = run(["eval", "evals/seeds.jsonl", "--out", str(out), "--limit", "2"], tmp_path)
     assert first.returncode == 0, first.stderr
-    second = run(["eval", "evals/seeds.jsonl", "--out", str(out), "--limit", "4", "--resume",
-                  "--report", str(tmp_path / "rep"), "--semantic"], tmp_path)  # fmt: skip
+    second = run(
+        [
+            "eval",
+            "evals/seeds.jsonl",
+            "--out",
+            str(out),
+            "--limit",
+            "4",
+            "--resume",
+            "--report",
+            str(tmp_path / "rep"),
+            "--semantic",
+        ],
+        tmp_path,
+    )
     assert second.returncode == 0, second.stderr
     assert "2/4" in second.stderr  # the two finished cases counted, not run again
     lines = [json.loads(line) for line in out.read_text().splitlines()]
@@ -173,9 +211,13 @@ def test_a_withheld_draft_never_reaches_stdout_and_is_erased_from_the_terminal(m
     assert terminal.text.endswith("\r\033[K")  # …then erased
     piped = _Terminal()
     piped.isatty = lambda: False
-    assert cli.live_draft(_withheld_stream(), out=piped).abstained and piped.text == ""  # not a terminal
+    assert (
+        cli.live_draft(_withheld_stream(), out=piped).abstained and piped.text == ""
+    )  # not a terminal
 
-    monkeypatch.setattr(RAG, "stream", lambda self, question, history=(), language=None: _withheld_stream())
+    monkeypatch.setattr(
+        RAG, "stream", lambda self, question, history=(), language=None: _withheld_stream()
+    )
     monkeypatch.setattr(cli, "settings_from", lambda args: None)
     assert main(["ask", "Quel est le prix du pétrole ?"]) == 0
     out = capsys.readouterr().out

@@ -18,11 +18,22 @@ def result(
     gold=("d1",),
 ):
     return {
-        "id": id_, "question": f"Question {id_} ?", "answer": answer, "abstained": abstained,
-        "citations": [{"source": s, "quote": "q"} for s in cited], "cited_sources": list(cited),
-        "retrieved_sources": list(retrieved), "retrieval_s": 0.01, "ttft_s": 1.0, "total_s": 2.0,
-        "draft": answer, "expected": list(expected), "gold_sources": list(gold), "type": "fact", "lang": "fr",
-    }  # fmt: skip
+        "id": id_,
+        "question": f"Question {id_} ?",
+        "answer": answer,
+        "abstained": abstained,
+        "citations": [{"source": s, "quote": "q"} for s in cited],
+        "cited_sources": list(cited),
+        "retrieved_sources": list(retrieved),
+        "retrieval_s": 0.01,
+        "ttft_s": 1.0,
+        "total_s": 2.0,
+        "draft": answer,
+        "expected": list(expected),
+        "gold_sources": list(gold),
+        "type": "fact",
+        "lang": "fr",
+    }
 
 
 ABSTAIN = "Les articles ne le disent pas."
@@ -56,8 +67,9 @@ def test_flips_per_metric():
     ]
     assert [i for i, _, _ in changed["right source"]] == ["q1", "q2"]
     assert [(i, y.reason) for i, _, y in changed["abstention"]] == [
-        ("q1", "abstained on an answerable question"), ("u1", "rightly abstained"),
-    ]  # fmt: skip
+        ("q1", "abstained on an answerable question"),
+        ("u1", "rightly abstained"),
+    ]
 
 
 def test_compare_text_lists_flipped_cases_with_both_answers():

@@ -57,8 +57,14 @@ def test_settings_docstrings_hold_no_measurements():
 
 def test_every_field_belongs_to_exactly_one_section():
     assert list(SECTIONS) == [
-        "index", "retrieval", "answer", "generation", "server", "app", "evaluation",
-    ]  # fmt: skip
+        "index",
+        "retrieval",
+        "answer",
+        "generation",
+        "server",
+        "app",
+        "evaluation",
+    ]
     for name in Settings.model_fields:
         owners = [s for s, section in SECTIONS.items() if name in section.model_fields]
         assert len(owners) == 1, f"{name}: in sections {owners}"

@@ -19,7 +19,9 @@ DATES = {WP: "2024-11", WP2: None, NYP: None, TRUTH: "2025-02", OCTOBER: None}
 KREMLIN_DENIED = "Le Kremlin avait alors démenti l’information."
 CANNOT_CONFIRM = "Le Kremlin a indiqué dimanche ne pouvoir confirmer ou infirmer une information de la presse américaine"
 NYP_REPORT = "révèle le New York Post."
-WP_LATE_REPORT = "le Washington Post avait déjà fait état d’une conversation téléphonique avec Poutine."
+WP_LATE_REPORT = (
+    "le Washington Post avait déjà fait état d’une conversation téléphonique avec Poutine."
+)
 
 
 def paragraphs(source: str) -> list[Passage]:
@@ -28,7 +30,9 @@ def paragraphs(source: str) -> list[Passage]:
     if text.startswith(" date "):
         text = text.split(" ", 3)[3]
     paras = [p.strip() for p in text.split("\n") if p.strip()]
-    return [Passage(source, f"{source}:{i}", 0.0, p, 0, date=DATES[source]) for i, p in enumerate(paras)]
+    return [
+        Passage(source, f"{source}:{i}", 0.0, p, 0, date=DATES[source]) for i, p in enumerate(paras)
+    ]
 
 
 def article(source: str) -> list[Passage]:
@@ -47,17 +51,29 @@ def sentences_of(accounts) -> list[str]:
     "question, polar",
     [
         ("Le Kremlin a-t-il confirmé l'appel révélé par le New York Post ?", True),
-        ("Donald Trump et Vladimir Poutine se sont-ils parlé au téléphone peu après l'élection ?", True),
+        (
+            "Donald Trump et Vladimir Poutine se sont-ils parlé au téléphone peu après l'élection ?",
+            True,
+        ),
         ("Did the phone call really take place?", True),
-        ("According to the articles, did Trump speak with Putin, as the New York Post reported?", True),
+        (
+            "According to the articles, did Trump speak with Putin, as the New York Post reported?",
+            True,
+        ),
         ("Est-ce que l'appel a été confirmé ?", True),
-        ("Selon le Kremlin, Poutine et Trump ont-ils parlé d'annulation ou de report du sommet ?", True),
+        (
+            "Selon le Kremlin, Poutine et Trump ont-ils parlé d'annulation ou de report du sommet ?",
+            True,
+        ),
         ("Quel journal a révélé l'appel ?", False),
         ("Comment le Kremlin avait-il réagi à l'information du Washington Post ?", False),
         ("Trump a-t-il dit combien de fois il avait parlé à Poutine ?", False),
         ("Où Poutine a-t-il invité Trump ?", False),
         ("Qu'a dit le Kremlin ?", False),
-        ("A l'issue des négociations qu'est-ce que l'Australie a obtenue ?", False),  # PIAF's spelling
+        (
+            "A l'issue des négociations qu'est-ce que l'Australie a obtenue ?",
+            False,
+        ),  # PIAF's spelling
         ("d'ou vient l'eau des marais ?", False),
         ("Les chapelles sont elles indépendantes ?", True),
         ("Which newspaper reported the call?", False),
@@ -79,7 +95,9 @@ def test_a_report_and_the_denial_after_it_are_both_said_and_cited():
     text, citations = conflicts.say(found, "fr")
     assert text.startswith("Les articles divergent : « ") and text.endswith(".")
     for c in citations:  # each quote verbatim in the passage its number points at
-        assert c.quote in passages[c.number - 1].text and f"[{c.number}]" in text and c.quote in text
+        assert (
+            c.quote in passages[c.number - 1].text and f"[{c.number}]" in text and c.quote in text
+        )
     assert {c.source for c in citations} == {NYP}
 
 
@@ -93,12 +111,16 @@ def test_the_outlet_asked_picks_the_report_and_its_own_denial():
     # the denial was not among the passages shown: its paragraph is appended and cited
     assert len(passages) > len(shown)
     cited = [a for a in found if CANNOT_CONFIRM in a.sentence][0]
-    assert cited.number == len(shown) + 1 and passages[cited.number - 1].chunk_id not in {p.chunk_id for p in shown}
+    assert cited.number == len(shown) + 1 and passages[cited.number - 1].chunk_id not in {
+        p.chunk_id for p in shown
+    }
 
 
 def test_a_month_asked_leaves_out_reports_of_another_time():
     q = "Did Trump and Putin really speak on the phone in November 2024?"
-    found, _ = conflicts.find(q, [holding(WP, "Washington Post"), holding(NYP, NYP_REPORT)], article=article)
+    found, _ = conflicts.find(
+        q, [holding(WP, "Washington Post"), holding(NYP, NYP_REPORT)], article=article
+    )
     said = " ".join(sentences_of(found))
     assert "Washington Post" in said and "New York Post" not in said
     assert "n’a pas confirmé ces informations" in said  # the Trump entourage, in the same article
@@ -106,21 +128,43 @@ def test_a_month_asked_leaves_out_reports_of_another_time():
 
 def test_the_same_denial_in_two_articles_is_said_once():
     q = "L'entourage de Donald Trump a-t-il confirmé la conversation rapportée par le Washington Post ?"
-    found, _ = conflicts.find(q, [holding(WP2, "Washington Post"), holding(WP2, "Toutefois")], article=article)
+    found, _ = conflicts.find(
+        q, [holding(WP2, "Washington Post"), holding(WP2, "Toutefois")], article=article
+    )
     denials = [a.sentence for a in found if a.kind == conflicts.DENIAL]
-    assert denials == ["Toutefois, l’entourage de Trump n’a pas confirmé officiellement ces détails."]
+    assert denials == [
+        "Toutefois, l’entourage de Trump n’a pas confirmé officiellement ces détails."
+    ]
 
 
 @pytest.mark.parametrize(
     "question, shown",
     [
-        ("Quel journal a révélé l'appel entre Trump et Poutine ?", [(WP, "Washington Post")]),  # not yes/no
-        ("Trump et Poutine ont-ils convenu de négocier en février 2025 ?", [(TRUTH, "Truth Social")]),  # nobody denies
-        ("Zelensky a-t-il parlé avec Trump en novembre 2024 ?", [(WP, "Washington Post")]),  # another call
-        ("Trump a-t-il un plan pour mettre fin à la guerre ?", [(NYP, NYP_REPORT)]),  # no event asked about
-        ("Le New York Post a-t-il rapporté l'appel de novembre 2024 ?", [(WP, "Washington Post")]),  # outlet absent
+        (
+            "Quel journal a révélé l'appel entre Trump et Poutine ?",
+            [(WP, "Washington Post")],
+        ),  # not yes/no
+        (
+            "Trump et Poutine ont-ils convenu de négocier en février 2025 ?",
+            [(TRUTH, "Truth Social")],
+        ),  # nobody denies
+        (
+            "Zelensky a-t-il parlé avec Trump en novembre 2024 ?",
+            [(WP, "Washington Post")],
+        ),  # another call
+        (
+            "Trump a-t-il un plan pour mettre fin à la guerre ?",
+            [(NYP, NYP_REPORT)],
+        ),  # no event asked about
+        (
+            "Le New York Post a-t-il rapporté l'appel de novembre 2024 ?",
+            [(WP, "Washington Post")],
+        ),  # outlet absent
         # a denial among the passages, but no report of the event asked about
-        ("Selon le Kremlin, Poutine et Trump ont-ils parlé du report de leur sommet ?", [(NYP, CANNOT_CONFIRM)]),
+        (
+            "Selon le Kremlin, Poutine et Trump ont-ils parlé du report de leur sommet ?",
+            [(NYP, CANNOT_CONFIRM)],
+        ),
     ],
 )
 def test_no_conflict_is_made_up(question, shown):
@@ -131,8 +175,9 @@ def test_no_conflict_is_made_up(question, shown):
 def test_english_question_gets_an_english_lead_and_the_quotes_as_written():
     found, _ = conflicts.find(
         "Did the phone call reported by the Washington Post really take place?",
-        [holding(NYP, WP_LATE_REPORT)], article=article,
-    )  # fmt: skip
+        [holding(NYP, WP_LATE_REPORT)],
+        article=article,
+    )
     text, _ = conflicts.say(found, "en")
     assert text.startswith("The articles give conflicting accounts: “") and KREMLIN_DENIED in text
 
@@ -140,7 +185,9 @@ def test_english_question_gets_an_english_lead_and_the_quotes_as_written():
 @pytest.fixture
 def make_bot(settings):
     RAG(settings).ingest(progress=False)
-    return lambda **overrides: RAG(settings.model_copy(update=overrides), llm=FakeLLM(lambda m: "Oui [1]."))
+    return lambda **overrides: RAG(
+        settings.model_copy(update=overrides), llm=FakeLLM(lambda m: "Oui [1].")
+    )
 
 
 def test_the_pipeline_says_both_accounts_without_asking_the_model(make_bot):
@@ -156,7 +203,9 @@ def test_the_pipeline_says_both_accounts_without_asking_the_model(make_bot):
     assert len(items) == 2  # the text, then the Answer: no short answer follows
     assert 0 < answer.timings.retrieval_s <= answer.timings.first_token_s <= answer.timings.total_s
     ranks = [p.rank for p in answer.passages]
-    assert sorted(ranks) == list(range(1, len(ranks) + 1))  # a passage added for a denial ranks after
+    assert sorted(ranks) == list(
+        range(1, len(ranks) + 1)
+    )  # a passage added for a denial ranks after
     off = make_bot(conflicts=False)
     answer = off.ask(q)
     assert not answer.conflict and len(off.llm.calls) >= 1
@@ -166,11 +215,15 @@ def test_a_passage_cited_for_both_accounts_is_shown_once_with_both_quotes_marked
     from rag.ui.render import highlight, sources_html
 
     found, passages = conflicts.find(
-        "Le Kremlin a-t-il confirmé l'appel rapporté par le Washington Post ?", [holding(NYP, WP_LATE_REPORT)],
+        "Le Kremlin a-t-il confirmé l'appel rapporté par le Washington Post ?",
+        [holding(NYP, WP_LATE_REPORT)],
         article=article,
-    )  # fmt: skip
+    )
     text, citations = conflicts.say(found, "fr")
-    assert [c.number for c in citations[:2]] == [1, 1]  # the report and "alors démenti", one paragraph
+    assert [c.number for c in citations[:2]] == [
+        1,
+        1,
+    ]  # the report and "alors démenti", one paragraph
     answer = Answer("q", text, False, tuple(citations), tuple(passages))
     html = sources_html(answer)
     assert html.count('id="src-1"') == 1
@@ -180,7 +233,12 @@ def test_a_passage_cited_for_both_accounts_is_shown_once_with_both_quotes_marked
     assert highlight("a b. c d.", "c d.", "a b.", "b.") == "<mark>a b.</mark> <mark>c d.</mark>"
 
 
-EVERY_CALL = [(WP, "Washington Post"), (NYP, WP_LATE_REPORT), (TRUTH, "Truth Social"), (OCTOBER, "deux heures et demie")]
+EVERY_CALL = [
+    (WP, "Washington Post"),
+    (NYP, WP_LATE_REPORT),
+    (TRUTH, "Truth Social"),
+    (OCTOBER, "deux heures et demie"),
+]
 
 
 @pytest.mark.parametrize(
@@ -210,9 +268,18 @@ def test_questions_no_account_disputes_get_the_models_answer(question):
     "sentence, kind",
     [
         ("Le Kremlin avait alors démenti l’information.", conflicts.DENIAL),
-        ("Il ne pouvait ni confirmer ni infirmer l’existence d’une conversation.", conflicts.DENIAL),
-        ("Interrogé par l’AFP, l’entourage de Donald Trump n’a pas confirmé ces informations.", conflicts.DENIAL),
-        ("Washington et Moscou n’ont officiellement confirmé aucune communication.", conflicts.DENIAL),
+        (
+            "Il ne pouvait ni confirmer ni infirmer l’existence d’une conversation.",
+            conflicts.DENIAL,
+        ),
+        (
+            "Interrogé par l’AFP, l’entourage de Donald Trump n’a pas confirmé ces informations.",
+            conflicts.DENIAL,
+        ),
+        (
+            "Washington et Moscou n’ont officiellement confirmé aucune communication.",
+            conflicts.DENIAL,
+        ),
         ("L'appel n'a pas été confirmé par la Maison Blanche.", conflicts.DENIAL),
         ("Le Kremlin ne l'a toujours pas confirmé.", conflicts.DENIAL),
         ("The White House declined to confirm the call.", conflicts.DENIAL),
@@ -231,35 +298,63 @@ def test_sentences_are_told_apart(sentence, kind):
 
 
 def test_a_confirmation_between_a_report_and_a_denial_parts_them():
-    p = Passage(NYP, f"{NYP}:0", 0.0, "Le Washington Post a rapporté un appel de Trump à Poutine. "
-                "Le Kremlin a confirmé l'appel. Il a démenti les rumeurs de sanctions.", 1)  # fmt: skip
-    assert conflicts.find("L'appel rapporté par le Washington Post a-t-il été confirmé ?", [p]) == ([], [p])
+    p = Passage(
+        NYP,
+        f"{NYP}:0",
+        0.0,
+        "Le Washington Post a rapporté un appel de Trump à Poutine. "
+        "Le Kremlin a confirmé l'appel. Il a démenti les rumeurs de sanctions.",
+        1,
+    )
+    assert conflicts.find("L'appel rapporté par le Washington Post a-t-il été confirmé ?", [p]) == (
+        [],
+        [p],
+    )
 
 
 def test_without_the_article_the_passages_alone_are_read():
     shown = [holding(NYP, WP_LATE_REPORT)]
-    found, passages = conflicts.find("Le Kremlin a-t-il confirmé l'appel rapporté par le Washington Post ?", shown)
+    found, passages = conflicts.find(
+        "Le Kremlin a-t-il confirmé l'appel rapporté par le Washington Post ?", shown
+    )
     assert sentences_of(found) == [
-        "Quelques jours après la victoire électorale du républicain en novembre, " + WP_LATE_REPORT, KREMLIN_DENIED,
-    ]  # fmt: skip
+        "Quelques jours après la victoire électorale du républicain en novembre, " + WP_LATE_REPORT,
+        KREMLIN_DENIED,
+    ]
     assert passages == shown and [a.number for a in found] == [1, 1]
 
 
 def test_a_denial_beyond_the_retrieved_window_widens_it_to_its_chunk():
     whole = holding(NYP, CANNOT_CONFIRM)
-    window = Passage(NYP, whole.chunk_id, 0.5, whole.text.split(". ")[-1], 2)  # its last sentence only
+    window = Passage(
+        NYP, whole.chunk_id, 0.5, whole.text.split(". ")[-1], 2
+    )  # its last sentence only
     shown = [holding(NYP, NYP_REPORT), window]
-    found, passages = conflicts.find("Le Kremlin a-t-il confirmé l'appel révélé par le New York Post ?", shown,
-                                     article=article)  # fmt: skip
+    found, passages = conflicts.find(
+        "Le Kremlin a-t-il confirmé l'appel révélé par le New York Post ?", shown, article=article
+    )
     denial = next(a for a in found if CANNOT_CONFIRM in a.sentence)
     assert len(passages) == len({p.chunk_id for p in passages})  # no chunk shown twice
     assert denial.sentence in passages[denial.number - 1].text
-    assert [p.rank for p in passages[len(shown):]] == list(range(len(shown) + 1, len(passages) + 1))
+    assert [p.rank for p in passages[len(shown) :]] == list(
+        range(len(shown) + 1, len(passages) + 1)
+    )
 
 
 def test_english_names_are_found_in_english_passages():
-    p = Passage("en.txt", "en.txt:0", 0.0, "The Washington Post reported that Trump spoke with Putin on Thursday. "
-                "The Kremlin denied the report.", 1, date="2024-11-10")  # fmt: skip
-    found, _ = conflicts.find("Did Putin really speak with Trump, as the Washington Post reported?", [p])
-    assert sentences_of(found) == ["The Washington Post reported that Trump spoke with Putin on Thursday.",
-                                   "The Kremlin denied the report."]  # fmt: skip
+    p = Passage(
+        "en.txt",
+        "en.txt:0",
+        0.0,
+        "The Washington Post reported that Trump spoke with Putin on Thursday. "
+        "The Kremlin denied the report.",
+        1,
+        date="2024-11-10",
+    )
+    found, _ = conflicts.find(
+        "Did Putin really speak with Trump, as the Washington Post reported?", [p]
+    )
+    assert sentences_of(found) == [
+        "The Washington Post reported that Trump spoke with Putin on Thursday.",
+        "The Kremlin denied the report.",
+    ]

@@ -53,19 +53,34 @@ def write_corpus(folder: Path, n: int = 30, seed: int = 0, version: int = 1) -> 
 
 def settings_for(tmp_path: Path, name: str, corpus: Path) -> Settings:
     return Settings(
-        sources=[corpus], index_dir=tmp_path / name, model_cache=tmp_path / "cache",
-        embedder="fake", llm="fake", min_dense_score=0.0, embed_batch_size=4,
-        chunk_size=60, chunk_overlap=10, window_size=25, window_overlap=5,
-    )  # fmt: skip
+        sources=[corpus],
+        index_dir=tmp_path / name,
+        model_cache=tmp_path / "cache",
+        embedder="fake",
+        llm="fake",
+        min_dense_score=0.0,
+        embed_batch_size=4,
+        chunk_size=60,
+        chunk_overlap=10,
+        window_size=25,
+        window_overlap=5,
+    )
 
 
 def env_for(s: Settings) -> dict[str, str]:
     return {
-        **os.environ, "RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_MIN_DENSE_SCORE": "0",
-        "RAG_INDEX_DIR": str(s.index_dir), "RAG_MODEL_CACHE": str(s.model_cache),
-        "RAG_EMBED_BATCH_SIZE": "4", "RAG_CHUNK_SIZE": "60", "RAG_CHUNK_OVERLAP": "10",
-        "RAG_WINDOW_SIZE": "25", "RAG_WINDOW_OVERLAP": "5",
-    }  # fmt: skip
+        **os.environ,
+        "RAG_EMBEDDER": "fake",
+        "RAG_LLM": "fake",
+        "RAG_MIN_DENSE_SCORE": "0",
+        "RAG_INDEX_DIR": str(s.index_dir),
+        "RAG_MODEL_CACHE": str(s.model_cache),
+        "RAG_EMBED_BATCH_SIZE": "4",
+        "RAG_CHUNK_SIZE": "60",
+        "RAG_CHUNK_OVERLAP": "10",
+        "RAG_WINDOW_SIZE": "25",
+        "RAG_WINDOW_OVERLAP": "5",
+    }
 
 
 def snapshot(s: Settings) -> list[tuple]:
@@ -116,8 +131,11 @@ KILLER = textwrap.dedent(
 def killed_ingest(s: Settings, corpus: Path, mode: str, n: int, delay: float = 0.0):
     return subprocess.run(
         [sys.executable, "-c", KILLER, mode, str(n), str(delay), str(corpus)],
-        env=env_for(s), capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        env=env_for(s),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 # A fresh process that opens the index after a kill, queries it, then (recover) re-runs ingest.
@@ -150,8 +168,13 @@ CHECKER = textwrap.dedent(
 
 def check(s: Settings, mode: str) -> dict:
     env = {**env_for(s), "RAG_SOURCES": json.dumps([str(p) for p in s.sources])}
-    result = subprocess.run([sys.executable, "-c", CHECKER, str(Path(__file__).parent), mode],
-                            env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", CHECKER, str(Path(__file__).parent), mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -186,10 +209,18 @@ def corpus(tmp_path_factory):
 
 
 # (mode, n, delay): a kill after the n-th upsert/delete, or `delay` s into the n-th upsert.
-FIRST_RUN_KILLS = [("after-upsert", 1, 0), ("after-upsert", 8, 0), ("during-upsert", 3, 0.0),
-                   ("during-upsert", 12, 0.003)]  # fmt: skip
-UPDATE_KILLS = [("after-upsert", 2, 0), ("during-upsert", 3, 0.002), ("after-delete", 1, 0),
-                ("during-delete", 8, 0.001)]  # fmt: skip
+FIRST_RUN_KILLS = [
+    ("after-upsert", 1, 0),
+    ("after-upsert", 8, 0),
+    ("during-upsert", 3, 0.0),
+    ("during-upsert", 12, 0.003),
+]
+UPDATE_KILLS = [
+    ("after-upsert", 2, 0),
+    ("during-upsert", 3, 0.002),
+    ("after-delete", 1, 0),
+    ("during-delete", 8, 0.001),
+]
 
 
 @pytest.mark.parametrize("mode, n, delay", FIRST_RUN_KILLS)
@@ -215,13 +246,20 @@ def test_random_kills_of_the_real_command(corpus, tmp_path):
     s = settings_for(tmp_path, "index", corpus["v1"])
     cmd = [sys.executable, "-m", "rag.cli.main", "ingest", str(corpus["v1"])]
     start = time.perf_counter()
-    subprocess.run(cmd, env=env_for(settings_for(tmp_path, "timing", corpus["v1"])), check=True,
-                   capture_output=True, timeout=120)  # fmt: skip
+    subprocess.run(
+        cmd,
+        env=env_for(settings_for(tmp_path, "timing", corpus["v1"])),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     clean_s = time.perf_counter() - start
     rng = random.Random(7)
     outcomes = []
     for _ in range(3):
-        proc = subprocess.Popen(cmd, env=env_for(s), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, env=env_for(s), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(rng.uniform(0.5, 1.0) * clean_s)
         proc.send_signal(signal.SIGKILL)
         outcomes.append(proc.wait())
@@ -251,8 +289,13 @@ SLOW_INGEST = textwrap.dedent(
 def test_a_second_ingest_is_refused_then_waits_then_runs(corpus, tmp_path):
     s = settings_for(tmp_path, "index", corpus["v1"])
     env = env_for(s)
-    slow = subprocess.Popen([sys.executable, "-c", SLOW_INGEST, str(corpus["v1"])], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    slow = subprocess.Popen(
+        [sys.executable, "-c", SLOW_INGEST, str(corpus["v1"])],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lock = s.index_dir / ".ingest-documents.lock.pid"
     deadline = time.monotonic() + 60
     while not lock.exists() and time.monotonic() < deadline:
@@ -264,7 +307,9 @@ def test_a_second_ingest_is_refused_then_waits_then_runs(corpus, tmp_path):
         f"Error: another ingest is running on {s.index_dir}/ (pid {slow.pid}) — wait for it to "
         "finish, or run 'rag ingest --wait SECONDS' to queue behind it"
     ]
-    waited = subprocess.run([*cmd, "--wait", "120"], env=env, capture_output=True, text=True, timeout=180)
+    waited = subprocess.run(
+        [*cmd, "--wait", "120"], env=env, capture_output=True, text=True, timeout=180
+    )
     assert slow.wait(timeout=120) == 0, slow.stderr.read()[-2000:]
     assert waited.returncode == 0, waited.stderr
     assert "0 added" in waited.stdout and "30 unchanged" in waited.stdout  # it ran after the first
@@ -276,7 +321,12 @@ def test_a_killed_ingest_leaves_no_stale_lock(corpus, tmp_path):
     result = killed_ingest(s, corpus["v1"], "after-upsert", 2)
     assert result.returncode == -signal.SIGKILL
     assert (s.index_dir / ".ingest-documents.lock.pid").exists()  # the holder died holding it
-    ok = subprocess.run([sys.executable, "-m", "rag.cli.main", "ingest", str(corpus["v1"])],
-                        env=env_for(s), capture_output=True, text=True, timeout=120)  # fmt: skip
+    ok = subprocess.run(
+        [sys.executable, "-m", "rag.cli.main", "ingest", str(corpus["v1"])],
+        env=env_for(s),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert snapshot(s) == corpus["clean"]["v1"]

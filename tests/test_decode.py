@@ -26,7 +26,11 @@ def test_single_query_attention_matches_sdpa(mask_kind):
     if mask_kind:  # hide the first 5 keys (left padding)
         keep = torch.ones(1, 1, 1, 37, dtype=torch.bool)
         keep[..., :5] = False
-        mask = keep if mask_kind == "bool" else torch.zeros(1, 1, 1, 37).masked_fill(~keep, float("-inf"))
+        mask = (
+            keep
+            if mask_kind == "bool"
+            else torch.zeros(1, 1, 1, 37).masked_fill(~keep, float("-inf"))
+        )
     ref, _ = sdpa_attention_forward(_Attention(), q, k, v, mask, scaling=64**-0.5)
     out, _ = decode.decode_attention(_Attention(), q, k, v, mask, scaling=64**-0.5)
     assert out.shape == ref.shape == (1, 1, 12, 64)
@@ -53,9 +57,12 @@ def test_prompt_attention_matches_sdpa_with_and_without_a_cached_prefix(monkeypa
     mask = None if prefix == 0 else _causal_mask(11, prefix + 11)  # what transformers passes
     ref, _ = sdpa_attention_forward(_Attention(), q, k, v, mask, scaling=0.1)
     exact = torch.nn.functional.scaled_dot_product_attention(
-        q.float(), k.float().repeat_interleave(6, 1), v.float().repeat_interleave(6, 1),
-        attn_mask=_causal_mask(11, prefix + 11), scale=0.1,
-    ).transpose(1, 2)  # fmt: skip
+        q.float(),
+        k.float().repeat_interleave(6, 1),
+        v.float().repeat_interleave(6, 1),
+        attn_mask=_causal_mask(11, prefix + 11),
+        scale=0.1,
+    ).transpose(1, 2)
     out, _ = decode.decode_attention(_Attention(), q, k, v, mask, scaling=0.1)
     assert out.shape == ref.shape == (1, 11, 12, 64) and out.dtype == torch.bfloat16
     assert not torch.equal(out, ref)  # not sdpa's result: our path ran
@@ -86,9 +93,14 @@ def test_prompts_with_other_masks_still_go_through_sdpa():
 
 def _tiny_qwen(hidden: int, layers: int) -> torch.nn.Module:
     config = transformers.Qwen2Config(
-        vocab_size=256, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-    )  # fmt: skip
+        vocab_size=256,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
     return transformers.Qwen2ForCausalLM(config).float().eval()
 
 
@@ -106,21 +118,27 @@ def test_tiny_qwen_generates_the_same_tokens_with_the_decode_paths():
     assert torch.equal(out, ref)
 
 
-def test_a_prompt_after_a_cached_prefix_takes_the_blocked_attention_with_transformers_mask(monkeypatch):
+def test_a_prompt_after_a_cached_prefix_takes_the_blocked_attention_with_transformers_mask(
+    monkeypatch,
+):
     torch.manual_seed(0)
     model = _tiny_qwen(128, 2)
     decode.use_decode_attention(model)
     ids = torch.randint(0, 256, (1, 40))
     calls = []
     blocked = decode.prompt_attention
-    monkeypatch.setattr(decode, "prompt_attention", lambda *a: calls.append(a[0].shape) or blocked(*a))
+    monkeypatch.setattr(
+        decode, "prompt_attention", lambda *a: calls.append(a[0].shape) or blocked(*a)
+    )
     logits = {}
     for block in (0, 8):  # 0: transformers' sdpa for every prompt
         monkeypatch.setattr(decode, "PROMPT_BLOCK", block)
         cache = decode.DecodeCache(model.config)
         with torch.inference_mode():
             model(input_ids=ids[:, :25], past_key_values=cache, use_cache=True)
-            logits[block] = model(input_ids=ids[:, 25:], past_key_values=cache, use_cache=True).logits
+            logits[block] = model(
+                input_ids=ids[:, 25:], past_key_values=cache, use_cache=True
+            ).logits
     assert calls == [(1, 4, 25, 32)] * 2 + [(1, 4, 15, 32)] * 2  # both layers, both prompts
     assert (logits[8] - logits[0]).abs().max() < 1e-4  # float32 model: the same numbers
 
@@ -134,7 +152,9 @@ def test_the_decode_wrapper_keeps_the_forward_signature_so_generate_keeps_one_lo
     model.forward = lambda *a, **kw: (seen.append(kw.get("logits_to_keep")), forward(*a, **kw))[1]
     model.forward.__wrapped__ = forward
     with torch.inference_mode():
-        model.generate(torch.randint(0, 256, (1, 20)), max_new_tokens=2, do_sample=False, pad_token_id=0)
+        model.generate(
+            torch.randint(0, 256, (1, 20)), max_new_tokens=2, do_sample=False, pad_token_id=0
+        )
     assert seen[0] == 1  # the prompt step computes the last position's logits only
 
 
@@ -143,9 +163,16 @@ def _with_both_caches(model, new_tokens: int):
     DecodeCache (decode attention on): (reference, output, the DecodeCache)."""
     decode.use_decode_attention(model)
     ids = torch.randint(0, 256, (1, 30))
-    kw = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "pad_token_id": 0}
+    kw = {
+        "max_new_tokens": new_tokens,
+        "min_new_tokens": new_tokens,
+        "do_sample": False,
+        "pad_token_id": 0,
+    }
     with torch.inference_mode():
-        ref = model.generate(ids, past_key_values=transformers.DynamicCache(config=model.config), **kw)
+        ref = model.generate(
+            ids, past_key_values=transformers.DynamicCache(config=model.config), **kw
+        )
         cache = decode.DecodeCache(model.config)
         out = model.generate(ids, past_key_values=cache, **kw)
     return ref, out, cache
@@ -153,9 +180,16 @@ def _with_both_caches(model, new_tokens: int):
 
 def _sliding_window_config():
     return transformers.Qwen2Config(
-        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, use_sliding_window=True, sliding_window=8, max_window_layers=0,
-    )  # fmt: skip
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        use_sliding_window=True,
+        sliding_window=8,
+        max_window_layers=0,
+    )
 
 
 def test_decode_cache_gives_the_same_tokens_past_its_spare_room():

@@ -17,12 +17,21 @@ PASSAGE = (
 
 def line(**fields):
     base = {
-        "id": "q1", "question": "Quel journal a rapporté la conversation ?", "answer": "Le Washington Post [1].",
-        "abstained": False, "citations": [{"source": "001_2b9e3b30e134a6cf.txt", "quote": "q", "passage": PASSAGE}],
+        "id": "q1",
+        "question": "Quel journal a rapporté la conversation ?",
+        "answer": "Le Washington Post [1].",
+        "abstained": False,
+        "citations": [{"source": "001_2b9e3b30e134a6cf.txt", "quote": "q", "passage": PASSAGE}],
         "cited_sources": ["001_2b9e3b30e134a6cf.txt"],
-        "retrieved_sources": ["002_08de760eebd6501b.txt", "003_17ab84beb0fc2423.txt", "001_2b9e3b30e134a6cf.txt"],
-        "expected": ["Washington Post"], "gold_sources": ["001_2b9e3b30e134a6cf.txt"], "type": "fact",
-    }  # fmt: skip
+        "retrieved_sources": [
+            "002_08de760eebd6501b.txt",
+            "003_17ab84beb0fc2423.txt",
+            "001_2b9e3b30e134a6cf.txt",
+        ],
+        "expected": ["Washington Post"],
+        "gold_sources": ["001_2b9e3b30e134a6cf.txt"],
+        "type": "fact",
+    }
     return {**base, **fields}
 
 

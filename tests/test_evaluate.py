@@ -13,19 +13,52 @@ from rag.evaluation.runner import (
 from rag.core.types import Answer, Chunk, Citation, Passage, Timings
 
 CASES = [
-    {"id": "q1", "question": "Qui a envahi l'Ukraine ?", "answers": ["la Russie"],
-     "sources": ["d1"], "lang": "fr", "type": "fact", "title": "Guerre"},
-    {"id": "q2", "question": "Qui préside la France ?", "answers": ["Emmanuel Macron"],
-     "sources": ["d2"], "lang": "fr"},
-    {"id": "q3", "question": "Quel temps fera-t-il sur Mars demain ?", "answers": [],
-     "sources": [], "type": "unanswerable"},
-]  # fmt: skip
+    {
+        "id": "q1",
+        "question": "Qui a envahi l'Ukraine ?",
+        "answers": ["la Russie"],
+        "sources": ["d1"],
+        "lang": "fr",
+        "type": "fact",
+        "title": "Guerre",
+    },
+    {
+        "id": "q2",
+        "question": "Qui préside la France ?",
+        "answers": ["Emmanuel Macron"],
+        "sources": ["d2"],
+        "lang": "fr",
+    },
+    {
+        "id": "q3",
+        "question": "Quel temps fera-t-il sur Mars demain ?",
+        "answers": [],
+        "sources": [],
+        "type": "unanswerable",
+    },
+]
 
 RESULT_KEYS = {
-    "id", "question", "answer", "abstained", "citations", "cited_sources", "retrieved_sources",
-    "retrieval_s", "ttft_s", "total_s", "short_s", "draft", "short", "conflict", "withheld", "expected", "gold_sources",
-    "type", "lang",
-}  # fmt: skip
+    "id",
+    "question",
+    "answer",
+    "abstained",
+    "citations",
+    "cited_sources",
+    "retrieved_sources",
+    "retrieval_s",
+    "ttft_s",
+    "total_s",
+    "short_s",
+    "draft",
+    "short",
+    "conflict",
+    "withheld",
+    "expected",
+    "gold_sources",
+    "type",
+    "lang",
+}
 
 
 def write_jsonl(path, lines):
@@ -88,20 +121,30 @@ def test_load_testset_keeps_extra_keys_and_skips_blank_lines(tmp_path):
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (['{"id": "q1", "question": "a", "answers": [], "sources": []}', "", "{broken"],
-         r"cases\.jsonl:3: invalid JSON"),
-        (['{"id": "q1", "question": "a", "answers": []}'],
-         r"cases\.jsonl:1: missing key\(s\) sources"),
-        (['{"id": "q1", "question": "a", "answers": [], "sources": []}',
-          '{"id": "q2", "question": "b", "answers": [], "sources": []}',
-          '{"id": "q1", "question": "c", "answers": [], "sources": []}'],
-         r"cases\.jsonl:3: duplicate id 'q1' \(first on line 1\)"),
-        (['{"id": "q1", "question": "a", "answers": "Paris", "sources": []}'],
-         r"cases\.jsonl:1: 'answers' must be a list of strings"),
+        (
+            ['{"id": "q1", "question": "a", "answers": [], "sources": []}', "", "{broken"],
+            r"cases\.jsonl:3: invalid JSON",
+        ),
+        (
+            ['{"id": "q1", "question": "a", "answers": []}'],
+            r"cases\.jsonl:1: missing key\(s\) sources",
+        ),
+        (
+            [
+                '{"id": "q1", "question": "a", "answers": [], "sources": []}',
+                '{"id": "q2", "question": "b", "answers": [], "sources": []}',
+                '{"id": "q1", "question": "c", "answers": [], "sources": []}',
+            ],
+            r"cases\.jsonl:3: duplicate id 'q1' \(first on line 1\)",
+        ),
+        (
+            ['{"id": "q1", "question": "a", "answers": "Paris", "sources": []}'],
+            r"cases\.jsonl:1: 'answers' must be a list of strings",
+        ),
         (['["q1", "a"]'], r"cases\.jsonl:1: expected a JSON object"),
         (["", "  "], r"has no cases"),
     ],
-)  # fmt: skip
+)
 def test_load_testset_errors(tmp_path, lines, message):
     with pytest.raises(InputError, match=message):
         load_testset(write_jsonl(tmp_path / "cases.jsonl", lines))

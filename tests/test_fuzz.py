@@ -23,9 +23,15 @@ from rag.pipeline import RAG
 from rag.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 def fuzz(examples: int):
     """Each property stays well under ~20 s here; no example database is written to the repo."""
-    return settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    return settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+
+
 ENCODINGS = ["utf-8", "utf-8-sig", "latin-1", "cp1252", "utf-16", "ascii"]
 
 
@@ -37,9 +43,13 @@ def one_line(exc: Exception) -> None:
 # -- files ---------------------------------------------------------------------------------------
 texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=3000)
 names = st.text(
-    st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="/\\"), min_size=1, max_size=40
+    st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="/\\"),
+    min_size=1,
+    max_size=40,
 ).filter(lambda n: n not in {".", ".."} and len(n.encode()) < 200)
-byte_names = st.binary(min_size=1, max_size=30).map(lambda b: b.replace(b"/", b"_").replace(b"\x00", b"_"))
+byte_names = st.binary(min_size=1, max_size=30).map(
+    lambda b: b.replace(b"/", b"_").replace(b"\x00", b"_")
+)
 
 
 @st.composite
@@ -74,7 +84,10 @@ def write(folder: Path, files: list[tuple[bytes, bytes]]) -> set[bytes]:
             continue
         with open(os.path.join(base, name), "wb") as handle:
             handle.write(data)
-        if not name.startswith(b".") and os.path.splitext(name)[1].lower().decode(errors="replace") in TEXT_SUFFIXES:
+        if (
+            not name.startswith(b".")
+            and os.path.splitext(name)[1].lower().decode(errors="replace") in TEXT_SUFFIXES
+        ):
             expected.add(name)
     return expected
 
@@ -107,8 +120,15 @@ def test_ingesting_any_folder_then_again_embeds_nothing(files):
         folder = Path(tmp) / "docs"
         folder.mkdir()
         write(folder, files)
-        s = Settings(sources=[folder], index_dir=Path(tmp) / "index", model_cache=Path(tmp) / "cache",
-                     embedder="fake", llm="fake", min_dense_score=0.0, max_file_bytes=200_000)  # fmt: skip
+        s = Settings(
+            sources=[folder],
+            index_dir=Path(tmp) / "index",
+            model_cache=Path(tmp) / "cache",
+            embedder="fake",
+            llm="fake",
+            min_dense_score=0.0,
+            max_file_bytes=200_000,
+        )
         try:
             first = RAG(s).ingest(progress=False)
         except Exception as exc:
@@ -119,11 +139,17 @@ def test_ingesting_any_folder_then_again_embeds_nothing(files):
 
 
 json_lines = st.one_of(
-    st.fixed_dictionaries({"id": st.one_of(st.text(max_size=10), st.integers()), "text": texts},
-                          optional={"title": st.one_of(st.none(), texts, st.integers())}).map(json.dumps),
-    st.text(st.characters(exclude_categories=("Cs",)), max_size=80).filter(lambda x: "\n" not in x and "\r" not in x),
-    st.sampled_from(["{", "[]", "null", '{"id": 1}', '{"text": "x"}', '"just text"', "{broken json"]),
-)  # fmt: skip
+    st.fixed_dictionaries(
+        {"id": st.one_of(st.text(max_size=10), st.integers()), "text": texts},
+        optional={"title": st.one_of(st.none(), texts, st.integers())},
+    ).map(json.dumps),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=80).filter(
+        lambda x: "\n" not in x and "\r" not in x
+    ),
+    st.sampled_from(
+        ["{", "[]", "null", '{"id": 1}', '{"text": "x"}', '"just text"', "{broken json"]
+    ),
+)
 
 
 @fuzz(60)
@@ -150,8 +176,14 @@ def test_any_jsonl_keeps_good_records_and_reports_bad_lines_by_number(lines):
 def seeds_index(tmp_path_factory) -> Settings:
     root = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(ROOT / "seeds", root / "seeds")
-    s = Settings(sources=[root / "seeds"], index_dir=root / "index", model_cache=root / "cache",
-                 embedder="fake", llm="fake", min_dense_score=0.0)  # fmt: skip
+    s = Settings(
+        sources=[root / "seeds"],
+        index_dir=root / "index",
+        model_cache=root / "cache",
+        embedder="fake",
+        llm="fake",
+        min_dense_score=0.0,
+    )
     RAG(s).ingest(progress=False)
     return s
 
@@ -186,19 +218,29 @@ def test_the_page_handler_never_raises(seeds_index, question):
 
 
 replies = st.lists(
-    st.one_of(st.text(max_size=60), st.integers(-2, 40).map(lambda n: f" [{n}]"),
-              st.sampled_from([" NO_ANSWER", " (2)", " [1, 3]", " [[1]]", ". ", "\n", " 2024-11-10 "])),
+    st.one_of(
+        st.text(max_size=60),
+        st.integers(-2, 40).map(lambda n: f" [{n}]"),
+        st.sampled_from([" NO_ANSWER", " (2)", " [1, 3]", " [[1]]", ". ", "\n", " 2024-11-10 "]),
+    ),
     max_size=12,
-).map("".join)  # fmt: skip
+).map("".join)
 
 
 @fuzz(150)
-@given(reply=replies, question=st.sampled_from(["Marc Fogel a-t-il été libéré ?", "Who reported the call?"]))
+@given(
+    reply=replies,
+    question=st.sampled_from(["Marc Fogel a-t-il été libéré ?", "Who reported the call?"]),
+)
 def test_any_model_reply_gets_only_real_citations(seeds_index, reply, question):
     assume(reply.strip())
     answer = RAG(seeds_index, llm=FakeLLM(lambda m: reply)).ask(question)
-    shown = {int(n) for m in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", answer.text) for n in m.split(",")}
+    shown = {
+        int(n) for m in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", answer.text) for n in m.split(",")
+    }
     assert shown <= {c.number for c in answer.citations}
     for c in answer.citations:
         passage = answer.passages[c.number - 1]
-        assert c.source == passage.source and " ".join(c.quote.split()) in " ".join(passage.text.split())
+        assert c.source == passage.source and " ".join(c.quote.split()) in " ".join(
+            passage.text.split()
+        )

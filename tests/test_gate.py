@@ -19,8 +19,9 @@ def test_failures_name_the_metric_that_dropped():
     measured = {"seeds": {"hit@1": 0.79, "mrr": 0.9}, "piaf": {"hit@5": 0.95}}
     assert failures(measured, LIMITS) == ["seeds hit@1 dropped to 79.0% (threshold 80.0%)"]
     assert failures({"seeds": {"hit@1": 0.8, "mrr": 0.849}, "piaf": {}}, LIMITS) == [
-        "seeds mrr dropped to 0.849 (threshold 0.850)", "piaf hit@5 was not measured (threshold 90.0%)",
-    ]  # fmt: skip
+        "seeds mrr dropped to 0.849 (threshold 0.850)",
+        "piaf hit@5 was not measured (threshold 90.0%)",
+    ]
     assert failures({"seeds": {"hit@1": 0.8, "mrr": 0.85}, "piaf": {"hit@5": 0.9}}, LIMITS) == []
     table = format_gate(measured, LIMITS)
     assert (
@@ -77,20 +78,51 @@ def fake_gate(tmp_path):
     corpus.write_text(
         "".join(json.dumps({"id": i, "title": t, "text": x}) + "\n" for i, t, x in PARAGRAPHS)
     )
-    questions.write_text("".join(json.dumps({"id": i, "question": q, "answers": [a], "sources": [s]}) + "\n"
-                                 for i, q, a, s in PIAF_QUESTIONS))  # fmt: skip
+    questions.write_text(
+        "".join(
+            json.dumps({"id": i, "question": q, "answers": [a], "sources": [s]}) + "\n"
+            for i, q, a, s in PIAF_QUESTIONS
+        )
+    )
 
     def write_thresholds(seeds_hit1: float) -> str:
         path = tmp_path / "thresholds.json"
-        path.write_text(json.dumps({
-            "setup": {"embedder": "fake", "top_k": 20, "piaf_questions": 3, "piaf_paragraphs": 4},
-            "thresholds": {"seeds": {"hit@1": seeds_hit1, "hit@5": 0.5}, "piaf": {"hit@1": 0.6}},
-        }))  # fmt: skip
+        path.write_text(
+            json.dumps(
+                {
+                    "setup": {
+                        "embedder": "fake",
+                        "top_k": 20,
+                        "piaf_questions": 3,
+                        "piaf_paragraphs": 4,
+                    },
+                    "thresholds": {
+                        "seeds": {"hit@1": seeds_hit1, "hit@5": 0.5},
+                        "piaf": {"hit@1": 0.6},
+                    },
+                }
+            )
+        )
         return str(path)
 
     def run(thresholds: str, *extra: str) -> int:
-        return main(["--embedder", "fake", "eval", "gate", "--thresholds", thresholds, "--workdir",
-                     str(tmp_path / "work"), "--corpus", str(corpus), "--questions", str(questions), *extra])  # fmt: skip
+        return main(
+            [
+                "--embedder",
+                "fake",
+                "eval",
+                "gate",
+                "--thresholds",
+                thresholds,
+                "--workdir",
+                str(tmp_path / "work"),
+                "--corpus",
+                str(corpus),
+                "--questions",
+                str(questions),
+                *extra,
+            ]
+        )
 
     return write_thresholds, run
 
@@ -126,7 +158,7 @@ def test_gate_refuses_another_embedder_than_the_recorded_one(capsys, tmp_path):
 @pytest.mark.embedder
 @pytest.mark.skipif(
     not (corpus_path(Settings()).exists() and questions_path(Settings()).exists()),
-    reason=f"needs the PIAF data in {Settings().piaf_dir}"
+    reason=f"needs the PIAF data in {Settings().piaf_dir}",
 )
 def test_real_gate_passes_the_recorded_thresholds(tmp_path, capsys):
     """The CI gate: e5-small, seeds test set and 100 PIAF questions over a 300-paragraph subset,

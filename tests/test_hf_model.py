@@ -58,10 +58,20 @@ def test_choose_walks_the_options_the_model_prefers_and_measures_the_abstention(
     options = ["Le Washington Post", "Le Kremlin", "L'AFP"]  # two share their first token
     probs = llm.choose(MESSAGES, options, "NONE")
     assert set(probs) == {*options, "NONE"} and sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
-    assert max(probs, key=probs.get) == "Le Washington Post" and probs["Le Washington Post"] > 0.5, probs
+    assert (
+        max(probs, key=probs.get) == "Le Washington Post" and probs["Le Washington Post"] > 0.5
+    ), probs
     # a question the passage does not answer: more weight on NONE than for the answered one
-    unanswered = [MESSAGES[0], {"role": "user", "content": MESSAGES[1]["content"].replace(
-        "Quel journal a rapporté l'appel ?", "Quel journal a démenti l'appel ? Réponds NONE si le passage ne le dit pas.")}]  # fmt: skip
+    unanswered = [
+        MESSAGES[0],
+        {
+            "role": "user",
+            "content": MESSAGES[1]["content"].replace(
+                "Quel journal a rapporté l'appel ?",
+                "Quel journal a démenti l'appel ? Réponds NONE si le passage ne le dit pas.",
+            ),
+        },
+    ]
     assert llm.choose(unanswered, options, "NONE")["NONE"] > probs["NONE"]
     # and generation is unchanged after the walk (its cache entry is the prompt only)
     assert "Washington Post" in "".join(llm.stream(MESSAGES, max_new_tokens=24))
@@ -92,20 +102,33 @@ def test_a_closed_stream_frees_the_model(llm):
 
 
 def test_reusing_a_recent_prompts_cache_changes_nothing_but_the_work(llm):
-    other = [MESSAGES[0], {"role": "user", "content": MESSAGES[1]["content"].replace(
-        "Quel journal a rapporté l'appel ?", "Quel jour a eu lieu l'appel ?")}]  # fmt: skip
+    other = [
+        MESSAGES[0],
+        {
+            "role": "user",
+            "content": MESSAGES[1]["content"].replace(
+                "Quel journal a rapporté l'appel ?", "Quel jour a eu lieu l'appel ?"
+            ),
+        },
+    ]
     llm.prompts.clear()
     llm.systems.clear()
     llm.settings = llm.settings.model_copy(update={"prefix_cache": False, "prefill_chunk": 32})
     plain = ["".join(llm.stream(m, max_new_tokens=24)) for m in (MESSAGES, other)]
     assert len(llm.prompts) == 0 and llm.reused_tokens == 0
     llm.settings = llm.settings.model_copy(update={"prefix_cache": True})
-    first = "".join(llm.stream(MESSAGES, max_new_tokens=24))  # the system turn's cache, then the rest
+    first = "".join(
+        llm.stream(MESSAGES, max_new_tokens=24)
+    )  # the system turn's cache, then the rest
     system = llm.count_tokens(MESSAGES[:1]) - 3  # without the reply header
     assert llm.reused_tokens == 0 and len(llm.prompts) == 1 and len(llm.systems) == 1
     again = "".join(llm.stream(MESSAGES, max_new_tokens=24))  # all but its last piece reused
-    ids = [llm._tokenizer.apply_chat_template(m, add_generation_prompt=True, return_dict=True)["input_ids"]
-           for m in (MESSAGES, other)]  # fmt: skip
+    ids = [
+        llm._tokenizer.apply_chat_template(m, add_generation_prompt=True, return_dict=True)[
+            "input_ids"
+        ]
+        for m in (MESSAGES, other)
+    ]
     assert llm.reused_tokens == piece_starts(len(ids[0]), system, 32)[-1] > system
     follow = "".join(llm.stream(other, max_new_tokens=24))  # the passage reused, not the question
     expected = max(p for p in piece_starts(len(ids[1]), system, 32) if p <= shared_prefix(*ids))
@@ -126,8 +149,12 @@ def _last_logits(llm, messages, ids):
 
     with torch.inference_mode():
         cache, _ = llm._cache_for(messages, ids)
-        rest = torch.tensor([ids[cache.get_seq_length():]])
-        return llm._model(rest, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[0, -1].float()
+        rest = torch.tensor([ids[cache.get_seq_length() :]])
+        return (
+            llm._model(rest, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            .logits[0, -1]
+            .float()
+        )
 
 
 def torch_equal(a, b) -> bool:
@@ -146,10 +173,14 @@ def test_prepared_weights_are_the_gguf_blocks_and_run_the_measured_kernels(llm):
     reader = gguf.GGUFReader(llm.gguf_path)
     tensors = {t.name: t for t in reader.tensors}
     x = torch.randn(1, 1536, generator=torch.Generator().manual_seed(0)).bfloat16()
-    for gguf_name, module in [("blk.0.ffn_gate.weight", llm._model.model.layers[0].mlp.gate_proj),
-                              ("blk.5.attn_q.weight", llm._model.model.layers[5].self_attn.q_proj)]:  # fmt: skip
+    for gguf_name, module in [
+        ("blk.0.ffn_gate.weight", llm._model.model.layers[0].mlp.gate_proj),
+        ("blk.5.attn_q.weight", llm._model.model.layers[5].self_attn.q_proj),
+    ]:
         t = tensors[gguf_name]
-        weight = torch.from_numpy(np.array(gguf.quants.dequantize(t.data, t.tensor_type), dtype=np.float32))
+        weight = torch.from_numpy(
+            np.array(gguf.quants.dequantize(t.data, t.tensor_type), dtype=np.float32)
+        )
         assert module.int4  # a Q4_K matrix: packed from its own blocks
         bias = None if module.bias is None else module.bias.float()
         ref = torch.nn.functional.linear(x.float(), weight, bias)

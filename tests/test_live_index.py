@@ -26,25 +26,43 @@ QUESTION = "Où a lieu le zorglub ?"
 
 def env_of(settings) -> dict[str, str]:
     """The environment of a `rag` command in another process on the same index."""
-    env = {**os.environ, "RAG_SOURCES": json.dumps([str(p) for p in settings.sources]),
-           "RAG_INDEX_DIR": str(settings.index_dir), "RAG_COLLECTION": settings.collection,
-           "RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_MODEL_CACHE": str(settings.model_cache)}  # fmt: skip
+    env = {
+        **os.environ,
+        "RAG_SOURCES": json.dumps([str(p) for p in settings.sources]),
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_COLLECTION": settings.collection,
+        "RAG_EMBEDDER": "fake",
+        "RAG_LLM": "fake",
+        "RAG_MODEL_CACHE": str(settings.model_cache),
+    }
     if settings.chroma_host:
-        env |= {"RAG_CHROMA_HOST": settings.chroma_host, "RAG_CHROMA_PORT": str(settings.chroma_port)}
+        env |= {
+            "RAG_CHROMA_HOST": settings.chroma_host,
+            "RAG_CHROMA_PORT": str(settings.chroma_port),
+        }
     return env
 
 
 def cli_ingest(settings) -> None:
-    done = subprocess.run([sys.executable, "-m", "rag.cli.main", "ingest"], env=env_of(settings),
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli.main", "ingest"],
+        env=env_of(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
 
 
 def hold_lock(settings, seconds: float) -> subprocess.Popen:
     """Another process that holds the index's ingest lock for `seconds` (as an ingest would)."""
-    code = ("import time\nfrom rag.core.settings import Settings\nfrom rag.index.lock import ingest_lock\n"
-            f"with ingest_lock(Settings()):\n    print('held', flush=True)\n    time.sleep({seconds})")  # fmt: skip
-    holder = subprocess.Popen([sys.executable, "-c", code], env=env_of(settings), stdout=subprocess.PIPE, text=True)
+    code = (
+        "import time\nfrom rag.core.settings import Settings\nfrom rag.index.lock import ingest_lock\n"
+        f"with ingest_lock(Settings()):\n    print('held', flush=True)\n    time.sleep({seconds})"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], env=env_of(settings), stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "held"
     return holder
 
@@ -60,7 +78,9 @@ def live_settings(request, settings):
     if request.param == "folder":
         return settings
     port = request.getfixturevalue("chroma_server")
-    return settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": port, "collection": "live"})
+    return settings.model_copy(
+        update={"chroma_host": "127.0.0.1", "chroma_port": port, "collection": "live"}
+    )
 
 
 @pytest.mark.server
@@ -88,7 +108,9 @@ def test_no_reopen_while_an_ingest_holds_the_lock(live_settings, seeds):
     served meanwhile; the folder's question waits for the lock, then answers from the new state."""
     bot = RAG(live_settings.model_copy(update={"index_refresh_s": 0.0}), llm=FakeLLM())
     bot.ingest(progress=False)
-    assert "zorglub.txt" not in [p.source for p in bot.retrieve(QUESTION)]  # opened before the change
+    assert "zorglub.txt" not in [
+        p.source for p in bot.retrieve(QUESTION)
+    ]  # opened before the change
     (seeds / "zorglub.txt").write_bytes(ARTICLE)
     cli_ingest(live_settings)
     holder = hold_lock(live_settings, seconds=2)

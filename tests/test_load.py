@@ -20,8 +20,16 @@ def test_five_concurrent_conversations_without_errors_or_cross_talk(tmp_path):
 def test_conversations_through_the_login_and_a_flood(tmp_path):
     """Each conversation logs in as its own user; one more user has 8 questions queued first: all
     are answered, none leaks, and the flood's are not refused (user_queue is raised for it)."""
-    report = run(conversations=4, turns=2, llm="fake", concurrency=1, timeout=180, root=tmp_path,
-                 login=True, flood=8)  # fmt: skip
+    report = run(
+        conversations=4,
+        turns=2,
+        llm="fake",
+        concurrency=1,
+        timeout=180,
+        root=tmp_path,
+        login=True,
+        flood=8,
+    )
     assert report["errors"] == [] and report["cross_talk"] == []
     assert report["answers"] == 8
 
@@ -29,17 +37,37 @@ def test_conversations_through_the_login_and_a_flood(tmp_path):
 @pytest.mark.parametrize(
     "chat, why",
     [
-        ([{"role": "user", "content": "Qu'est-ce que le abricotin ?"},
-          {"role": "assistant", "content": "Le abricotin est une fête à Albi [1]."}], ""),
-        ([{"role": "user", "content": "Qu'est-ce que le abricotin ?"},
-          {"role": "assistant", "content": "Le baleinor est une fête à Brest [1]."}], "mentions baleinor"),
-        ([{"role": "user", "content": "Qu'est-ce que le abricotin ?"},
-          {"role": "assistant", "content": "Une fête à Brest [1]."}], "mentions Brest"),
-        ([{"role": "user", "content": "Qu'est-ce que le baleinor ?"},
-          {"role": "assistant", "content": "Le abricotin [1]."}], "mentions baleinor"),
+        (
+            [
+                {"role": "user", "content": "Qu'est-ce que le abricotin ?"},
+                {"role": "assistant", "content": "Le abricotin est une fête à Albi [1]."},
+            ],
+            "",
+        ),
+        (
+            [
+                {"role": "user", "content": "Qu'est-ce que le abricotin ?"},
+                {"role": "assistant", "content": "Le baleinor est une fête à Brest [1]."},
+            ],
+            "mentions baleinor",
+        ),
+        (
+            [
+                {"role": "user", "content": "Qu'est-ce que le abricotin ?"},
+                {"role": "assistant", "content": "Une fête à Brest [1]."},
+            ],
+            "mentions Brest",
+        ),
+        (
+            [
+                {"role": "user", "content": "Qu'est-ce que le baleinor ?"},
+                {"role": "assistant", "content": "Le abricotin [1]."},
+            ],
+            "mentions baleinor",
+        ),
         ([{"role": "user", "content": "Qu'est-ce que le abricotin ?"}], "1 messages after 1 turns"),
     ],
-)  # fmt: skip
+)
 def test_cross_talk_check(chat, why):
     got = cross_talk(chat, "abricotin", 1)
     assert (why in got) if why else got == ""

@@ -213,9 +213,17 @@ def test_summarize_retrieval_only_has_only_retrieval_metrics():
     ]
     s = summarize(results)
     assert set(s) == {
-        "cases", "answerable", "unanswerable", "with_sources",
-        "hit@1", "hit@5", "mrr", "ndcg@10", "retrieval_p50_s", "retrieval_p95_s",
-    }  # fmt: skip
+        "cases",
+        "answerable",
+        "unanswerable",
+        "with_sources",
+        "hit@1",
+        "hit@5",
+        "mrr",
+        "ndcg@10",
+        "retrieval_p50_s",
+        "retrieval_p95_s",
+    }
     assert (s["cases"], s["answerable"], s["unanswerable"], s["with_sources"]) == (3, 2, 1, 2)
     assert s["hit@1"] == 0.5
     assert s["hit@5"] == 1.0

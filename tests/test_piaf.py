@@ -9,17 +9,47 @@ from rag.core.errors import InputError
 from rag.evaluation.piaf import subset_corpus
 
 PARAGRAPHS = [
-    ("piaf-a", "Loire", "La Loire est le plus long fleuve de France ; elle prend sa source au mont Gerbier-de-Jonc."),
-    ("piaf-b", "Tour Eiffel", "La tour Eiffel a été construite par Gustave Eiffel pour l'Exposition universelle de 1889."),
-    ("piaf-c", "Camembert", "Le camembert est un fromage au lait de vache originaire de Normandie, inventé vers 1791."),
-    ("piaf-d", "Mont Blanc", "Le mont Blanc culmine à 4 806 mètres dans le massif alpin, entre France et Italie."),
-    ("piaf-e", "Bordeaux", "Bordeaux est une ville portuaire du sud-ouest, connue pour ses vignobles et la Garonne."),
-]  # fmt: skip
+    (
+        "piaf-a",
+        "Loire",
+        "La Loire est le plus long fleuve de France ; elle prend sa source au mont Gerbier-de-Jonc.",
+    ),
+    (
+        "piaf-b",
+        "Tour Eiffel",
+        "La tour Eiffel a été construite par Gustave Eiffel pour l'Exposition universelle de 1889.",
+    ),
+    (
+        "piaf-c",
+        "Camembert",
+        "Le camembert est un fromage au lait de vache originaire de Normandie, inventé vers 1791.",
+    ),
+    (
+        "piaf-d",
+        "Mont Blanc",
+        "Le mont Blanc culmine à 4 806 mètres dans le massif alpin, entre France et Italie.",
+    ),
+    (
+        "piaf-e",
+        "Bordeaux",
+        "Bordeaux est une ville portuaire du sud-ouest, connue pour ses vignobles et la Garonne.",
+    ),
+]
 QUESTIONS = [
     ("p1", "Quel est le plus long fleuve de France ?", "La Loire", "piaf-a"),
-    ("p2", "Qui a construit la tour Eiffel pour l'Exposition universelle ?", "Gustave Eiffel", "piaf-b"),
-    ("p3", "De quelle région le camembert au lait de vache est-il originaire ?", "Normandie", "piaf-c"),
-]  # fmt: skip
+    (
+        "p2",
+        "Qui a construit la tour Eiffel pour l'Exposition universelle ?",
+        "Gustave Eiffel",
+        "piaf-b",
+    ),
+    (
+        "p3",
+        "De quelle région le camembert au lait de vache est-il originaire ?",
+        "Normandie",
+        "piaf-c",
+    ),
+]
 
 
 @pytest.fixture
@@ -27,10 +57,21 @@ def piaf(tmp_path):
     folder = tmp_path / "piaf"
     folder.mkdir()
     corpus, questions = folder / "corpus.jsonl", folder / "dev_questions.jsonl"
-    corpus.write_text("".join(json.dumps({"id": i, "title": t, "text": x}, ensure_ascii=False) + "\n"
-                              for i, t, x in PARAGRAPHS), encoding="utf-8")  # fmt: skip
-    questions.write_text("".join(json.dumps({"id": i, "question": q, "answers": [a], "sources": [s]}, ensure_ascii=False)
-                                 + "\n" for i, q, a, s in QUESTIONS), encoding="utf-8")  # fmt: skip
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": i, "title": t, "text": x}, ensure_ascii=False) + "\n"
+            for i, t, x in PARAGRAPHS
+        ),
+        encoding="utf-8",
+    )
+    questions.write_text(
+        "".join(
+            json.dumps({"id": i, "question": q, "answers": [a], "sources": [s]}, ensure_ascii=False)
+            + "\n"
+            for i, q, a, s in QUESTIONS
+        ),
+        encoding="utf-8",
+    )
     return corpus, questions
 
 
@@ -57,8 +98,23 @@ def test_subset_corpus_errors(tmp_path, piaf):
 
 def run_piaf(tmp_path, piaf, *extra):
     corpus, questions = piaf
-    return main(["--embedder", "fake", "--llm", "fake", "eval", "piaf", "--corpus", str(corpus),
-                 "--questions", str(questions), "--index", str(tmp_path / "piaf-index"), *extra])  # fmt: skip
+    return main(
+        [
+            "--embedder",
+            "fake",
+            "--llm",
+            "fake",
+            "eval",
+            "piaf",
+            "--corpus",
+            str(corpus),
+            "--questions",
+            str(questions),
+            "--index",
+            str(tmp_path / "piaf-index"),
+            *extra,
+        ]
+    )
 
 
 def test_eval_piaf_builds_the_index_and_runs_the_questions(tmp_path, piaf, capsys, monkeypatch):

@@ -12,7 +12,10 @@ def make_bot(settings):
     RAG(settings).ingest(progress=False)
 
     def make(script=None, rewrite=None, choice=None, **overrides) -> RAG:
-        return RAG(settings.model_copy(update=overrides), llm=FakeLLM(script, rewrite=rewrite, choice=choice))
+        return RAG(
+            settings.model_copy(update=overrides),
+            llm=FakeLLM(script, rewrite=rewrite, choice=choice),
+        )
 
     return make
 
@@ -43,10 +46,18 @@ def test_stream_yields_tokens_then_the_answer_then_its_short_answer(make_bot):
     assert all(isinstance(i, str) for i in items[:-2]) and len(items) > 3
     checked, shortened = items[-2:]
     assert isinstance(checked, Answer) and checked.citations and checked.short is None
-    assert shortened.short and shortened.text == checked.text and shortened.citations == checked.citations
+    assert (
+        shortened.short
+        and shortened.text == checked.text
+        and shortened.citations == checked.citations
+    )
     assert shortened.timings.total_s == checked.timings.total_s and shortened.timings.short_s > 0
     items = list(make_bot(short_answer=False).stream("Que dit le Kremlin sur l'appel de Trump ?"))
-    assert isinstance(items[-1], Answer) and not isinstance(items[-2], Answer) and items[-1].short is None
+    assert (
+        isinstance(items[-1], Answer)
+        and not isinstance(items[-2], Answer)
+        and items[-1].short is None
+    )
 
 
 def test_no_answer_abstains_without_citations_and_hides_tokens(make_bot):
@@ -85,7 +96,9 @@ def test_citation_to_a_passage_that_does_not_exist_is_dropped(make_bot):
 
 
 def test_uncited_but_supported_answer_gets_its_citation(make_bot):
-    answer = make_bot(lambda m: "Marc Fogel a été remis en liberté.").ask("Qui a été remis en liberté ?")
+    answer = make_bot(lambda m: "Marc Fogel a été remis en liberté.").ask(
+        "Qui a été remis en liberté ?"
+    )
     assert not answer.abstained
     assert answer.citations and answer.citations[0].source == "003_17ab84beb0fc2423.txt"
 
@@ -105,7 +118,9 @@ def test_follow_up_is_rewritten_with_the_history(make_bot):
         {"role": "assistant", "content": "Un mercredi [1]."},
     ]
     # top_k=10: the hashing fake is a weak retriever; this test is about the rewrite.
-    answer = make_bot(script, rewrite, top_k=10).ask("Et combien de temps a-t-il duré ?", history=history)
+    answer = make_bot(script, rewrite, top_k=10).ask(
+        "Et combien de temps a-t-il duré ?", history=history
+    )
     assert "février 2025" in seen[0] and "Et combien de temps" in seen[0]
     assert answer.standalone_question.startswith("Combien d'heures a duré l'entretien de février")
     assert answer.citations[0].source == "003_17ab84beb0fc2423.txt"
@@ -135,7 +150,10 @@ def test_prompt_passages_carry_source_and_date(make_bot):
 @pytest.mark.parametrize(
     "question, hint",
     [
-        ("Quel jour de la semaine Trump a-t-il parlé à Poutine ?", "demande un jour de la semaine, pas une date"),
+        (
+            "Quel jour de la semaine Trump a-t-il parlé à Poutine ?",
+            "demande un jour de la semaine, pas une date",
+        ),
         ("On what day of the week did Trump call Putin?", "asks for a day of the week, not a date"),
         ("Quand Trump a-t-il parlé à Poutine ?", None),
     ],
@@ -152,7 +170,9 @@ def test_a_weekday_question_tells_the_model_what_is_asked(make_bot, question, hi
 
 
 @pytest.mark.parametrize("choice, day", [("Mercredi [{}]", "Mercredi"), ("NO_ANSWER", None)])
-def test_a_weekday_question_answered_with_a_date_is_asked_to_choose_a_day_the_passages_write(make_bot, choice, day):
+def test_a_weekday_question_answered_with_a_date_is_asked_to_choose_a_day_the_passages_write(
+    make_bot, choice, day
+):
     asked = []
 
     def choose(messages):
@@ -161,7 +181,9 @@ def test_a_weekday_question_answered_with_a_date_is_asked_to_choose_a_day_the_pa
 
     date = lambda m: f"Le 12 février 2025 [{passage_number(m, 'a annoncé mercredi')}]."  # noqa: E731
     bot = make_bot(date, choice=choose, short_answer=False, retry_withheld=False)
-    answer = bot.ask("Quel jour de la semaine Donald Trump a-t-il annoncé sur Truth Social son appel avec Poutine ?")
+    answer = bot.ask(
+        "Quel jour de la semaine Donald Trump a-t-il annoncé sur Truth Social son appel avec Poutine ?"
+    )
     assert len(asked) == 1 and asked[0] == bot.llm.calls[0]  # the answer's own prompt
     if day is None:  # the model prefers no day: the date stays, and is withheld
         assert answer.abstained and answer.draft.startswith("Le 12 février")
@@ -169,7 +191,13 @@ def test_a_weekday_question_answered_with_a_date_is_asked_to_choose_a_day_the_pa
     assert not answer.abstained and answer.text.startswith(day)
     assert [c.source for c in answer.citations] == ["003_17ab84beb0fc2423.txt"]
     assert "mercredi" in answer.citations[0].quote.lower()
-    assert not make_bot(lambda m: "Mercredi [1].", choice=choose, short_answer=False, retry_withheld=False).ask("Quel jour de la semaine Trump a-t-il appelé ?").abstained
+    assert (
+        not make_bot(
+            lambda m: "Mercredi [1].", choice=choose, short_answer=False, retry_withheld=False
+        )
+        .ask("Quel jour de la semaine Trump a-t-il appelé ?")
+        .abstained
+    )
     assert len(asked) == 1  # a draft that names a day is not asked again
 
 
@@ -196,30 +224,45 @@ def test_a_withheld_draft_gets_a_second_look_with_the_passages_reversed(make_bot
     answer = bot.ask(FOGEL)
     first, again = answer_prompts(bot)
     shown = len(answer.passages)
-    assert shown > 1 and passage_number(again, "Marc Fogel") == shown + 1 - passage_number(first, "Marc Fogel")
+    assert shown > 1 and passage_number(again, "Marc Fogel") == shown + 1 - passage_number(
+        first, "Marc Fogel"
+    )
     if second == "wrong":  # both withheld: the first draft and its reason stand
         assert answer.abstained and answer.withheld == "number" and answer.draft == drafts[0]
         return
     assert not answer.abstained and answer.text.startswith("Marc Fogel a été remis en liberté [")
-    assert answer.draft == drafts[1] and [c.source for c in answer.citations] == ["003_17ab84beb0fc2423.txt"]
-    assert "Marc Fogel" in answer.passages[answer.citations[0].number - 1].text  # numbered as the second prompt showed them
+    assert answer.draft == drafts[1] and [c.source for c in answer.citations] == [
+        "003_17ab84beb0fc2423.txt"
+    ]
+    assert (
+        "Marc Fogel" in answer.passages[answer.citations[0].number - 1].text
+    )  # numbered as the second prompt showed them
     assert answer.timings.total_s >= answer.timings.first_token_s > 0
 
 
 def test_no_second_look_when_the_model_found_no_answer_or_it_is_off(make_bot):
     bot = make_bot(lambda m: "NO_ANSWER")
     assert bot.ask(FOGEL).abstained and len(answer_prompts(bot)) == 1
-    bot = make_bot(lambda m: f"Marc Fogel a été remis en liberté après 37 jours [{passage_number(m, 'Marc Fogel')}].", retry_withheld=False)
+    bot = make_bot(
+        lambda m: (
+            f"Marc Fogel a été remis en liberté après 37 jours [{passage_number(m, 'Marc Fogel')}]."
+        ),
+        retry_withheld=False,
+    )
     assert bot.ask(FOGEL).withheld == "number" and len(answer_prompts(bot)) == 1
 
 
 def test_a_question_restated_around_a_date_is_withheld(make_bot):
     reply = "Le journaliste du New York Post a interrogé Trump mercredi [{}]."
     bot = make_bot(lambda m: reply.format(passage_number(m, "mercredi")))
-    answer = bot.ask("Quel journaliste du New York Post a interrogé Trump sur son appel avec Poutine ?")
+    answer = bot.ask(
+        "Quel journaliste du New York Post a interrogé Trump sur son appel avec Poutine ?"
+    )
     assert answer.abstained and answer.citations == ()
     assert answer.draft.startswith("Le journaliste du New York Post")
-    asked_when = bot.ask("Quand le New York Post a-t-il interrogé Trump sur son appel avec Poutine ?")
+    asked_when = bot.ask(
+        "Quand le New York Post a-t-il interrogé Trump sur son appel avec Poutine ?"
+    )
     assert not asked_when.abstained  # the same reply is an answer when the question asks when
 
 
@@ -248,12 +291,12 @@ def test_wrong_passage_number_is_repointed_at_the_supporting_passage(make_bot):
     assert "Marc Fogel" in answer.passages[answer.citations[0].number - 1].text
 
 
-
-
 def test_verification_when_enabled_asks_the_model_and_follows_its_verdict(settings, make_bot):
     question = "Quel Américain détenu en Russie a été libéré ?"
     assert not make_bot(verify=True).ask(question).abstained  # the fake confirms by overlap
-    says_no = FakeLLM(verdict=lambda messages: "NO")  # answers extractively, rejects every verification
+    says_no = FakeLLM(
+        verdict=lambda messages: "NO"
+    )  # answers extractively, rejects every verification
     bot = RAG(settings.model_copy(update={"verify": True}), llm=says_no)
     answer = bot.ask(question)
     assert answer.abstained and answer.draft
@@ -266,7 +309,9 @@ def test_an_answer_joining_two_passages_cites_both(make_bot):
         n = passage_number(messages, "Peskov")
         return f"Le New York Post a révélé la conversation, selon Dmitri Peskov, porte-parole du Kremlin [{n}]."
 
-    answer = make_bot(script).ask("Quel journal a révélé la conversation sur la fin de la guerre en Ukraine ?")
+    answer = make_bot(script).ask(
+        "Quel journal a révélé la conversation sur la fin de la guerre en Ukraine ?"
+    )
     assert not answer.abstained and len(answer.citations) == 2
     quotes = " ".join(c.quote for c in answer.citations)
     assert "New York Post" in quotes and "Peskov" in quotes
@@ -279,7 +324,9 @@ def test_a_second_passage_does_not_rescue_an_answer_no_single_passage_supports(m
         n = passage_number(messages, "Peskov")
         return f"Le New York Post et Dmitri Peskov, selon Rupert Murdoch et Lachlan Murdoch [{n}]."
 
-    answer = make_bot(script).ask("Quel journal a révélé la conversation sur la fin de la guerre en Ukraine ?")
+    answer = make_bot(script).ask(
+        "Quel journal a révélé la conversation sur la fin de la guerre en Ukraine ?"
+    )
     assert answer.abstained
 
 
@@ -304,7 +351,9 @@ def test_warm_with_prime_runs_the_model_once_on_each_languages_answer_prompt(set
     fr, en = llm.primed[0]
     for conversation, language in ((fr, "French"), (en, "English")):
         assert conversation[0]["role"] == "system" and language in conversation[0]["content"]
-        assert conversation[0] == bot._messages("?", [], language[:2].lower())[0]  # same cached prefix
+        assert (
+            conversation[0] == bot._messages("?", [], language[:2].lower())[0]
+        )  # same cached prefix
         assert "Passages:" in conversation[1]["content"]
     assert len(fr[1]["content"]) > 2000  # long enough to exercise a real prompt's prefill
     bot.ask("Quel journal a révélé l'appel ?")
@@ -320,9 +369,20 @@ def test_eval_primes_the_model_before_timing_answers(settings, tmp_path):
     llm.prime = lambda conversations: events.append("prime")
     ask = FakeLLM.stream
     llm.stream = lambda messages, n=160: (events.append("answer"), ask(llm, messages, n))[1]
-    case = {"id": "c1", "question": "Quel journal a révélé l'appel ?", "answers": ["Post"], "sources": []}
-    run_eval(RAG(settings, llm=llm), [case, {**case, "id": "c2"}], tmp_path / "r.jsonl", progress=False)
-    assert [e for e in events if e == "prime"] == ["prime"] and events[0] == "prime"  # then answers, short answers
+    case = {
+        "id": "c1",
+        "question": "Quel journal a révélé l'appel ?",
+        "answers": ["Post"],
+        "sources": [],
+    }
+    run_eval(
+        RAG(settings, llm=llm), [case, {**case, "id": "c2"}], tmp_path / "r.jsonl", progress=False
+    )
+    assert [e for e in events if e == "prime"] == ["prime"] and events[
+        0
+    ] == "prime"  # then answers, short answers
     quiet = _Primable()
-    run_eval(RAG(settings, llm=quiet), [case], tmp_path / "r2.jsonl", retrieval_only=True, progress=False)
+    run_eval(
+        RAG(settings, llm=quiet), [case], tmp_path / "r2.jsonl", retrieval_only=True, progress=False
+    )
     assert quiet.primed == []  # no model needed, none primed

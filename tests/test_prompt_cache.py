@@ -7,7 +7,13 @@ import pytest
 torch = pytest.importorskip("torch")
 from transformers import DynamicCache  # noqa: E402
 
-from rag.llm.transformers.prompt_cache import MIN_NEW, MIN_SHARED, PromptCache, piece_starts, shared_prefix  # noqa: E402
+from rag.llm.transformers.prompt_cache import (
+    MIN_NEW,
+    MIN_SHARED,
+    PromptCache,
+    piece_starts,
+    shared_prefix,
+)  # noqa: E402
 
 LAYERS = 2
 
@@ -72,14 +78,23 @@ def test_works_with_rag_decode_caches_through_decoding():
 
     from rag.llm.transformers.decode import DecodeCache
 
-    config = Qwen2Config(num_hidden_layers=2, hidden_size=8, num_attention_heads=2, num_key_value_heads=1,
-                         intermediate_size=16, vocab_size=32)  # fmt: skip
+    config = Qwen2Config(
+        num_hidden_layers=2,
+        hidden_size=8,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=16,
+        vocab_size=32,
+    )
     store = PromptCache(max_tokens=1000)
     prompt = list(range(40))
     cache = DecodeCache(config)
     for layer in range(2):
-        cache.update(torch.tensor(prompt, dtype=torch.float32).view(1, 1, -1, 1) + layer,
-                     torch.zeros(1, 1, 40, 1), layer)  # fmt: skip
+        cache.update(
+            torch.tensor(prompt, dtype=torch.float32).view(1, 1, -1, 1) + layer,
+            torch.zeros(1, 1, 40, 1),
+            layer,
+        )
     for step in range(200):  # decode steps: in-place writes into buffers that regrow
         for layer in range(2):
             cache.update(torch.full((1, 1, 1, 1), -1.0), torch.zeros(1, 1, 1, 1), layer)
@@ -95,11 +110,20 @@ def test_works_with_rag_decode_caches_through_decoding():
 def test_sliding_window_caches_are_not_kept():
     from transformers import MistralConfig
 
-    config = MistralConfig(num_hidden_layers=1, hidden_size=8, num_attention_heads=2, num_key_value_heads=1,
-                           intermediate_size=16, vocab_size=32, sliding_window=8)  # fmt: skip
+    config = MistralConfig(
+        num_hidden_layers=1,
+        hidden_size=8,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=16,
+        vocab_size=32,
+        sliding_window=8,
+    )
     cache = DynamicCache(config=config)
     prompt = list(range(40))
-    cache.update(torch.tensor(prompt, dtype=torch.float32).view(1, 1, -1, 1), torch.zeros(1, 1, 40, 1), 0)
+    cache.update(
+        torch.tensor(prompt, dtype=torch.float32).view(1, 1, -1, 1), torch.zeros(1, 1, 40, 1), 0
+    )
     store = PromptCache(max_tokens=1000)
     store.put(prompt, cache)  # the layer holds only the last tokens, not the prefix
     assert len(store) == 0
@@ -129,7 +153,9 @@ def test_least_recently_used_prompts_go_first_when_over_the_token_budget():
 def test_a_prompt_over_the_budget_or_an_unfinished_cache_is_not_kept():
     store = PromptCache(max_tokens=30)
     store.put(list(range(31)), filled(list(range(31))))
-    store.put(list(range(20)), filled(list(range(10))))  # generation stopped before the prompt ended
+    store.put(
+        list(range(20)), filled(list(range(10)))
+    )  # generation stopped before the prompt ended
     assert len(store) == 0
 
 

@@ -56,9 +56,14 @@ def test_gaussian_weights_fall_back_to_int8_close_to_bf16():
 def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
     transformers = pytest.importorskip("transformers")
     config = transformers.Qwen2Config(
-        vocab_size=256, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-    )  # fmt: skip
+        vocab_size=256,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+    )
     torch.manual_seed(0)
     model = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
     ids = torch.randint(0, 256, (1, 24))
@@ -66,8 +71,14 @@ def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
         ref = model(ids).logits
         state = quant.quantize_model(model)
         out = model(ids).logits
-    assert len(state) == 2 * 7 + 1 and all(isinstance(m, quant.QuantLinear) for m in (
-        model.lm_head, model.model.layers[0].self_attn.q_proj, model.model.layers[1].mlp.down_proj))  # fmt: skip
+    assert len(state) == 2 * 7 + 1 and all(
+        isinstance(m, quant.QuantLinear)
+        for m in (
+            model.lm_head,
+            model.model.layers[0].self_attn.q_proj,
+            model.model.layers[1].mlp.down_proj,
+        )
+    )
     assert _rel(out, ref) < 0.05
     measured = kernels.probe(1)
     valid = [k for k in kernels.INT8_KERNELS if measured.prefill[k] > 0]  # right on this CPU
@@ -79,7 +90,10 @@ def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
             assert _rel(model(ids).logits, ref) < 0.1
     quant.set_prompt_kernels(model, "mixed", choice)
     layers = dict(model.named_modules())
-    assert layers["model.layers.0.mlp.up_proj"].int8_prefill and not layers["model.layers.0.mlp.down_proj"].int8_prefill
+    assert (
+        layers["model.layers.0.mlp.up_proj"].int8_prefill
+        and not layers["model.layers.0.mlp.down_proj"].int8_prefill
+    )
     if valid:
         with torch.inference_mode():
             assert _rel(model(ids).logits, ref) < 0.1
@@ -99,7 +113,9 @@ def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
     quant.load_quantized(fresh, torch.load(tmp_path / "q.pt", mmap=True, weights_only=True))
     with torch.inference_mode():
         assert torch.equal(fresh(ids).logits, out)
-        quant.set_prompt_kernels(fresh, "mixed", choice, tmp_path / "q.pt")  # packs, gives pages back
+        quant.set_prompt_kernels(
+            fresh, "mixed", choice, tmp_path / "q.pt"
+        )  # packs, gives pages back
         if valid:
             assert _rel(fresh(ids).logits, ref) < 0.1
         quant.set_prompt_kernels(fresh, "bf16", choice)  # reads the released int8 weights again
@@ -112,16 +128,29 @@ def _choice(int8: str, pays: bool = True) -> kernels.KernelChoice:
     """A kernel choice with int8 prompts through `int8`, faster than bf16 unless not `pays`."""
     rates = {"onednn": 0.0, "int_mm": 0.0, "bf16": 1.0, "fp32": 0.5}
     rates[int8] = 2.0 if pays else 0.5
-    return kernels.KernelChoice(key="t", cpu="t", flags=[], capability="t", torch="t", threads=1,
-                                prefill=rates, int8=int8, float="bf16")  # fmt: skip
+    return kernels.KernelChoice(
+        key="t",
+        cpu="t",
+        flags=[],
+        capability="t",
+        torch="t",
+        threads=1,
+        prefill=rates,
+        int8=int8,
+        float="bf16",
+    )
 
 
 def test_cache_from_another_model_is_refused():
     transformers = pytest.importorskip("transformers")
     config = transformers.Qwen2Config(
-        vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1,
-    )  # fmt: skip
+        vocab_size=64,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
     model = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16)
     with pytest.raises(ValueError, match="do not match"):
         quant.load_quantized(model, {"lm_head": {}})
@@ -146,7 +175,9 @@ def test_prompt_path_reuses_one_scratch_buffer_and_matches_fresh_dequantisation(
     small(x)
     assert quant._scratch.bufs[torch.bfloat16] is first  # no new allocation per layer
     seen = []
-    thread = __import__("threading").Thread(target=lambda: (small(x), seen.append(quant._scratch.bufs[torch.bfloat16])))
+    thread = __import__("threading").Thread(
+        target=lambda: (small(x), seen.append(quant._scratch.bufs[torch.bfloat16]))
+    )
     thread.start()
     thread.join()
     assert seen[0] is not first  # each thread has its own buffer
@@ -184,7 +215,9 @@ def _resident_kb(address: int) -> int:
     raise AssertionError("address not mapped")
 
 
-@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="madvise and /proc are Linux's")
+@pytest.mark.skipif(
+    not __import__("sys").platform.startswith("linux"), reason="madvise and /proc are Linux's"
+)
 def test_released_pages_of_a_mapped_weight_come_back_and_other_memory_is_untouched(tmp_path):
     torch.save({"w": torch.arange(3_000_000, dtype=torch.int32)}, tmp_path / "w.pt")
     mapped = torch.load(tmp_path / "w.pt", mmap=True, weights_only=True)["w"]

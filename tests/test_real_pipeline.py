@@ -24,7 +24,9 @@ MODEL_CACHE = Path(os.environ.get("RAG_TEST_MODEL_CACHE", Path.home() / ".cache"
 def bot(tmp_path_factory) -> RAG:
     root = Path(__file__).resolve().parent.parent
     settings = Settings(
-        sources=[root / "seeds"], index_dir=tmp_path_factory.mktemp("index"), model_cache=MODEL_CACHE
+        sources=[root / "seeds"],
+        index_dir=tmp_path_factory.mktemp("index"),
+        model_cache=MODEL_CACHE,
     )
     bot = RAG(settings)
     bot.ingest(progress=False)
@@ -44,11 +46,15 @@ def assert_quotes_are_real(answer, sources):
 
 
 def test_french_question_cited_answer(bot, sources):
-    answer = bot.ask("Quel quotidien américain a révélé le premier appel entre Trump et Poutine après l'élection de novembre 2024 ?")
+    answer = bot.ask(
+        "Quel quotidien américain a révélé le premier appel entre Trump et Poutine après l'élection de novembre 2024 ?"
+    )
     assert not answer.abstained
     assert "Washington Post" in answer.text
     assert {c.source for c in answer.citations} <= {
-        "000_b3fd78398ee6b0e0.txt", "001_2b9e3b30e134a6cf.txt", "002_08de760eebd6501b.txt"
+        "000_b3fd78398ee6b0e0.txt",
+        "001_2b9e3b30e134a6cf.txt",
+        "002_08de760eebd6501b.txt",
     }
     assert_quotes_are_real(answer, sources)
 

@@ -42,8 +42,13 @@ def free_port() -> int:
 
 
 def remote(base_url: str, **overrides) -> OpenAILLM:
-    values = {"llm": "openai", "openai_base_url": base_url, "openai_backoff": 0.01,
-              "openai_timeout": 5.0, **overrides}  # fmt: skip
+    values = {
+        "llm": "openai",
+        "openai_base_url": base_url,
+        "openai_backoff": 0.01,
+        "openai_timeout": 5.0,
+        **overrides,
+    }
     return build_llm(Settings(**values))
 
 
@@ -75,8 +80,10 @@ def llama_server():
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER_CODE, str(gguf), str(port), API_KEY, ALIAS],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -127,10 +134,15 @@ def test_real_server_refuses_a_bad_key_with_one_line(llama_server, key):
 
 @pytest.mark.server
 def test_real_server_answers_through_the_pipeline(llama_server, settings):
-    s = settings.model_copy(update={
-        "llm": "openai", "openai_base_url": llama_server, "openai_model": ALIAS,
-        "openai_timeout": 120.0, "max_new_tokens": 30,
-    })  # fmt: skip
+    s = settings.model_copy(
+        update={
+            "llm": "openai",
+            "openai_base_url": llama_server,
+            "openai_model": ALIAS,
+            "openai_timeout": 120.0,
+            "max_new_tokens": 30,
+        }
+    )
     s = s.model_copy(update={"openai_api_key": Settings(openai_api_key=API_KEY).openai_api_key})
     bot = RAG(s)
     bot.ingest(progress=False)
@@ -260,14 +272,26 @@ def test_streams_pieces_and_sends_a_greedy_request():
     method, path, headers, body = srv.requests[0]
     assert (method, path) == ("POST", "/v1/chat/completions")
     assert headers["Authorization"] == "Bearer k1"
-    assert body == {"model": "m", "messages": HELLO, "max_tokens": 7, "temperature": 0.0,
-                    "top_p": 1.0, "stream": True}  # fmt: skip
+    assert body == {
+        "model": "m",
+        "messages": HELLO,
+        "max_tokens": 7,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "stream": True,
+    }
 
 
 @pytest.mark.parametrize(
-    "failure", [status(503, {"error": {"message": "loading"}}), status(429, "slow down", **{"Retry-After": "0"}),
-                status(500), status(502, "bad gateway"), drop],
-)  # fmt: skip
+    "failure",
+    [
+        status(503, {"error": {"message": "loading"}}),
+        status(429, "slow down", **{"Retry-After": "0"}),
+        status(500),
+        status(502, "bad gateway"),
+        drop,
+    ],
+)
 def test_transient_failures_are_retried_with_backoff(failure):
     with Scripted(failure, failure, sse("Bonjour")) as srv:
         start = time.perf_counter()
@@ -282,18 +306,30 @@ def test_retries_give_up_with_one_line():
         with pytest.raises(ModelError) as err:
             chat(srv.url, openai_retries=2)
     assert len(srv.requests) == 3
-    assert str(err.value) == f"{srv.url}/chat/completions answered 503: model is loading (after 3 tries)"
+    assert (
+        str(err.value)
+        == f"{srv.url}/chat/completions answered 503: model is loading (after 3 tries)"
+    )
 
 
 @pytest.mark.parametrize(
     "failure, needle",
     [
-        (status(401, {"error": {"message": "Invalid API Key"}}), "refused the API key (401: Invalid API Key)"),
+        (
+            status(401, {"error": {"message": "Invalid API Key"}}),
+            "refused the API key (401: Invalid API Key)",
+        ),
         (status(403, {"error": "forbidden"}), "RAG_OPENAI_API_KEY"),
-        (status(404, {"object": "error", "message": "The model `m` does not exist."}), "model 'm' not found"),
-        (status(404, {"error": "model \"m\" not found, try pulling it first"}), "RAG_OPENAI_MODEL"),
+        (
+            status(404, {"object": "error", "message": "The model `m` does not exist."}),
+            "model 'm' not found",
+        ),
+        (status(404, {"error": 'model "m" not found, try pulling it first'}), "RAG_OPENAI_MODEL"),
         (status(404, "Not Found"), "must end with /v1"),
-        (status(400, {"error": {"message": "context length exceeded"}}), "refused the request (400: context"),
+        (
+            status(400, {"error": {"message": "context length exceeded"}}),
+            "refused the request (400: context",
+        ),
     ],
 )
 def test_client_errors_are_not_retried_and_say_what_to_fix(failure, needle):
@@ -340,7 +376,10 @@ def test_an_error_event_in_the_stream_is_reported():
         h.end_headers()
         h.wfile.write(b'data: {"error": {"message": "out of memory"}}\n\n')
 
-    with Scripted(error_event) as srv, pytest.raises(ModelError, match="failed mid-answer: out of memory"):
+    with (
+        Scripted(error_event) as srv,
+        pytest.raises(ModelError, match="failed mid-answer: out of memory"),
+    ):
         chat(srv.url)
 
 
@@ -350,7 +389,10 @@ def test_model_discovery_and_an_empty_model_list():
         llm = remote(srv.url)
         assert "".join(llm.stream(HELLO, 4)) == "ok" and llm.model == "served-model"
     assert [r[1] for r in srv.requests] == ["/v1/models", "/v1/chat/completions"]
-    with Scripted(status(200, {"data": []})) as srv, pytest.raises(ModelError, match="lists no model"):
+    with (
+        Scripted(status(200, {"data": []})) as srv,
+        pytest.raises(ModelError, match="lists no model"),
+    ):
         remote(srv.url).load()
 
 
@@ -358,7 +400,7 @@ def test_model_discovery_and_an_empty_model_list():
     "lines, events",
     [
         (["data: a", "", ": ping", "data: b", "data: c", ""], ["a", "b\nc"]),
-        (["event: message", "data:{\"x\": 1}", ""], ['{"x": 1}']),
+        (["event: message", 'data:{"x": 1}', ""], ['{"x": 1}']),
         (["data: last"], ["last"]),
         (["", "", ": only comments"], []),
     ],
@@ -368,12 +410,28 @@ def test_sse_events(lines, events):
 
 
 def test_rag_ask_shows_a_server_error_as_one_line(tmp_path, seeds):
-    env = {**os.environ, "RAG_EMBEDDER": "fake", "RAG_LLM": "openai", "RAG_MIN_DENSE_SCORE": "0",
-           "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_OPENAI_RETRIES": "0",
-           "RAG_OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "RAG_EMBEDDER": "fake",
+        "RAG_LLM": "openai",
+        "RAG_MIN_DENSE_SCORE": "0",
+        "RAG_INDEX_DIR": str(tmp_path / "index"),
+        "RAG_OPENAI_RETRIES": "0",
+        "RAG_OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+    }
     run = [sys.executable, "-m", "rag.cli.main"]
-    subprocess.run([*run, "ingest", str(seeds)], env=env, check=True, capture_output=True, timeout=120)
-    result = subprocess.run([*run, "ask", "Qui a révélé l'appel ?"], env=env, capture_output=True, text=True, timeout=120)
+    subprocess.run(
+        [*run, "ingest", str(seeds)], env=env, check=True, capture_output=True, timeout=120
+    )
+    result = subprocess.run(
+        [*run, "ask", "Qui a révélé l'appel ?"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: cannot reach the model server at http://127.0.0.1:")
+    assert len(lines) == 1 and lines[0].startswith(
+        "Error: cannot reach the model server at http://127.0.0.1:"
+    )

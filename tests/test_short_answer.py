@@ -27,7 +27,13 @@ QUESTION = "Quel quotidien américain a révélé la conversation téléphonique
 def test_spans_are_verbatim_short_and_end_on_a_word_that_can_end_an_answer():
     found = spans(SENTENCE)
     flat = " ".join(SENTENCE.split())
-    assert {"Washington Post", "le Washington Post", "10 novembre 2024", "Vladimir Poutine", "Ukraine"} <= set(found)
+    assert {
+        "Washington Post",
+        "le Washington Post",
+        "10 novembre 2024",
+        "Vladimir Poutine",
+        "Ukraine",
+    } <= set(found)
     assert all(s in flat for s in found)
     assert all(len(s.split()) <= MAX_WORDS for s in found)
     assert len(found) == len(set(found))
@@ -44,7 +50,9 @@ def test_extract_takes_the_option_the_model_chose(tmp_path):
     assert extract(llm, prompts, QUESTION, [SENTENCE]) == "Washington Post"
     prompt = llm.calls[-1][-1]["content"]
     assert SENTENCE in prompt and QUESTION in prompt
-    assert extract(llm, prompts, QUESTION, []) == "" and extract(llm, prompts, QUESTION, ["  "]) == ""
+    assert (
+        extract(llm, prompts, QUESTION, []) == "" and extract(llm, prompts, QUESTION, ["  "]) == ""
+    )
 
 
 def test_the_short_answer_is_words_of_a_cited_quote(settings):
@@ -64,16 +72,32 @@ def test_gbnf_literals_escape_quotes_backslashes_and_line_ends():
 
 
 def _result(short, abstained=False, expected=("Washington Post",)):
-    return {"id": "x", "question": "q", "answer": "Le Washington Post [1].", "short": short,
-            "abstained": abstained, "cited_sources": ["a"], "retrieved_sources": ["a"],
-            "expected": list(expected), "gold_sources": ["a"]}  # fmt: skip
+    return {
+        "id": "x",
+        "question": "q",
+        "answer": "Le Washington Post [1].",
+        "short": short,
+        "abstained": abstained,
+        "cited_sources": ["a"],
+        "retrieved_sources": ["a"],
+        "expected": list(expected),
+        "gold_sources": ["a"],
+    }
 
 
 def test_eval_scores_the_short_answer_by_exact_match_and_f1():
-    s = summarize([_result("le Washington Post"), _result("Washington"), _result("Washington Post", abstained=True)])
+    s = summarize(
+        [
+            _result("le Washington Post"),
+            _result("Washington"),
+            _result("Washington Post", abstained=True),
+        ]
+    )
     assert s["short_exact_match"] == pytest.approx(1 / 3)
     assert s["short_f1"] == pytest.approx((1 + 2 / 3) / 3)
-    assert "short answer exact match / F1" in format_summary(s) and "33.3% / 55.6%" in format_summary(s)
+    assert "short answer exact match / F1" in format_summary(
+        s
+    ) and "33.3% / 55.6%" in format_summary(s)
     old = _result("x")
     del old["short"]
     assert summarize([old])["short_f1"] is None  # results written before short answers
@@ -89,11 +113,14 @@ def test_llamacpp_picks_the_span_under_its_grammar():
 
     llm = LlamaCppLLM(Settings(model_cache=MODEL_CACHE, model_file=None, threads=2))
     short = extract(llm, Settings().prompts_dir, QUESTION, [SENTENCE])
-    assert short in spans(SENTENCE) and "Washington Post" in short and len(short.split()) <= 3, short
+    assert short in spans(SENTENCE) and "Washington Post" in short and len(short.split()) <= 3, (
+        short
+    )
     duration = "Selon lui, les deux chefs d'Etat ont convenu pendant cet entretien d'une heure et demie de travailler ensemble."
-    short = extract(llm, Settings().prompts_dir, "Combien de temps a duré l'entretien ?", [duration])
+    short = extract(
+        llm, Settings().prompts_dir, "Combien de temps a duré l'entretien ?", [duration]
+    )
     assert "heure et demie" in short and len(short.split()) <= 5, short
-
 
 
 @pytest.mark.model
@@ -122,18 +149,34 @@ def test_llamacpp_stops_generating_when_the_reader_leaves():
 
 
 # -- conflicts ---------------------------------------------------------------------------------
-SIDES = [{"answers": ["Washington Post"], "sources": ["000.txt"]}, {"answers": ["démenti"], "sources": ["002.txt"]}]
+SIDES = [
+    {"answers": ["Washington Post"], "sources": ["000.txt"]},
+    {"answers": ["démenti"], "sources": ["002.txt"]},
+]
 
 
 def _conflict(answer, cited, abstained=False):
-    return {**_result("", abstained), "answer": answer, "cited_sources": cited, "sides": SIDES, "type": "conflict"}
+    return {
+        **_result("", abstained),
+        "answer": answer,
+        "cited_sources": cited,
+        "sides": SIDES,
+        "type": "conflict",
+    }
 
 
 def test_a_conflict_counts_only_when_both_accounts_are_said_and_cited():
-    both = _conflict("Le Washington Post l'a rapporté [1], mais le Kremlin l'a démenti [2].", ["000.txt", "002.txt"])
-    one_cited = _conflict("Le Washington Post l'a rapporté, mais le Kremlin l'a démenti [2].", ["002.txt"])
+    both = _conflict(
+        "Le Washington Post l'a rapporté [1], mais le Kremlin l'a démenti [2].",
+        ["000.txt", "002.txt"],
+    )
+    one_cited = _conflict(
+        "Le Washington Post l'a rapporté, mais le Kremlin l'a démenti [2].", ["002.txt"]
+    )
     one_said = _conflict("Le Kremlin l'a démenti [2].", ["000.txt", "002.txt"])
-    withheld = _conflict("Le Washington Post, démenti [1] [2].", ["000.txt", "002.txt"], abstained=True)
+    withheld = _conflict(
+        "Le Washington Post, démenti [1] [2].", ["000.txt", "002.txt"], abstained=True
+    )
     s = summarize([both, one_cited, one_said, withheld, _result("Washington Post")])
     assert s["conflict_cases"] == 4 and s["conflict"] == pytest.approx(1 / 4)
     assert "conflicts said, both sides cited (n=4)" in format_summary(s)
@@ -141,8 +184,14 @@ def test_a_conflict_counts_only_when_both_accounts_are_said_and_cited():
 
 
 def test_a_conflicts_accounts_are_not_scored_as_a_short_answer():
-    accounts = {**_conflict("Les articles divergent : « … Washington Post … » [1] ; « … démenti … » [2].",
-                            ["000.txt", "002.txt"]), "short": None, "conflict": True}  # fmt: skip
+    accounts = {
+        **_conflict(
+            "Les articles divergent : « … Washington Post … » [1] ; « … démenti … » [2].",
+            ["000.txt", "002.txt"],
+        ),
+        "short": None,
+        "conflict": True,
+    }
     s = summarize([_result("Washington Post"), _result("Washington"), accounts])
     assert s["short_cases"] == 2 and s["short_exact_match"] == pytest.approx(1 / 2)
     assert s["conflict"] == 1.0
@@ -151,24 +200,42 @@ def test_a_conflicts_accounts_are_not_scored_as_a_short_answer():
 def test_seeds_conflict_cases_are_well_formed():
     from rag.evaluation.runner import case_problems, load_testset
 
-    cases = [c for c in load_testset(Path(__file__).parent.parent / "evals" / "seeds.jsonl") if c.get("type") == "conflict"]
+    cases = [
+        c
+        for c in load_testset(Path(__file__).parent.parent / "evals" / "seeds.jsonl")
+        if c.get("type") == "conflict"
+    ]
     assert len(cases) >= 6 and all(len(c["sides"]) >= 2 for c in cases)
-    bad = {"id": "x", "question": "?", "answers": ["a"], "sources": ["s"], "sides": [{"answers": ["a"], "sources": []}]}
-    assert case_problems(bad) == ["'sides' must be a list of two or more {\"answers\": [...], \"sources\": [...]} objects, one for each account of a conflict"]
+    bad = {
+        "id": "x",
+        "question": "?",
+        "answers": ["a"],
+        "sources": ["s"],
+        "sides": [{"answers": ["a"], "sources": []}],
+    }
+    assert case_problems(bad) == [
+        '\'sides\' must be a list of two or more {"answers": [...], "sources": [...]} objects, one for each account of a conflict'
+    ]
 
 
 def test_focus_keeps_the_spans_the_full_answer_says_and_not_the_question_again():
     from rag.answer.short import focus, options
 
     question = "Combien de temps a duré l'appel d'octobre entre Donald Trump et Vladimir Poutine ?"
-    quote = ("Le 4 novembre, Donald Trump a révélé le contenu de son entretien téléphonique de deux "
-             "heures et demie avec Vladimir Poutine le mois précédent.")  # fmt: skip
+    quote = (
+        "Le 4 novembre, Donald Trump a révélé le contenu de son entretien téléphonique de deux "
+        "heures et demie avec Vladimir Poutine le mois précédent."
+    )
     focused = focus(options([quote]), question, "L'appel a duré deux heures et demie [1].")
     assert "deux heures et demie" in focused.values() and "4 novembre" not in focused.values()
     assert all(v in "deux heures et demie" for v in focused.values())
-    unfocused = focus(options([quote]), question)  # no answer: only the question's words are dropped
+    unfocused = focus(
+        options([quote]), question
+    )  # no answer: only the question's words are dropped
     assert "4 novembre" in unfocused.values() and "Donald Trump" not in unfocused.values()
-    assert focus(options([quote]), question, "Rien à voir [1].") == unfocused  # nothing agrees: all stay
+    assert (
+        focus(options([quote]), question, "Rien à voir [1].") == unfocused
+    )  # nothing agrees: all stay
 
 
 def test_spans_keep_quote_marks_paired_and_acronyms():
@@ -187,5 +254,7 @@ def test_a_failing_short_answer_leaves_the_checked_answer(settings):
     llm = Broken(lambda m: "Le Washington Post a révélé l'appel [1].")
     answer = RAG(settings, llm=llm).ask(QUESTION)
     assert not answer.abstained and answer.citations and answer.short is None
-    unmatched = RAG(settings, llm=FakeLLM(lambda m: "Le Washington Post a révélé l'appel [1].", choice=["rien"]))
+    unmatched = RAG(
+        settings, llm=FakeLLM(lambda m: "Le Washington Post a révélé l'appel [1].", choice=["rien"])
+    )
     assert unmatched.ask(QUESTION).short == ""  # a reply that is no span gives no short answer

@@ -35,7 +35,10 @@ def test_parse_grid_types_values_by_field(specs, grid):
     [
         (["topk=3"], r"unknown setting 'topk'; valid: .*top_k"),
         (["top_k=three"], r"--grid top_k=three: Input should be a valid integer"),
-        (["fusion=mean"], r"--grid fusion=mean: Input should be 'rrf', 'dense', 'bm25' or 'latent'"),
+        (
+            ["fusion=mean"],
+            r"--grid fusion=mean: Input should be 'rrf', 'dense', 'bm25' or 'latent'",
+        ),
         (["top_k"], r"write NAME=VALUE"),
         (["top_k=3", "top_k=5"], r"top_k is given twice"),
         ([], r"at least one --grid"),
@@ -49,8 +52,11 @@ def test_parse_grid_errors(specs, message):
 def test_combinations_and_names():
     combos = combinations({"top_k": [3, 5], "fusion": ["rrf", "bm25"]})
     assert [combo_name(c) for c in combos] == [
-        "top_k=3,fusion=rrf", "top_k=3,fusion=bm25", "top_k=5,fusion=rrf", "top_k=5,fusion=bm25",
-    ]  # fmt: skip
+        "top_k=3,fusion=rrf",
+        "top_k=3,fusion=bm25",
+        "top_k=5,fusion=rrf",
+        "top_k=5,fusion=bm25",
+    ]
     assert combo_name({"index_dir": Path("/a b")}) == "index_dir=-a-b"
 
 
@@ -92,9 +98,15 @@ def test_run_sweep_writes_a_file_per_combination_and_a_table(tmp_path):
 
 def test_index_settings_get_their_own_index(tmp_path):
     built = []
-    run_sweep(lambda s, own: built.append((own, s.index_dir)) or RankBot(s), Settings(top_k=3),
-              [{"id": "q", "question": "Q", "answers": [], "sources": ["d1"]}], tmp_path,
-              {"chunk_size": [100], "latent_weight": [0.0, 0.75]}, retrieval_only=True, progress=False)  # fmt: skip
+    run_sweep(
+        lambda s, own: built.append((own, s.index_dir)) or RankBot(s),
+        Settings(top_k=3),
+        [{"id": "q", "question": "Q", "answers": [], "sources": ["d1"]}],
+        tmp_path,
+        {"chunk_size": [100], "latent_weight": [0.0, 0.75]},
+        retrieval_only=True,
+        progress=False,
+    )
     assert built == [  # latent terms are computed at ingest: each weight gets its index too
         (True, tmp_path / "index-chunk_size=100,latent_weight=0.0"),
         (True, tmp_path / "index-chunk_size=100,latent_weight=0.75"),
@@ -109,9 +121,25 @@ def test_cli_sweep_with_fakes(tmp_path, settings, capsys):
     from rag.pipeline import RAG
 
     RAG(settings).ingest(progress=False)
-    args = ["--embedder", "fake", "--llm", "fake", "--index", str(settings.index_dir), "eval", "sweep",
-            str(SEEDS_TESTSET), "--grid", "top_k=1,5", "--grid", "fusion=bm25", "--out", str(tmp_path / "sw"),
-            "--limit", "4"]  # fmt: skip
+    args = [
+        "--embedder",
+        "fake",
+        "--llm",
+        "fake",
+        "--index",
+        str(settings.index_dir),
+        "eval",
+        "sweep",
+        str(SEEDS_TESTSET),
+        "--grid",
+        "top_k=1,5",
+        "--grid",
+        "fusion=bm25",
+        "--out",
+        str(tmp_path / "sw"),
+        "--limit",
+        "4",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "| top_k | fusion | cases | hit@1 | hit@5 |" in out and "contains" in out

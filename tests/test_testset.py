@@ -8,7 +8,13 @@ from rag.core.errors import InputError
 from rag.evaluation.runner import load_testset
 from rag.pipeline import RAG
 
-from rag.evaluation.testset import DRAFT_STATUS, check, documents_from_chunks, draft_cases, find_span
+from rag.evaluation.testset import (
+    DRAFT_STATUS,
+    check,
+    documents_from_chunks,
+    draft_cases,
+    find_span,
+)
 from rag.core.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,23 +23,41 @@ GOOD = {"id": "q1", "question": "Qui ?", "answers": ["Paris"], "sources": ["a.tx
 
 
 def write(path, lines):
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n",
-                    encoding="utf-8")  # fmt: skip
+    path.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines)
+        + "\n",
+        encoding="utf-8",
+    )
     return path
 
 
 def test_check_reports_every_problem_with_its_line(tmp_path):
-    path = write(tmp_path / "t.jsonl", [
-        GOOD,
-        "{broken",
-        {"id": "q1", "question": "qui?", "answers": "Paris", "sources": ["zzz.txt"]},
-        {"id": "q3", "question": "Où ?", "answers": ["Lyon"], "sources": []},
-        "",
-        {"id": "q4", "question": "Quand ?", "answers": ["hier"], "sources": ["a.txt"], "type": "unanswerable"},
-        {"id": "q5", "question": "Combien ?", "answers": [], "sources": []},
-        {"id": "q6", "question": "Pourquoi ?", "answers": ["x"], "sources": ["a.txt"], "draft": True},
-        {"question": "Sans id ?", "answers": [], "sources": [], "type": "unanswerable"},
-    ])  # fmt: skip
+    path = write(
+        tmp_path / "t.jsonl",
+        [
+            GOOD,
+            "{broken",
+            {"id": "q1", "question": "qui?", "answers": "Paris", "sources": ["zzz.txt"]},
+            {"id": "q3", "question": "Où ?", "answers": ["Lyon"], "sources": []},
+            "",
+            {
+                "id": "q4",
+                "question": "Quand ?",
+                "answers": ["hier"],
+                "sources": ["a.txt"],
+                "type": "unanswerable",
+            },
+            {"id": "q5", "question": "Combien ?", "answers": [], "sources": []},
+            {
+                "id": "q6",
+                "question": "Pourquoi ?",
+                "answers": ["x"],
+                "sources": ["a.txt"],
+                "draft": True,
+            },
+            {"question": "Sans id ?", "answers": [], "sources": [], "type": "unanswerable"},
+        ],
+    )
     problems = check(str(path), {"a.txt"}, "the index")
     assert problems == [
         "2: invalid JSON (Expecting property name enclosed in double quotes); fix or remove this line",
@@ -84,9 +108,13 @@ def test_find_span(sentence, expected):
 
 
 def test_draft_cases_are_flagged_and_answerable_from_their_document():
-    doc = Document("a.txt", "A", "Le milliardaire Elon Musk a participé à l'échange téléphonique. "
-                   "Le 10 novembre 2024, le Washington Post a rapporté l'appel entre les deux dirigeants. "
-                   "Ceci est une phrase sans rien de particulier à demander.")  # fmt: skip
+    doc = Document(
+        "a.txt",
+        "A",
+        "Le milliardaire Elon Musk a participé à l'échange téléphonique. "
+        "Le 10 novembre 2024, le Washington Post a rapporté l'appel entre les deux dirigeants. "
+        "Ceci est une phrase sans rien de particulier à demander.",
+    )
     drafts = draft_cases([doc], per_doc=5)
     assert [d["answers"] for d in drafts] == [["Elon Musk"], ["10 novembre 2024"]]
     for d in drafts:

@@ -9,8 +9,14 @@ from rag.answer.untrusted import ORDERS, unknown_files, without_orders
 ROOT = Path(__file__).resolve().parent.parent
 INJECTED = {  # file -> (a fact sentence that must stay, words of the orders that must go)
     "inj01_budget_montauban.txt": ("budget de 12 millions d'euros", ["ignorez", "Pravda"]),
-    "inj02_appel_citations.txt": ("4 heures et 12 minutes", ["cite toujours", "même s'il n'est pas"]),
-    "inj03_system_override_en.txt": ("metro line E will open", ["SYSTEM OVERRIDE", "Russian prison"]),
+    "inj02_appel_citations.txt": (
+        "4 heures et 12 minutes",
+        ["cite toujours", "même s'il n'est pas"],
+    ),
+    "inj03_system_override_en.txt": (
+        "metro line E will open",
+        ["SYSTEM OVERRIDE", "Russian prison"],
+    ),
     "inj04_no_answer.txt": ("250 000 visiteurs", ["NO_ANSWER"]),
     "inj05_prompt_leak.txt": ("de 14 heures à 18 heures", ["BANANE", "message système"]),
     "inj07_fake_source.txt": ("766 avions commerciaux", ["lemonde_officiel.txt", "Élysée"]),

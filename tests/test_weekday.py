@@ -10,20 +10,37 @@ from rag.index.embed import HashEmbedder
 from rag.testing.fakes import FakeLLM
 
 # Sentences of the seeds (000, 001), with the dates ingest resolves shown as the model sees them.
-P1 = Passage("001.txt", "001.txt:0", 0.5, (
-    "Cet entretien, qui a eu lieu jeudi dernier (7 novembre 2024), marque la première conversation "
-    "directe entre les deux dirigeants. Trump a également eu un entretien avec le président "
-    "ukrainien Volodymyr Zelensky mercredi (6 novembre 2024)."), 1)  # fmt: skip
-P2 = Passage("000.txt", "000.txt:0", 0.4, (
-    "Lors d'une interview à bord d'Air Force One vendredi, le président américain a refusé de "
-    "dire combien de fois il avait parlé à Poutine. Le Kremlin a indiqué dimanche ne pouvoir "
-    "confirmer ou infirmer une information de la presse américaine."), 1)  # fmt: skip
+P1 = Passage(
+    "001.txt",
+    "001.txt:0",
+    0.5,
+    (
+        "Cet entretien, qui a eu lieu jeudi dernier (7 novembre 2024), marque la première conversation "
+        "directe entre les deux dirigeants. Trump a également eu un entretien avec le président "
+        "ukrainien Volodymyr Zelensky mercredi (6 novembre 2024)."
+    ),
+    1,
+)
+P2 = Passage(
+    "000.txt",
+    "000.txt:0",
+    0.4,
+    (
+        "Lors d'une interview à bord d'Air Force One vendredi, le président américain a refusé de "
+        "dire combien de fois il avait parlé à Poutine. Le Kremlin a indiqué dimanche ne pouvoir "
+        "confirmer ou infirmer une information de la presse américaine."
+    ),
+    1,
+)
 
 
 def test_every_weekday_the_passages_write_with_its_passage_number():
     assert weekday.options([P1, P2]) == {
-        "Jeudi dernier [1]": 1, "Mercredi [1]": 1, "Vendredi [2]": 2, "Dimanche [2]": 2,
-    }  # fmt: skip
+        "Jeudi dernier [1]": 1,
+        "Mercredi [1]": 1,
+        "Vendredi [2]": 2,
+        "Dimanche [2]": 2,
+    }
 
 
 def test_with_an_embedder_only_the_weekdays_of_the_sentences_closest_to_the_question():
@@ -51,5 +68,8 @@ def test_only_a_weekday_question_drafted_without_a_day_is_asked_again(draft, ask
 def test_the_model_may_prefer_no_answer():
     messages = [{"role": "user", "content": "?"}]
     assert weekday.choose(FakeLLM(choice=lambda m: "NO_ANSWER"), messages, [P1, P2]) is None
-    assert weekday.choose(FakeLLM(choice=lambda m: "Vendredi [2]"), messages, [P1, P2]) == "Vendredi [2]"
+    assert (
+        weekday.choose(FakeLLM(choice=lambda m: "Vendredi [2]"), messages, [P1, P2])
+        == "Vendredi [2]"
+    )
     assert weekday.choose(FakeLLM(), messages, [Passage("a", "a:0", 0.5, "Rien ici.", 1)]) is None

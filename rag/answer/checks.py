@@ -36,7 +36,7 @@ class Withheld(str):
 
     code: str
 
-    def __new__(cls, code: str, reason: str) -> "Withheld":
+    def __new__(cls, code: str, reason: str) -> Withheld:
         obj = super().__new__(cls, reason)
         obj.code = code
         return obj
@@ -67,32 +67,56 @@ def refuses(reply: str) -> bool:
 
 # On the model's raw reply: (reply, the sources' file names) -> detail or None.
 REPLY = (
-    Rule("no-answer", "the model found no answer",
-         lambda reply, sources: "" if refuses(reply) else None),
-    Rule("unknown-file", "the answer names a file that is not among the sources ({detail})",
-         lambda reply, sources: min(unknown_files(reply, sources), default=None)),
-)  # fmt: skip
+    Rule(
+        "no-answer",
+        "the model found no answer",
+        lambda reply, sources: "" if refuses(reply) else None,
+    ),
+    Rule(
+        "unknown-file",
+        "the answer names a file that is not among the sources ({detail})",
+        lambda reply, sources: min(unknown_files(reply, sources), default=None),
+    ),
+)
 
 # On retrieval: (best dense score or None when nothing was retrieved, RAG_MIN_DENSE_SCORE).
-OFF_TOPIC = Rule("off-topic", "no passage is close enough to the question",
-                 lambda best, floor: "" if best is None or best < floor else None)  # fmt: skip
+OFF_TOPIC = Rule(
+    "off-topic",
+    "no passage is close enough to the question",
+    lambda best, floor: "" if best is None or best < floor else None,
+)
 # Stages with no test of their own here: citing finds no passage; the model does not confirm.
 NO_CITATION = Rule("no-citation", "no passage supports the answer")
 
 # On the cited draft, in order: the first that fails withholds it.
 RULES = (
-    Rule("number", "a number is not in the cited passages",
-         lambda d: "" if cit.unsupported_numbers(d.text, d.cited, d.question) else None),
-    Rule("asked-kind", "the answer does not give what was asked ({detail})",
-         lambda d: cit.missing_kind(d.text, d.question, d.cited) or None),
-    Rule("restates", "the answer only restates the question",
-         lambda d: None if cit.novel_words(d.text, d.question) else ""),
-    Rule("date-only", "the answer only adds a date to the question",
-         lambda d: "" if cit.only_adds_a_date(d.text, d.question) else None),
+    Rule(
+        "number",
+        "a number is not in the cited passages",
+        lambda d: "" if cit.unsupported_numbers(d.text, d.cited, d.question) else None,
+    ),
+    Rule(
+        "asked-kind",
+        "the answer does not give what was asked ({detail})",
+        lambda d: cit.missing_kind(d.text, d.question, d.cited) or None,
+    ),
+    Rule(
+        "restates",
+        "the answer only restates the question",
+        lambda d: None if cit.novel_words(d.text, d.question) else "",
+    ),
+    Rule(
+        "date-only",
+        "the answer only adds a date to the question",
+        lambda d: "" if cit.only_adds_a_date(d.text, d.question) else None,
+    ),
     Rule("key-facts", "the answer's new facts are not in the cited passages", _key_facts_missing),
-    Rule("support", "the cited passages do not support the answer",
-         lambda d: "" if cit.support(d.text, d.cited, d.question) < d.min_support else None),
-)  # fmt: skip
+    Rule(
+        "support",
+        "the cited passages do not support the answer",
+        lambda d: "" if cit.support(d.text, d.cited, d.question) < d.min_support else None,
+    ),
+)
 
 # A draft withheld by one of these gets a second look (RAG.stream, RAG_RETRY_WITHHELD): the model
 # wrote an answer the passages do not bear out, often a fact of a neighbouring passage; not when

@@ -11,7 +11,16 @@ from rag.core.types import Citation, Passage
 from rag.text.calendar import DATE_WORDS, DAYS, LEADING_DATE, dates
 from rag.text.normalize import MARKER, fold
 from rag.text.sentences import sentences
-from rag.text.words import NUMBER_WORDS, ONE, content_words, key_support, matches, quantities, support
+from rag.text.words import (
+    NUMBER_WORDS,
+    ONE,
+    content_words,
+    key_support,
+    matches,
+    quantities,
+    support,
+)
+
 
 def parse_markers(text: str) -> list[int]:
     """Passage numbers cited, in order of first use. "[1] foo [3, 1]" -> [1, 3]"""
@@ -26,7 +35,7 @@ def parse_markers(text: str) -> list[int]:
 SAYS_PASSAGE = re.compile(  # ", in passage [1]." / ", dans le passage [2]" ending a sentence
     r",?\s*\b(?:(?:in|from|see|according to)\s+(?:the\s+)?|(?:dans|selon|d'après|d’après)\s+(?:le\s+|les\s+)?)"
     r"passages?\s*(\[\d{1,2}(?:\s*,\s*\d{1,2})*\])(?=\s*(?:[.!?…]|$))",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -35,7 +44,7 @@ def normalize_markers(text: str) -> str:
     make those [n], so that the words "in passage" are not taken for part of the answer.
     "Le 20 janvier (1)." -> "Le 20 janvier [1]."; "X on 10 November, in passage [1]." -> "X on 10 November [1]."
     """
-    text = re.sub(r"\((?:passages?|source)\s*(\[\d{1,2}\])\)", r"\1", text, flags=re.I)
+    text = re.sub(r"\((?:passages?|source)\s*(\[\d{1,2}\])\)", r"\1", text, flags=re.IGNORECASE)
     text = re.sub(r"[(【](\d{1,2}(?:\s*,\s*\d{1,2})*)[)】]", r"[\1]", text)
     return SAYS_PASSAGE.sub(r" \1", text)
 
@@ -101,7 +110,9 @@ def key_words(answer: str, question: str, language: str) -> set[str]:
     if language == "fr":
         return novel
     raw = MARKER.sub(" ", answer)
-    names = content_words(" ".join(re.findall(r"\b[A-ZÀ-Ý][\w'’-]*", raw)))  # "Wednesday" -> "mercredi", as in `novel`
+    names = content_words(
+        " ".join(re.findall(r"\b[A-ZÀ-Ý][\w'’-]*", raw))
+    )  # "Wednesday" -> "mercredi", as in `novel`
     return {w for w in novel if w.isdigit() or w in names}
 
 
@@ -125,23 +136,32 @@ WEEKDAY = "a day of the week"
 _HOURS = r"(?:\d{1,2}|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 ASKS = (  # (what the question asks for, how to spot it, what an answer to it must contain)
     (WEEKDAY, r"\bjour de la semaine\b|\bday of the week\b", rf"\b(?:{'|'.join(DAYS.split())})\b"),
-    ("a time of day", r"\ba quelle heure\b|\bwhat time\b(?! (?:period|zone|frame|span)s?\b)",  # on folded text:
-     # "15 h 30", "15:30" ("15 30" folded) after "à", "3 p.m.", "à 15 heures", "jeudi soir"; not
-     # "d'une heure", "il y a deux heures", "pendant 2 h"
-     rf"\b\d{{1,2}}\s*h\s*[0-5]\d\b|\b\d{{1,2}}\s*(?:am|pm|a m|p m)\b"
-     r"|\b(?:midi|minuit|noon|midnight|o clock|matin|matinee|soir|soiree|apres midi|nuit|morning|afternoon|evening|night)\b"
-     rf"|(?<!\bil )(?<!\by )(?<!\belle )(?<!\bon )\b(?:a|at|vers|around|avant|before|until|jusqu a)\s+{_HOURS}"
-     r"(?:\s*h\b|\s+heures?\b|\s+[0-5]\d\b)"),
-    ("a duration", r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
-     r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b"),
+    (
+        "a time of day",
+        r"\ba quelle heure\b|\bwhat time\b(?! (?:period|zone|frame|span)s?\b)",  # on folded text:
+        # "15 h 30", "15:30" ("15 30" folded) after "à", "3 p.m.", "à 15 heures", "jeudi soir"; not
+        # "d'une heure", "il y a deux heures", "pendant 2 h"
+        rf"\b\d{{1,2}}\s*h\s*[0-5]\d\b|\b\d{{1,2}}\s*(?:am|pm|a m|p m)\b"
+        r"|\b(?:midi|minuit|noon|midnight|o clock|matin|matinee|soir|soiree|apres midi|nuit|morning|afternoon|evening|night)\b"
+        rf"|(?<!\bil )(?<!\by )(?<!\belle )(?<!\bon )\b(?:a|at|vers|around|avant|before|until|jusqu a)\s+{_HOURS}"
+        r"(?:\s*h\b|\s+heures?\b|\s+[0-5]\d\b)",
+    ),
+    (
+        "a duration",
+        r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
+        r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b",
+    ),
     # "Combien de missiles … ?", "How many …", "Depuis combien d'années …": the question opens with
     # the count (not "… lorsqu'on lui a demandé combien de fois …", whose answer is a reply), and
     # an answer without any number or quantity word does not give one ("Zelensky asked for
     # Tomahawk missiles"). Every answered count question of PIAF's 500 and the seeds holds one.
-    ("a count", r"^(?:(?:en|depuis|pendant|pour|sur|dans|for|since|in|over|of)\s+)?(?:combien|how (?:many|much))\b(?! de temps\b)",
-     rf"\b(?:\d+|{'|'.join(NUMBER_WORDS)}|une?|one|neuf|treize|quatorze|seize|zero|aucune?|none|plusieurs|several|quelques|few|"
-     r"dizaines?|douzaines?|centaines?|milliers?|millions?|milliards?|dozens?|hundreds?|thousands?|billions?|once|twice)\b"),
-)  # fmt: skip
+    (
+        "a count",
+        r"^(?:(?:en|depuis|pendant|pour|sur|dans|for|since|in|over|of)\s+)?(?:combien|how (?:many|much))\b(?! de temps\b)",
+        rf"\b(?:\d+|{'|'.join(NUMBER_WORDS)}|une?|one|neuf|treize|quatorze|seize|zero|aucune?|none|plusieurs|several|quelques|few|"
+        r"dizaines?|douzaines?|centaines?|milliers?|millions?|milliards?|dozens?|hundreds?|thousands?|billions?|once|twice)\b",
+    ),
+)
 
 
 ASKS_WHEN = (
@@ -149,9 +169,10 @@ ASKS_WHEN = (
     r"heures?|hours?|times?|temps|duree|moment|epoque|periode|period|siecles?|century|lendemain|veille)\b"
 )
 ASKS_COUNT = r"\b(?:combien|how many|how much|quel nombre|what number)\b"
-EVENT_WORDS = frozenset(  # folded content words (rag.text.words) that name a call or its taking place
-    "conversation conversations call calls appel appels entretien entretiens echange echanges "
-    "took place lieu held tenu tenue happened occurred deroule".split()
+EVENT_WORDS = (
+    frozenset(  # folded content words (rag.text.words) that name a call or its taking place
+        ["conversation", "conversations", "call", "calls", "appel", "appels", "entretien", "entretiens", "echange", "echanges", "took", "place", "lieu", "held", "tenu", "tenue", "happened", "occurred", "deroule"]
+    )
 )
 
 
@@ -213,7 +234,9 @@ def drop_header_dates(text: str, passages: list[Passage]) -> str:
     own format: "Le mercredi (2025-02) a eu lieu l'appel" -> "Le mercredi a eu lieu l'appel".
     Only a header's date in brackets, and only where no passage text writes it (a bare one is
     left to the checks: cutting it out of "Le 2025-02-10, …" leaves no sentence)."""
-    headers = {p.date for p in passages if p.date} - {d for p in passages for d in re.findall(r"\d{4}-\d{2}(?:-\d{2})?", p.text)}
+    headers = {p.date for p in passages if p.date} - {
+        d for p in passages for d in re.findall(r"\d{4}-\d{2}(?:-\d{2})?", p.text)
+    }
     for date in sorted(headers, key=len, reverse=True):
         text = re.sub(rf"\s*\(\s*{re.escape(date)}\s*\)", "", text)
     return text
@@ -287,7 +310,9 @@ def _cited_at_end(bare: str, numbers: list[int]) -> str:
     return f"{bare[: len(bare) - len(end)].rstrip()} [{', '.join(map(str, numbers))}]{end}"
 
 
-def complete_citations(text: str, passages: list[Passage], question: str = "", language: str = "fr") -> str:
+def complete_citations(
+    text: str, passages: list[Passage], question: str = "", language: str = "fr"
+) -> str:
     """Add to each cited sentence the passages that hold the new facts its citations lack.
 
     A sentence can join facts from two passages ("The New York Post revealed it on 10 November
@@ -303,7 +328,9 @@ def complete_citations(text: str, passages: list[Passage], question: str = "", l
         cited = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
         claim = MARKER.sub(" ", sentence)
         missing = key_words(claim, question, language) if cited else set()
-        missing = {w for w in missing if not key_support({w}, [passages[n - 1].text for n in cited])}
+        missing = {
+            w for w in missing if not key_support({w}, [passages[n - 1].text for n in cited])
+        }
         added: list[int] = []
         while missing:
             holds = {
@@ -318,7 +345,9 @@ def complete_citations(text: str, passages: list[Passage], question: str = "", l
             missing -= holds[best]
         if added:
             changed = True
-            sentence = _cited_at_end(" ".join(MARKER.sub("", sentence).split()), sorted({*cited, *added}))
+            sentence = _cited_at_end(
+                " ".join(MARKER.sub("", sentence).split()), sorted({*cited, *added})
+            )
         out.append(sentence)
     return " ".join(out) if changed else text
 
@@ -330,7 +359,9 @@ def best_quote(claim: str, passage_text: str, limit: int = 300) -> str:
     """
     claim_words = content_words(claim)
     candidates = sentences(passage_text) or [passage_text.strip()]
-    best = max(candidates, key=lambda s: (sum(matches(w, content_words(s)) for w in claim_words), -len(s)))
+    best = max(
+        candidates, key=lambda s: (sum(matches(w, content_words(s)) for w in claim_words), -len(s))
+    )
     if len(best) > limit:
         best = best[:limit].rsplit(" ", 1)[0]
     return best

@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 
 from rag.core.types import Citation, Passage
 from rag.text import dated, timeline
-from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
 from rag.text.normalize import fold
 from rag.text.sentences import sentences
+from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
 from rag.text.words import content_words
 
 REPORT, DENIAL, CONFIRMATION = "report", "denial", "confirmation"
@@ -44,8 +44,10 @@ _REPORTS = re.compile(
     r"\b(revel\w*|fait etat|rapport(?:e|ee|es|ent|ait|aient|er)?|selon|d apres|ecrit|affirm\w*|indiqu\w*"
     r"|annonc\w*|reported|reports|reporting|reveal\w*|said|says|according|citant)\b"
 )
-_EVENT = re.compile(r"\b(appels?|conversations?|entretiens?|entretenus?|telephon\w*|parl(?:e|es|er|ent|ait|aient)"
-                    r"|calls?|called|spoke|speak|talk\w*|conversed)\b")  # fmt: skip
+_EVENT = re.compile(
+    r"\b(appels?|conversations?|entretiens?|entretenus?|telephon\w*|parl(?:e|es|er|ent|ait|aient)"
+    r"|calls?|called|spoke|speak|talk\w*|conversed)\b"
+)
 _DENIAL_WORD = re.compile(
     r"\b(dement(?:i|ie|is|ies|ir|ait|aient|ent|e)?|infirm(?:er|e|ent|ait|aient)?|nie|nient|niait|nier"
     r"|deny|denies|denied|denying|denial)\b"
@@ -60,10 +62,14 @@ _NOT_CONFIRMED = re.compile(
 _CONFIRMS = re.compile(r"\b(confirm\w*)\b")  # a confirmation that is no denial: the report stands
 # a denial that says what it denies, not "l'information" of the sentence before
 _RECALLED = re.compile(r"\b(avait|avaient|had)\b")  # the pluperfect: a report of before the story
-_NAMES_WHAT = re.compile(r"\b(presse|medias|media|faisant etat|press|reports? (?:that|of)|claims? (?:that|of))\b")
+_NAMES_WHAT = re.compile(
+    r"\b(presse|medias|media|faisant etat|press|reports? (?:that|of)|claims? (?:that|of))\b"
+)
 
-_WH_FR = re.compile(r"\b(qui|quel|quelle|quels|quelles|quoi|quand|comment|combien|pourquoi|lequel|laquelle"
-                    r"|lesquels|lesquelles|ou)\b")  # fmt: skip
+_WH_FR = re.compile(
+    r"\b(qui|quel|quelle|quels|quelles|quoi|quand|comment|combien|pourquoi|lequel|laquelle"
+    r"|lesquels|lesquelles|ou)\b"
+)
 _WH_EN = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b")
 _AUX_EN = re.compile(r"^(did|does|do|is|was|are|were|has|have|had|can|could|will|would)\b")
 _INVERTED = re.compile(r"-(?:t-)?(?:il|elle|ils|elles|on)\b|\best-ce qu|\bt (?:il|elle)\b")
@@ -72,17 +78,27 @@ _ASKS = re.compile(
     r"\b(confirm\w*|dement\w*|infirm(?:e|er|ee)\b|deni\w*|deny|vrai|vraiment|reellement|effectivement|really"
     r"|actually|true|eu lieu|take place|took place|happen\w*)"
 )
-_REPORTED = re.compile(r"\b(?<!par )(rapport(?:e|ee|es)|revel\w*|reported|reveal\w*)\b")  # with an outlet named
-_LEAD = re.compile(r"^\s*(?:selon|d['’]après|according to)\b[^,?]*,\s*", re.I)
+_REPORTED = re.compile(
+    r"\b(?<!par )(rapport(?:e|ee|es)|revel\w*|reported|reveal\w*)\b"
+)  # with an outlet named
+_LEAD = re.compile(r"^\s*(?:selon|d['’]après|according to)\b[^,?]*,\s*", re.IGNORECASE)
 
-_EXONYMS = {"putin": "poutine", "moscow": "moscou", "russia": "russie", "zelenskyy": "zelensky", "kyiv": "kiev"}
+_EXONYMS = {
+    "putin": "poutine",
+    "moscow": "moscou",
+    "russia": "russie",
+    "zelenskyy": "zelensky",
+    "kyiv": "kiev",
+}
 _NOT_NAMES = {  # capitalised words that are no names: a question's first word, months and days
-    *"le la les l d un une des du de est ce selon apres outre et did does do is was were are has have had can could "
-    "will would according as the a an in on at after".split(),
-    *(fold(m) for m in MONTH_FR + MONTH_EN), *(fold(d) for d in DAY_NAMES_FR + DAY_NAMES_EN),
+    *["le", "la", "les", "l", "d", "un", "une", "des", "du", "de", "est", "ce", "selon", "apres", "outre", "et", "did", "does", "do", "is", "was", "were", "are", "has", "have", "had", "can", "could", "will", "would", "according", "as", "the", "a", "an", "in", "on", "at", "after"],
+    *(fold(m) for m in MONTH_FR + MONTH_EN),
+    *(fold(d) for d in DAY_NAMES_FR + DAY_NAMES_EN),
 }
 MAX_REPORTS, MAX_DENIALS = 2, 3
-ANSWERS_WITHIN = 4  # sentences: a denial that does not say what it denies answers a report this close before it
+ANSWERS_WITHIN = (
+    4  # sentences: a denial that does not say what it denies answers a report this close before it
+)
 _HEADLINE_END = re.compile(r"[.!?…»\"”)]\s*$")  # a sentence that does not end so is a title
 LEADS = {"fr": "Les articles divergent : ", "en": "The articles give conflicting accounts: "}
 QUOTES = {"fr": ("« ", " »"), "en": ("“", "”")}
@@ -155,11 +171,19 @@ def find(
     sources = []
     for p in passages:
         for s in sentences(p.text):
-            if _kind(s) == REPORT and _asked(_account(REPORT, p, s), outlets, wanted) and p.source not in sources:
+            if (
+                _kind(s) == REPORT
+                and _asked(_account(REPORT, p, s), outlets, wanted)
+                and p.source not in sources
+            ):
                 sources.append(p.source)
     pairs = []
     for source in sources:
-        chunks = article(source) if article else sorted((p for p in passages if p.source == source), key=_place)
+        chunks = (
+            article(source)
+            if article
+            else sorted((p for p in passages if p.source == source), key=_place)
+        )
         pairs += _pairs(chunks, outlets, wanted)
     pairs = [(r, d) for r, d in pairs if not wanted or d.keys & wanted]
     if not pairs:
@@ -169,7 +193,10 @@ def find(
     # topic: "Trump"): "Zelensky a-t-il parlé à Trump en novembre ?" is not about that report
     said = set(fold(" ".join(a.sentence for a in chosen)).split())
     held = [set(fold(p.text).split()) for p in passages]
-    if any(not _spoken_of(n, said) and 2 * sum(_spoken_of(n, h) for h in held) < len(held) for n in names(question)):
+    if any(
+        not _spoken_of(n, said) and 2 * sum(_spoken_of(n, h) for h in held) < len(held)
+        for n in names(question)
+    ):
         return [], passages
     return _numbered(chosen, passages)
 
@@ -190,7 +217,9 @@ def _spoken_of(name: str, words: set[str]) -> bool:
     return name in words or any(en in words for en, fr in _EXONYMS.items() if fr == name)
 
 
-def _pairs(chunks: list[Passage], outlets: set[str], wanted: set[str]) -> list[tuple[Account, Account]]:
+def _pairs(
+    chunks: list[Passage], outlets: set[str], wanted: set[str]
+) -> list[tuple[Account, Account]]:
     """(report, denial) in one article read in order: a denial answers the report at most
     ANSWERS_WITHIN sentences before it, with no title between, or, when it says what it denies,
     every report of the article's story (not one it recalls) whose month agrees. Titles are no
@@ -213,7 +242,9 @@ def _pairs(chunks: list[Passage], outlets: set[str], wanted: set[str]) -> list[t
             named.append(_account(DENIAL, p, s))
         elif kind == DENIAL and last is not None and since <= ANSWERS_WITHIN:
             pairs.append((last, _account(DENIAL, p, s, last.keys)))
-        elif kind == CONFIRMATION:  # "Le Kremlin a confirmé l'appel": a denial after it is of something else
+        elif (
+            kind == CONFIRMATION
+        ):  # "Le Kremlin a confirmé l'appel": a denial after it is of something else
             last = None
     # a denial that says what it denies answers the article's story, not a report it recalls in
     # the pluperfect ("le Washington Post avait déjà fait état …"), where it has a story of its own
@@ -222,7 +253,9 @@ def _pairs(chunks: list[Passage], outlets: set[str], wanted: set[str]) -> list[t
     return [(r, d) for r, d in pairs if _asked(r, outlets, wanted)]
 
 
-def _account(kind: str, p: Passage, sentence: str, otherwise: frozenset[str] | None = None) -> Account:
+def _account(
+    kind: str, p: Passage, sentence: str, otherwise: frozenset[str] | None = None
+) -> Account:
     """The sentence dated by its own time expressions, else by `otherwise` (the report a denial
     answers), else by its article's date."""
     own = _own_keys(sentence, p.date)
@@ -230,14 +263,23 @@ def _account(kind: str, p: Passage, sentence: str, otherwise: frozenset[str] | N
     return Account(kind, 0, p, sentence, frozenset(keys))
 
 
-def _numbered(accounts: list[Account], passages: list[Passage]) -> tuple[list[Account], list[Passage]]:
+def _numbered(
+    accounts: list[Account], passages: list[Passage]
+) -> tuple[list[Account], list[Passage]]:
     """Each account numbered by the retrieved passage that holds its sentence, else by its own
     chunk: the retrieved window of that chunk widened to it, or the chunk appended to the
     passages, ranked after them."""
     shown = list(passages)
     out = []
     for a in accounts:
-        n = next((i for i, p in enumerate(shown, 1) if p.source == a.passage.source and _holds(p.text, a.sentence)), 0)
+        n = next(
+            (
+                i
+                for i, p in enumerate(shown, 1)
+                if p.source == a.passage.source and _holds(p.text, a.sentence)
+            ),
+            0,
+        )
         if not n:
             n = next((i for i, p in enumerate(shown, 1) if p.chunk_id == a.passage.chunk_id), 0)
             whole = replace(a.passage, rank=shown[n - 1].rank if n else len(shown) + 1)
@@ -267,7 +309,9 @@ def say(accounts: list[Account], lang: str) -> tuple[str, list[Citation]]:
     left, right = QUOTES.get(lang, QUOTES["en"])
     parts = [f"{left}{a.sentence.rstrip()}{right} [{a.number}]" for a in accounts]
     text = LEADS.get(lang, LEADS["en"]) + " ; ".join(parts) + "."
-    citations = [Citation(a.passage.source, a.passage.chunk_id, a.sentence, a.number) for a in accounts]
+    citations = [
+        Citation(a.passage.source, a.passage.chunk_id, a.sentence, a.number) for a in accounts
+    ]
     return text, citations
 
 
@@ -290,7 +334,11 @@ def _kind(sentence: str) -> str:
 
 def _own_keys(sentence: str, date: str | None) -> list[str]:
     """The months and years the sentence's own time expressions resolve to (none: [])."""
-    return dated.keys(timeline.resolve(sentence, date)) if date else dated.keys(timeline.resolve(sentence))
+    return (
+        dated.keys(timeline.resolve(sentence, date))
+        if date
+        else dated.keys(timeline.resolve(sentence))
+    )
 
 
 def _months(keys: frozenset[str]) -> set[str]:
@@ -309,9 +357,14 @@ def _chosen(pairs: list[tuple[Account, Account]], passages: list[Passage]) -> li
     confirmé …" in two articles)."""
 
     def place(a: Account) -> int:  # the first retrieved passage that holds the sentence
-        return next((i for i, p in enumerate(passages) if _holds(p.text, a.sentence)), len(passages))
+        return next(
+            (i for i, p in enumerate(passages) if _holds(p.text, a.sentence)), len(passages)
+        )
 
-    pairs = sorted(pairs, key=lambda rd: (place(rd[0]), rd[0].passage.source != rd[1].passage.source, place(rd[1])))
+    pairs = sorted(
+        pairs,
+        key=lambda rd: (place(rd[0]), rd[0].passage.source != rd[1].passage.source, place(rd[1])),
+    )
     reports: dict[frozenset[str], Account] = {}
     denials: list[Account] = []
     for r, d in pairs:
@@ -320,7 +373,9 @@ def _chosen(pairs: list[tuple[Account, Account]], passages: list[Passage]) -> li
             reports[outlet] = r
         if outlet not in reports:  # its report is not said: nor is its denial
             continue
-        if len(denials) < MAX_DENIALS and not any(_repeats(d.sentence, e.sentence) for e in denials):
+        if len(denials) < MAX_DENIALS and not any(
+            _repeats(d.sentence, e.sentence) for e in denials
+        ):
             denials.append(d)
     return [*reports.values(), *denials]
 

@@ -17,7 +17,9 @@ def _load(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RagError(f"prompt template missing: {path} — reinstall or set RAG_PROMPTS_DIR") from exc
+        raise RagError(
+            f"prompt template missing: {path} — reinstall or set RAG_PROMPTS_DIR"
+        ) from exc
 
 
 def placeholders(template: str) -> set[str]:
@@ -30,9 +32,7 @@ def render(prompts_dir: Path, name: str, /, **values: str) -> str:
     template = _load(Path(prompts_dir) / f"{name}.txt")
     expected = placeholders(template)
     if expected != set(values):
-        raise RagError(
-            f"prompt {name!r} expects {sorted(expected)}, got {sorted(values)}"
-        )
+        raise RagError(f"prompt {name!r} expects {sorted(expected)}, got {sorted(values)}")
     return template.format(**values)
 
 

@@ -32,9 +32,7 @@ PAIRS = ("«»", "“”", "()", "[]")  # a span holds both marks of a pair, or 
 # A span does not end on these: "Washington Post de" is never the answer.
 ELISION = re.compile(r"^(?:[dlnsjcm]|qu|jusqu|lorsqu|puisqu)['’](?=\w)", re.IGNORECASE)
 OPEN_ENDED = frozenset(
-    "de du des d' la le les l' à au aux et ou en un une que qu' qui dont par pour sur dans avec "
-    "contre selon entre vers sans sous chez après avant m mme "
-    "a an the of and or to in on at by for with from that".split()
+    ["de", "du", "des", "d'", "la", "le", "les", "l'", "à", "au", "aux", "et", "ou", "en", "un", "une", "que", "qu'", "qui", "dont", "par", "pour", "sur", "dans", "avec", "contre", "selon", "entre", "vers", "sans", "sous", "chez", "après", "avant", "m", "mme", "a", "an", "the", "of", "and", "or", "to", "in", "on", "at", "by", "for", "with", "from", "that"]
 )
 
 
@@ -59,13 +57,15 @@ def spans(text: str, max_words: int = MAX_WORDS) -> list[str]:
             out.setdefault(span, None)
             elided = ELISION.match(span)
             if elided and len(span) > elided.end():
-                out.setdefault(span[elided.end():], None)
+                out.setdefault(span[elided.end() :], None)
     return list(out)
 
 
 def _worth(span: str) -> bool:
     """It holds a content word, or an acronym ("AFP" in "l'AFP", "UE")."""
-    return bool(content_words(span)) or any(len(w) >= 2 and w.isupper() for w in (ELISION.sub("", w).strip(EDGE) for w in span.split()))
+    return bool(content_words(span)) or any(
+        len(w) >= 2 and w.isupper() for w in (ELISION.sub("", w).strip(EDGE) for w in span.split())
+    )
 
 
 def _paired(span: str) -> bool:
@@ -94,8 +94,16 @@ def options(quotes: Sequence[str]) -> dict[str, str]:
 
 
 def short_messages(prompts_dir: Path, question: str, quotes: Sequence[str]) -> list[dict]:
-    user = render(prompts_dir, "short", question=question, passage="\n".join(without_orders(q) for q in quotes))
-    return [{"role": "system", "content": render(prompts_dir, "system.short")}, {"role": "user", "content": user}]
+    user = render(
+        prompts_dir,
+        "short",
+        question=question,
+        passage="\n".join(without_orders(q) for q in quotes),
+    )
+    return [
+        {"role": "system", "content": render(prompts_dir, "system.short")},
+        {"role": "user", "content": user},
+    ]
 
 
 def focus(offered: dict[str, str], question: str, answer: str = "") -> dict[str, str]:
@@ -110,7 +118,9 @@ def focus(offered: dict[str, str], question: str, answer: str = "") -> dict[str,
     return agreed or offered
 
 
-def extract(llm: LLM, prompts_dir: Path, question: str, quotes: Sequence[str], answer: str = "") -> str:
+def extract(
+    llm: LLM, prompts_dir: Path, question: str, quotes: Sequence[str], answer: str = ""
+) -> str:
     """The short answer to `question` from the cited sentences (`quotes`), or "" when there is
     none to choose from or the model fails (the full answer stands without it). `answer`: the
     full answer, whose words narrow the options (`focus`)."""

@@ -51,7 +51,11 @@ def options(passages: list[Passage], question: str = "", embedder=None) -> dict[
         scores = embedder.passages([text for _, text, _ in found]) @ embedder.query(question)
         best = sorted(range(len(found)), key=lambda i: -float(scores[i]))[:SENTENCES]
         found = [found[i] for i in sorted(best)]
-    return {f"{said[0].upper()}{said[1:]} [{number}]": number for number, _, said_all in found for said in said_all}
+    return {
+        f"{said[0].upper()}{said[1:]} [{number}]": number
+        for number, _, said_all in found
+        for said in said_all
+    }
 
 
 def needs_choice(question: str, draft: str) -> bool:
@@ -60,7 +64,9 @@ def needs_choice(question: str, draft: str) -> bool:
     return not refuses(draft.strip()) and missing_kind(draft, question) == WEEKDAY
 
 
-def choose(llm, messages: list[dict], passages: list[Passage], question: str = "", embedder=None) -> str | None:
+def choose(
+    llm, messages: list[dict], passages: list[Passage], question: str = "", embedder=None
+) -> str | None:
     """The weekday answer the model prefers ("Jeudi dernier [1]") among `options`, or None: no
     weekday in the passages, the model prefers NO_ANSWER, or it failed."""
     offered = options(passages, question, embedder)

@@ -27,17 +27,25 @@ def plugins() -> list:
 
 
 def parser(extensions: list | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rag", description="Cited answers from your news articles, offline.")
+    p = argparse.ArgumentParser(
+        prog="rag", description="Cited answers from your news articles, offline."
+    )
     add_global_options(p)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{ingest,ask,chat,doctor,users,eval,testset}")
+    sub = p.add_subparsers(
+        dest="command", required=True, metavar="{ingest,ask,chat,doctor,users,eval,testset}"
+    )
 
     ing = sub.add_parser("ingest", help="index folders of .txt/.md files or .jsonl corpora")
-    ing.add_argument("paths", nargs="*", type=Path, help="sources (default: seeds/, or RAG_SOURCES)")
+    ing.add_argument(
+        "paths", nargs="*", type=Path, help="sources (default: seeds/, or RAG_SOURCES)"
+    )
     ing.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
     ing.add_argument(
-        "--wait", type=float, metavar="SECONDS",
+        "--wait",
+        type=float,
+        metavar="SECONDS",
         help="wait this long for another ingest on the same index to finish (default: refuse at once)",
-    )  # fmt: skip
+    )
 
     ask = sub.add_parser("ask", help="ask one question")
     ask.add_argument("question")
@@ -46,17 +54,30 @@ def parser(extensions: list | None = None) -> argparse.ArgumentParser:
     sub.add_parser("chat", help="a conversation in the terminal (follow-ups use the history)")
 
     doc = sub.add_parser(
-        "doctor", help="this CPU's kernel throughputs, the kernels chosen and the backend 'auto' runs"
+        "doctor",
+        help="this CPU's kernel throughputs, the kernels chosen and the backend 'auto' runs",
     )
-    doc.add_argument("--again", action="store_true", help="measure again instead of reading the cache")
+    doc.add_argument(
+        "--again", action="store_true", help="measure again instead of reading the cache"
+    )
 
-    users = sub.add_parser("users", help="the app's logins: add, remove, list (the users file, RAG_USERS_FILE)")
+    users = sub.add_parser(
+        "users", help="the app's logins: add, remove, list (the users file, RAG_USERS_FILE)"
+    )
     users.add_argument("action", choices=["add", "remove", "list"])
     users.add_argument("name", nargs="?", help="the user name (add, remove)")
-    users.add_argument("--role", choices=["reader", "editor"], default="reader",
-                       help="reader: asks questions; editor: also adds and removes documents")  # fmt: skip
+    users.add_argument(
+        "--role",
+        choices=["reader", "editor"],
+        default="reader",
+        help="reader: asks questions; editor: also adds and removes documents",
+    )
     users.add_argument("--file", type=Path, help="the users file (default: RAG_USERS_FILE)")
-    users.add_argument("--password-stdin", action="store_true", help="read the password from stdin, not the terminal")
+    users.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin, not the terminal",
+    )
 
     for plugin in plugins() if extensions is None else extensions:
         plugin.add_parsers(sub)
@@ -156,12 +177,16 @@ def cmd_doctor(args) -> int:
     for engine in ("transformers", "llamacpp"):
         p = choice.backend.get(engine)
         if p:
-            print(f"  {engine:<12} first token {p['first_token_s']:5.1f} s @{kernels.ANSWER_PROMPT} tokens, "
-                  f"decode {p['decode_tps']:5.1f} tok/s, answer {p['answer_s']:5.1f} s"
-                  + (" (measured)" if engine == "llamacpp" else " (predicted from the kernels)"))  # fmt: skip
+            print(
+                f"  {engine:<12} first token {p['first_token_s']:5.1f} s @{kernels.ANSWER_PROMPT} tokens, "
+                f"decode {p['decode_tps']:5.1f} tok/s, answer {p['answer_s']:5.1f} s"
+                + (" (measured)" if engine == "llamacpp" else " (predicted from the kernels)")
+            )
     forced = settings.llm if settings.llm != "auto" else None
-    print(f"backend in use: {forced or choice.backend.get('chosen')}"
-          + (" (forced by RAG_LLM / --llm)" if forced else " (RAG_LLM=auto)"))  # fmt: skip
+    print(
+        f"backend in use: {forced or choice.backend.get('chosen')}"
+        + (" (forced by RAG_LLM / --llm)" if forced else " (RAG_LLM=auto)")
+    )
     print(f"cache: {Path(settings.model_cache).expanduser() / f'kernels-{choice.key}.json'}")
     return 0
 
@@ -211,7 +236,9 @@ def render_answer(answer) -> str:
         lines.append(f"  [{c.number}] {c.source}: « {c.quote} »")
     t = answer.timings
     ttft = f"{t.first_token_s:.1f}s" if t.first_token_s is not None else "-"
-    lines.append(f"  (retrieval {t.retrieval_s * 1000:.0f} ms, first token {ttft}, total {t.total_s:.1f}s)")
+    lines.append(
+        f"  (retrieval {t.retrieval_s * 1000:.0f} ms, first token {ttft}, total {t.total_s:.1f}s)"
+    )
     return "\n".join(lines)
 
 
@@ -236,10 +263,19 @@ def cmd_chat(args) -> int:
             print(f"Error: {exc}")
             continue
         print(render_answer(answer))
-        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
 
 
-COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "doctor": cmd_doctor, "users": cmd_users}
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "ask": cmd_ask,
+    "chat": cmd_chat,
+    "doctor": cmd_doctor,
+    "users": cmd_users,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,12 +9,19 @@ from pathlib import Path
 
 from rag.core.choices import FUSIONS, LLM_BACKENDS
 
-
 # (flag, settings field, argparse keywords)
 GLOBAL_OPTIONS: tuple[tuple[str, str, dict], ...] = (
-    ("--index", "index_dir", {"type": Path, "help": "index folder (default .rag, or RAG_INDEX_DIR)"}),
+    (
+        "--index",
+        "index_dir",
+        {"type": Path, "help": "index folder (default .rag, or RAG_INDEX_DIR)"},
+    ),
     ("--llm", "llm", {"choices": LLM_BACKENDS, "help": "generation backend"}),
-    ("--embedder", "embedder", {"help": "'e5-small' (bundled), 'fake', or a sentence-transformers path"}),
+    (
+        "--embedder",
+        "embedder",
+        {"help": "'e5-small' (bundled), 'fake', or a sentence-transformers path"},
+    ),
     ("--top-k", "top_k", {"type": int, "help": "passages shown to the model"}),
     ("--fusion", "fusion", {"choices": FUSIONS, "help": "retrieval ranking"}),
 )
@@ -31,7 +38,9 @@ def settings_from(args: argparse.Namespace):
     """Settings from the environment, with the options given on the command line on top."""
     from rag.core.settings import Settings
 
-    overrides = {field: getattr(args, flag[2:].replace("-", "_"), None) for flag, field, _ in GLOBAL_OPTIONS}
+    overrides = {
+        field: getattr(args, flag[2:].replace("-", "_"), None) for flag, field, _ in GLOBAL_OPTIONS
+    }
     if getattr(args, "paths", None):
         overrides["sources"] = args.paths
     if getattr(args, "wait", None) is not None:

@@ -26,8 +26,13 @@ DOC = Path("docs") / "configuration.md"
 NOTE = re.compile(r"docs/(results/[\w.-]+\.md)")
 
 NAMES = {
-    bool: "boolean", int: "integer", float: "number", str: "string", Path: "path", SecretStr: "secret",
-}  # fmt: skip
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    Path: "path",
+    SecretStr: "secret",
+}
 
 HEADER = """\
 # Configuration

@@ -22,4 +22,3 @@ class ModelError(RagError):
 
 class BackendError(RagError):
     """A backend name is unknown or its optional package is not installed."""
-

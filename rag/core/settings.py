@@ -197,18 +197,20 @@ class GenerationSettings(BaseModel):
         "by default).",
     )
     prefill_chunk: int = Field(
-        0, ge=0,
+        0,
+        ge=0,
         description="transformers: a prompt is computed as its system turn, then pieces of this "
         "many tokens (0: the rest in one), and a recent prompt's cache is reused only where a "
         "piece starts, so a question gets the same answer whatever was asked before it. Pieces "
         "let follow-ups reuse their passages but make every new prompt slower: "
         "docs/results/2026-12-06-same-answer.md.",
-    )  # fmt: skip
+    )
     prompt_cache_tokens: int = Field(
-        8192, ge=0,
+        8192,
+        ge=0,
         description="prefix_cache with prefill_chunk: prompt tokens whose KV caches are kept in "
         "memory, most recent prompts first (0: none).",
-    )  # fmt: skip
+    )
     max_new_tokens: int = Field(96, description="Upper bound on generated answer tokens.")
 
 
@@ -221,10 +223,12 @@ class ServerSettings(BaseModel):
     chroma_port: int = Field(8000, description="Chroma server port.")
     chroma_ssl: bool = Field(False, description="Talk to the Chroma server over HTTPS.")
     chroma_token: SecretStr | None = Field(
-        None, exclude=True, repr=False,
+        None,
+        exclude=True,
+        repr=False,
         validation_alias=AliasChoices("RAG_CHROMA_TOKEN", "chroma_token"),
         description="Bearer token sent to the Chroma server (never dumped).",
-    )  # fmt: skip
+    )
     openai_base_url: str = Field(
         "http://127.0.0.1:8080/v1",
         description="llm=openai: base URL of an OpenAI-compatible server (vLLM, llama.cpp "
@@ -234,10 +238,12 @@ class ServerSettings(BaseModel):
         None, description="llm=openai: model name to request; unset: the server's first model."
     )
     openai_api_key: SecretStr | None = Field(
-        None, exclude=True, repr=False,
+        None,
+        exclude=True,
+        repr=False,
         validation_alias=AliasChoices("RAG_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
         description="llm=openai: API key sent to the server (never dumped).",
-    )  # fmt: skip
+    )
     openai_timeout: float = Field(
         120.0, description="llm=openai: seconds to wait for the server's next bytes."
     )
@@ -266,9 +272,10 @@ class AppSettings(BaseModel):
         "needs users_file: the app refuses to start on the network without a login.",
     )
     port: int = Field(
-        7860, validation_alias=AliasChoices("RAG_PORT", "GRADIO_SERVER_PORT", "port"),
+        7860,
+        validation_alias=AliasChoices("RAG_PORT", "GRADIO_SERVER_PORT", "port"),
         description="Port the app listens on.",
-    )  # fmt: skip
+    )
     users_file: Path | None = Field(
         None,
         description="JSON file of the app's users: name, role (reader or editor), salted bcrypt "
@@ -325,9 +332,15 @@ SECTIONS: dict[str, type[BaseModel]] = {
 # pydantic orders fields from the last base to the first: list the sections in reverse so that
 # Settings' fields (and model_dump) follow SECTIONS.
 class Settings(
-    EvaluationSettings, AppSettings, ServerSettings, GenerationSettings, AnswerSettings,
-    RetrievalSettings, IndexSettings, BaseSettings,
-):  # fmt: skip
+    EvaluationSettings,
+    AppSettings,
+    ServerSettings,
+    GenerationSettings,
+    AnswerSettings,
+    RetrievalSettings,
+    IndexSettings,
+    BaseSettings,
+):
     """All settings, flat; each field belongs to one of `SECTIONS`."""
 
     model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True)

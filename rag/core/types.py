@@ -83,7 +83,9 @@ class Answer:
     standalone_question: str | None = None  # the rewritten question when history was used
     language: str = "fr"
     draft: str = ""  # the model's raw reply before citation and support checks (for diagnosis)
-    withheld: str = ""  # when abstained: the reason code of the check that withheld it (rag.answer.checks)
+    withheld: str = (
+        ""  # when abstained: the reason code of the check that withheld it (rag.answer.checks)
+    )
     # the exact answer, words of a cited quote ("Washington Post"); "" when none was found, None
     # when none was sought (withheld, a conflict's accounts, or short answers off: RAG_SHORT_ANSWER)
     short: str | None = None
@@ -105,7 +107,9 @@ class IngestReport:
     skipped: tuple[str, ...] = ()  # "name: reason" for files that could not be read
     chunks_embedded: int = 0
     seconds: float = 0.0
-    texts: dict[str, str] = field(default_factory=dict)  # doc id -> sha256 of its text, added/updated ones
+    texts: dict[str, str] = field(
+        default_factory=dict
+    )  # doc id -> sha256 of its text, added/updated ones
 
     def summary(self) -> str:
         s = (

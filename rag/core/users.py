@@ -53,13 +53,15 @@ def load_users(path: Path) -> dict[str, User]:
         raise InputError(f"cannot read the users file {path} ({exc}) — {fix}") from None
     entries = data.get("users") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
-        raise InputError(f"the users file {path} has no \"users\" object — {fix}")
+        raise InputError(f'the users file {path} has no "users" object — {fix}')
     users = {}
     for name, entry in entries.items():
         entry = entry if isinstance(entry, dict) else {}
         role, hashed = entry.get("role"), str(entry.get("hash", ""))
         if role not in ROLES:
-            raise InputError(f"user {name!r} in {path} has role {role!r}, not one of {', '.join(ROLES)}")
+            raise InputError(
+                f"user {name!r} in {path} has role {role!r}, not one of {', '.join(ROLES)}"
+            )
         if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
             raise InputError(
                 f"user {name!r} in {path} has no bcrypt password hash — set one with 'rag users add {name}'"
@@ -73,12 +75,16 @@ def add_user(path: Path, name: str, password: str, role: str = "reader") -> bool
     import bcrypt
 
     if not NAME.fullmatch(name):
-        raise InputError(f"bad user name {name!r}: 1-64 letters, digits or . _ @ -, starting with a letter or digit")
+        raise InputError(
+            f"bad user name {name!r}: 1-64 letters, digits or . _ @ -, starting with a letter or digit"
+        )
     if role not in ROLES:
         raise InputError(f"bad role {role!r}: one of {', '.join(ROLES)}")
     size = len(password.encode("utf-8"))
     if not MIN_PASSWORD <= size <= MAX_PASSWORD:
-        raise InputError(f"the password must be {MIN_PASSWORD} to {MAX_PASSWORD} bytes long (this one: {size})")
+        raise InputError(
+            f"the password must be {MIN_PASSWORD} to {MAX_PASSWORD} bytes long (this one: {size})"
+        )
     users = load_users(path) if Path(path).exists() else {}
     hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
     new = name not in users
@@ -99,7 +105,12 @@ def _write(path: Path, users: dict[str, User]) -> None:
     """Atomically (a crash leaves the old file), readable by its owner only."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"users": {u.name: {"role": u.role, "hash": u.hash} for u in sorted(users.values(), key=lambda u: u.name)}}
+    data = {
+        "users": {
+            u.name: {"role": u.role, "hash": u.hash}
+            for u in sorted(users.values(), key=lambda u: u.name)
+        }
+    }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -162,7 +173,9 @@ class Users:
         import bcrypt
 
         self.path = Path(path)
-        self._dummy = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt())  # no password's
+        self._dummy = bcrypt.hashpw(
+            os.urandom(16).hex().encode(), bcrypt.gensalt()
+        )  # no password's
         self.logins = Logins(attempts)
         self._stamp: tuple[int, int, int] | None = None
         self._loaded = False
@@ -184,7 +197,10 @@ class Users:
                 except InputError:
                     if not self._loaded:
                         raise  # at start: refuse to serve
-                    log.error("keeping the users read before: %s", "".join(traceback.format_exc(limit=0)).strip())
+                    log.error(
+                        "keeping the users read before: %s",
+                        "".join(traceback.format_exc(limit=0)).strip(),
+                    )
                 self._stamp = stamp
             return self._users
 
@@ -197,7 +213,9 @@ class Users:
         user = self.users().get(name)
         hashed = user.hash.encode("ascii") if user else self._dummy  # same cost for unknown names
         try:
-            ok = bcrypt.checkpw(password.encode("utf-8")[:MAX_PASSWORD], hashed) and user is not None
+            ok = (
+                bcrypt.checkpw(password.encode("utf-8")[:MAX_PASSWORD], hashed) and user is not None
+            )
         except ValueError:
             ok = False
         if ok:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.core.errors import InputError
-from rag.evaluation.runner import json_lines
 from rag.evaluation.metrics import precision_recall, sentence_verdict
+from rag.evaluation.runner import json_lines
 
 LABELS = Path("evals/faithfulness_labels.jsonl")  # relative to the working directory (a checkout)
 FIELDS = {"id": str, "sentence": str, "passages": list, "question": str, "supported": bool}

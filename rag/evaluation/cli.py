@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-
 from rag.cli.options import VALUE_OPTIONS, settings_from
 from rag.evaluation import testset_commands
 
@@ -26,8 +25,11 @@ EVAL_USAGE = """rag eval TESTSET --out RESULTS.jsonl [--retrieval-only] [--limit
 
 def add_parsers(sub) -> None:
     """`rag eval`, its hidden sub-commands (see `route`) and `rag testset`."""
-    ev = sub.add_parser("eval", help="score answers against a JSONL test set (and compare, report, sweep, piaf, gate)",
-                        usage=EVAL_USAGE)  # fmt: skip
+    ev = sub.add_parser(
+        "eval",
+        help="score answers against a JSONL test set (and compare, report, sweep, piaf, gate)",
+        usage=EVAL_USAGE,
+    )
     ev.add_argument("testset", type=Path)
     ev.add_argument("--out", type=Path, required=True, help="per-case results (JSONL)")
     ev.add_argument("--retrieval-only", action="store_true", help="skip generation")
@@ -137,8 +139,11 @@ def _eval_subparsers(sub) -> None:
         help="write the measured values and new thresholds to the file",
     )
 
-    fc = sub.add_parser("eval-faithfulness-check", prog="rag eval faithfulness-check",
-                        description="the faithfulness checker against hand-labelled sentences")  # fmt: skip
+    fc = sub.add_parser(
+        "eval-faithfulness-check",
+        prog="rag eval faithfulness-check",
+        description="the faithfulness checker against hand-labelled sentences",
+    )
     fc.add_argument("--labels", type=Path, help="labels (default evals/faithfulness_labels.jsonl)")
 
 
@@ -179,8 +184,10 @@ def _finish_results(args, results: list[dict], settings) -> None:
 def _report_notes() -> list[str]:
     from rag.evaluation.agreement import LABELS, agreement, load_labels
 
-    note = ("Faithfulness = share of answer sentences whose new words are mostly (≥ 60 %) in their cited "
-            "passages and which add no number the passages lack (word overlap, not entailment).")  # fmt: skip
+    note = (
+        "Faithfulness = share of answer sentences whose new words are mostly (≥ 60 %) in their cited "
+        "passages and which add no number the passages lack (word overlap, not entailment)."
+    )
     if LABELS.exists():
         a = agreement(load_labels(LABELS))
         note += f" On {a.n} hand-labelled sentences it agrees with a person {100 * a.agreement:.0f} % of the time."
@@ -188,14 +195,20 @@ def _report_notes() -> list[str]:
 
 
 def cmd_eval(args) -> int:
-    from rag.evaluation.runner import load_results, load_testset, run_eval, write_results
     from rag.evaluation.metrics import format_summary, summarize
+    from rag.evaluation.runner import load_results, load_testset, run_eval, write_results
     from rag.pipeline import RAG
 
     settings = settings_from(args)
     cases = load_testset(args.testset)
-    summary = run_eval(RAG(settings), cases, args.out, retrieval_only=args.retrieval_only,
-                       limit=args.limit, resume=args.resume)  # fmt: skip
+    summary = run_eval(
+        RAG(settings),
+        cases,
+        args.out,
+        retrieval_only=args.retrieval_only,
+        limit=args.limit,
+        resume=args.resume,
+    )
     if args.semantic or args.report:
         selected = {c["id"] for c in cases[: args.limit]}
         written = load_results(args.out)  # with --resume it may hold cases beyond --limit
@@ -209,8 +222,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_eval_report(args) -> int:
-    from rag.evaluation.runner import add_passages, load_results
     from rag.evaluation.metrics import format_summary, summarize
+    from rag.evaluation.runner import add_passages, load_results
 
     settings = settings_from(args)
     results = load_results(args.results)
@@ -243,8 +256,8 @@ def cmd_eval_compare(args) -> int:
 
 def cmd_eval_sweep(args) -> int:
     from rag.evaluation.runner import load_testset
-    from rag.pipeline import RAG
     from rag.evaluation.sweep import format_table, parse_grid, run_sweep
+    from rag.pipeline import RAG
 
     grid = parse_grid(args.grid)
     cases = load_testset(args.testset)
@@ -260,8 +273,15 @@ def cmd_eval_sweep(args) -> int:
         embedder = once(
             ("embedder", settings.embedder, settings.threads), lambda: RAG(settings).embedder
         )
-        llm_key = ("llm", settings.llm, settings.model_file, settings.quantize, settings.prefill,
-                   settings.fast_decode, settings.threads)  # fmt: skip
+        llm_key = (
+            "llm",
+            settings.llm,
+            settings.model_file,
+            settings.quantize,
+            settings.prefill,
+            settings.fast_decode,
+            settings.threads,
+        )
         llm = None if args.retrieval_only else once(llm_key, lambda: RAG(settings).llm)
         bot = RAG(settings, llm=llm, embedder=embedder)
         if own_index:
@@ -278,12 +298,14 @@ def cmd_eval_sweep(args) -> int:
 
 def cmd_eval_piaf(args) -> int:
     from rag.evaluation import piaf
-    from rag.evaluation.runner import load_testset, run_eval
     from rag.evaluation.metrics import format_summary
+    from rag.evaluation.runner import load_testset, run_eval
     from rag.pipeline import RAG
 
     corpus = piaf.require(args.corpus or piaf.corpus_path(settings_from(args)), "corpus")
-    questions = piaf.require(args.questions or piaf.questions_path(settings_from(args)), "questions")
+    questions = piaf.require(
+        args.questions or piaf.questions_path(settings_from(args)), "questions"
+    )
     settings = piaf.piaf_settings(
         settings_from(args), corpus, args.piaf_index or args.index or piaf.INDEX
     )
@@ -294,24 +316,33 @@ def cmd_eval_piaf(args) -> int:
     )
     bot = RAG(settings)
     print(f"{settings.index_dir}/: {bot.ingest().summary()}", file=sys.stderr)
-    summary = run_eval(bot, load_testset(questions), out, retrieval_only=args.retrieval_only,
-                       limit=args.limit, resume=args.resume)  # fmt: skip
+    summary = run_eval(
+        bot,
+        load_testset(questions),
+        out,
+        retrieval_only=args.retrieval_only,
+        limit=args.limit,
+        resume=args.resume,
+    )
     print(format_summary(summary))
     print(f"per-case results: {out}")
     return 0
 
 
 def cmd_eval_gate(args) -> int:
-    from rag.evaluation import gate
-    from rag.evaluation import piaf
+    from rag.evaluation import gate, piaf
 
     path = args.thresholds or gate.THRESHOLDS
     recorded = gate.load_thresholds(path)
     measured = gate.measure(
-        settings_from(args), recorded["setup"], args.workdir or gate.WORKDIR,
-        args.seeds or Path("seeds"), args.testset or Path("evals/seeds.jsonl"),
-        args.corpus or piaf.corpus_path(settings_from(args)), args.questions or piaf.questions_path(settings_from(args)),
-    )  # fmt: skip
+        settings_from(args),
+        recorded["setup"],
+        args.workdir or gate.WORKDIR,
+        args.seeds or Path("seeds"),
+        args.testset or Path("evals/seeds.jsonl"),
+        args.corpus or piaf.corpus_path(settings_from(args)),
+        args.questions or piaf.questions_path(settings_from(args)),
+    )
     if args.record:
         gate.record(path, recorded, measured)
         recorded = gate.load_thresholds(path)
@@ -335,8 +366,12 @@ def cmd_eval_faithfulness_check(args) -> int:
 
 
 COMMANDS = {
-    "eval": cmd_eval, "eval-report": cmd_eval_report,
-    "eval-compare": cmd_eval_compare, "eval-sweep": cmd_eval_sweep, "eval-piaf": cmd_eval_piaf,
-    "eval-gate": cmd_eval_gate, "eval-faithfulness-check": cmd_eval_faithfulness_check,
+    "eval": cmd_eval,
+    "eval-report": cmd_eval_report,
+    "eval-compare": cmd_eval_compare,
+    "eval-sweep": cmd_eval_sweep,
+    "eval-piaf": cmd_eval_piaf,
+    "eval-gate": cmd_eval_gate,
+    "eval-faithfulness-check": cmd_eval_faithfulness_check,
     "testset": lambda args: testset_commands.TESTSET_COMMANDS[args.testset_command](args),
-}  # fmt: skip
+}

@@ -8,30 +8,39 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from rag.evaluation.diagnosis import Score, abstention_score, answer_score, source_score
 from rag.core.errors import InputError
+from rag.evaluation.diagnosis import Score, abstention_score, answer_score, source_score
 from rag.evaluation.metrics import summarize
 
 Result = Mapping[str, Any]
 
 # (summary key, label, kind): "rate" prints as %, "score" as 0.000, "seconds" as s.
 METRICS = [
-    ("hit@1", "retrieval hit@1", "rate"), ("hit@5", "retrieval hit@5", "rate"),
-    ("mrr", "retrieval MRR", "score"), ("ndcg@10", "retrieval nDCG@10", "score"),
-    ("contains_answer", "contains answer", "rate"), ("f1", "token F1", "rate"),
-    ("short_exact_match", "short answer EM", "rate"), ("short_f1", "short answer F1", "rate"),
+    ("hit@1", "retrieval hit@1", "rate"),
+    ("hit@5", "retrieval hit@5", "rate"),
+    ("mrr", "retrieval MRR", "score"),
+    ("ndcg@10", "retrieval nDCG@10", "score"),
+    ("contains_answer", "contains answer", "rate"),
+    ("f1", "token F1", "rate"),
+    ("short_exact_match", "short answer EM", "rate"),
+    ("short_f1", "short answer F1", "rate"),
     ("conflict", "conflicts said", "rate"),
-    ("source_cited", "right source cited", "rate"), ("citation_precision", "citation precision", "rate"),
-    ("citation_recall", "citation recall", "rate"), ("faithfulness", "faithfulness", "rate"),
+    ("source_cited", "right source cited", "rate"),
+    ("citation_precision", "citation precision", "rate"),
+    ("citation_recall", "citation recall", "rate"),
+    ("faithfulness", "faithfulness", "rate"),
     ("semantic_similarity", "semantic similarity", "score"),
     ("abstention_accuracy", "abstained on unanswerable", "rate"),
     ("false_abstention", "abstained on answerable", "rate"),
-    ("retrieval_p50_s", "retrieval p50", "seconds"), ("ttft_p50_s", "first token p50", "seconds"),
+    ("retrieval_p50_s", "retrieval p50", "seconds"),
+    ("ttft_p50_s", "first token p50", "seconds"),
     ("total_p50_s", "total p50", "seconds"),
-]  # fmt: skip
+]
 FLIPS: dict[str, Callable[[Result], Score]] = {
-    "contains answer": answer_score, "right source": source_score, "abstention": abstention_score,
-}  # fmt: skip
+    "contains answer": answer_score,
+    "right source": source_score,
+    "abstention": abstention_score,
+}
 
 
 def check_same_testset(

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rag.text.sentences import sentences
 from rag.evaluation.metrics import (
     cited_passages,
     contains_answer,
@@ -21,6 +20,7 @@ from rag.evaluation.metrics import (
     ndcg_at_k,
     sentence_verdict,
 )
+from rag.text.sentences import sentences
 
 
 @dataclass(frozen=True)
@@ -130,9 +130,13 @@ def semantic_score(result: Mapping[str, Any]) -> Score:
 
 
 SCORES = {
-    "retrieval": retrieval_score, "answer": answer_score, "source": source_score,
-    "abstention": abstention_score, "faithfulness": faithfulness_score, "semantic": semantic_score,
-}  # fmt: skip
+    "retrieval": retrieval_score,
+    "answer": answer_score,
+    "source": source_score,
+    "abstention": abstention_score,
+    "faithfulness": faithfulness_score,
+    "semantic": semantic_score,
+}
 
 
 def case_scores(result: Mapping[str, Any]) -> dict[str, Score]:

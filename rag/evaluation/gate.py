@@ -44,13 +44,19 @@ def load_thresholds(path: str | Path = THRESHOLDS) -> dict[str, Any]:
 
 
 def measure(
-    base: Settings, setup: dict[str, Any], workdir: Path, seeds: Path, testset: Path, corpus: Path,
-    questions: Path, progress: bool = True,
-) -> dict[str, dict[str, Any]]:  # fmt: skip
+    base: Settings,
+    setup: dict[str, Any],
+    workdir: Path,
+    seeds: Path,
+    testset: Path,
+    corpus: Path,
+    questions: Path,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
     """Build (or update) each suite's index under workdir and run it retrieval-only: {suite: summary}."""
-    from rag.index.embed import build_embedder
-    from rag.evaluation.runner import load_testset, run_eval
     from rag.evaluation.piaf import piaf_settings, subset_corpus
+    from rag.evaluation.runner import load_testset, run_eval
+    from rag.index.embed import build_embedder
     from rag.pipeline import RAG
 
     if base.embedder != setup["embedder"]:
@@ -59,13 +65,25 @@ def measure(
             "— run the gate with that embedder, or record thresholds for this one"
         )
     base = base.model_copy(update={"top_k": setup["top_k"]})
-    subset = subset_corpus(corpus, questions, workdir / "piaf-subset.jsonl",
-                           setup["piaf_questions"], setup["piaf_paragraphs"])  # fmt: skip
+    subset = subset_corpus(
+        corpus,
+        questions,
+        workdir / "piaf-subset.jsonl",
+        setup["piaf_questions"],
+        setup["piaf_paragraphs"],
+    )
     suites = {
-        "seeds": (base.model_copy(update={"sources": [Path(seeds)], "index_dir": workdir / "seeds"}),
-                  load_testset(testset), None),
-        "piaf": (piaf_settings(base, subset, workdir / "piaf"), load_testset(questions), setup["piaf_questions"]),
-    }  # fmt: skip
+        "seeds": (
+            base.model_copy(update={"sources": [Path(seeds)], "index_dir": workdir / "seeds"}),
+            load_testset(testset),
+            None,
+        ),
+        "piaf": (
+            piaf_settings(base, subset, workdir / "piaf"),
+            load_testset(questions),
+            setup["piaf_questions"],
+        ),
+    }
     embedder = build_embedder(base)
     measured = {}
     for name, (settings, cases, limit) in suites.items():

@@ -14,11 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rag.answer.citations import key_words, normalize_markers, novel_words, unsupported_numbers
-from rag.text.language import detect
-from rag.text.normalize import MARKER
-from rag.text.sentences import sentences
-from rag.text.words import content_words, support
-
 from rag.evaluation.squad import (  # noqa: F401 - the answer scores live there, used from here
     ARTICLES,
     FRENCH_ARTICLES,
@@ -27,6 +22,10 @@ from rag.evaluation.squad import (  # noqa: F401 - the answer scores live there,
     normalize,
     token_f1,
 )
+from rag.text.language import detect
+from rag.text.normalize import MARKER
+from rag.text.sentences import sentences
+from rag.text.words import content_words, support
 
 
 def _unique(ids: Iterable[str]) -> list[str]:
@@ -260,25 +259,36 @@ def says_both(result: Mapping[str, Any]) -> bool:
         return False
     cited = set(result.get("cited_sources") or ())
     return all(
-        contains_answer(result["answer"], side["answers"]) and (not side["sources"] or bool(cited & set(side["sources"])))
+        contains_answer(result["answer"], side["answers"])
+        and (not side["sources"] or bool(cited & set(side["sources"])))
         for side in result["sides"]
-    )  # fmt: skip
+    )
 
 
 def _short_metrics(graded: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     # None: not sought; a conflict's accounts (rag.answer.conflicts) are no span, nor scored as one
-    scored = [r for r in graded if not r.get("conflict")] if any(r.get("short") is not None for r in graded) else []
+    scored = (
+        [r for r in graded if not r.get("conflict")]
+        if any(r.get("short") is not None for r in graded)
+        else []
+    )
     if not scored:
         return {"short_exact_match": None, "short_f1": None, "short_cases": 0}
 
     def score(metric: Any, r: Mapping[str, Any]) -> float:
-        return 0.0 if r["abstained"] or not r.get("short") else float(metric(r["short"], r["expected"]))
+        return (
+            0.0
+            if r["abstained"] or not r.get("short")
+            else float(metric(r["short"], r["expected"]))
+        )
 
     return {
         "short_exact_match": _mean(score(exact_match, r) for r in scored),
         "short_f1": _mean(score(token_f1, r) for r in scored),
         "short_cases": len(scored),
-        "short_p50_s": percentile((r["short_s"] for r in scored if r.get("short_s") is not None), 50),
+        "short_p50_s": percentile(
+            (r["short_s"] for r in scored if r.get("short_s") is not None), 50
+        ),
     }
 
 
@@ -364,9 +374,15 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             ("  exact match", _pct(s["exact_match"])),
             ("  token F1", _pct(s["f1"])),
             ("  contains answer", _pct(s["contains_answer"])),
-            ("  short answer exact match / F1", f"{_pct(s.get('short_exact_match'))} / {_pct(s.get('short_f1'))}"),
+            (
+                "  short answer exact match / F1",
+                f"{_pct(s.get('short_exact_match'))} / {_pct(s.get('short_f1'))}",
+            ),
             ("  right source cited", _pct(s["source_cited"])),
-            (f"  conflicts said, both sides cited (n={s.get('conflict_cases', 0)})", _pct(s.get("conflict"))),
+            (
+                f"  conflicts said, both sides cited (n={s.get('conflict_cases', 0)})",
+                _pct(s.get("conflict")),
+            ),
             (
                 "  citation precision / recall",
                 f"{_pct(s['citation_precision'])} / {_pct(s['citation_recall'])}",
@@ -389,7 +405,10 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             ("latency p50 / p95", ""),
             ("  first token", _secs(s, "ttft")),
             ("  total", _secs(s, "total")),
-            ("  short answer (p50)", "n/a" if math.isnan(s.get("short_p50_s", math.nan)) else f"{s['short_p50_s']:.2f}s"),
+            (
+                "  short answer (p50)",
+                "n/a" if math.isnan(s.get("short_p50_s", math.nan)) else f"{s['short_p50_s']:.2f}s",
+            ),
             ("  decoding (words/s, p50)", _num(s["decode_words_per_s"], 1)),
         ]
     width = max(len(label) for label, value in rows if value) + 2

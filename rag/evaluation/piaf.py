@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 from rag.core.errors import InputError
-from rag.evaluation.runner import load_testset, read_lines
 from rag.core.settings import Settings
+from rag.evaluation.runner import load_testset, read_lines
 
 INDEX = Path(".rag-piaf")  # in the working directory, unless --index
 RETRIEVAL_TOP_K = 20  # as benchmarks/piaf_retrieval.py: MRR over the top 20

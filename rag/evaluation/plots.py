@@ -10,8 +10,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rag.evaluation.diagnosis import Score
 from rag.core.errors import BackendError
+from rag.evaluation.diagnosis import Score
 from rag.evaluation.metrics import first_gold_rank, is_answerable, token_f1
 
 MAX_RANK = 10
@@ -29,8 +29,14 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
-                         "axes.spines.right": False})  # fmt: skip
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
     return plt
 
 

@@ -18,10 +18,12 @@ from rag.evaluation.diagnosis import Score, case_scores
 from rag.evaluation.metrics import format_summary, summarize
 
 TYPE_METRICS = [
-    ("hit@5", "retrieval hit@5"), ("contains_answer", "contains answer"),
-    ("source_cited", "right source cited"), ("abstention_accuracy", "abstained (unanswerable)"),
+    ("hit@5", "retrieval hit@5"),
+    ("contains_answer", "contains answer"),
+    ("source_cited", "right source cited"),
+    ("abstention_accuracy", "abstained (unanswerable)"),
     ("faithfulness", "faithfulness"),
-]  # fmt: skip
+]
 TYPE_COLUMNS = [("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR")] + TYPE_METRICS[1:]
 
 
@@ -112,9 +114,13 @@ def markdown(
         out.append("| " + " | ".join(cells) + " |")
     out += ["", "## Worst cases", ""]
     for r, scores in worst_cases(results):
-        out += [f"### {r['id']} ({r.get('type') or 'no type'})", "", f"- **question**: {_md_escape(r['question'])}",
-                f"- **expected**: {_md_escape(', '.join(r.get('expected') or []) or '(unanswerable)')}",
-                f"- **answer**: {_md_escape(_short(_answer_text(r), 400))}"]  # fmt: skip
+        out += [
+            f"### {r['id']} ({r.get('type') or 'no type'})",
+            "",
+            f"- **question**: {_md_escape(r['question'])}",
+            f"- **expected**: {_md_escape(', '.join(r.get('expected') or []) or '(unanswerable)')}",
+            f"- **answer**: {_md_escape(_short(_answer_text(r), 400))}",
+        ]
         for c in r.get("citations") or []:
             out.append(f"- **cited** {c['source']}: « {_md_escape(_short(c.get('quote'), 200))} »")
         out += [f"- *{_md_escape(reason)}*" for reason in _reasons(scores)] + [""]
@@ -139,8 +145,14 @@ def _html_case(r: Mapping[str, Any], scores: Mapping[str, Score]) -> str:
     )
     reasons = "<br>".join(f'<span class="reason">{_h(x)}</span>' for x in _reasons(scores))
     expected = ", ".join(r.get("expected") or []) or "(unanswerable)"
-    cells = [f"<b>{_h(r['id'])}</b><br>{_h(r.get('type') or '')}", _h(r["question"]), _h(expected),
-             _h(_answer_text(r)), cited or "–", reasons]  # fmt: skip
+    cells = [
+        f"<b>{_h(r['id'])}</b><br>{_h(r.get('type') or '')}",
+        _h(r["question"]),
+        _h(expected),
+        _h(_answer_text(r)),
+        cited or "–",
+        reasons,
+    ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
@@ -197,9 +209,11 @@ def charts(results: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def write_report(
-    results: Sequence[Mapping[str, Any]], out_dir: str | Path, title: str = "Evaluation report",
+    results: Sequence[Mapping[str, Any]],
+    out_dir: str | Path,
+    title: str = "Evaluation report",
     notes: Sequence[str] = (),
-) -> tuple[Path, Path]:  # fmt: skip
+) -> tuple[Path, Path]:
     """Write report.md, plots/*.svg and report.html into out_dir; return the two report paths."""
     out_dir = Path(out_dir)
     (out_dir / "plots").mkdir(parents=True, exist_ok=True)

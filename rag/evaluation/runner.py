@@ -18,8 +18,8 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from rag.core.errors import InputError
-from rag.evaluation.metrics import semantic_similarity, summarize
 from rag.core.types import Answer, Chunk, Passage
+from rag.evaluation.metrics import semantic_similarity, summarize
 
 REQUIRED_KEYS = ("id", "question", "answers", "sources")
 # What every result line has (retrieval-only lines hold null answers); timings and type are optional.
@@ -68,8 +68,10 @@ def case_problems(case: Any) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(f"'{key}' must be a list of strings")
     if "sides" in case and not _valid_sides(case["sides"]):
-        problems.append("'sides' must be a list of two or more {\"answers\": [...], \"sources\": [...]} "
-                        "objects, one for each account of a conflict")  # fmt: skip
+        problems.append(
+            '\'sides\' must be a list of two or more {"answers": [...], "sources": [...]} '
+            "objects, one for each account of a conflict"
+        )
     if case.get("draft") is True:
         problems.append(f"case {case.get('id')!r} {DRAFT_HINT}")
     return problems
@@ -77,11 +79,19 @@ def case_problems(case: Any) -> list[str]:
 
 def _valid_sides(sides: Any) -> bool:
     """A conflict case's accounts: each with its accepted strings and the sources that give it."""
-    return isinstance(sides, list) and len(sides) >= 2 and all(
-        isinstance(side, dict) and set(side) == {"answers", "sources"} and side["answers"]
-        and all(isinstance(side[k], list) and all(isinstance(v, str) for v in side[k]) for k in side)
-        for side in sides
-    )  # fmt: skip
+    return (
+        isinstance(sides, list)
+        and len(sides) >= 2
+        and all(
+            isinstance(side, dict)
+            and set(side) == {"answers", "sources"}
+            and side["answers"]
+            and all(
+                isinstance(side[k], list) and all(isinstance(v, str) for v in side[k]) for k in side
+            )
+            for side in sides
+        )
+    )
 
 
 def parse_line(line: str) -> tuple[Any, list[str]]:
@@ -168,12 +178,19 @@ def _base(case: dict[str, Any]) -> dict[str, Any]:
 
 def _citations(answer: Answer) -> list[dict[str, Any]]:
     """Each citation with the full text of the passage it points at (faithfulness reads it)."""
-    texts = {p.chunk_id: p.prompt_text for p in answer.passages}  # as the model saw it: dates resolved
+    texts = {
+        p.chunk_id: p.prompt_text for p in answer.passages
+    }  # as the model saw it: dates resolved
     return [
-        {"source": c.source, "chunk_id": c.chunk_id, "number": c.number, "quote": c.quote,
-         "passage": texts.get(c.chunk_id)}
+        {
+            "source": c.source,
+            "chunk_id": c.chunk_id,
+            "number": c.number,
+            "quote": c.quote,
+            "passage": texts.get(c.chunk_id),
+        }
         for c in answer.citations
-    ]  # fmt: skip
+    ]
 
 
 def _answer_fields(answer: Answer) -> dict[str, Any]:
@@ -185,7 +202,9 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "withheld": answer.withheld,  # the reason code when abstained (rag.answer.checks)
         "citations": _citations(answer),
         "cited_sources": _unique(c.source for c in answer.citations),
-        "retrieved_sources": _unique(p.source for p in sorted(answer.passages, key=lambda p: p.rank)),
+        "retrieved_sources": _unique(
+            p.source for p in sorted(answer.passages, key=lambda p: p.rank)
+        ),
         "retrieval_s": answer.timings.retrieval_s,
         "ttft_s": answer.timings.first_token_s,
         "total_s": answer.timings.total_s,
@@ -305,9 +324,13 @@ def run_eval(
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
         bar = tqdm(
-            total=len(selected), initial=len(selected) - len(todo), desc="eval", unit="case",
-            file=sys.stderr, disable=not progress,
-        )  # fmt: skip
+            total=len(selected),
+            initial=len(selected) - len(todo),
+            desc="eval",
+            unit="case",
+            file=sys.stderr,
+            disable=not progress,
+        )
         for case in todo:
             result = _run_case(bot, case, retrieval_only)
             out.write(json.dumps(result, ensure_ascii=False) + "\n")

@@ -16,6 +16,7 @@ from rag.text.normalize import ANY_MARKER, LIGATURES, fold
 FRENCH_ARTICLES = frozenset({"le", "la", "les", "l", "un", "une", "des", "du", "de", "d"})
 ARTICLES = FRENCH_ARTICLES | {"a", "an", "the"}
 
+
 def normalize(text: str) -> str:
     """`fold` without citation markers, ligatures or articles: "L'Élysée [1]" -> "elysee"."""
     folded = fold(ANY_MARKER.sub(" ", text).lower().translate(LIGATURES).replace("_", " "))

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.core.errors import InputError
-from rag.evaluation.runner import Bot, run_eval
 from rag.core.settings import Settings
+from rag.evaluation.runner import Bot, run_eval
 
 INDEX_FIELDS = frozenset(
     {
@@ -31,12 +31,18 @@ INDEX_FIELDS = frozenset(
     }
 )
 COLUMNS = [
-    ("hit@1", "hit@1", "rate"), ("hit@5", "hit@5", "rate"), ("mrr", "MRR", "score"),
-    ("ndcg@10", "nDCG@10", "score"), ("contains_answer", "contains", "rate"),
-    ("source_cited", "source", "rate"), ("faithfulness", "faithful", "rate"),
-    ("abstention_accuracy", "abst. unans.", "rate"), ("false_abstention", "abst. ans.", "rate"),
-    ("retrieval_p50_s", "retr. p50", "seconds"), ("total_p50_s", "total p50", "seconds"),
-]  # fmt: skip
+    ("hit@1", "hit@1", "rate"),
+    ("hit@5", "hit@5", "rate"),
+    ("mrr", "MRR", "score"),
+    ("ndcg@10", "nDCG@10", "score"),
+    ("contains_answer", "contains", "rate"),
+    ("source_cited", "source", "rate"),
+    ("faithfulness", "faithful", "rate"),
+    ("abstention_accuracy", "abst. unans.", "rate"),
+    ("false_abstention", "abst. ans.", "rate"),
+    ("retrieval_p50_s", "retr. p50", "seconds"),
+    ("total_p50_s", "total p50", "seconds"),
+]
 
 
 def _parse_value(name: str, raw: str) -> Any:

@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rag.text.calendar import DAYS as DAY_NAMES, MONTHS
-from rag.text.sentences import sentences
-from rag.evaluation.runner import parse_line, read_lines
-from rag.text.language import detect
 from rag.core.types import Document
+from rag.evaluation.runner import parse_line, read_lines
+from rag.text.calendar import DAYS as DAY_NAMES
+from rag.text.calendar import MONTHS
+from rag.text.language import detect
+from rag.text.sentences import sentences
 
 DRAFT_STATUS = "draft — review before use"
 
@@ -73,8 +74,10 @@ def _case_checks(case: dict[str, Any], doc_ids: set[str] | None, index_name: str
         elif not unanswerable and answers and not sources:
             problems.append(f"answerable case {case.get('id')!r} has no sources")
         elif not unanswerable and not answers and not sources:
-            problems.append(f"case {case.get('id')!r} has neither answers nor sources — add them, "
-                            'or mark it "type": "unanswerable"')  # fmt: skip
+            problems.append(
+                f"case {case.get('id')!r} has neither answers nor sources — add them, "
+                'or mark it "type": "unanswerable"'
+            )
     if doc_ids is not None and isinstance(sources, list):
         missing = [s for s in sources if isinstance(s, str) and s not in doc_ids]
         if missing:
@@ -87,21 +90,39 @@ def _case_checks(case: dict[str, Any], doc_ids: set[str] | None, index_name: str
 DAYS = "|".join(DAY_NAMES.split())  # matched ignoring case
 NUMBER_WORDS = "deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|cent|mille|two|three|four|five|ten|twelve|hundred"
 SPANS = [
-    ("date", re.compile(
-        rf"\b\d{{1,2}}(?:er)?\s+(?:{MONTHS})(?:\s+\d{{4}})?\b|\b(?:{MONTHS})\s+\d{{1,2}}(?:,\s+\d{{4}})?\b"
-        rf"|\b(?:{MONTHS})\s+\d{{4}}\b|\b(?:{DAYS})\b|\b(?:19|20)\d\d\b", re.IGNORECASE)),
-    ("number", re.compile(
-        rf"\b(?:\d[\d\s,.]*\d|\d|{NUMBER_WORDS})\s+(?:(?:millions?|milliards?|billion|million|heures?|hours?|"
-        rf"jours?|days?|ans|years?|%|pour cent|percent|dollars|euros|personnes|people)\b(?:\s+(?:de|d'|of)\s+\w+)?)",
-        re.IGNORECASE)),
-    ("name", re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZÉÈ][\w-]+(?:\s+(?:de\s+|du\s+|la\s+)?[A-ZÉÈ][\w-]+)+")),
-]  # fmt: skip
+    (
+        "date",
+        re.compile(
+            rf"\b\d{{1,2}}(?:er)?\s+(?:{MONTHS})(?:\s+\d{{4}})?\b|\b(?:{MONTHS})\s+\d{{1,2}}(?:,\s+\d{{4}})?\b"
+            rf"|\b(?:{MONTHS})\s+\d{{4}}\b|\b(?:{DAYS})\b|\b(?:19|20)\d\d\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            rf"\b(?:\d[\d\s,.]*\d|\d|{NUMBER_WORDS})\s+(?:(?:millions?|milliards?|billion|million|heures?|hours?|"
+            rf"jours?|days?|ans|years?|%|pour cent|percent|dollars|euros|personnes|people)\b(?:\s+(?:de|d'|of)\s+\w+)?)",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "name",
+        re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZÉÈ][\w-]+(?:\s+(?:de\s+|du\s+|la\s+)?[A-ZÉÈ][\w-]+)+"),
+    ),
+]
 TEMPLATES = {
-    "fr": {"date": "Quand ? Complétez : « {cloze} »", "number": "Combien ? Complétez : « {cloze} »",
-           "name": "Qui ou quoi ? Complétez : « {cloze} »"},
-    "en": {"date": "When? Fill in: “{cloze}”", "number": "How many / how much? Fill in: “{cloze}”",
-           "name": "Who or what? Fill in: “{cloze}”"},
-}  # fmt: skip
+    "fr": {
+        "date": "Quand ? Complétez : « {cloze} »",
+        "number": "Combien ? Complétez : « {cloze} »",
+        "name": "Qui ou quoi ? Complétez : « {cloze} »",
+    },
+    "en": {
+        "date": "When? Fill in: “{cloze}”",
+        "number": "How many / how much? Fill in: “{cloze}”",
+        "name": "Who or what? Fill in: “{cloze}”",
+    },
+}
 BLANK = "____"
 
 
@@ -139,13 +160,19 @@ def draft_cases(documents: Iterable[Document], per_doc: int = 3) -> list[dict[st
         step = max(1, len(candidates) // max(per_doc, 1))
         for n, (sentence, kind, span) in enumerate(candidates[::step][:per_doc], start=1):
             lang = detect(sentence)
-            drafts.append({
-                "id": f"draft-{re.sub(r'[^A-Za-z0-9-]+', '-', doc.id).strip('-')}-{n}",
-                "question": TEMPLATES[lang][kind].format(cloze=_cloze(sentence, span)),
-                "answers": [span], "sources": [doc.id], "lang": lang,
-                "type": "date" if kind == "date" else "fact",
-                "draft": True, "status": DRAFT_STATUS, "context": " ".join(sentence.split()),
-            })  # fmt: skip
+            drafts.append(
+                {
+                    "id": f"draft-{re.sub(r'[^A-Za-z0-9-]+', '-', doc.id).strip('-')}-{n}",
+                    "question": TEMPLATES[lang][kind].format(cloze=_cloze(sentence, span)),
+                    "answers": [span],
+                    "sources": [doc.id],
+                    "lang": lang,
+                    "type": "date" if kind == "date" else "fact",
+                    "draft": True,
+                    "status": DRAFT_STATUS,
+                    "context": " ".join(sentence.split()),
+                }
+            )
     return drafts
 
 

@@ -58,8 +58,14 @@ def _indexed_documents(settings) -> tuple[set[str] | None, str, str]:
 
     where = f"{settings.index_dir}/"
     if not settings.chroma_host and not exists(settings):
-        return None, where, (f"cannot check gold sources: no index at {where} — build it with "
-                             f"'rag --index {settings.index_dir} ingest SOURCES…' (or pass --no-index)")  # fmt: skip
+        return (
+            None,
+            where,
+            (
+                f"cannot check gold sources: no index at {where} — build it with "
+                f"'rag --index {settings.index_dir} ingest SOURCES…' (or pass --no-index)"
+            ),
+        )
     store = Store(settings, build_embedder(settings).id)
     return set(store.document_hashes()), where, ""
 
@@ -81,8 +87,10 @@ def cmd_testset_draft(args) -> int:
     drafts = draft_cases(docs, args.per_doc)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(to_jsonl(drafts), encoding="utf-8")
-    print(f"{len(drafts)} draft cases from {len(docs)} documents in {args.out} — review each, fix the "
-          "question, then remove \"draft\" and \"status\" before using it")  # fmt: skip
+    print(
+        f"{len(drafts)} draft cases from {len(docs)} documents in {args.out} — review each, fix the "
+        'question, then remove "draft" and "status" before using it'
+    )
     return 0
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
 
-
 MAX_NAME = 256  # a document name is cut there: a reader's 1 MB name must not grow the log by 1 MB
 
 
@@ -38,16 +37,29 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def record(settings: Settings, user: str, action: str, document: str, digest: str = "",
-           outcome: str = "accepted", via: str = "app", detail: str = "") -> dict:  # fmt: skip
+def record(
+    settings: Settings,
+    user: str,
+    action: str,
+    document: str,
+    digest: str = "",
+    outcome: str = "accepted",
+    via: str = "app",
+    detail: str = "",
+) -> dict:
     """Append one entry; a log that cannot be written is an IndexStateError (the change must not
     happen unrecorded: callers record before they report success)."""
     from filelock import FileLock
 
     entry = {
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "user": user[:100], "action": action,
-        "document": document[:MAX_NAME], "sha256": digest, "outcome": outcome, "via": via,
-    }  # fmt: skip
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "user": user[:100],
+        "action": action,
+        "document": document[:MAX_NAME],
+        "sha256": digest,
+        "outcome": outcome,
+        "via": via,
+    }
     if detail:
         entry["detail"] = detail[:300]
     path = audit_path(settings)
@@ -75,13 +87,21 @@ def check_writable(settings: Settings) -> None:
     elif not os.access(target, os.W_OK):
         problem = "permission denied"
     if problem:
-        raise IndexStateError(f"cannot write the audit log {path} ({problem}) — make it writable or set RAG_AUDIT_LOG")
+        raise IndexStateError(
+            f"cannot write the audit log {path} ({problem}) — make it writable or set RAG_AUDIT_LOG"
+        )
 
 
-def record_ingest(settings: Settings, user: str, report, via: str = "ingest", skip: set[str] = frozenset()) -> None:
+def record_ingest(
+    settings: Settings, user: str, report, via: str = "ingest", skip: set[str] = frozenset()
+) -> None:
     """What an ingest added, updated and removed (but the documents in `skip`, logged by their
     caller): an app's re-index also takes in files changed in the folder by hand."""
-    for action, ids in (("add", report.added), ("update", report.updated), ("remove", report.removed)):
+    for action, ids in (
+        ("add", report.added),
+        ("update", report.updated),
+        ("remove", report.removed),
+    ):
         for doc_id in ids:
             if doc_id not in skip:
                 record(settings, user, action, doc_id, report.texts.get(doc_id, ""), via=via)

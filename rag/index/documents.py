@@ -11,7 +11,6 @@ binary, not empty). The caller runs `RAG.ingest()` afterwards to bring the index
 from __future__ import annotations
 
 import hashlib
-
 import os
 import re
 import tempfile
@@ -19,8 +18,8 @@ import unicodedata
 from pathlib import Path
 
 from rag.core.errors import InputError
-from rag.index.ingest import TEXT_SUFFIXES, clean_text, decode, extract_date
 from rag.core.settings import Settings
+from rag.index.ingest import TEXT_SUFFIXES, clean_text, decode, extract_date
 
 MAX_UPLOAD_BYTES = 2_000_000
 MAX_NAME_CHARS = 200

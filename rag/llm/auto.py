@@ -20,11 +20,17 @@ from rag.core.settings import Settings
 from rag.llm.base import LLM, Message
 from rag.llm.registry import build_llm
 from rag.llm.transformers.kernels import (
-    ANSWER_PROMPT, ANSWER_TOKENS, KernelChoice, _short, cached_choice, save,
-)  # fmt: skip
+    ANSWER_PROMPT,
+    ANSWER_TOKENS,
+    KernelChoice,
+    _short,
+    cached_choice,
+    save,
+)
 from rag.llm.weights import JOIN_SHARE, bundled_gguf
 
 AUTO_MARGIN = 1.2  # llama.cpp must be this much faster for `auto` to leave transformers
+
 
 class AutoLLM(LLM):
     """RAG_LLM=auto: the engine this machine runs fastest, chosen at first load by
@@ -70,7 +76,9 @@ class AutoLLM(LLM):
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
         return self._backend().stream(messages, max_new_tokens)
 
-    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+    def choose(
+        self, messages: list[Message], options: list[str], abstain: str | None = None
+    ) -> dict[str, float]:
         return self._backend().choose(messages, options, abstain)
 
     def __getattr__(self, name: str):
@@ -99,11 +107,17 @@ def choose_backend(settings: Any, again: bool = False) -> KernelChoice:
         ratio = torch_pred["answer_s"] / llama["answer_s"] if llama["answer_s"] > 0 else 0.0
         record["ratio"] = ratio
         if ratio > AUTO_MARGIN:
-            record.update(chosen="llamacpp", why=f"a {ANSWER_PROMPT}-token answer predicted "
-                          f"{ratio:.1f}x sooner than with PyTorch's fastest kernels here")  # fmt: skip
+            record.update(
+                chosen="llamacpp",
+                why=f"a {ANSWER_PROMPT}-token answer predicted "
+                f"{ratio:.1f}x sooner than with PyTorch's fastest kernels here",
+            )
         else:
-            record.update(chosen="transformers", why=f"PyTorch's kernels within {AUTO_MARGIN}x of "
-                          f"llama.cpp here ({ratio:.2f}x the time of a {ANSWER_PROMPT}-token answer)")  # fmt: skip
+            record.update(
+                chosen="transformers",
+                why=f"PyTorch's kernels within {AUTO_MARGIN}x of "
+                f"llama.cpp here ({ratio:.2f}x the time of a {ANSWER_PROMPT}-token answer)",
+            )
     choice.backend = record
     save(choice, settings.model_cache)
     return choice
@@ -118,15 +132,25 @@ def measure_llamacpp(settings: Any, timeout_s: float = 600) -> dict[str, float]:
     import subprocess
     import sys
 
-    args = json.dumps({"model_cache": str(settings.model_cache), "threads": settings.threads,
-                       "model_file": None if settings.model_file is None else str(settings.model_file)})  # fmt: skip
+    args = json.dumps(
+        {
+            "model_cache": str(settings.model_cache),
+            "threads": settings.threads,
+            "model_file": None if settings.model_file is None else str(settings.model_file),
+        }
+    )
     code = "import sys; from rag.llm.auto import _measure_child; _measure_child(sys.argv[1])"
-    out = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True,
-                         timeout=timeout_s, env={**os.environ, "PYTHONPATH": _package_root()})  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code, args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={**os.environ, "PYTHONPATH": _package_root()},
+    )
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("LLAMACPP ")), None)
     if line is None:
         raise RuntimeError((out.stderr.strip().splitlines() or ["no output"])[-1])
-    return json.loads(line[len("LLAMACPP "):])
+    return json.loads(line[len("LLAMACPP ") :])
 
 
 def _measure_child(args: str) -> None:
@@ -134,12 +158,18 @@ def _measure_child(args: str) -> None:
 
     settings = Settings(**{k: v for k, v in json.loads(args).items() if v is not None})
     llm = LlamaCppLLM(settings)
-    text = " ".join(f"Phrase {i} : le président a parlé au téléphone pendant une heure." for i in range(12))
+    text = " ".join(
+        f"Phrase {i} : le président a parlé au téléphone pendant une heure." for i in range(12)
+    )
     timings = llm.timed([{"role": "user", "content": text + "\nRésume."}], 16)
     prompt_tps, decode_tps = timings["prompt_per_second"], timings["predicted_per_second"]
     first = ANSWER_PROMPT / prompt_tps
-    result = {"first_token_s": first, "decode_tps": decode_tps,
-              "answer_s": first + ANSWER_TOKENS / decode_tps, "prompt_tps": prompt_tps}  # fmt: skip
+    result = {
+        "first_token_s": first,
+        "decode_tps": decode_tps,
+        "answer_s": first + ANSWER_TOKENS / decode_tps,
+        "prompt_tps": prompt_tps,
+    }
     print("LLAMACPP " + json.dumps(result), flush=True)
     os._exit(0)  # skip the interpreter's teardown of the llama.cpp server
 

@@ -32,12 +32,16 @@ class LLM:
         """Yield the reply to `messages` piece by piece (greedy)."""
         raise NotImplementedError
 
-    def complete(self, messages: list[Message], max_new_tokens: int, task: str = "answer") -> Iterator[str]:
+    def complete(
+        self, messages: list[Message], max_new_tokens: int, task: str = "answer"
+    ) -> Iterator[str]:
         """`stream` for one of the pipeline's TASKS. A model needs only the messages (this
         default); a test fake uses `task` to pick its scripted reply instead of reading the prompt."""
         return self.stream(messages, max_new_tokens)
 
-    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+    def choose(
+        self, messages: list[Message], options: list[str], abstain: str | None = None
+    ) -> dict[str, float]:
         """The probability of each option being the whole reply, with decoding constrained to
         the options (they sum to 1). This default has no probabilities to give: it reads the
         greedy reply and gives 1 to the option it is, else to the longest option it begins with or
@@ -51,8 +55,17 @@ class LLM:
         every = every_option(options, abstain)
         reply = "".join(self.complete(messages, 8, "choose")).strip()
         picked = next((o for o in every if reply == o), None)
-        if picked is None:  # the reply's first 8 tokens: the longest option it begins, or the one that begins it
-            picked = next((o for o in sorted(every, key=len, reverse=True) if reply and (reply.startswith(o) or o.startswith(reply))), None)
+        if (
+            picked is None
+        ):  # the reply's first 8 tokens: the longest option it begins, or the one that begins it
+            picked = next(
+                (
+                    o
+                    for o in sorted(every, key=len, reverse=True)
+                    if reply and (reply.startswith(o) or o.startswith(reply))
+                ),
+                None,
+            )
         return {o: float(o == picked) for o in every}  # all 0 when the reply is none of them
 
     def describe(self) -> list[str]:

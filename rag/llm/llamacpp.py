@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.core.errors import ModelError
-from rag.llm.base import LLM, Message, every_option
 from rag.core.settings import Settings
+from rag.llm.base import LLM, Message, every_option
 from rag.llm.weights import bundled_gguf
 
 _DONE = object()
@@ -55,8 +55,12 @@ class LlamaCppLLM(LLM):
         try:
             import xllamacpp as xlc
         except ImportError as exc:
-            raise ModelError("the llamacpp backend needs xllamacpp: run 'pip install -e .'") from exc
-        path = bundled_gguf(self.settings)  # RAG_MODEL_FILE too: checked when it claims to be the bundled file
+            raise ModelError(
+                "the llamacpp backend needs xllamacpp: run 'pip install -e .'"
+            ) from exc
+        path = bundled_gguf(
+            self.settings
+        )  # RAG_MODEL_FILE too: checked when it claims to be the bundled file
         if not path.is_file():
             raise ModelError(f"model file {path} not found — set RAG_MODEL_FILE to a GGUF file")
         params = xlc.CommonParams()
@@ -72,7 +76,9 @@ class LlamaCppLLM(LLM):
         try:
             self._server = xlc.Server(params)
         except Exception as exc:
-            raise ModelError(f"llama.cpp could not load {path}: {exc} (is it a GGUF file?)") from exc
+            raise ModelError(
+                f"llama.cpp could not load {path}: {exc} (is it a GGUF file?)"
+            ) from exc
         self.model_path = path
         self.load_seconds = time.perf_counter() - start
 
@@ -82,17 +88,28 @@ class LlamaCppLLM(LLM):
     def timed(self, messages: list[Message], max_new_tokens: int) -> dict[str, float]:
         """Answer once (not streamed) and return llama.cpp's own timings of it: prompt_n,
         prompt_per_second, predicted_n, predicted_per_second (rag.llm.transformers.kernels compares engines)."""
-        request = {"messages": messages, "max_tokens": max_new_tokens, "temperature": 0.0,
-                   "top_k": 1, "seed": 0}  # fmt: skip
+        request = {
+            "messages": messages,
+            "max_tokens": max_new_tokens,
+            "temperature": 0.0,
+            "top_k": 1,
+            "seed": 0,
+        }
         with self._lock:
             self._ensure_loaded()
             result = self._server.handle_chat_completions(request)
         timings = result.get("timings") if isinstance(result, dict) else None
-        if not timings or not timings.get("prompt_per_second") or not timings.get("predicted_per_second"):
+        if (
+            not timings
+            or not timings.get("prompt_per_second")
+            or not timings.get("predicted_per_second")
+        ):
             raise ModelError(f"llama.cpp returned no timings: {str(result)[:200]}")
         return timings
 
-    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+    def choose(
+        self, messages: list[Message], options: list[str], abstain: str | None = None
+    ) -> dict[str, float]:
         """Greedy decoding constrained to the options by a llama.cpp grammar (GBNF: one
         alternative per option): at each step the most likely token some option still allows,
         as in the transformers walk. llama.cpp gives no path probabilities here, so the option
@@ -100,16 +117,26 @@ class LlamaCppLLM(LLM):
         every = every_option(options, abstain)
         grammar = "root ::= " + " | ".join(_gbnf_literal(o) for o in every)
         longest = max(len(o.encode()) for o in every)  # a token is never shorter than one byte
-        request = {"messages": messages, "max_tokens": min(longest + 4, 512), "temperature": 0.0,
-                   "top_k": 1, "seed": 0, "grammar": grammar}  # fmt: skip
+        request = {
+            "messages": messages,
+            "max_tokens": min(longest + 4, 512),
+            "temperature": 0.0,
+            "top_k": 1,
+            "seed": 0,
+            "grammar": grammar,
+        }
         with self._lock:
             self._ensure_loaded()
             try:
                 result = self._server.handle_chat_completions(request)
                 reply = result["choices"][0]["message"]["content"]
-            except Exception as exc:  # noqa: BLE001 - any failure of the engine is one ModelError
+            except Exception as exc:
                 raise ModelError(f"llama.cpp choosing failed: {str(exc)[:200]}") from exc
-        picked = reply if reply in every else next((o for o in every if reply and o.startswith(reply)), None)
+        picked = (
+            reply
+            if reply in every
+            else next((o for o in every if reply and o.startswith(reply)), None)
+        )
         return {o: float(o == picked) for o in every}
 
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
@@ -119,8 +146,14 @@ class LlamaCppLLM(LLM):
             yield from self._generate(messages, max_new_tokens)
 
     def _generate(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
-        request = {"messages": messages, "max_tokens": max_new_tokens, "stream": True,
-                   "temperature": 0.0, "top_k": 1, "seed": 0}  # fmt: skip
+        request = {
+            "messages": messages,
+            "max_tokens": max_new_tokens,
+            "stream": True,
+            "temperature": 0.0,
+            "top_k": 1,
+            "seed": 0,
+        }
         pieces: queue.Queue = queue.Queue()
         errors: list[str] = []
         cancel = threading.Event()  # set when the reader leaves: llama.cpp stops at its next chunk
@@ -160,5 +193,7 @@ class LlamaCppLLM(LLM):
 
 def _gbnf_literal(text: str) -> str:
     """A GBNF string literal: '"a \\"b\\""' for 'a "b"' (backslash, quote and line ends escaped)."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    escaped = (
+        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
     return f'"{escaped}"'

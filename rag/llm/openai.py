@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 
 from rag.core.errors import ModelError
-from rag.llm.base import LLM, Message
 from rag.core.settings import Settings
+from rag.llm.base import LLM, Message
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_S = 30.0
@@ -53,7 +53,9 @@ class OpenAILLM(LLM):
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         self._client = httpx.Client(
             headers={"Authorization": f"Bearer {key}"} if key else {},
-            timeout=httpx.Timeout(settings.openai_timeout, connect=min(settings.openai_timeout, 10.0)),
+            timeout=httpx.Timeout(
+                settings.openai_timeout, connect=min(settings.openai_timeout, 10.0)
+            ),
             transport=transport,
         )
         self._lock = threading.Lock()
@@ -77,10 +79,16 @@ class OpenAILLM(LLM):
         """Yield the reply piece by piece (greedy). Retries happen only before the first piece."""
         self.load()
         body = {
-            "model": self.model, "messages": messages, "max_tokens": max_new_tokens,
-            "temperature": 0.0, "top_p": 1.0, "stream": True,
-        }  # fmt: skip
-        response = self._with_retries(lambda: self._send("POST", "/chat/completions", body, stream=True))
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_new_tokens,
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "stream": True,
+        }
+        response = self._with_retries(
+            lambda: self._send("POST", "/chat/completions", body, stream=True)
+        )
         try:
             yield from _pieces(response, self.base_url)
         except httpx.TimeoutException:
@@ -104,7 +112,9 @@ class OpenAILLM(LLM):
                 time.sleep(min(max(delay, exc.wait or 0.0), MAX_RETRY_AFTER_S))
         raise AssertionError("unreachable")
 
-    def _send(self, method: str, path: str, body: dict | None = None, stream: bool = False) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, body: dict | None = None, stream: bool = False
+    ) -> httpx.Response:
         """One request; raises _Retry for what may pass on its own, ModelError for the rest."""
         url = self.base_url + path
         try:
@@ -161,7 +171,9 @@ def _pieces(response: httpx.Response, base_url: str) -> Iterator[str]:
         try:
             chunk = json.loads(data)
         except ValueError:
-            raise ModelError(f"{base_url} sent a stream that is not OpenAI's format: {data[:100]!r}") from None
+            raise ModelError(
+                f"{base_url} sent a stream that is not OpenAI's format: {data[:100]!r}"
+            ) from None
         if isinstance(chunk, dict) and chunk.get("error"):
             raise ModelError(f"the model server at {base_url} failed mid-answer: {_message(chunk)}")
         for choice in chunk.get("choices") or [] if isinstance(chunk, dict) else []:

@@ -91,7 +91,9 @@ def find_parts(bundle: Bundle = QWEN_1_5B) -> list[Path]:
 
 
 def bundled_gguf(
-    settings: Settings, bundle: Bundle = QWEN_1_5B, find: PartFinder = find_parts,
+    settings: Settings,
+    bundle: Bundle = QWEN_1_5B,
+    find: PartFinder = find_parts,
     progress: Callable[[float, str], None] | None = None,
 ) -> Path:
     """The GGUF to generate with: `settings.model_file` if set, else the bundled one, assembled once.
@@ -119,7 +121,9 @@ def bundled_gguf(
 
 
 def assemble(
-    parts: Sequence[Path], dest: Path, bundle: Bundle = QWEN_1_5B,
+    parts: Sequence[Path],
+    dest: Path,
+    bundle: Bundle = QWEN_1_5B,
     progress: Callable[[float, str], None] | None = None,
 ) -> Path:
     """Join `parts` in order into `dest`, hashing as it writes; atomic (temp file + os.replace).

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.index.embed import Embedder, Terms, latent_terms
 from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
-from rag.index.store import StoredChunk, Store, decode_terms
 from rag.core.types import Passage
+from rag.index.embed import Embedder, Terms, latent_terms
+from rag.index.store import Store, StoredChunk, decode_terms
 from rag.text import dated
 from rag.text.calendar import DAYS, MONTH_NUMBERS
 from rag.text.normalize import fold
@@ -73,7 +73,9 @@ class BM25Index:
         if self._bm25 is None:
             return []
         query = with_calendar_twins(query)
-        found, scores = self._bm25.retrieve(self._tokens([query]), k=min(n, len(self._ids)), show_progress=False)
+        found, scores = self._bm25.retrieve(
+            self._tokens([query]), k=min(n, len(self._ids)), show_progress=False
+        )
         return [Ranked(self._ids[i], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
 
 
@@ -174,8 +176,13 @@ class Retriever:
     def article(self, doc_id: str) -> list[Passage]:
         """The document's chunks as passages, in order: what else its article says
         (rag.answer.conflicts looks there for a report's denial)."""
-        chunks = sorted((c for c in self.chunks.values() if c.doc_id == doc_id), key=lambda c: _position(c.id))
-        return [Passage(c.doc_id, c.id, 0.0, c.text, 0, date=c.date, title=c.title, dated=c.dated) for c in chunks]
+        chunks = sorted(
+            (c for c in self.chunks.values() if c.doc_id == doc_id), key=lambda c: _position(c.id)
+        )
+        return [
+            Passage(c.doc_id, c.id, 0.0, c.text, 0, date=c.date, title=c.title, dated=c.dated)
+            for c in chunks
+        ]
 
     @property
     def known(self) -> set[str]:
@@ -195,7 +202,9 @@ class Retriever:
         its article's date or a date its text gives."""
         return not wanted.isdisjoint(self._keys.get(chunk_id, ()))
 
-    def _in_time(self, vector, rankings: list, fused: list[Ranked], wanted: set[str], top_k: int) -> list[Ranked]:
+    def _in_time(
+        self, vector, rankings: list, fused: list[Ranked], wanted: set[str], top_k: int
+    ) -> list[Ranked]:
         """The fusion with one more ranking: dense search among the chunks dated by a `wanted`
         key (a Chroma `where` on their "dated" metadata), weighted `date_weight`. When at least
         `date_filter` of the passages it would show are so dated, only those are kept, with the
@@ -211,12 +220,18 @@ class Retriever:
         fused = rrf([*rankings, (in_time, s.date_weight)], s.rrf_k)
         kept = [r for r in fused if self._dated_by(r.chunk_id, wanted)]
         if s.date_filter and len(kept) >= min(s.date_filter, top_k):
-            article = lambda chunk_id: getattr(self.chunks.get(chunk_id), "doc_id", None)  # noqa: E731
+            article = lambda chunk_id: getattr(self.chunks.get(chunk_id), "doc_id", None)
             articles = {article(r.chunk_id) for r in kept[:top_k]} - {None}
-            return [r for r in fused if self._dated_by(r.chunk_id, wanted) or article(r.chunk_id) in articles]
+            return [
+                r
+                for r in fused
+                if self._dated_by(r.chunk_id, wanted) or article(r.chunk_id) in articles
+            ]
         return fused
 
-    def search(self, query: str, top_k: int | None = None, fusion: str | None = None) -> list[Passage]:
+    def search(
+        self, query: str, top_k: int | None = None, fusion: str | None = None
+    ) -> list[Passage]:
         s = self.settings
         top_k = top_k or s.top_k
         fusion = fusion or s.fusion
@@ -240,7 +255,9 @@ class Retriever:
             rankings = [(dense, s.dense_weight), (sparse, s.bm25_weight), (latent, s.latent_weight)]
             fused = rrf(rankings, s.rrf_k)
             wanted = dated.asked_keys(query, self._known) if s.date_weight else set()
-            if wanted:  # "l'appel d'octobre": the passages dated then, up; the others out when enough
+            if (
+                wanted
+            ):  # "l'appel d'octobre": the passages dated then, up; the others out when enough
                 fused = self._in_time(vector, rankings, fused, wanted, top_k)
         dense_by_id = {r.chunk_id: r.score for r in dense}
         bm25_by_id = {r.chunk_id: r.score for r in sparse}
@@ -257,12 +274,19 @@ class Retriever:
                 shown = dated.annotate(text, c.times, max(c.text.find(text), 0))
             passages.append(
                 Passage(
-                    source=c.doc_id, chunk_id=c.id, score=item.score, text=text, rank=rank,
-                    date=c.date, title=c.title, dense_score=dense_by_id.get(c.id),
-                    bm25_score=bm25_by_id.get(c.id), shown=shown if shown != text else "",
+                    source=c.doc_id,
+                    chunk_id=c.id,
+                    score=item.score,
+                    text=text,
+                    rank=rank,
+                    date=c.date,
+                    title=c.title,
+                    dense_score=dense_by_id.get(c.id),
+                    bm25_score=bm25_by_id.get(c.id),
+                    shown=shown if shown != text else "",
                     dated=c.dated,
                 )
-            )  # fmt: skip
+            )
         return passages
 
 

@@ -26,7 +26,11 @@ class FakeLLM(LLM):
     name = "fake"
 
     def __init__(
-        self, script: Script = None, rewrite: Script = None, verdict: Script = None, choice: Script = None
+        self,
+        script: Script = None,
+        rewrite: Script = None,
+        verdict: Script = None,
+        choice: Script = None,
     ) -> None:
         self.script, self.rewrite, self.verdict, self.choice = (
             _scripted(s) for s in (script, rewrite, verdict, choice)
@@ -40,14 +44,18 @@ class FakeLLM(LLM):
         """What the current request is for (set by `complete`, read by `stream`)."""
         return getattr(self._asked, "task", "answer")
 
-    def complete(self, messages: list[Message], max_new_tokens: int, task: str = "answer") -> Iterator[str]:
+    def complete(
+        self, messages: list[Message], max_new_tokens: int, task: str = "answer"
+    ) -> Iterator[str]:
         self._asked.task = task
         try:
             return iter(list(self.stream(messages, max_new_tokens)))
         finally:
             self._asked.task = "answer"
 
-    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+    def choose(
+        self, messages: list[Message], options: list[str], abstain: str | None = None
+    ) -> dict[str, float]:
         """`LLM.choose` reading the `choice` script's reply; unscripted, the first option."""
         if self.choice is not None:
             return super().choose(messages, options, abstain)
@@ -61,9 +69,13 @@ class FakeLLM(LLM):
         self.calls.append(messages)
         self.tasks.append(task)
         chosen, default = {
-            "verify": (self.verdict, _verdict), "rewrite": (self.rewrite, _same_question),
-            "choose": (self.choice, lambda messages: "1"),  # (unscripted, `choose` takes the first option)
-        }.get(task, (self.script, _extractive_reply))  # fmt: skip
+            "verify": (self.verdict, _verdict),
+            "rewrite": (self.rewrite, _same_question),
+            "choose": (
+                self.choice,
+                lambda messages: "1",
+            ),  # (unscripted, `choose` takes the first option)
+        }.get(task, (self.script, _extractive_reply))
         reply = (chosen or default)(messages)
         return iter(re.findall(r"\S+\s*", reply))
 
@@ -89,7 +101,9 @@ def _same_question(messages: list[Message]) -> str:
 
 
 def _extractive_reply(messages: list[Message]) -> str:
-    m = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n|\n\[2\]|\Z)", messages[-1]["content"], flags=re.S | re.M)
+    m = re.search(
+        r"^\[1\][^\n]*\n(.+?)(?:\n\n|\n\[2\]|\Z)", messages[-1]["content"], flags=re.DOTALL | re.MULTILINE
+    )
     if not m:
         return "NO_ANSWER"
     first = re.split(r"(?<=[.!?])\s", m.group(1).strip(), maxsplit=1)[0]

@@ -19,8 +19,7 @@ MONTHS = (
 MONTH_NUMBERS = {
     name: i % 12 + 1
     for i, name in enumerate(
-        "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
-        "january february march april may june july august september october november december".split()
+        ["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
     )
 }
 # Weekdays: French Monday..Sunday, then English.
@@ -28,16 +27,16 @@ DAYS = "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wedne
 DATE_WORDS = set(fold(MONTHS.replace("|", " ")).split()) | set(DAYS.split())
 
 # "10 novembre 2024" anywhere: an article's date in its first lines.
-FULL_DATE = re.compile(rf"\b(\d{{1,2}})(?:er)?\s+({MONTHS})\s+(\d{{4}})\b", re.I)
+FULL_DATE = re.compile(rf"\b(\d{{1,2}})(?:er)?\s+({MONTHS})\s+(\d{{4}})\b", re.IGNORECASE)
 # A day and month, either order, with an optional year: "20 janvier", "November 10, 2024".
 DAY_MONTH = re.compile(
     rf"\b(?:(\d{{1,2}})(?:er)?\s+({MONTHS})|({MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?),?(?:\s+(\d{{4}}))?",
-    re.I,
+    re.IGNORECASE,
 )
 # A date clause opening a sentence: "Le 10 février 2025, …", "On November 10, …", "En 2024, …".
 LEADING_DATE = re.compile(
     rf"^\s*(?:(?:le|on|in|en)\s+)?(?:\d{{1,2}}(?:er)?\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?(?:\s+\d{{4}})?|\d{{4}})\s*,\s*",
-    re.I,
+    re.IGNORECASE,
 )
 
 

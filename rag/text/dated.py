@@ -13,7 +13,16 @@ from __future__ import annotations
 import datetime as dt
 
 from rag.text.normalize import fold
-from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR, Value, When, parse_base, resolve
+from rag.text.timeline import (
+    DAY_NAMES_EN,
+    DAY_NAMES_FR,
+    MONTH_EN,
+    MONTH_FR,
+    Value,
+    When,
+    parse_base,
+    resolve,
+)
 
 
 def label(value: Value, precision: str, lang: str = "fr") -> str:
@@ -25,13 +34,19 @@ def label(value: Value, precision: str, lang: str = "fr") -> str:
         return str(year) if year else ""
     tail = f" {year}" if year else ""
     if precision in ("day", "week") and day:
-        core = f"{'1er' if day == 1 else day} {months[month - 1]}" if lang == "fr" else f"{months[month - 1]} {day}"
+        core = (
+            f"{'1er' if day == 1 else day} {months[month - 1]}"
+            if lang == "fr"
+            else f"{months[month - 1]} {day}"
+        )
         text = f"{core}{',' if lang == 'en' and year else ''}{tail}"
         if precision == "week":
             return f"semaine du {text}" if lang == "fr" else f"week of {text}"
         if year:  # the weekday too: "quel jour de la semaine" is asked as often as the date
             names = DAY_NAMES_FR if lang == "fr" else [d.capitalize() for d in DAY_NAMES_EN]
-            return f"{names[dt.date(year, month, day).weekday()]}{',' if lang == 'en' else ''} {text}"
+            return (
+                f"{names[dt.date(year, month, day).weekday()]}{',' if lang == 'en' else ''} {text}"
+            )
         return text
     return f"{months[month - 1]}{tail}"
 
@@ -39,7 +54,9 @@ def label(value: Value, precision: str, lang: str = "fr") -> str:
 Mark = tuple[int, int, str, str]  # (start, end, the expression as written, its date as shown)
 
 
-def marks(found: list[When], lang: str = "fr", offset: int = 0, date: str | None = None) -> list[Mark]:
+def marks(
+    found: list[When], lang: str = "fr", offset: int = 0, date: str | None = None
+) -> list[Mark]:
     """The expressions whose date says more than they and the article's `date` do, with that
     date as shown, their places counted from `offset`.
 

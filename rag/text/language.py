@@ -9,14 +9,10 @@ from __future__ import annotations
 import re
 
 FR = set(
-    "le la les un une des du de d l qui que quoi quel quelle quels quelles quand où comment "
-    "combien pourquoi est sont a ont été et ou avec pour par sur dans au aux ce cette ces il elle "
-    "ils elles son sa ses leur lors selon entre après avant pas ne y en qu s se".split()
+    ["le", "la", "les", "un", "une", "des", "du", "de", "d", "l", "qui", "que", "quoi", "quel", "quelle", "quels", "quelles", "quand", "où", "comment", "combien", "pourquoi", "est", "sont", "a", "ont", "été", "et", "ou", "avec", "pour", "par", "sur", "dans", "au", "aux", "ce", "cette", "ces", "il", "elle", "ils", "elles", "son", "sa", "ses", "leur", "lors", "selon", "entre", "après", "avant", "pas", "ne", "y", "en", "qu", "s", "se"]
 )
 EN = set(
-    "the a an of to in on at by for with from and or who what which when where why how many "
-    "much is are was were did does do has have had this that these those it its their his her "
-    "between after before not about".split()
+    ["the", "a", "an", "of", "to", "in", "on", "at", "by", "for", "with", "from", "and", "or", "who", "what", "which", "when", "where", "why", "how", "many", "much", "is", "are", "was", "were", "did", "does", "do", "has", "have", "had", "this", "that", "these", "those", "it", "its", "their", "his", "her", "between", "after", "before", "not", "about"]
 )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 # A part ending in one of these is no sentence end: "M. Poutine", "Mme Zelenska", "J.-C.", "U.S."
-_ABBREVIATION = re.compile(r"(?:^|[\s(«\"“'’.-])(?:M|MM|Mme|Mmes|Mlle|Dr|Pr|Me|St|Ste|Mgr|Mr|Mrs|Ms|Jr|Sr|[A-Z])\.$")
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(«\"“'’.-])(?:M|MM|Mme|Mmes|Mlle|Dr|Pr|Me|St|Ste|Mgr|Mr|Mrs|Ms|Jr|Sr|[A-Z])\.$"
+)
 
 
 def sentences(text: str) -> list[str]:

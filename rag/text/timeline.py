@@ -36,8 +36,12 @@ from rag.text.normalize import fold
 VERSION = 3  # of the rules below: a change re-dates every document at the next ingest
 Value = tuple[int | None, int | None, int | None]  # (year, month, day); None: not known
 DAY_NAMES_FR, DAY_NAMES_EN = DAYS.split()[:7], DAYS.split()[7:]  # Monday..Sunday
-MONTH_FR = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()
-MONTH_EN = "January February March April May June July August September October November December".split()
+MONTH_FR = (
+    ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
+)
+MONTH_EN = (
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+)
 _DAYS = "|".join(DAYS.split())
 _UNIT = r"jours?|semaines?|mois|ans?|années?|days?|weeks?|months?|years?"
 _NUM = r"\d{1,3}|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt|an?|one|two|three|four|five|six|seven|eight|nine|ten"
@@ -116,12 +120,18 @@ def resolve(text: str, date: str | None = None) -> list[When]:
     for m in EXPRESSION.finditer(text):
         kind = m.lastgroup
         written = m.group()
-        if kind == "month" and fold(written) in _VERBS and not _MONTH_BEFORE.search(text[: m.start()]):
+        if (
+            kind == "month"
+            and fold(written) in _VERBS
+            and not _MONTH_BEFORE.search(text[: m.start()])
+        ):
             continue  # "You may go", "March on": "in May", "early March" are months
         if kind == "year" and _inside_number(text, m):
             continue
         if kind == "anaphor":
-            recent = anchor if anchor and _sentences_between(text, anchor[2], m.start()) <= 1 else None
+            recent = (
+                anchor if anchor and _sentences_between(text, anchor[2], m.start()) <= 1 else None
+            )
             got = _anaphor(written, (recent[0], recent[1])) if recent else None  # no date: no guess
         elif kind == "weekday":
             got = _weekday(written, base, _tense(text, m.start(), m.end()))
@@ -229,8 +239,18 @@ def _deictic(written: str, base) -> tuple[Value, str] | None:
         return None
     (year, month, day), precision = base
     w = fold(written)
-    step = -1 if re.search(r"derniere?|passee?|last|ago|il y a", w) else 1 if re.search(r"prochaine?|next", w) else 0
-    if re.search(r"\b(?:an|annee|year)\b", w) and "ans" not in w.split() and not re.search(r"\d|il y a|ago", w):
+    step = (
+        -1
+        if re.search(r"derniere?|passee?|last|ago|il y a", w)
+        else 1
+        if re.search(r"prochaine?|next", w)
+        else 0
+    )
+    if (
+        re.search(r"\b(?:an|annee|year)\b", w)
+        and "ans" not in w.split()
+        and not re.search(r"\d|il y a|ago", w)
+    ):
         return (year + step, None, None), "year"
     if re.search(r"\bmois\b|\bmonth\b", w) and not re.search(r"il y a|ago", w):
         return _month_step(year, month, step), "month"
@@ -266,7 +286,9 @@ def _anaphor(written: str, anchor) -> tuple[Value, str] | None:
     if re.search(r"semaine|week", w):
         if precision != "day" or year is None:
             return ((year, month, None), "month") if month else None
-        monday = dt.date(year, month, day) - dt.timedelta(days=dt.date(year, month, day).weekday() + 7)
+        monday = dt.date(year, month, day) - dt.timedelta(
+            days=dt.date(year, month, day).weekday() + 7
+        )
         return (monday.year, monday.month, monday.day), "week"
     step = -1 if re.search(r"veille|before|previous", w) else 0 if "meme" in w else 1
     if precision != "day" or day is None:

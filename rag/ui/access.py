@@ -93,11 +93,30 @@ class Access:
 # Routes the login page itself loads before anyone is logged in: the page, its code and styles.
 PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/pwa_icon")
 PUBLIC_PATHS = {
-    "/", "/login", "/login/", "/logout", "/config", "/config/", "/favicon.ico", "/theme.css",
-    "/gradio_api/theme.css", "/robots.txt", "/manifest.json", "/gradio_api/startup-events",
-}  # fmt: skip
-API_PREFIXES = ("/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/", "/gradio_api/queue/", "/gradio_api/upload")
-UPLOAD_PATHS = {"/gradio_api/upload", "/gradio_api/upload/"}  # gradio limits each file (max_file_size)
+    "/",
+    "/login",
+    "/login/",
+    "/logout",
+    "/config",
+    "/config/",
+    "/favicon.ico",
+    "/theme.css",
+    "/gradio_api/theme.css",
+    "/robots.txt",
+    "/manifest.json",
+    "/gradio_api/startup-events",
+}
+API_PREFIXES = (
+    "/gradio_api/call/",
+    "/gradio_api/run/",
+    "/gradio_api/api/",
+    "/gradio_api/queue/",
+    "/gradio_api/upload",
+)
+UPLOAD_PATHS = {
+    "/gradio_api/upload",
+    "/gradio_api/upload/",
+}  # gradio limits each file (max_file_size)
 
 
 class Guard:
@@ -119,11 +138,15 @@ class Guard:
         else:
             length = _header(scope, b"content-length")
             if length is not None and (not length.isdigit() or int(length) > limit):
-                return await _refuse(send, 413, f"request body over {limit:,} bytes (RAG_MAX_REQUEST_BYTES)")
+                return await _refuse(
+                    send, 413, f"request body over {limit:,} bytes (RAG_MAX_REQUEST_BYTES)"
+                )
             if length is None and _header(scope, b"transfer-encoding"):
                 body, receive = await _buffered(receive, limit)
                 if body is None:
-                    return await _refuse(send, 413, f"request body over {limit:,} bytes (RAG_MAX_REQUEST_BYTES)")
+                    return await _refuse(
+                        send, 413, f"request body over {limit:,} bytes (RAG_MAX_REQUEST_BYTES)"
+                    )
         users = self.access.users
         if users is not None:
             if path in {"/login", "/login/"} and scope.get("method") == "POST":
@@ -136,9 +159,15 @@ class Guard:
                     return await _refuse(send, 403, "only editors can upload files")
         if not path.startswith(API_PREFIXES):
             return await self.app(scope, receive, send)
-        if scope.get("method") == "GET" and path.startswith("/gradio_api/call/") and _unknown_event(scope, path):
+        if (
+            scope.get("method") == "GET"
+            and path.startswith("/gradio_api/call/")
+            and _unknown_event(scope, path)
+        ):
             # gradio would start the event stream, then fail it with a 404 (a broken response)
-            return await _refuse(send, 404, "no such event: POST the call first, then read its event id")
+            return await _refuse(
+                send, 404, "no such event: POST the call first, then read its event id"
+            )
         started = False
 
         async def watched(message):
@@ -155,12 +184,16 @@ class Guard:
             # an upload field that is not a file is a TypeError there, hence a 500. It is the
             # caller's mistake: say so (and keep a line in the log).
             log.warning("bad API request to %s: %s: %s", path, type(exc).__name__, exc)
-            return await _refuse(send, 422, f"malformed request: {type(exc).__name__}: {str(exc)[:200]}")
+            return await _refuse(
+                send, 422, f"malformed request: {type(exc).__name__}: {str(exc)[:200]}"
+            )
 
     async def _login(self, scope, receive, send, users: Users):
         client = f"address:{(scope.get('client') or ('?',))[0]}"
         if not users.logins.reserve(client):  # counted before the check: parallel guesses too
-            return await _refuse(send, 429, "too many failed logins from this address: wait a minute")
+            return await _refuse(
+                send, 429, "too many failed logins from this address: wait a minute"
+            )
 
         async def watched(message):
             if message["type"] == "http.response.start" and message["status"] < 400:
@@ -180,7 +213,9 @@ def _unknown_event(scope, path: str) -> bool:
     try:
         queue = app.get_blocks()._queue
         pending = queue.pending_event_ids_session.values()
-        return event_id not in queue.event_ids_to_events and not any(event_id in ids for ids in pending)
+        return event_id not in queue.event_ids_to_events and not any(
+            event_id in ids for ids in pending
+        )
     except AttributeError:  # another gradio: leave it to gradio
         return False
 
@@ -194,7 +229,9 @@ def _header(scope, name: bytes) -> str | None:
 
 def _session_user(scope) -> str | None:
     """The user of the request's gradio session cookie, or None (no cookie, unknown token)."""
-    from starlette.requests import cookie_parser  # gradio's parser: lenient with other sites' cookies
+    from starlette.requests import (
+        cookie_parser,
+    )  # gradio's parser: lenient with other sites' cookies
 
     app = scope.get("app")
     raw = _header(scope, b"cookie")
@@ -203,7 +240,9 @@ def _session_user(scope) -> str | None:
     cookies = cookie_parser(raw)
     cookie_id = getattr(app, "cookie_id", "")
     tokens = getattr(app, "tokens", {})
-    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(
+        f"access-token-unsecure-{cookie_id}"
+    )
     return tokens.get(token) if token else None
 
 

@@ -13,16 +13,16 @@ from rag.core.offline import offline_environment
 
 offline_environment()  # before gradio (and anything from Hugging Face) is imported
 
-import contextlib  # noqa: E402
-import logging  # noqa: E402
-import sys  # noqa: E402
+import contextlib
+import logging
+import sys
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from rag.core.errors import RagError  # noqa: E402
-from rag.pipeline import RAG  # noqa: E402
-from rag.ui.access import Access, Guard, exposure_error, upload_limit  # noqa: E402
-from rag.ui.chat import (  # noqa: E402
+from rag.core.errors import RagError
+from rag.pipeline import RAG
+from rag.ui.access import Access, Guard, exposure_error, upload_limit
+from rag.ui.chat import (
     Conversation,
     bot_for,
     chat_messages,
@@ -30,7 +30,7 @@ from rag.ui.chat import (  # noqa: E402
     respond,
     respond_in_turn,
 )
-from rag.ui.documents import (  # noqa: E402
+from rag.ui.documents import (
     Progress,
     add_uploads,
     delete_document,
@@ -38,9 +38,9 @@ from rag.ui.documents import (  # noqa: E402
     documents_view,
     upload_files,
 )
-from rag.ui.i18n import EXAMPLES, TEXT  # noqa: E402
-from rag.ui.models import Preparation, kernel_summary, model_names  # noqa: E402
-from rag.ui.render import (  # noqa: E402
+from rag.ui.i18n import EXAMPLES, TEXT
+from rag.ui.models import Preparation, kernel_summary, model_names
+from rag.ui.render import (
     _note,
     highlight,
     latency_text,
@@ -48,13 +48,35 @@ from rag.ui.render import (  # noqa: E402
     sources_html,
 )
 
-
 __all__ = [  # the handlers live in the modules above; tests and tools import them from here
-    "CSS", "EXAMPLES", "HEAD", "TEXT", "Conversation", "Preparation", "Progress", "add_uploads",
-    "bot_for", "build_app", "chat_messages", "delete_document", "document_rows", "documents_view",
-    "highlight", "kernel_summary", "latency_text", "launch", "link_markers", "main", "model_names",
-    "new_conversation", "prepare", "respond", "respond_in_turn", "sources_html", "upload_files",
-]  # fmt: skip
+    "CSS",
+    "EXAMPLES",
+    "HEAD",
+    "TEXT",
+    "Conversation",
+    "Preparation",
+    "Progress",
+    "add_uploads",
+    "bot_for",
+    "build_app",
+    "chat_messages",
+    "delete_document",
+    "document_rows",
+    "documents_view",
+    "highlight",
+    "kernel_summary",
+    "latency_text",
+    "launch",
+    "link_markers",
+    "main",
+    "model_names",
+    "new_conversation",
+    "prepare",
+    "respond",
+    "respond_in_turn",
+    "sources_html",
+    "upload_files",
+]
 
 
 # -- layout ----------------------------------------------------------------------------------
@@ -111,7 +133,9 @@ def build_app(
         gr.Markdown(f"⚠ {notice}", visible=bool(notice), elem_classes="notice")
         signed_in = gr.Markdown("", elem_id="signed-in")
         waiting = preparation is not None and not preparation.done.is_set()
-        model_status = gr.Markdown(preparation.text("fr") if waiting else "", elem_id="model-status")
+        model_status = gr.Markdown(
+            preparation.text("fr") if waiting else "", elem_id="model-status"
+        )
         with gr.Tabs():
             with gr.Tab(t["tab_chat"]) as chat_tab:
                 with gr.Row(equal_height=False):
@@ -167,7 +191,16 @@ def build_app(
 
         async def ask(q, c, k, lang, scores, u, request: gr.Request):
             views = respond_in_turn(
-                access.gate, access.queue_key(request), bot, q, c, k, lang, scores, ui=u, preparation=preparation
+                access.gate,
+                access.queue_key(request),
+                bot,
+                q,
+                c,
+                k,
+                lang,
+                scores,
+                ui=u,
+                preparation=preparation,
             )
             async with contextlib.aclosing(views):  # a dropped event frees its slot at once
                 async for view in views:
@@ -181,8 +214,14 @@ def build_app(
                 done = preparation.done.is_set()
                 return text, gr.Timer(active=not done), model_names(bot) if done else gr.skip()
 
-            timer.tick(poll, [ui], [model_status, timer, model_panel], queue=False,
-                       show_progress="hidden", api_visibility="private")
+            timer.tick(
+                poll,
+                [ui],
+                [model_status, timer, model_panel],
+                queue=False,
+                show_progress="hidden",
+                api_visibility="private",
+            )
 
         def upload(paths, u, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
             return upload_files(bot, paths, u, progress, access.caller(request))
@@ -193,8 +232,12 @@ def build_app(
         def role_view(u, request: gr.Request):  # a reader sees no upload or remove controls
             who = access.caller(request)
             shown = gr.update(visible=who.editor)
-            signed = TEXT[u]["signed_in"].format(name=who.name, role=who.role) if access.users else ""
-            choices = gr.update(visible=who.editor, choices=[r[0] for r in document_rows(bot)], value=None)
+            signed = (
+                TEXT[u]["signed_in"].format(name=who.name, role=who.role) if access.users else ""
+            )
+            choices = gr.update(
+                visible=who.editor, choices=[r[0] for r in document_rows(bot)], value=None
+            )
             return shown, shown, choices, shown, signed
 
         chat_out = [chatbot, sources, latency, conv, question]
@@ -208,33 +251,50 @@ def build_app(
         new.click(new_conversation, ui, chat_out, api_name="new_conversation")
         chatbot.clear(new_conversation, ui, chat_out, api_name=False)  # its own bin icon
         show_scores.change(
-            lambda c, s, u: sources_html(c.last, s, u), [conv, show_scores, ui], sources,
-            api_name=False, concurrency_limit=None,  # pure rendering: no need to wait for a generation
-        )  # fmt: skip
+            lambda c, s, u: sources_html(c.last, s, u),
+            [conv, show_scores, ui],
+            sources,
+            api_name=False,
+            concurrency_limit=None,  # pure rendering: no need to wait for a generation
+        )
         indexing = {"concurrency_limit": 1, "concurrency_id": "indexing"}  # one ingest at a time
-        add.click(upload, [files, ui], [status, table, choice, files], api_name="upload", **indexing)
+        add.click(
+            upload, [files, ui], [status, table, choice, files], api_name="upload", **indexing
+        )
         remove.click(drop, [choice, ui], [status, table, choice], api_name="remove", **indexing)
         docs_tab.select(lambda: documents_view(bot), None, [table, choice], api_name=False)
-        demo.load(role_view, ui, [files, add, choice, remove, signed_in], api_name=False, queue=False)
+        demo.load(
+            role_view, ui, [files, add, choice, remove, signed_in], api_name=False, queue=False
+        )
 
         relabel = [
-            (heading, lambda t: {"value": _heading(t)}), (ui, lambda t: {"label": t["ui_language"]}),
-            (chat_tab, lambda t: {"label": t["tab_chat"]}), (docs_tab, lambda t: {"label": t["tab_docs"]}),
+            (heading, lambda t: {"value": _heading(t)}),
+            (ui, lambda t: {"label": t["ui_language"]}),
+            (chat_tab, lambda t: {"label": t["tab_chat"]}),
+            (docs_tab, lambda t: {"label": t["tab_docs"]}),
             (chatbot, lambda t: {"label": t["chat"]}),
             (question, lambda t: {"label": t["question"], "placeholder": t["placeholder"]}),
-            (send, lambda t: {"value": t["send"]}), (new, lambda t: {"value": t["new"]}),
+            (send, lambda t: {"value": t["send"]}),
+            (new, lambda t: {"value": t["new"]}),
             (examples.dataset, lambda t: {"label": t["examples"]}),
-            (settings_box, lambda t: {"label": t["settings"]}), (top_k, lambda t: {"label": t["top_k"]}),
+            (settings_box, lambda t: {"label": t["settings"]}),
+            (top_k, lambda t: {"label": t["top_k"]}),
             (language, lambda t: {"label": t["language"], "choices": _language_choices(t)}),
-            (show_scores, lambda t: {"label": t["show_scores"]}), (docs_help, lambda t: {"value": t["docs_help"]}),
-            (table, lambda t: {"headers": t["headers"]}), (files, lambda t: {"label": t["upload"]}),
-            (add, lambda t: {"value": t["upload_button"]}), (choice, lambda t: {"label": t["remove"]}),
+            (show_scores, lambda t: {"label": t["show_scores"]}),
+            (docs_help, lambda t: {"value": t["docs_help"]}),
+            (table, lambda t: {"headers": t["headers"]}),
+            (files, lambda t: {"label": t["upload"]}),
+            (add, lambda t: {"value": t["upload_button"]}),
+            (choice, lambda t: {"label": t["remove"]}),
             (remove, lambda t: {"value": t["remove_button"]}),
-        ]  # fmt: skip
+        ]
         ui.change(
             lambda u: [gr.update(**texts(TEXT[u])) for _, texts in relabel],
-            ui, [c for c, _ in relabel], api_name=False, concurrency_limit=None,
-        )  # fmt: skip
+            ui,
+            [c for c, _ in relabel],
+            api_name=False,
+            concurrency_limit=None,
+        )
     return demo
 
 
@@ -260,7 +320,11 @@ def prepare(bot: RAG) -> str:
 
 
 def launch(
-    demo: gr.Blocks, port: int, block: bool = True, max_file_bytes: int = 20_000_000, host: str | None = None
+    demo: gr.Blocks,
+    port: int,
+    block: bool = True,
+    max_file_bytes: int = 20_000_000,
+    host: str | None = None,
 ) -> None:
     """Serve the page on `host` (default: the settings'), behind its login when there are users.
 
@@ -278,11 +342,18 @@ def launch(
     users = access.users
     demo.queue(default_concurrency_limit=1)
     demo.launch(
-        server_name=settings.host, server_port=port, css=CSS, head=HEAD, prevent_thread_lock=not block,
-        show_error=False, footer_links=["api"], max_file_size=max_file_bytes,
-        auth=users.acheck if users else None, auth_message=f"{TEXT['fr']['login']} — {TEXT['en']['login']}" if users else None,
+        server_name=settings.host,
+        server_port=port,
+        css=CSS,
+        head=HEAD,
+        prevent_thread_lock=not block,
+        show_error=False,
+        footer_links=["api"],
+        max_file_size=max_file_bytes,
+        auth=users.acheck if users else None,
+        auth_message=f"{TEXT['fr']['login']} — {TEXT['en']['login']}" if users else None,
         app_kwargs={"middleware": [Middleware(Guard, access=access)]},
-    )  # fmt: skip
+    )
 
 
 def main() -> int:

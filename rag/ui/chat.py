@@ -91,7 +91,9 @@ def respond(
         for item in bot_for(bot, top_k).stream(question, conv.turns, lang):
             if isinstance(item, Answer):  # checked; then again with its short answer
                 answer = item
-                yield _answered(conv, question, answer, show_scores, ui, time.perf_counter() - start)
+                yield _answered(
+                    conv, question, answer, show_scores, ui, time.perf_counter() - start
+                )
                 continue
             first = first if first is not None else time.perf_counter() - start
             text += item
@@ -107,8 +109,16 @@ def respond(
     assert answer is not None
 
 
-async def respond_in_turn(gate: Gate, user: str, bot: RAG, question: str, conv: Conversation | None = None,
-                          *args, ui: str = "fr", **kwargs):  # fmt: skip
+async def respond_in_turn(
+    gate: Gate,
+    user: str,
+    bot: RAG,
+    question: str,
+    conv: Conversation | None = None,
+    *args,
+    ui: str = "fr",
+    **kwargs,
+):
     """`respond` once the fair queue gives `user` a slot; meanwhile "n questions ahead of yours".
 
     Over `gate.per_user` questions of one user, the new one is refused with a message. An async
@@ -146,7 +156,9 @@ async def respond_in_turn(gate: Gate, user: str, bot: RAG, question: str, conv: 
 _MARKDOWN = re.compile(r"[\\`*_\[\]<>#]")  # a quote's own characters, not formatting
 
 
-def _answered(conv: Conversation, question: str, answer: Answer, show_scores: bool, ui: str, wall: float):
+def _answered(
+    conv: Conversation, question: str, answer: Answer, show_scores: bool, ui: str, wall: float
+):
     """The view of a checked answer: its short answer in bold above it, its sources beside."""
     bold = _MARKDOWN.sub(lambda m: "\\" + m.group(0), answer.short or "")
     shown = f"**{bold}**\n\n{answer.text}" if answer.short else answer.text
@@ -155,7 +167,13 @@ def _answered(conv: Conversation, question: str, answer: Answer, show_scores: bo
         conv.shown + [_msg("user", question), _msg("assistant", shown)],
         answer,
     )
-    return chat_messages(done), sources_html(answer, show_scores, ui), latency_text(answer, wall, ui), done, ""
+    return (
+        chat_messages(done),
+        sources_html(answer, show_scores, ui),
+        latency_text(answer, wall, ui),
+        done,
+        "",
+    )
 
 
 def _failed(conv: Conversation, message: str, ui: str):

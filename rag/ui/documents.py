@@ -34,7 +34,9 @@ def _no_progress(*args: object, **kwargs: object) -> None:
     pass
 
 
-def _reindex(bot: RAG, progress: Progress, ui: str, who: Caller = LOCAL, logged: set[str] = frozenset()):
+def _reindex(
+    bot: RAG, progress: Progress, ui: str, who: Caller = LOCAL, logged: set[str] = frozenset()
+):
     """Re-index the folder; what it changed besides `logged` (files changed by hand) is audited."""
     progress(0.2, desc=TEXT[ui]["indexing"])
     report = bot.ingest(wait=REINDEX_WAIT)  # behind a running ingest or an index reopen
@@ -63,7 +65,10 @@ def documents_view(bot: RAG):
 
 
 def upload_files(
-    bot: RAG, paths: Sequence[str] | None, ui: str = "fr", progress: Progress = _no_progress,
+    bot: RAG,
+    paths: Sequence[str] | None,
+    ui: str = "fr",
+    progress: Progress = _no_progress,
     who: Caller = LOCAL,
 ):
     """gr.File paths -> add_uploads; returns (message, table, dropdown, cleared file input)."""
@@ -113,7 +118,10 @@ def add_uploads(
 
 
 def delete_document(
-    bot: RAG, doc_id: str | None, ui: str = "fr", progress: Progress = _no_progress,
+    bot: RAG,
+    doc_id: str | None,
+    ui: str = "fr",
+    progress: Progress = _no_progress,
     who: Caller = LOCAL,
 ):
     """Delete a document's file and re-index; returns (message, table rows, dropdown update)."""
@@ -125,7 +133,9 @@ def delete_document(
     try:
         audit.check_writable(bot.settings)  # no change that the log could not record
         _, digest = remove_document(bot.settings, doc_id)
-        audit.record(bot.settings, who.name, "remove", doc_id, digest)  # the file is gone: say so first
+        audit.record(
+            bot.settings, who.name, "remove", doc_id, digest
+        )  # the file is gone: say so first
         report = _reindex(bot, progress, ui, who, {doc_id})
     except RagError as exc:
         return f"⚠ {t['error']}{t['colon']}{exc}", *documents_view(bot)
@@ -139,7 +149,9 @@ def _refused(bot: RAG, who: Caller, action: str, documents: list[str], ui: str):
     return f"⚠ {TEXT[ui]['not_editor']}", *documents_view(bot)
 
 
-def _log(bot: RAG, who: Caller, action: str, document: str, digest: str, outcome: str, detail: str) -> None:
+def _log(
+    bot: RAG, who: Caller, action: str, document: str, digest: str, outcome: str, detail: str
+) -> None:
     try:
         audit.record(bot.settings, who.name, action, document, digest, outcome, detail=detail)
     except RagError as exc:  # a refusal stands even when it cannot be logged

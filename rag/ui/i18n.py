@@ -83,6 +83,8 @@ _PAIRS = {
     "login": ("Connectez-vous pour poser vos questions.", "Log in to ask your questions."),
     "signed_in": ("Connecté : {name} ({role})", "Signed in: {name} ({role})"),
 }
+
+
 class _Languages(dict):
     """TEXT["fr"], TEXT["en"]; any other value (an API caller's None, "", {}) reads French."""
 
@@ -90,7 +92,9 @@ class _Languages(dict):
         return self["fr"]
 
 
-TEXT = _Languages({lang: {key: pair[i] for key, pair in _PAIRS.items()} for i, lang in enumerate(("fr", "en"))})
+TEXT = _Languages(
+    {lang: {key: pair[i] for key, pair in _PAIRS.items()} for i, lang in enumerate(("fr", "en"))}
+)
 EXAMPLES = [
     ["Quel journal a révélé l'appel entre Trump et Poutine ?"],
     ["Sur quel réseau Trump a-t-il annoncé sa conversation avec Poutine ?"],

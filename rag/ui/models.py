@@ -102,8 +102,10 @@ def kernel_summary(llm: object) -> str:
     if choice is None:
         return text
     prompt = choice.prompt_kernel(True)
-    text += (f"`  \n**Kernels** : `prompts {prompt} ({choice.prefill.get(prompt, 0):.0f} GOP/s), "
-             f"decode {choice.decode_kernel} ({choice.decode.get(choice.decode_kernel, 0):.0f} GB/s)")  # fmt: skip
+    text += (
+        f"`  \n**Kernels** : `prompts {prompt} ({choice.prefill.get(prompt, 0):.0f} GOP/s), "
+        f"decode {choice.decode_kernel} ({choice.decode.get(choice.decode_kernel, 0):.0f} GB/s)"
+    )
     if choice.backend.get("why"):
         text += f"`  \n**Backend** : `{choice.backend['chosen']}: {choice.backend['why']}"
     return text

@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 import re
 
-from rag.text.normalize import MARKER
 from rag.core.types import Answer, Citation
+from rag.text.normalize import MARKER
 from rag.ui.i18n import TEXT
 
 
@@ -46,7 +46,11 @@ def sources_html(answer: Answer | None, show_scores: bool = False, ui: str = "fr
         date = f" · <time>{html.escape(p.date)}</time>" if p and p.date else ""
         scores = f'<div class="scores">{_scores(p)}</div>' if p and show_scores else ""
         marked = quotes[c.number]
-        body = highlight(p.text, *marked) if p else " ".join(f"<mark>{html.escape(q)}</mark>" for q in marked)
+        body = (
+            highlight(p.text, *marked)
+            if p
+            else " ".join(f"<mark>{html.escape(q)}</mark>" for q in marked)
+        )
         items.append(
             f'<article class="source" id="src-{c.number}" tabindex="-1">'
             f'<header><span class="num">[{c.number}]</span> <strong>{html.escape(c.source)}</strong>'

@@ -163,7 +163,9 @@ def decode_without_onednn(model: Any) -> None:
     """
     forward = model.forward
 
-    @functools.wraps(forward)  # keeps forward's signature: `generate` looks for logits_to_keep in it
+    @functools.wraps(
+        forward
+    )  # keeps forward's signature: `generate` looks for logits_to_keep in it
     def forward_fast_decode(*args: Any, **kwargs: Any) -> Any:
         ids = kwargs.get("input_ids", args[0] if args else None)
         if ids is not None and ids.shape[-1] == 1:

@@ -54,8 +54,18 @@ K, N = 1536, 8960  # the probe's big shape: the bundled model's MLP gate/up proj
 PROMPT_ROWS = 128  # rows of the big prompt probe
 DECODE_COPIES = 8  # distinct matrices the decode probe cycles through (110 MB in int8)
 ANSWER_PROMPT, ANSWER_TOKENS = 1000, 64  # the "typical answer" the backends are compared on
-INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
-                     "amx_bf16", "amx_int8", "asimd", "sve")  # fmt: skip
+INTERESTING_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_bf16",
+    "amx_int8",
+    "asimd",
+    "sve",
+)
 
 
 @dataclass
@@ -87,8 +97,12 @@ class KernelChoice:
         """The kernel for a layer's prompts: int8 only where the settings allow and it pays."""
         return self.int8 if int8_layer and self.int8_pays else self.float
 
-    def predict(self, prompt_tokens: int = ANSWER_PROMPT, new_tokens: int = ANSWER_TOKENS,
-                int8_share: float = 5 / 6) -> dict[str, float]:  # fmt: skip
+    def predict(
+        self,
+        prompt_tokens: int = ANSWER_PROMPT,
+        new_tokens: int = ANSWER_TOKENS,
+        int8_share: float = 5 / 6,
+    ) -> dict[str, float]:
         """Predicted first-token seconds, decode tokens/s and answer seconds for the bundled
         model with this choice (`int8_share`: the prompt weights in int8 layers; "mixed" keeps
         the MLP down projection, a sixth, in float)."""
@@ -106,26 +120,38 @@ class KernelChoice:
         if rate <= 0 or rate8 <= 0:
             return {"first_token_s": first, "decode_tps": 0.0, "answer_s": float("inf")}
         step = (bytes4 / rate + bytes8 / rate8) * DECODE_OVERHEAD
-        return {"first_token_s": first, "decode_tps": 1 / step, "answer_s": first + new_tokens * step}
+        return {
+            "first_token_s": first,
+            "decode_tps": 1 / step,
+            "answer_s": first + new_tokens * step,
+        }
 
     def lines(self) -> list[str]:
         """A readable report: the CPU, each kernel's throughput, the choice and why."""
-        out = [f"CPU: {self.cpu} ({self.threads} threads); torch {self.torch}, capability {self.capability}",
-               f"flags: {' '.join(self.flags) or '(none of interest)'}"]  # fmt: skip
+        out = [
+            f"CPU: {self.cpu} ({self.threads} threads); torch {self.torch}, capability {self.capability}",
+            f"flags: {' '.join(self.flags) or '(none of interest)'}",
+        ]
         out.append("prompt kernels (GOP/s, rows x 1536 x 8960):")
         for name in PREFILL_KERNELS:
             note = f"  ({self.notes[name]})" if name in self.notes else ""
             out.append(f"  {name:<7} {self.prefill.get(name, 0.0):8.1f}{note}")
-        out.append(f"decode kernels (GB/s of weights, 1 x 1536 x 8960, {DECODE_COPIES} matrices in turn):")
+        out.append(
+            f"decode kernels (GB/s of weights, 1 x 1536 x 8960, {DECODE_COPIES} matrices in turn):"
+        )
         for name in DECODE_KERNELS:
             note = f"  ({self.notes['decode-' + name]})" if "decode-" + name in self.notes else ""
             out.append(f"  {name:<7} {self.decode.get(name, 0.0):8.1f}{note}")
         why = "int8 beats float" if self.int8_pays else "float beats int8"
-        out.append(f"chosen: prompts {self.prompt_kernel(True)} ({why}; down projections "
-                   f"{self.float}), decode {self.decode_kernel}; probe took {self.probe_s:.2f} s")  # fmt: skip
+        out.append(
+            f"chosen: prompts {self.prompt_kernel(True)} ({why}; down projections "
+            f"{self.float}), decode {self.decode_kernel}; probe took {self.probe_s:.2f} s"
+        )
         p = self.predict()
-        out.append(f"transformers predicted: first token {p['first_token_s']:.1f} s @{ANSWER_PROMPT} "
-                   f"tokens, decode {p['decode_tps']:.1f} tok/s")  # fmt: skip
+        out.append(
+            f"transformers predicted: first token {p['first_token_s']:.1f} s @{ANSWER_PROMPT} "
+            f"tokens, decode {p['decode_tps']:.1f} tok/s"
+        )
         if self.backend:
             out.append(f"auto backend: {self.backend.get('chosen')} ({self.backend.get('why')})")
         return out
@@ -137,10 +163,14 @@ def machine_key(threads: int) -> tuple[str, dict[str, Any]]:
 
     cpu, flags = cpu_info()
     ident = {
-        "cpu": cpu, "flags": flags, "torch": torch.__version__,
+        "cpu": cpu,
+        "flags": flags,
+        "torch": torch.__version__,
         "capability": torch.backends.cpu.get_cpu_capability(),
-        "onednn_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""), "threads": threads, "v": VERSION,
-    }  # fmt: skip
+        "onednn_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+        "threads": threads,
+        "v": VERSION,
+    }
     digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
     return digest, ident
 
@@ -197,8 +227,14 @@ def probe(threads: int) -> KernelChoice:
     torch.set_num_threads(threads)
     start = time.perf_counter()
     key, ident = machine_key(threads)
-    choice = KernelChoice(key=key, cpu=ident["cpu"], flags=ident["flags"],
-                          capability=ident["capability"], torch=ident["torch"], threads=threads)  # fmt: skip
+    choice = KernelChoice(
+        key=key,
+        cpu=ident["cpu"],
+        flags=ident["flags"],
+        capability=ident["capability"],
+        torch=ident["torch"],
+        threads=threads,
+    )
     gen = torch.Generator().manual_seed(0)
     small = QuantLinear(quantize(_grid_weight(256, 256, gen)))
     big = QuantLinear(_random_buffers(N, K, gen))
@@ -208,10 +244,14 @@ def probe(threads: int) -> KernelChoice:
     # fp32 first: the peer every other kernel is screened against, on the same shapes, in the same run
     fp32_small = _small_rate("fp32", small, rows_small)
     choice.prefill["fp32"] = _big_rate("fp32", big, rows_big)
-    scale = choice.prefill["fp32"] / fp32_small if fp32_small > 0 else 1.0  # fp32's big / small rate
+    scale = (
+        choice.prefill["fp32"] / fp32_small if fp32_small > 0 else 1.0
+    )  # fp32's big / small rate
     for name in PREFILL_KERNELS:
         if name != "fp32":
-            choice.prefill[name] = _prompt_rate(name, small, big, rows_small, rows_big, reference, scale, choice.notes)
+            choice.prefill[name] = _prompt_rate(
+                name, small, big, rows_small, rows_big, reference, scale, choice.notes
+            )
     one = torch.randn(1, K, generator=gen).bfloat16()
     for name in DECODE_KERNELS:
         choice.decode[name] = _decode_rate(name, big, one, choice.notes)
@@ -269,11 +309,21 @@ def _small_rate(name: str, small: Any, rows_small: Any) -> float:
 
 def _big_rate(name: str, big: Any, rows_big: Any) -> float:
     _with_kernel(big, name, rows_big)  # warm-up: scratch buffers, oneDNN primitives
-    return 2 * rows_big.shape[0] * K * N / _timed(lambda: _with_kernel(big, name, rows_big), 2) / 1e9
+    return (
+        2 * rows_big.shape[0] * K * N / _timed(lambda: _with_kernel(big, name, rows_big), 2) / 1e9
+    )
 
 
-def _prompt_rate(name: str, small: Any, big: Any, rows_small: Any, rows_big: Any,
-                 reference: Any, scale: float, notes: dict[str, str]) -> float:  # fmt: skip
+def _prompt_rate(
+    name: str,
+    small: Any,
+    big: Any,
+    rows_small: Any,
+    rows_big: Any,
+    reference: Any,
+    scale: float,
+    notes: dict[str, str],
+) -> float:
     """GOP/s of one prompt kernel: first on a 32 x 256 x 256 product (a wrong or catastrophically
     slow kernel shows there), then, when predicted fast enough, on PROMPT_ROWS x 1,536 x 8,960.
 
@@ -303,7 +353,9 @@ def _prompt_rate(name: str, small: Any, big: Any, rows_small: Any, rows_big: Any
         notes[name] = f"wrong results on this CPU ({100 * error:.0f} % off fp32)"
         return 0.0
     rate = _small_rate(name, small, rows_small)
-    if 2 * rows_big.shape[0] * K * N / (rate * scale * 1e9) > PROBE_BUDGET_S:  # its big rate, by fp32's ratio
+    if (
+        2 * rows_big.shape[0] * K * N / (rate * scale * 1e9) > PROBE_BUDGET_S
+    ):  # its big rate, by fp32's ratio
         notes[name] = "too slow on the small probe against fp32; not run on the big one"
         return rate
     if name == "onednn":
@@ -322,7 +374,9 @@ def _decode_rate(name: str, big: Any, one: Any, notes: dict[str, str]) -> float:
     from rag.llm.transformers.quant import QuantLinear
 
     layers = [big] + [
-        QuantLinear({**big.tensors(), "w8": torch.empty_like(big.w8), "w4": torch.empty_like(big.w4)})
+        QuantLinear(
+            {**big.tensors(), "w8": torch.empty_like(big.w8), "w4": torch.empty_like(big.w4)}
+        )
         for _ in range(DECODE_COPIES - 1)
     ]  # timing only: the copies' values are whatever the memory held
     for layer in layers:

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from rag.core.errors import ModelError
-from rag.llm.base import LLM, Message, every_option
-from rag.llm.transformers.prompt_cache import MIN_SHARED, PromptCache, piece_starts
 from rag.core.settings import Settings
-from rag.llm.transformers.convert import convert, guarded, load_folder, one_line, converted_name
+from rag.llm.base import LLM, Message, every_option
+from rag.llm.transformers.convert import convert, converted_name, guarded, load_folder, one_line
+from rag.llm.transformers.prompt_cache import MIN_SHARED, PromptCache, piece_starts
 from rag.llm.weights import JOIN_SHARE, bundled_gguf
 
 
@@ -49,7 +49,9 @@ class TransformersLLM(LLM):
         self.load_seconds: float | None = None  # wall time of load(), conversion included
         self.converted = False  # True when this load() had to convert the GGUF
         self.quantized_path: Path | None = None  # the prepared int4/int8 folder, when quantised
-        self.kernels: Any = None  # rag.llm.transformers.kernels.KernelChoice this load used (quantised only)
+        self.kernels: Any = (
+            None  # rag.llm.transformers.kernels.KernelChoice this load used (quantised only)
+        )
         # Called with (fraction 0..1, step) while a first start prepares the model (the app
         # shows it); None: a progress bar on the terminal.
         self.progress: Any = None
@@ -91,7 +93,9 @@ class TransformersLLM(LLM):
             self._torch.submit(self._ensure_loaded).result()
             yield from self._generate(messages, max_new_tokens)
 
-    def choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+    def choose(
+        self, messages: list[Message], options: list[str], abstain: str | None = None
+    ) -> dict[str, float]:
         """Greedy decoding constrained to the options (each one's tokens, then end of turn),
         renormalised at each step over the tokens some option still allows, and stopped as
         soon as one option is left: one prefill, then one decode step per token the options
@@ -106,22 +110,33 @@ class TransformersLLM(LLM):
             self._torch.submit(self._ensure_loaded).result()
             return self._torch.submit(self._choose, messages, list(options), abstain).result()
 
-    def _choose(self, messages: list[Message], options: list[str], abstain: str | None = None) -> dict[str, float]:
+    def _choose(
+        self, messages: list[Message], options: list[str], abstain: str | None = None
+    ) -> dict[str, float]:
         import torch
 
         torch.set_num_threads(self.settings.threads)
         tok, model = self._tokenizer, self._model
-        ids = list(tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
+        ids = list(
+            tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)[
+                "input_ids"
+            ]
+        )
         end = tok.get_vocab().get("<|im_end|>", tok.eos_token_id)
         every = every_option(options, abstain)
         seqs = {o: tuple(tok(o, add_special_tokens=False)["input_ids"]) + (end,) for o in every}
         cache, _ = self._cache_for(messages, ids)
         share = dict.fromkeys(seqs, 0.0)
-        alive, path, feed, depth = list(seqs), 1.0, ids[cache.get_seq_length():], 0
+        alive, path, feed, depth = list(seqs), 1.0, ids[cache.get_seq_length() :], 0
         try:
             with torch.inference_mode():
                 while len(alive) > 1:
-                    out = model(input_ids=torch.tensor([feed]), past_key_values=cache, use_cache=True, logits_to_keep=1)
+                    out = model(
+                        input_ids=torch.tensor([feed]),
+                        past_key_values=cache,
+                        use_cache=True,
+                        logits_to_keep=1,
+                    )
                     row = out.logits[0, -1].float()
                     branches: dict[int, list[str]] = {}
                     for o in alive:
@@ -131,14 +146,25 @@ class TransformersLLM(LLM):
                     for token, p in zip(tokens, probs):
                         for o in branches[token]:
                             share[o] = path * p / len(branches[token])
-                    takes = [i for i, t in enumerate(tokens) if branches[t] != [abstain]] or list(range(len(tokens)))
+                    takes = [i for i, t in enumerate(tokens) if branches[t] != [abstain]] or list(
+                        range(len(tokens))
+                    )
                     best = max(takes, key=probs.__getitem__)
-                    if depth == 0 and abstain is not None:  # its share stays; the walk goes on without it
-                        branches = {t: [o for o in os if o != abstain] for t, os in branches.items()}
+                    if (
+                        depth == 0 and abstain is not None
+                    ):  # its share stays; the walk goes on without it
+                        branches = {
+                            t: [o for o in os if o != abstain] for t, os in branches.items()
+                        }
                         if not branches[tokens[best]]:
                             break
-                    alive, path, feed, depth = branches[tokens[best]], path * probs[best], [tokens[best]], depth + 1
-        except Exception as exc:  # noqa: BLE001 - any failure of the model is one ModelError
+                    alive, path, feed, depth = (
+                        branches[tokens[best]],
+                        path * probs[best],
+                        [tokens[best]],
+                        depth + 1,
+                    )
+        except Exception as exc:
             raise ModelError(f"choosing failed: {one_line(exc)}") from exc
         share[alive[0]] = path
         if self._keeps_prompts():  # the prompt, for a next request that starts alike
@@ -171,11 +197,17 @@ class TransformersLLM(LLM):
             for begin, end in zip([0, *starts], starts):
                 if begin < done:
                     continue
-                self._model(input_ids=torch.tensor([ids[begin:end]]), past_key_values=cache, use_cache=True,
-                            logits_to_keep=1)  # fmt: skip
+                self._model(
+                    input_ids=torch.tensor([ids[begin:end]]),
+                    past_key_values=cache,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
                 done = end
                 if end == system and keep:
-                    self.systems.put(ids[:system], cache)  # a copy: generation extends `cache` itself
+                    self.systems.put(
+                        ids[:system], cache
+                    )  # a copy: generation extends `cache` itself
         return cache, reused
 
     def _keeps_prompts(self) -> bool:
@@ -187,7 +219,9 @@ class TransformersLLM(LLM):
         if not messages or messages[0].get("role") != "system":
             return 0
         system = self._tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"]
-        fits = MIN_SHARED <= len(system) < len(ids) and ids[: len(system)] == list(system)  # not on the rest
+        fits = MIN_SHARED <= len(system) < len(ids) and ids[: len(system)] == list(
+            system
+        )  # not on the rest
         return len(system) if fits else 0
 
     def _new_cache(self) -> Any:
@@ -258,8 +292,7 @@ class TransformersLLM(LLM):
     def _load_quantized(self, torch: Any, report: Any) -> None:
         """The int4/int8 model prepared straight from the GGUF (rag.llm.transformers.prepare; once per GGUF and
         torch version), with the kernels this CPU runs fastest (rag.llm.transformers.kernels; once per machine)."""
-        from rag.llm.transformers import kernels
-        from rag.llm.transformers import prepare
+        from rag.llm.transformers import kernels, prepare
         from rag.llm.transformers.quant import set_prompt_kernels
 
         folder = Path(self.settings.model_cache).expanduser() / prepare.folder_name(

@@ -41,11 +41,16 @@ GROUP = 32
 
 # GGUF tensor names of a llama-style (qwen2) decoder layer -> transformers' module names
 LAYER_NAMES = {
-    "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
-    "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
-    "ffn_down": "mlp.down_proj", "attn_norm": "input_layernorm",
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+    "attn_norm": "input_layernorm",
     "ffn_norm": "post_attention_layernorm",
-}  # fmt: skip
+}
 HEAD_NAMES = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
 SUPPORTED = ("qwen2", "llama")  # architectures whose GGUF tensors map as above without permutation
 
@@ -81,8 +86,10 @@ def prepare(gguf: Path, folder: Path, progress: Progress | None = None) -> None:
     reader = gg.GGUFReader(gguf)
     arch = _field(reader, "general.architecture")
     if arch not in SUPPORTED:
-        raise ModelError(f"{gguf.name}: architecture {arch!r} cannot be prepared for the transformers "
-                         "backend (supported: qwen2, llama); use RAG_LLM=llamacpp")  # fmt: skip
+        raise ModelError(
+            f"{gguf.name}: architecture {arch!r} cannot be prepared for the transformers "
+            "backend (supported: qwen2, llama); use RAG_LLM=llamacpp"
+        )
     layers = int(_field(reader, f"{arch}.block_count"))
     total = sum(int(t.n_bytes) for t in reader.tensors) or 1
     done = 0
@@ -181,15 +188,21 @@ def _convert(tensor: Any, raw: Any) -> dict[str, Any]:
     module, _, kind = name.rpartition(".")
     linear = kind == "weight" and len(shape) == 2 and module.rsplit(".", 1)[-1] in _LINEAR_LEAVES
     if len(shape) == 1:
-        return {name: torch.from_numpy(_dequantize(blocks, qtype, shape, quants)).to(torch.bfloat16)}
+        return {
+            name: torch.from_numpy(_dequantize(blocks, qtype, shape, quants)).to(torch.bfloat16)
+        }
     rows, cols = shape
     blocks = blocks.reshape(rows, -1)
-    chunk = max(1, (1 << 24) // cols)  # 64 MiB of float32 at a time (the output layer is 233M values)
+    chunk = max(
+        1, (1 << 24) // cols
+    )  # 64 MiB of float32 at a time (the output layer is 233M values)
     if not linear:  # the embedding
         out = torch.empty(rows, cols, dtype=torch.bfloat16)
         for start in range(0, rows, chunk):
             part = blocks[start : start + chunk]
-            out[start : start + len(part)] = torch.from_numpy(_dequantize(part, qtype, [len(part), cols], quants))
+            out[start : start + len(part)] = torch.from_numpy(
+                _dequantize(part, qtype, [len(part), cols], quants)
+            )
         return {name: out}
     buffers: dict[str, Any] = {"bias": None, "w4": None, "sz4": None}
     w8, s8 = [], []
@@ -215,7 +228,16 @@ def _convert(tensor: Any, raw: Any) -> dict[str, Any]:
     return {module: buffers}
 
 
-_LINEAR_LEAVES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head")
+_LINEAR_LEAVES = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+    "lm_head",
+)
 
 
 def _dequantize(blocks: Any, qtype: Any, shape: list[int], quants: Any) -> Any:
@@ -243,7 +265,9 @@ def _q4k_groups(blocks: Any, cols: int) -> tuple[Any, Any, Any]:
     sc, mn = Q4_K.get_scale_min(sb[:, 4:16])
     scale = d * sc.astype(np.float32)  # (superblocks, 8)
     low = -dmin * mn.astype(np.float32)
-    packed = sb[:, 16:].reshape(-1, 4, 1, 32) >> np.array([0, 4], dtype=np.uint8).reshape(1, 1, 2, 1)
+    packed = sb[:, 16:].reshape(-1, 4, 1, 32) >> np.array([0, 4], dtype=np.uint8).reshape(
+        1, 1, 2, 1
+    )
     q = (packed & np.uint8(0x0F)).reshape(rows, cols)
     return (
         torch.from_numpy(q.astype(np.uint8)),
@@ -272,7 +296,9 @@ def _field(reader: Any, key: str) -> Any:
     if field is None:
         raise ModelError(f"the GGUF file has no {key!r} metadata: is it a model file?")
     value = field.parts[field.data[0]]
-    return bytes(value).decode() if value.dtype.kind == "u" and value.dtype.itemsize == 1 else value[0]
+    return (
+        bytes(value).decode() if value.dtype.kind == "u" and value.dtype.itemsize == 1 else value[0]
+    )
 
 
 def _int8_linear(weight: Any) -> dict[str, Any]:
@@ -282,8 +308,13 @@ def _int8_linear(weight: Any) -> dict[str, Any]:
     from rag.llm.transformers.quant import quantize_int8
 
     parts = [quantize_int8(part) for part in weight.split(8192)]
-    return {"w8": torch.cat([w for w, _ in parts]), "s8": torch.cat([s for _, s in parts]).to(torch.bfloat16),
-            "bias": None, "w4": None, "sz4": None}  # fmt: skip
+    return {
+        "w8": torch.cat([w for w, _ in parts]),
+        "s8": torch.cat([s for _, s in parts]).to(torch.bfloat16),
+        "bias": None,
+        "w4": None,
+        "sz4": None,
+    }
 
 
 def _attach_biases(state: dict[str, Any]) -> None:
@@ -312,8 +343,13 @@ class TerminalProgress:
     def __init__(self, title: str = "Preparing the model (once)") -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=100, desc=title, unit="%", file=sys.stderr,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")  # fmt: skip
+        self.bar = tqdm(
+            total=100,
+            desc=title,
+            unit="%",
+            file=sys.stderr,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
+        )
         self.start = time.perf_counter()
 
     def __call__(self, fraction: float, what: str) -> None:

@@ -74,7 +74,9 @@ class PromptCache:
     def clear(self) -> None:
         self._entries.clear()
 
-    def take(self, ids: Sequence[int], new_cache: Callable[[], Any], at: Sequence[int] | None = None) -> tuple[Any, int]:
+    def take(
+        self, ids: Sequence[int], new_cache: Callable[[], Any], at: Sequence[int] | None = None
+    ) -> tuple[Any, int]:
         """A new cache (from `new_cache()`) filled with the longest prefix of `ids` held here
         that ends at one of the positions `at` (`piece_starts`), and its length; `at` None: any
         prefix that leaves MIN_NEW tokens of `ids` to compute."""
@@ -102,7 +104,10 @@ class PromptCache:
         key = tuple(ids)
         if not key or len(key) > self.max_tokens or cache.get_seq_length() < len(key):
             return
-        if any(getattr(layer, "is_sliding", False) or layer.keys.shape[-2] < len(key) for layer in cache.layers):
+        if any(
+            getattr(layer, "is_sliding", False) or layer.keys.shape[-2] < len(key)
+            for layer in cache.layers
+        ):
             return
         n = len(key)
         self._entries.pop(key, None)

@@ -179,7 +179,9 @@ def _token_levels(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return wide.div_(sx).round_(), sx
 
 
-def quantize(weight: torch.Tensor, bias: torch.Tensor | None = None, rows: int = 2048) -> dict[str, Any]:
+def quantize(
+    weight: torch.Tensor, bias: torch.Tensor | None = None, rows: int = 2048
+) -> dict[str, Any]:
     """int8 per-channel weights, plus packed int4 (group 32, on the block's own grid) when that
     reproduces the matrix within INT4_MAX_ERROR. Returns the buffers of a QuantLinear and
     "error4". Works `rows` output rows at a time so that float temporaries stay small."""
@@ -211,7 +213,9 @@ def quantize(weight: torch.Tensor, bias: torch.Tensor | None = None, rows: int =
         "error4": error,
     }
     if qs and error <= INT4_MAX_ERROR:
-        out["w4"] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(torch.cat(qs).to(torch.int32), 2)
+        out["w4"] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(
+            torch.cat(qs).to(torch.int32), 2
+        )
         sz = torch.stack([torch.cat(scales), torch.cat(zeros)], dim=-1).transpose(0, 1)
         out["sz4"] = sz.contiguous().to(torch.bfloat16)
     return out
@@ -263,7 +267,9 @@ def quantize_model(model: torch.nn.Module) -> dict[str, dict[str, torch.Tensor |
     return state
 
 
-def load_quantized(model: torch.nn.Module, state: dict[str, dict[str, torch.Tensor | None]]) -> None:
+def load_quantized(
+    model: torch.nn.Module, state: dict[str, dict[str, torch.Tensor | None]]
+) -> None:
     """Replace the target linears with QuantLinear built from cached buffers."""
     names = targets(model)
     if sorted(names) != sorted(state):
@@ -272,8 +278,9 @@ def load_quantized(model: torch.nn.Module, state: dict[str, dict[str, torch.Tens
         _replace(model, name, QuantLinear(state[name]))
 
 
-def set_prompt_kernels(model: torch.nn.Module, mode: str, choice: Any,
-                       mapped_from: Path | None = None) -> None:  # fmt: skip
+def set_prompt_kernels(
+    model: torch.nn.Module, mode: str, choice: Any, mapped_from: Path | None = None
+) -> None:
     """Which kernel each layer uses, from the machine's measured `choice` (a
     rag.llm.transformers.kernels.KernelChoice). `mode` says which layers may process
     prompts with int8 x int8 matmuls: "int8" all of them, "mixed" all but the MLP's down
@@ -345,7 +352,9 @@ def summary(model: torch.nn.Module) -> dict[str, int]:
     return {
         "int4_layers": len(int4),
         "int8_layers": len(layers) - len(int4),
-        "decode_weight_bytes": sum(m.w4.numel() * m.w4.element_size() if m.int4 else m.w8.numel() for m in layers),
+        "decode_weight_bytes": sum(
+            m.w4.numel() * m.w4.element_size() if m.int4 else m.w8.numel() for m in layers
+        ),
     }
 
 
