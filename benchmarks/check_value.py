@@ -35,9 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(**({"index_dir": args.index} if args.index else {}))
     if args.piaf:
-        settings = piaf.piaf_settings(
-            settings, piaf.corpus_path(settings), args.index or piaf.INDEX
-        )
+        settings = piaf.piaf_settings(settings, piaf.corpus_path(), args.index or piaf.INDEX)
     bot = RAG(settings, llm=object())  # the checks below never call the model (verify is off)
     rows = [
         json.loads(line)

@@ -45,7 +45,7 @@ def main() -> None:
         found = [s.text for s in candidates(passages)]
         answers = [normalize(a) for a in case.get("answers") or []]
         gold = [s for s in found if any(a and a in normalize(s) for a in answers)]
-        messages = choice_messages(bot.settings.prompts_dir, case["question"], passages)
+        messages = choice_messages(bot.settings.answer.prompts_dir, case["question"], passages)
         start = time.perf_counter()
         probs = bot.llm.choose(messages, found, NONE)
         seconds = time.perf_counter() - start

@@ -63,7 +63,7 @@ def measure(llm: TransformersLLM, messages: list[dict[str, str]], new_tokens: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Settings().model_cache)
+    parser.add_argument("--cache", type=Path, default=Settings().generation.model_cache)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--prompt-tokens", type=int, default=400)
     parser.add_argument("--new-tokens", type=int, default=64)

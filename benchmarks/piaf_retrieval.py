@@ -48,7 +48,7 @@ def main() -> None:
     cases = load_testset(args.questions)
     rows = []
     for fusion in ("bm25", "dense", "latent", "rrf"):
-        bot = RAG(base.model_copy(update={"fusion": fusion, "top_k": 20}))
+        bot = RAG(base.updated(**{"fusion": fusion, "top_k": 20}))
         s = run_eval(
             bot,
             cases,
@@ -65,7 +65,7 @@ def main() -> None:
         print(f"{name:<10} {h1:>7.1%} {h5:>7.1%} {mrr:>7.3f} {p50 * 1000:>8.1f} {p95 * 1000:>8.1f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"\nquestions: {s['with_sources']}; peak RSS {peak:.0f} MB; threads {base.threads}; cpus {os.cpu_count()}"
+        f"\nquestions: {s['with_sources']}; peak RSS {peak:.0f} MB; threads {base.generation.threads}; cpus {os.cpu_count()}"
     )
 
 

@@ -94,7 +94,9 @@ def main() -> None:
     with args.out.open("w", encoding="utf-8") as f:
         for c in cases:
             start = time.perf_counter()
-            short = extract(bot.llm, bot.settings.prompts_dir, c["question"], [c["sentence"]])
+            short = extract(
+                bot.llm, bot.settings.answer.prompts_dir, c["question"], [c["sentence"]]
+            )
             secs.append(time.perf_counter() - start)
             ems.append(exact_match(short, c["answers"]))
             f1s.append(token_f1(short, c["answers"]))

@@ -173,7 +173,7 @@ def child(name: str, args) -> dict:
         out[f"ttft_{target}_s"] = first
         out[f"decode_{target}_tps"] = (n - 1) / (total - first) if total > first else None
     model = getattr(llm, "_model", None)
-    if model is not None and settings.quantize:
+    if model is not None and settings.generation.quantize:
         from rag.llm.transformers import quant
 
         out.update(quant.summary(model))
@@ -256,7 +256,7 @@ def _tokenizer(settings):
     from rag.llm.weights import bundled_gguf
 
     gguf = bundled_gguf(settings)
-    for folder in sorted(Path(settings.model_cache).expanduser().glob("*")):
+    for folder in sorted(Path(settings.generation.model_cache).expanduser().glob("*")):
         if (folder / "tokenizer.json").is_file() or (folder / "tokenizer_config.json").is_file():
             return AutoTokenizer.from_pretrained(folder, local_files_only=True)
     return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)

@@ -92,12 +92,14 @@ class RAG:
         from rag.index.version import read_version
 
         now, retriever = time.monotonic(), self._retriever
-        if retriever is None or (not force and now - self._checked < self.settings.index_refresh_s):
+        if retriever is None or (
+            not force and now - self._checked < self.settings.app.index_refresh_s
+        ):
             return False
         self._checked = now
         if read_version(retriever.store) == self._version:
             return False
-        return self._reopen(wait=0.0 if self.settings.chroma_host else REOPEN_WAIT)
+        return self._reopen(wait=0.0 if self.settings.server.chroma_host else REOPEN_WAIT)
 
     def _reopen(self, wait: float) -> bool:
         from rag.core.errors import IndexStateError
@@ -113,7 +115,7 @@ class RAG:
                     forget_client(self._retriever.store)
                 self._open()
         except IndexStateError as exc:
-            if not self.settings.chroma_host:
+            if not self.settings.server.chroma_host:
                 raise IndexStateError(
                     f"another process is changing the index ({exc}) — ask again when its ingest has finished"
                 ) from None
@@ -154,16 +156,16 @@ class RAG:
         progress: bool = True,
         wait: float | None = None,
     ) -> IngestReport:
-        """Bring the index in line with the sources (default: settings.sources); `wait`: seconds
-        to wait for another ingest (default settings.ingest_wait)."""
+        """Bring the index in line with the sources (default: settings.index.sources); `wait`: seconds
+        to wait for another ingest (default settings.index.ingest_wait)."""
         from rag.index.ingest import load_sources
         from rag.index.lock import ingest_lock
         from rag.index.store import Store, drop_collection
         from rag.index.sync import sync
         from rag.index.version import write_version
 
-        paths = [Path(p) for p in (sources or self.settings.sources)]
-        loaded = load_sources(paths, self.settings.max_file_bytes)
+        paths = [Path(p) for p in (sources or self.settings.index.sources)]
+        loaded = load_sources(paths, self.settings.index.max_file_bytes)
         with ingest_lock(self.settings, wait=wait):
             if rebuild:
                 drop_collection(self.settings)
@@ -188,7 +190,9 @@ class RAG:
     # -- asking ---------------------------------------------------------------------------
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
         self.refresh()
-        return self._search(check_question(question, self.settings.max_question_chars), top_k)
+        return self._search(
+            check_question(question, self.settings.answer.max_question_chars), top_k
+        )
 
     def ask(
         self, question: str, history: Sequence[Turn] = (), language: str | None = None
@@ -216,7 +220,7 @@ class RAG:
         constrained to the passages' weekdays (rag.answer.weekday), before the checks; a draft
         the checks withhold gets one second look (`retry_withheld`).
         """
-        question = check_question(question, self.settings.max_question_chars)
+        question = check_question(question, self.settings.answer.max_question_chars)
         self.refresh()
         self.warm()  # loading models is not part of answering: keep it out of the timings
         start = time.perf_counter()
@@ -227,7 +231,7 @@ class RAG:
         best = max(
             (p.dense_score or 0.0 for p in passages), default=None
         )  # None: no passage at all
-        off_topic = first_failure([checks.OFF_TOPIC], best, self.settings.min_dense_score)
+        off_topic = first_failure([checks.OFF_TOPIC], best, self.settings.answer.min_dense_score)
         if off_topic:
             total = time.perf_counter() - start
             timings = Timings(retrieval_s, None, total)
@@ -237,7 +241,7 @@ class RAG:
             return
         passages = self.in_prompt_order(passages)
         accounts = []
-        if self.settings.conflicts:
+        if self.settings.answer.conflicts:
             retriever = self.retriever
             accounts, with_denials = conflicts.find(
                 standalone, passages, retriever.known, retriever.article
@@ -264,7 +268,7 @@ class RAG:
         pieces: list[str] = []
         first_token_s = None
         hidden = True  # hold tokens back while the reply could still be NO_ANSWER
-        for piece in self.llm.complete(messages, self.settings.max_new_tokens):
+        for piece in self.llm.complete(messages, self.settings.generation.max_new_tokens):
             if first_token_s is None:
                 first_token_s = time.perf_counter() - start
             pieces.append(piece)
@@ -280,27 +284,27 @@ class RAG:
         if (
             answer.abstained
             and answer.withheld in checks.SECOND_LOOK
-            and self.settings.retry_withheld
+            and self.settings.answer.retry_withheld
         ):
             again = passages[
                 ::-1
             ]  # it often took a neighbouring passage's fact: read them reversed
             if len(passages) > 1:
                 messages = self._messages(standalone, again, lang)
-                raw = "".join(self.llm.complete(messages, self.settings.max_new_tokens))
+                raw = "".join(self.llm.complete(messages, self.settings.generation.max_new_tokens))
                 second = self._draft(question, standalone, lang, raw, again, messages)
                 answer = answer if second.abstained else second
         timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
         answer = replace(answer, timings=timings)
         yield answer
-        if self.settings.short_answer and not answer.abstained:
+        if self.settings.answer.short_answer and not answer.abstained:
             yield self.shorten(answer)
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("Et combien de temps ?") as a standalone question, using the history."""
         lines = [f"{t['role']}: {' '.join(t['content'].split())[:500]}" for t in history[-6:]]
         prompt = render(
-            self.settings.prompts_dir, "rewrite", history="\n".join(lines), question=question
+            self.settings.answer.prompts_dir, "rewrite", history="\n".join(lines), question=question
         )
         text = "".join(
             self.llm.complete([{"role": "user", "content": prompt}], 64, "rewrite")
@@ -311,14 +315,16 @@ class RAG:
     def in_prompt_order(self, passages: list[Passage]) -> list[Passage]:
         """The passages in the order the prompt shows (and numbers) them: `passage_order`."""
         return (
-            sorted(passages, key=_place) if self.settings.passage_order == "document" else passages
+            sorted(passages, key=_place)
+            if self.settings.advanced.passage_order == "document"
+            else passages
         )
 
     def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
         blocks = passage_blocks(passages)
-        system = render(self.settings.prompts_dir, "system", language=NAMES[lang])
+        system = render(self.settings.answer.prompts_dir, "system", language=NAMES[lang])
         user = render(
-            self.settings.prompts_dir,
+            self.settings.answer.prompts_dir,
             "answer",
             passages=blocks,
             question=question,
@@ -327,7 +333,7 @@ class RAG:
         if any(kind == cit.WEEKDAY for kind, _ in cit.asked_kinds(question)):
             # Told what is asked, this model gives a weekday rather than a date more often
             # (measured: docs/results/2026-11-22-citations-and-checks.md).
-            user += "\n" + render(self.settings.prompts_dir, f"weekday.{lang}")
+            user += "\n" + render(self.settings.answer.prompts_dir, f"weekday.{lang}")
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def _draft(self, question, standalone, lang, raw, passages, messages) -> Answer:
@@ -364,7 +370,7 @@ class RAG:
         try:
             short = extract(
                 self.llm,
-                self.settings.prompts_dir,
+                self.settings.answer.prompts_dir,
                 question,
                 [c.quote for c in answer.citations],
                 answer.text,
@@ -410,11 +416,12 @@ class RAG:
         cited = [passages[c.number - 1].prompt_text for c in citations]
         s = self.settings
         failed = first_failure(
-            checks.RULES, Draft(question, lang, text, cited, s.min_key_support, s.min_support)
+            checks.RULES,
+            Draft(question, lang, text, cited, s.answer.min_key_support, s.answer.min_support),
         )
         if failed:
             return text, citations, failed
-        if s.verify and not self.verify(question, text, cited):
+        if s.advanced.verify and not self.verify(question, text, cited):
             return text, citations, checks.UNCONFIRMED.withheld()
         completed = cit.complete_citations(text, passages, question, lang)
         if completed != text:
@@ -429,7 +436,7 @@ class RAG:
         """
         passage = "\n\n".join(without_orders(text) for text in cited)
         prompt = render(
-            self.settings.prompts_dir,
+            self.settings.answer.prompts_dir,
             "verify",
             passage=passage,
             question=question,

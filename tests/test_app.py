@@ -128,8 +128,8 @@ def test_answer_language_and_top_k_reach_the_pipeline(bot):
     answer_calls = [c for c, task in zip(bot.llm.calls, bot.llm.tasks) if task == "answer"]
     assert "English" in answer_calls[-1][0]["content"]  # the shared fake saw the system prompt
     variant = app.bot_for(bot, 2)
-    assert variant is not bot and variant.llm is bot.llm and variant.settings.top_k == 2
-    assert app.bot_for(bot, bot.settings.top_k) is bot
+    assert variant is not bot and variant.llm is bot.llm and variant.settings.retrieval.top_k == 2
+    assert app.bot_for(bot, bot.settings.retrieval.top_k) is bot
 
 
 def test_scores_toggle(bot):

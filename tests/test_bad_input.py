@@ -58,7 +58,7 @@ def in_process(monkeypatch, capsys, settings, *args) -> tuple[int, str, str]:
         "RAG_EMBEDDER": "fake",
         "RAG_LLM": "fake",
         "RAG_MIN_DENSE_SCORE": "0",
-        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_INDEX_DIR": str(settings.index.index_dir),
     }.items():
         monkeypatch.setenv(key, value)
     code = main(list(args))
@@ -229,9 +229,9 @@ def test_an_index_of_another_schema_asks_for_a_rebuild(settings):
 
     from rag.index.store import _refusing_embedding_function
 
-    settings.index_dir.mkdir(parents=True)
+    settings.index.index_dir.mkdir(parents=True)
     client = chromadb.PersistentClient(
-        str(settings.index_dir), chromadb.Settings(anonymized_telemetry=False)
+        str(settings.index.index_dir), chromadb.Settings(anonymized_telemetry=False)
     )
     client.create_collection(
         "documents",
@@ -302,7 +302,7 @@ def test_a_full_disk_during_ingest(bot, settings, seeds, monkeypatch, capsys, fa
     code, _, err = in_process(monkeypatch, capsys, settings, "ingest", str(seeds))
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(
-        f"Error: the disk is full: cannot write the index at {settings.index_dir}/ — free some space"
+        f"Error: the disk is full: cannot write the index at {settings.index.index_dir}/ — free some space"
     )
     assert "what was indexed before is kept" in err
     monkeypatch.undo()

@@ -10,7 +10,9 @@ from rag.core.settings import Settings
 def draft(question, lang, text, cited):
     """A Draft with the default thresholds."""
     defaults = Settings()
-    return Draft(question, lang, text, cited, defaults.min_key_support, defaults.min_support)
+    return Draft(
+        question, lang, text, cited, defaults.answer.min_key_support, defaults.answer.min_support
+    )
 
 
 ROWS = [
@@ -131,7 +133,7 @@ def test_an_abstained_answer_carries_the_code_of_the_check(settings):
     )
     answer = invented.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
     assert answer.abstained and answer.withheld in checks.CODES and answer.withheld != "off-topic"
-    off = RAG(settings.model_copy(update={"min_dense_score": 2.0}), llm=FakeLLM(["unused"]))
+    off = RAG(settings.updated(**{"min_dense_score": 1.0}), llm=FakeLLM(["unused"]))
     assert off.ask("Quel temps fera-t-il demain ?").withheld == "off-topic"
     answered = RAG(settings).ask("Marc Fogel a-t-il été libéré ?")
     assert not answered.abstained and answered.withheld == ""

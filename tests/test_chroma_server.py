@@ -82,8 +82,8 @@ def chroma_server(tmp_path_factory):
 def remote_settings(settings, chroma_server, request) -> Settings:
     """The usual fake settings, with the index in the server under a collection of its own."""
     name = "t" + str(abs(hash(request.node.name)))[:12]
-    return settings.model_copy(
-        update={"chroma_host": "127.0.0.1", "chroma_port": chroma_server, "collection": name}
+    return settings.updated(
+        **{"chroma_host": "127.0.0.1", "chroma_port": chroma_server, "collection": name}
     )
 
 
@@ -100,8 +100,8 @@ def test_ingest_and_ask_through_the_server(remote_settings):
         and answer.citations[0].quote in answer.passages[answer.citations[0].number - 1].text
     )
     # Nothing of the index is on this machine: only the ingest lock, in model_cache.
-    assert not (remote_settings.index_dir / "chroma.sqlite3").exists()
-    assert list(remote_settings.model_cache.glob(".ingest-127.0.0.1-*.lock"))
+    assert not (remote_settings.index.index_dir / "chroma.sqlite3").exists()
+    assert list(remote_settings.generation.model_cache.glob(".ingest-127.0.0.1-*.lock"))
 
 
 def test_server_index_equals_the_embedded_one(remote_settings, settings):
@@ -141,7 +141,7 @@ def test_embedder_guard_and_missing_collection_on_the_server(remote_settings):
 
 def test_unreachable_server_is_one_line(settings):
     port = free_port()
-    s = settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": port})
+    s = settings.updated(**{"chroma_host": "127.0.0.1", "chroma_port": port})
     with pytest.raises(IndexStateError) as err:
         RAG(s, llm=FakeLLM()).ask("Qui ?")
     message = str(err.value)
@@ -156,7 +156,7 @@ def test_cli_against_the_server(remote_settings, seeds, tmp_path):
         "RAG_LLM": "fake",
         "RAG_MIN_DENSE_SCORE": "0",
         "RAG_CHROMA_HOST": "127.0.0.1",
-        "RAG_CHROMA_PORT": str(remote_settings.chroma_port),
+        "RAG_CHROMA_PORT": str(remote_settings.server.chroma_port),
         "RAG_COLLECTION": "cli",
         "RAG_MODEL_CACHE": str(tmp_path / "cache"),
         "RAG_INDEX_DIR": str(tmp_path / "unused"),
@@ -230,15 +230,15 @@ class TokenProxy:
 
 
 def test_token_is_sent_and_a_wrong_one_is_a_clear_error(remote_settings):
-    proxy = TokenProxy(remote_settings.chroma_port, "s3cret")
+    proxy = TokenProxy(remote_settings.server.chroma_port, "s3cret")
     try:
-        through = remote_settings.model_copy(update={"chroma_port": proxy.port})
+        through = remote_settings.updated(**{"chroma_port": proxy.port})
         with pytest.raises(
             IndexStateError, match="cannot reach the Chroma server .*RAG_CHROMA_TOKEN"
         ):
             RAG(through).ingest(progress=False)
         token = Settings(chroma_token="s3cret").chroma_token
-        report = RAG(through.model_copy(update={"chroma_token": token})).ingest(progress=False)
+        report = RAG(through.updated(**{"chroma_token": token})).ingest(progress=False)
         assert len(report.added) == 5
         assert proxy.seen[-1]["Authorization"] == "Bearer s3cret"
         assert proxy.seen[-1]["X-Chroma-Token"] == "s3cret"

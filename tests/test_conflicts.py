@@ -185,9 +185,7 @@ def test_english_question_gets_an_english_lead_and_the_quotes_as_written():
 @pytest.fixture
 def make_bot(settings):
     RAG(settings).ingest(progress=False)
-    return lambda **overrides: RAG(
-        settings.model_copy(update=overrides), llm=FakeLLM(lambda m: "Oui [1].")
-    )
+    return lambda **overrides: RAG(settings.updated(**overrides), llm=FakeLLM(lambda m: "Oui [1]."))
 
 
 def test_the_pipeline_says_both_accounts_without_asking_the_model(make_bot):

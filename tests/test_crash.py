@@ -73,8 +73,8 @@ def env_for(s: Settings) -> dict[str, str]:
         "RAG_EMBEDDER": "fake",
         "RAG_LLM": "fake",
         "RAG_MIN_DENSE_SCORE": "0",
-        "RAG_INDEX_DIR": str(s.index_dir),
-        "RAG_MODEL_CACHE": str(s.model_cache),
+        "RAG_INDEX_DIR": str(s.index.index_dir),
+        "RAG_MODEL_CACHE": str(s.generation.model_cache),
         "RAG_EMBED_BATCH_SIZE": "4",
         "RAG_CHUNK_SIZE": "60",
         "RAG_CHUNK_OVERLAP": "10",
@@ -150,7 +150,7 @@ CHECKER = textwrap.dedent(
 
     s = Settings()
     out = {"stored": 0, "retrieval_ok": True}
-    if (s.index_dir / "chroma.sqlite3").exists():
+    if (s.index.index_dir / "chroma.sqlite3").exists():
         stored = {c.id: c.text for c in Store(s, "hash-bow-256").all_chunks()}
         out["stored"] = len(stored)
         if stored:
@@ -167,7 +167,7 @@ CHECKER = textwrap.dedent(
 
 
 def check(s: Settings, mode: str) -> dict:
-    env = {**env_for(s), "RAG_SOURCES": json.dumps([str(p) for p in s.sources])}
+    env = {**env_for(s), "RAG_SOURCES": json.dumps([str(p) for p in s.index.sources])}
     result = subprocess.run(
         [sys.executable, "-c", CHECKER, str(Path(__file__).parent), mode],
         env=env,
@@ -235,7 +235,7 @@ def test_killed_first_ingest_recovers_exactly(corpus, tmp_path, mode, n, delay):
 def test_killed_update_recovers_exactly(corpus, tmp_path, mode, n, delay):
     s = settings_for(tmp_path, "index", corpus["v1"])
     RAG(s).ingest(progress=False)
-    s2 = s.model_copy(update={"sources": [corpus["v2"]]})
+    s2 = s.updated(**{"sources": [corpus["v2"]]})
     result = killed_ingest(s2, corpus["v2"], mode, n, delay)
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
     assert_recovers(s2, corpus["v2"], corpus["clean"]["v2"])
@@ -296,7 +296,7 @@ def test_a_second_ingest_is_refused_then_waits_then_runs(corpus, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    lock = s.index_dir / ".ingest-documents.lock.pid"
+    lock = s.index.index_dir / ".ingest-documents.lock.pid"
     deadline = time.monotonic() + 60
     while not lock.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -304,7 +304,7 @@ def test_a_second_ingest_is_refused_then_waits_then_runs(corpus, tmp_path):
     refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and slow.poll() is None
     assert refused.stderr.strip().splitlines() == [
-        f"Error: another ingest is running on {s.index_dir}/ (pid {slow.pid}) — wait for it to "
+        f"Error: another ingest is running on {s.index.index_dir}/ (pid {slow.pid}) — wait for it to "
         "finish, or run 'rag ingest --wait SECONDS' to queue behind it"
     ]
     waited = subprocess.run(
@@ -320,7 +320,7 @@ def test_a_killed_ingest_leaves_no_stale_lock(corpus, tmp_path):
     s = settings_for(tmp_path, "index", corpus["v1"])
     result = killed_ingest(s, corpus["v1"], "after-upsert", 2)
     assert result.returncode == -signal.SIGKILL
-    assert (s.index_dir / ".ingest-documents.lock.pid").exists()  # the holder died holding it
+    assert (s.index.index_dir / ".ingest-documents.lock.pid").exists()  # the holder died holding it
     ok = subprocess.run(
         [sys.executable, "-m", "rag.cli.main", "ingest", str(corpus["v1"])],
         env=env_for(s),

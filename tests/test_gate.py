@@ -9,6 +9,7 @@ from rag.core.errors import InputError
 from rag.evaluation.gate import THRESHOLDS, failures, format_gate, load_thresholds, record
 from rag.core.settings import Settings
 from rag.evaluation.piaf import corpus_path, questions_path
+from rag.evaluation.settings import EvaluationSettings
 from tests.test_piaf import PARAGRAPHS
 from tests.test_piaf import QUESTIONS as PIAF_QUESTIONS
 
@@ -157,8 +158,8 @@ def test_gate_refuses_another_embedder_than_the_recorded_one(capsys, tmp_path):
 
 @pytest.mark.embedder
 @pytest.mark.skipif(
-    not (corpus_path(Settings()).exists() and questions_path(Settings()).exists()),
-    reason=f"needs the PIAF data in {Settings().piaf_dir}",
+    not (corpus_path().exists() and questions_path().exists()),
+    reason=f"needs the PIAF data in {EvaluationSettings().piaf_dir}",
 )
 def test_real_gate_passes_the_recorded_thresholds(tmp_path, capsys):
     """The CI gate: e5-small, seeds test set and 100 PIAF questions over a 300-paragraph subset,

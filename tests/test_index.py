@@ -37,7 +37,7 @@ def test_ingest_is_incremental(settings, seeds):
 def test_rebuilt_index_equals_incremental(settings, tmp_path):
     RAG(settings).ingest(progress=False)
     a = sorted((c.id, c.text) for c in Store(settings, "hash-bow-256").all_chunks())
-    other = settings.model_copy(update={"index_dir": tmp_path / "other"})
+    other = settings.updated(**{"index_dir": tmp_path / "other"})
     RAG(other).ingest(progress=False)
     RAG(other).ingest(rebuild=True, progress=False)
     b = sorted((c.id, c.text) for c in Store(other, "hash-bow-256").all_chunks())
@@ -69,9 +69,7 @@ def test_concurrent_ingest_is_refused(settings):
 
 
 def test_windows_are_stored_beside_chunks_and_search_returns_chunks(settings):
-    bot = RAG(
-        settings.model_copy(update={"chunk_size": 200, "window_size": 40, "window_overlap": 0})
-    )
+    bot = RAG(settings.updated(**{"chunk_size": 200, "window_size": 40, "window_overlap": 0}))
     bot.ingest(progress=False)
     store = Store(bot.settings, "hash-bow-256")
     ids = store.record_ids("003_17ab84beb0fc2423.txt")

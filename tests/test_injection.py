@@ -222,7 +222,7 @@ def test_a_gradio_temp_path_keeps_only_its_base_name(settings, tmp_path, seeds):
 
 
 def test_the_upload_size_limit_is_a_setting(settings, seeds):
-    bot = RAG(settings.model_copy(update={"max_upload_bytes": 100}))
+    bot = RAG(settings.updated(**{"max_upload_bytes": 100}))
     message, *_ = app.add_uploads(bot, [("big.txt", b"mot " * 30)], "en")
     assert (
         "120 bytes is over the 100-byte upload limit" in message

@@ -44,13 +44,13 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name, names", EXPECTED.items())
 def test_every_prompt_renders_with_its_variables(name, names):
-    prompts_dir = Settings().prompts_dir
+    prompts_dir = Settings().answer.prompts_dir
     text = render(prompts_dir, name, **{n: f"<{n}>" for n in names})
     assert all(f"<{n}>" in text for n in names)
 
 
 def test_every_prompt_file_is_known():
-    files = {p.stem for p in Settings().prompts_dir.glob("*.txt")}
+    files = {p.stem for p in Settings().answer.prompts_dir.glob("*.txt")}
     assert files == set(EXPECTED)
 
 

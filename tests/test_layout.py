@@ -135,7 +135,7 @@ def test_a_non_editable_install_answers_from_a_folder_outside_the_repo(tmp_path,
     ).stdout.strip()
     assert where.startswith(site), where
     templates = subprocess.run(
-        [str(python), "-c", "from rag import Settings; print(Settings().prompts_dir)"],
+        [str(python), "-c", "from rag import Settings; print(Settings().answer.prompts_dir)"],
         cwd=work,
         env=env,
         capture_output=True,
@@ -157,13 +157,11 @@ def test_a_non_editable_install_answers_from_a_folder_outside_the_repo(tmp_path,
 
 @pytest.mark.parametrize("field", ["llm", "fusion"])
 def test_the_names_the_cli_offers_are_the_settings_names(field):
-    from typing import get_args
-
     from rag.core.choices import FUSIONS, LLM_BACKENDS
-    from rag.core.settings import Settings
+    from rag.core.settings import SECTIONS, section_of
     from rag.llm.registry import BACKENDS
 
-    names = get_args(Settings.model_fields[field].annotation)
+    names = tuple(m.value for m in SECTIONS[section_of(field)].model_fields[field].annotation)
     assert (
         names == {"llm": LLM_BACKENDS, "fusion": FUSIONS}[field]
     )  # the settings' type is built from them

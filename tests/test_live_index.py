@@ -28,17 +28,17 @@ def env_of(settings) -> dict[str, str]:
     """The environment of a `rag` command in another process on the same index."""
     env = {
         **os.environ,
-        "RAG_SOURCES": json.dumps([str(p) for p in settings.sources]),
-        "RAG_INDEX_DIR": str(settings.index_dir),
-        "RAG_COLLECTION": settings.collection,
+        "RAG_SOURCES": json.dumps([str(p) for p in settings.index.sources]),
+        "RAG_INDEX_DIR": str(settings.index.index_dir),
+        "RAG_COLLECTION": settings.index.collection,
         "RAG_EMBEDDER": "fake",
         "RAG_LLM": "fake",
-        "RAG_MODEL_CACHE": str(settings.model_cache),
+        "RAG_MODEL_CACHE": str(settings.generation.model_cache),
     }
-    if settings.chroma_host:
+    if settings.server.chroma_host:
         env |= {
-            "RAG_CHROMA_HOST": settings.chroma_host,
-            "RAG_CHROMA_PORT": str(settings.chroma_port),
+            "RAG_CHROMA_HOST": settings.server.chroma_host,
+            "RAG_CHROMA_PORT": str(settings.server.chroma_port),
         }
     return env
 
@@ -78,8 +78,8 @@ def live_settings(request, settings):
     if request.param == "folder":
         return settings
     port = request.getfixturevalue("chroma_server")
-    return settings.model_copy(
-        update={"chroma_host": "127.0.0.1", "chroma_port": port, "collection": "live"}
+    return settings.updated(
+        **{"chroma_host": "127.0.0.1", "chroma_port": port, "collection": "live"}
     )
 
 
@@ -106,7 +106,7 @@ def test_the_running_app_answers_from_another_process_ingest(live_settings, seed
 def test_no_reopen_while_an_ingest_holds_the_lock(live_settings, seeds):
     """A finished ingest, then another that holds the lock for 2 s: the server's old state is
     served meanwhile; the folder's question waits for the lock, then answers from the new state."""
-    bot = RAG(live_settings.model_copy(update={"index_refresh_s": 0.0}), llm=FakeLLM())
+    bot = RAG(live_settings.updated(**{"index_refresh_s": 0.0}), llm=FakeLLM())
     bot.ingest(progress=False)
     assert "zorglub.txt" not in [
         p.source for p in bot.retrieve(QUESTION)
@@ -120,7 +120,7 @@ def test_no_reopen_while_an_ingest_holds_the_lock(live_settings, seeds):
         waited = time.monotonic() - start
     finally:
         holder.wait(20)
-    if live_settings.chroma_host:
+    if live_settings.server.chroma_host:
         assert first != "zorglub.txt" and waited < 1  # not reopened under the lock
         assert bot.refresh(force=True)
     else:
@@ -133,7 +133,7 @@ def test_a_question_waits_no_longer_than_reopen_wait(settings, seeds, monkeypatc
     from rag.core.errors import IndexStateError
 
     monkeypatch.setattr(rag.pipeline, "REOPEN_WAIT", 0.5)
-    bot = RAG(settings.model_copy(update={"index_refresh_s": 0.0}), llm=FakeLLM())
+    bot = RAG(settings.updated(**{"index_refresh_s": 0.0}), llm=FakeLLM())
     bot.ingest(progress=False)
     bot.retrieve(QUESTION)
     (seeds / "zorglub.txt").write_bytes(ARTICLE)

@@ -79,7 +79,7 @@ def test_generation_and_indexing_have_their_own_queues(settings):
     from rag.ui import app
     from rag.pipeline import RAG
 
-    bot = RAG(settings.model_copy(update={"concurrency": 3}))
+    bot = RAG(settings.updated(**{"concurrency": 3}))
     demo = app.build_app(bot)
     fns = list(demo.fns.values())
     ask = [f for f in fns if f.name == "ask"]

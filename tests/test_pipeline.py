@@ -13,7 +13,7 @@ def make_bot(settings):
 
     def make(script=None, rewrite=None, choice=None, **overrides) -> RAG:
         return RAG(
-            settings.model_copy(update=overrides),
+            settings.updated(**overrides),
             llm=FakeLLM(script, rewrite=rewrite, choice=choice),
         )
 
@@ -297,7 +297,7 @@ def test_verification_when_enabled_asks_the_model_and_follows_its_verdict(settin
     says_no = FakeLLM(
         verdict=lambda messages: "NO"
     )  # answers extractively, rejects every verification
-    bot = RAG(settings.model_copy(update={"verify": True}), llm=says_no)
+    bot = RAG(settings.updated(**{"verify": True}), llm=says_no)
     answer = bot.ask(question)
     assert answer.abstained and answer.draft
     assert bot.llm.tasks == ["answer", "verify"]

@@ -134,8 +134,8 @@ def test_real_server_refuses_a_bad_key_with_one_line(llama_server, key):
 
 @pytest.mark.server
 def test_real_server_answers_through_the_pipeline(llama_server, settings):
-    s = settings.model_copy(
-        update={
+    s = settings.updated(
+        **{
             "llm": "openai",
             "openai_base_url": llama_server,
             "openai_model": ALIAS,
@@ -143,7 +143,7 @@ def test_real_server_answers_through_the_pipeline(llama_server, settings):
             "max_new_tokens": 30,
         }
     )
-    s = s.model_copy(update={"openai_api_key": Settings(openai_api_key=API_KEY).openai_api_key})
+    s = s.updated(**{"openai_api_key": Settings(openai_api_key=API_KEY).openai_api_key})
     bot = RAG(s)
     bot.ingest(progress=False)
     answer = bot.ask(
@@ -158,15 +158,15 @@ def test_api_key_is_never_dumped():
     s = Settings(llm="openai", openai_api_key="sk-secret", chroma_token="tok-secret")
     for text in (repr(s), str(s), s.model_dump_json(), json.dumps(s.model_dump(), default=str)):
         assert "sk-secret" not in text and "tok-secret" not in text
-    assert s.openai_api_key.get_secret_value() == "sk-secret"
+    assert s.server.openai_api_key.get_secret_value() == "sk-secret"
 
 
 def test_api_key_comes_from_either_variable(monkeypatch):
     monkeypatch.delenv("RAG_OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "from-openai")
-    assert Settings().openai_api_key.get_secret_value() == "from-openai"
+    assert Settings().server.openai_api_key.get_secret_value() == "from-openai"
     monkeypatch.setenv("RAG_OPENAI_API_KEY", "from-rag")
-    assert Settings().openai_api_key.get_secret_value() == "from-rag"
+    assert Settings().server.openai_api_key.get_secret_value() == "from-rag"
 
 
 # -- a scripted server that fails on purpose -------------------------------------------------

@@ -45,7 +45,7 @@ def test_spans_are_verbatim_short_and_end_on_a_word_that_can_end_an_answer():
 
 
 def test_extract_takes_the_option_the_model_chose(tmp_path):
-    prompts = Settings().prompts_dir
+    prompts = Settings().answer.prompts_dir
     llm = FakeLLM(choice=["Washington Post"])
     assert extract(llm, prompts, QUESTION, [SENTENCE]) == "Washington Post"
     prompt = llm.calls[-1][-1]["content"]
@@ -112,13 +112,13 @@ def test_llamacpp_picks_the_span_under_its_grammar():
     from rag.llm.llamacpp import LlamaCppLLM
 
     llm = LlamaCppLLM(Settings(model_cache=MODEL_CACHE, model_file=None, threads=2))
-    short = extract(llm, Settings().prompts_dir, QUESTION, [SENTENCE])
+    short = extract(llm, Settings().answer.prompts_dir, QUESTION, [SENTENCE])
     assert short in spans(SENTENCE) and "Washington Post" in short and len(short.split()) <= 3, (
         short
     )
     duration = "Selon lui, les deux chefs d'Etat ont convenu pendant cet entretien d'une heure et demie de travailler ensemble."
     short = extract(
-        llm, Settings().prompts_dir, "Combien de temps a duré l'entretien ?", [duration]
+        llm, Settings().answer.prompts_dir, "Combien de temps a duré l'entretien ?", [duration]
     )
     assert "heure et demie" in short and len(short.split()) <= 5, short
 

@@ -67,7 +67,7 @@ class RankBot:
         self.settings = settings
 
     def retrieve(self, question):
-        docs = ["d1", "d2"] if self.settings.top_k >= 3 else ["d9"]
+        docs = ["d1", "d2"] if self.settings.retrieval.top_k >= 3 else ["d9"]
         return [Passage(d, f"{d}:0", 1.0, "t", i) for i, d in enumerate(docs, 1)]
 
 
@@ -76,7 +76,14 @@ def test_run_sweep_writes_a_file_per_combination_and_a_table(tmp_path):
     built = []
 
     def make_bot(settings, own_index):
-        built.append((settings.top_k, settings.fusion, own_index, settings.index_dir))
+        built.append(
+            (
+                settings.retrieval.top_k,
+                settings.retrieval.fusion,
+                own_index,
+                settings.index.index_dir,
+            )
+        )
         return RankBot(settings)
 
     grid = {"top_k": [2, 3], "fusion": ["bm25"]}
@@ -99,7 +106,7 @@ def test_run_sweep_writes_a_file_per_combination_and_a_table(tmp_path):
 def test_index_settings_get_their_own_index(tmp_path):
     built = []
     run_sweep(
-        lambda s, own: built.append((own, s.index_dir)) or RankBot(s),
+        lambda s, own: built.append((own, s.index.index_dir)) or RankBot(s),
         Settings(top_k=3),
         [{"id": "q", "question": "Q", "answers": [], "sources": ["d1"]}],
         tmp_path,
@@ -127,7 +134,7 @@ def test_cli_sweep_with_fakes(tmp_path, settings, capsys):
         "--llm",
         "fake",
         "--index",
-        str(settings.index_dir),
+        str(settings.index.index_dir),
         "eval",
         "sweep",
         str(SEEDS_TESTSET),

@@ -150,7 +150,7 @@ def test_documents_from_chunks_keep_overlapping_sentences_once():
 
 def test_cli_testset_check_and_draft(tmp_path, seeds, settings, capsys):
     RAG(settings).ingest(progress=False)
-    index = ["--embedder", "fake", "--index", str(settings.index_dir)]
+    index = ["--embedder", "fake", "--index", str(settings.index.index_dir)]
     assert main([*index, "testset", "check", str(ROOT / "evals" / "seeds.jsonl")]) == 0
     assert "every gold source is in the index" in capsys.readouterr().out
 
@@ -158,8 +158,8 @@ def test_cli_testset_check_and_draft(tmp_path, seeds, settings, capsys):
     assert main([*index, "testset", "check", str(bad)]) == 1
     out = capsys.readouterr()
     assert out.out.splitlines() == [
-        f"{bad}:1: source(s) 'a.txt' not in the index at {settings.index_dir}/",
-        f"{bad}:2: source(s) 'a.txt' not in the index at {settings.index_dir}/",
+        f"{bad}:1: source(s) 'a.txt' not in the index at {settings.index.index_dir}/",
+        f"{bad}:2: source(s) 'a.txt' not in the index at {settings.index.index_dir}/",
     ]
     assert "2 problem(s)" in out.err
     assert main(["--embedder", "fake", "testset", "check", str(bad), "--no-index"]) == 0
@@ -181,7 +181,7 @@ def test_cli_testset_check_and_draft(tmp_path, seeds, settings, capsys):
                 *index,
                 "testset",
                 "draft",
-                str(settings.index_dir),
+                str(settings.index.index_dir),
                 "--out",
                 str(out_file),
                 "--per-doc",

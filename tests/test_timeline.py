@@ -240,7 +240,8 @@ def test_dates_travel_from_ingest_through_the_store_to_the_prompt(settings):
     }  # their articles only
     assert any("le mois précédent (octobre)" in p.prompt_text for p in passages)
     assert all(
-        p.text in open(settings.sources[0] / p.source, encoding="utf-8").read() for p in passages
+        p.text in open(settings.index.sources[0] / p.source, encoding="utf-8").read()
+        for p in passages
     )
 
 
@@ -251,8 +252,8 @@ def test_a_re_ingest_drops_the_dates_a_document_no_longer_gives(settings, tmp_pa
 
     folder = tmp_path / "articles"
     folder.mkdir()
-    shutil.copy(settings.sources[0] / "001_2b9e3b30e134a6cf.txt", folder / "a.txt")
-    settings = settings.model_copy(update={"sources": [folder]})
+    shutil.copy(settings.index.sources[0] / "001_2b9e3b30e134a6cf.txt", folder / "a.txt")
+    settings = settings.updated(**{"sources": [folder]})
     RAG(settings).ingest(progress=False)
     before = [c for c in RAG(settings).retriever.chunks.values() if c.times]
     assert before and all("2024-11" in c.dated for c in before)
@@ -310,7 +311,7 @@ def test_evidence_candidates_are_each_sentence_once_as_the_model_sees_it(setting
         (0, "M. Poutine a répondu."),
         (1, "Fin de l'appel."),
     ]
-    messages = choice_messages(settings.prompts_dir, "Quand ?", [a, b])
+    messages = choice_messages(settings.answer.prompts_dir, "Quand ?", [a, b])
     assert [m["role"] for m in messages] == ["system", "user"]
     assert (
         "[1] (source: a.txt, date: unknown)\nIl a parlé jeudi (7 novembre 2024)."

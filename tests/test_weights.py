@@ -52,7 +52,7 @@ def settings(tmp_path: Path) -> Settings:
 def test_assembly_joins_parts_in_order_and_marks_the_hash(settings, parts):
     bundle = make_bundle()
     path = bundled_gguf(settings, bundle, find=lambda b: parts)
-    assert path == settings.model_cache / "fake.gguf"
+    assert path == settings.generation.model_cache / "fake.gguf"
     assert path.read_bytes() == b"".join(PIECES)
     assert weights.is_marked(path, bundle.sha256)
     assert gguf_key(path, bundle) == bundle.sha256[:12]
@@ -78,7 +78,9 @@ def test_wrong_hash_raises_and_leaves_no_file(settings, parts):
     bundle = make_bundle(sha256="0" * 64)
     with pytest.raises(ModelError, match="corrupt.*reinstall the parts"):
         bundled_gguf(settings, bundle, find=lambda b: parts)
-    assert list(settings.model_cache.iterdir()) == []  # no assembled file, temp file or marker
+    assert (
+        list(settings.generation.model_cache.iterdir()) == []
+    )  # no assembled file, temp file or marker
 
 
 def test_missing_part_package_names_the_pip_command(tmp_path, monkeypatch):

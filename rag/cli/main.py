@@ -110,7 +110,7 @@ def cmd_ingest(args) -> int:
     settings = settings_from(args)
     report = RAG(settings).ingest(rebuild=args.rebuild)
     _audit_ingest(settings, report)
-    print(f"{settings.index_dir}/: {report.summary()}")
+    print(f"{settings.index.index_dir}/: {report.summary()}")
     return 0
 
 
@@ -129,7 +129,7 @@ def cmd_users(args) -> int:
     from rag.core.errors import InputError
     from rag.core.users import add_user, load_users, remove_user
 
-    path = args.file or settings_from(args).users_file
+    path = args.file or settings_from(args).app.users_file
     if path is None:
         raise InputError("no users file: pass --file PATH or set RAG_USERS_FILE")
     if args.action == "list":
@@ -182,12 +182,14 @@ def cmd_doctor(args) -> int:
                 f"decode {p['decode_tps']:5.1f} tok/s, answer {p['answer_s']:5.1f} s"
                 + (" (measured)" if engine == "llamacpp" else " (predicted from the kernels)")
             )
-    forced = settings.llm if settings.llm != "auto" else None
+    forced = settings.generation.llm if settings.generation.llm != "auto" else None
     print(
         f"backend in use: {forced or choice.backend.get('chosen')}"
         + (" (forced by RAG_LLM / --llm)" if forced else " (RAG_LLM=auto)")
     )
-    print(f"cache: {Path(settings.model_cache).expanduser() / f'kernels-{choice.key}.json'}")
+    print(
+        f"cache: {Path(settings.generation.model_cache).expanduser() / f'kernels-{choice.key}.json'}"
+    )
     return 0
 
 

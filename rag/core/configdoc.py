@@ -8,6 +8,7 @@ is stale. tests/test_configuration.py fails when the committed file differs from
 from __future__ import annotations
 
 import argparse
+import enum
 import json
 import re
 import sys
@@ -41,10 +42,13 @@ HEADER = """\
 
 Every setting is an environment variable prefixed `RAG_` (any case), or a keyword argument of
 `rag.Settings` in Python, named as the variable without its prefix, in lower case:
-`RAG_TOP_K=3 rag ask "…"` or `Settings(top_k=3)`. Lists are written as JSON
-(`RAG_SOURCES='["news", "more.jsonl"]'`); booleans as `true` or `false`. Some settings are also
-`rag` command-line flags (`rag --help`). The measurements behind the defaults are dated notes in
-[results/](results/).
+`RAG_TOP_K=3 rag ask "…"` or `Settings(top_k=3)`. In Python each setting is read from its
+section (`settings.retrieval.top_k`) and changed with `settings.updated(top_k=3)`; the variable
+`RAG_<SECTION>__<NAME>` (`RAG_RETRIEVAL__TOP_K`) works too. Values are validated when the
+settings are built: a number out of its bounds or an unknown choice is refused with its name.
+Lists are written as JSON (`RAG_SOURCES='["news", "more.jsonl"]'`); booleans as `true` or
+`false`. Some settings are also `rag` command-line flags (`rag --help`). The measurements behind
+the defaults are dated notes in [results/](results/).
 """
 
 
@@ -63,6 +67,8 @@ def type_name(annotation: Any) -> str:
     origin = get_origin(annotation)
     if origin is Literal:
         return "one of " + ", ".join(f"`{v}`" for v in get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "one of " + ", ".join(f"`{m.value}`" for m in annotation)
     if origin in (Union, types.UnionType):
         inner = [a for a in get_args(annotation) if a is not type(None)]
         return " or ".join(type_name(a) for a in inner) + " (optional)"
@@ -108,6 +114,8 @@ def show_default(field: FieldInfo) -> str:
         return "unset"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
+    if isinstance(value, enum.Enum):
+        return f"`{value.value}`"
     if isinstance(value, (list, tuple)):
         return f"`{json.dumps(plain(value), ensure_ascii=False)}`"
     if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(PACKAGE):
@@ -133,8 +141,7 @@ def render() -> str:
         out.append(cell(section.__doc__ or "") + "\n")
         out.append("| Variable | Type | Default | Description |")
         out.append("|---|---|---|---|")
-        for field_name in section.model_fields:
-            field = Settings.model_fields[field_name]
+        for field_name, field in section.model_fields.items():
             out.append(
                 "| "
                 + " | ".join(

@@ -230,9 +230,11 @@ def cmd_eval_report(args) -> int:
     if args.passages_from:
         from rag.index.ingest import chunk_document, load_sources
 
-        docs = load_sources(args.passages_from, settings.max_file_bytes).documents
+        docs = load_sources(args.passages_from, settings.index.max_file_bytes).documents
         chunks = [
-            c for d in docs for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)
+            c
+            for d in docs
+            for c in chunk_document(d, settings.index.chunk_size, settings.index.chunk_overlap)
         ]
         print(
             f"cited passages recovered from {len(docs)} documents: {add_passages(results, chunks)}"
@@ -271,16 +273,17 @@ def cmd_eval_sweep(args) -> int:
     def make_bot(settings, own_index: bool):
         # The models load once and serve every combination that does not change them.
         embedder = once(
-            ("embedder", settings.embedder, settings.threads), lambda: RAG(settings).embedder
+            ("embedder", settings.index.embedder, settings.generation.threads),
+            lambda: RAG(settings).embedder,
         )
         llm_key = (
             "llm",
-            settings.llm,
-            settings.model_file,
-            settings.quantize,
-            settings.prefill,
-            settings.fast_decode,
-            settings.threads,
+            settings.generation.llm,
+            settings.generation.model_file,
+            settings.generation.quantize,
+            settings.advanced.prefill,
+            settings.advanced.fast_decode,
+            settings.generation.threads,
         )
         llm = None if args.retrieval_only else once(llm_key, lambda: RAG(settings).llm)
         bot = RAG(settings, llm=llm, embedder=embedder)
@@ -302,20 +305,18 @@ def cmd_eval_piaf(args) -> int:
     from rag.evaluation.runner import load_testset, run_eval
     from rag.pipeline import RAG
 
-    corpus = piaf.require(args.corpus or piaf.corpus_path(settings_from(args)), "corpus")
-    questions = piaf.require(
-        args.questions or piaf.questions_path(settings_from(args)), "questions"
-    )
+    corpus = piaf.require(args.corpus or piaf.corpus_path(), "corpus")
+    questions = piaf.require(args.questions or piaf.questions_path(), "questions")
     settings = piaf.piaf_settings(
         settings_from(args), corpus, args.piaf_index or args.index or piaf.INDEX
     )
     if args.retrieval_only and args.top_k is None:
-        settings = settings.model_copy(update={"top_k": piaf.RETRIEVAL_TOP_K})
+        settings = settings.updated(**{"top_k": piaf.RETRIEVAL_TOP_K})
     out = args.out or Path("results") / (
         "piaf-retrieval.jsonl" if args.retrieval_only else "piaf.jsonl"
     )
     bot = RAG(settings)
-    print(f"{settings.index_dir}/: {bot.ingest().summary()}", file=sys.stderr)
+    print(f"{settings.index.index_dir}/: {bot.ingest().summary()}", file=sys.stderr)
     summary = run_eval(
         bot,
         load_testset(questions),
@@ -340,8 +341,8 @@ def cmd_eval_gate(args) -> int:
         args.workdir or gate.WORKDIR,
         args.seeds or Path("seeds"),
         args.testset or Path("evals/seeds.jsonl"),
-        args.corpus or piaf.corpus_path(settings_from(args)),
-        args.questions or piaf.questions_path(settings_from(args)),
+        args.corpus or piaf.corpus_path(),
+        args.questions or piaf.questions_path(),
     )
     if args.record:
         gate.record(path, recorded, measured)

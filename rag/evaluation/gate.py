@@ -59,12 +59,12 @@ def measure(
     from rag.index.embed import build_embedder
     from rag.pipeline import RAG
 
-    if base.embedder != setup["embedder"]:
+    if base.index.embedder != setup["embedder"]:
         raise InputError(
-            f"the thresholds were recorded with embedder {setup['embedder']!r}, not {base.embedder!r} "
+            f"the thresholds were recorded with embedder {setup['embedder']!r}, not {base.index.embedder!r} "
             "— run the gate with that embedder, or record thresholds for this one"
         )
-    base = base.model_copy(update={"top_k": setup["top_k"]})
+    base = base.updated(**{"top_k": setup["top_k"]})
     subset = subset_corpus(
         corpus,
         questions,
@@ -74,7 +74,7 @@ def measure(
     )
     suites = {
         "seeds": (
-            base.model_copy(update={"sources": [Path(seeds)], "index_dir": workdir / "seeds"}),
+            base.updated(**{"sources": [Path(seeds)], "index_dir": workdir / "seeds"}),
             load_testset(testset),
             None,
         ),

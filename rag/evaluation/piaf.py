@@ -16,6 +16,7 @@ from pathlib import Path
 from rag.core.errors import InputError
 from rag.core.settings import Settings
 from rag.evaluation.runner import load_testset, read_lines
+from rag.evaluation.settings import EvaluationSettings
 
 INDEX = Path(".rag-piaf")  # in the working directory, unless --index
 RETRIEVAL_TOP_K = 20  # as benchmarks/piaf_retrieval.py: MRR over the top 20
@@ -37,26 +38,26 @@ def piaf_settings(base: Settings, corpus: Path, index_dir: Path) -> Settings:
     the latent-terms ranking on (1,518 paragraphs on many subjects: it finds paragraphs that
     words and window vectors miss; among news chunks of one story it only reshuffles them), and
     three of these long passages shown (TOP_K), unless the user chose a number."""
-    return base.model_copy(
-        update={
+    return base.updated(
+        **{
             "sources": [Path(corpus)],
             "index_dir": Path(index_dir),
             "chunk_size": 512,
             "chunk_overlap": 0,
             "latent_weight": (  # unless the user chose one (RAG_LATENT_WEIGHT=0 measures without)
-                base.latent_weight if "latent_weight" in base.model_fields_set else LATENT_WEIGHT
+                base.advanced.latent_weight if "latent_weight" in base.given() else LATENT_WEIGHT
             ),
-            "top_k": base.top_k if "top_k" in base.model_fields_set else TOP_K,
+            "top_k": base.retrieval.top_k if "top_k" in base.given() else TOP_K,
         }
     )
 
 
-def corpus_path(settings: Settings) -> Path:
-    return Path(settings.piaf_dir) / "corpus.jsonl"
+def corpus_path(settings: EvaluationSettings | None = None) -> Path:
+    return (settings or EvaluationSettings()).piaf_dir / "corpus.jsonl"
 
 
-def questions_path(settings: Settings) -> Path:
-    return Path(settings.piaf_dir) / "dev_questions.jsonl"
+def questions_path(settings: EvaluationSettings | None = None) -> Path:
+    return (settings or EvaluationSettings()).piaf_dir / "dev_questions.jsonl"
 
 
 def require(path: Path, what: str) -> Path:

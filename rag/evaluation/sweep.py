@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.core.errors import InputError
-from rag.core.settings import Settings
+from rag.core.settings import FIELDS, SECTIONS, Settings, section_of
 from rag.evaluation.runner import Bot, run_eval
 
 INDEX_FIELDS = frozenset(
@@ -49,7 +49,9 @@ def _parse_value(name: str, raw: str) -> Any:
     from pydantic import TypeAdapter, ValidationError
 
     try:
-        return TypeAdapter(Settings.model_fields[name].annotation).validate_python(raw)
+        return TypeAdapter(
+            SECTIONS[section_of(name)].model_fields[name].annotation
+        ).validate_python(raw)
     except ValidationError as exc:
         why = exc.errors()[0]["msg"]
         raise InputError(f"--grid {name}={raw}: {why}") from None
@@ -61,13 +63,13 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
     parse_grid(["top_k=3,5"]) -> {"top_k": [3, 5]}
     """
     grid: dict[str, list[Any]] = {}
-    valid = sorted(Settings.model_fields)
+    valid = sorted(FIELDS)
     for spec in specs:
         name, sep, values = spec.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or not values.strip():
             raise InputError(f"--grid {spec!r}: write NAME=VALUE[,VALUE…], e.g. --grid top_k=3,5")
-        if name not in Settings.model_fields:
+        if name not in FIELDS:
             raise InputError(f"--grid: unknown setting {name!r}; valid: {', '.join(valid)}")
         if name in grid:
             raise InputError(f"--grid: {name} is given twice; list all its values in one --grid")
@@ -110,7 +112,7 @@ def run_sweep(
         name = combo_name(combo)
         own_index = bool(INDEX_FIELDS & set(combo))
         update = dict(combo, **({"index_dir": out_dir / f"index-{name}"} if own_index else {}))
-        bot = make_bot(base.model_copy(update=update), own_index)
+        bot = make_bot(base.updated(**update), own_index)
         summary = run_eval(bot, cases, out_dir / f"{name}.jsonl", retrieval_only, limit, progress)
         rows.append((combo, summary))
     (out_dir / "sweep.md").write_text(format_table(rows) + "\n", encoding="utf-8")

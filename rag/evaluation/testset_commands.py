@@ -34,7 +34,7 @@ def cmd_testset_check(args) -> int:
     if not args.no_index:
         settings = settings_from(args)
         if args.check_index:
-            settings = settings.model_copy(update={"index_dir": args.check_index})
+            settings = settings.updated(**{"index_dir": args.check_index})
         doc_ids, where, missing = _indexed_documents(settings)
         if missing:
             problems.append(missing)
@@ -56,14 +56,14 @@ def _indexed_documents(settings) -> tuple[set[str] | None, str, str]:
     from rag.index.embed import build_embedder
     from rag.index.store import Store, exists
 
-    where = f"{settings.index_dir}/"
-    if not settings.chroma_host and not exists(settings):
+    where = f"{settings.index.index_dir}/"
+    if not settings.server.chroma_host and not exists(settings):
         return (
             None,
             where,
             (
                 f"cannot check gold sources: no index at {where} — build it with "
-                f"'rag --index {settings.index_dir} ingest SOURCES…' (or pass --no-index)"
+                f"'rag --index {settings.index.index_dir} ingest SOURCES…' (or pass --no-index)"
             ),
         )
     store = Store(settings, build_embedder(settings).id)
@@ -78,12 +78,12 @@ def cmd_testset_draft(args) -> int:
         from rag.index.embed import build_embedder
         from rag.index.store import Store
 
-        settings = settings.model_copy(update={"index_dir": args.source})
+        settings = settings.updated(**{"index_dir": args.source})
         docs = documents_from_chunks(Store(settings, build_embedder(settings).id).all_chunks())
     else:
         from rag.index.ingest import load_sources
 
-        docs = load_sources([args.source], settings.max_file_bytes).documents
+        docs = load_sources([args.source], settings.index.max_file_bytes).documents
     drafts = draft_cases(docs, args.per_doc)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(to_jsonl(drafts), encoding="utf-8")

@@ -25,12 +25,12 @@ MAX_NAME = 256  # a document name is cut there: a reader's 1 MB name must not gr
 def audit_path(settings: Settings) -> Path:
     """RAG_AUDIT_LOG; else beside the index, or, with a Chroma server (nothing is written to
     index_dir then), in model_cache per server and collection, like the ingest lock."""
-    if settings.audit_log:
-        return Path(settings.audit_log)
-    if not settings.chroma_host:
-        return settings.index_dir / "audit.jsonl"
-    name = f"audit-{settings.chroma_host}-{settings.chroma_port}-{settings.collection}.jsonl"
-    return Path(settings.model_cache).expanduser() / name
+    if settings.app.audit_log:
+        return Path(settings.app.audit_log)
+    if not settings.server.chroma_host:
+        return settings.index.index_dir / "audit.jsonl"
+    name = f"audit-{settings.server.chroma_host}-{settings.server.chroma_port}-{settings.index.collection}.jsonl"
+    return Path(settings.generation.model_cache).expanduser() / name
 
 
 def sha256(data: bytes) -> str:

@@ -62,7 +62,7 @@ def check_document(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) ->
 
 def documents_folder(settings: Settings) -> Path:
     """The folder where new documents go: the first source that is a folder."""
-    for source in settings.sources:
+    for source in settings.index.sources:
         if Path(source).is_dir():
             return Path(source)
     raise InputError(
@@ -100,7 +100,7 @@ def remove_document(settings: Settings, doc_id: str) -> tuple[Path, str]:
     parts = Path(doc_id).parts
     if not doc_id or Path(doc_id).is_absolute() or ".." in parts:
         raise InputError(f"{doc_id!r}: not a document name")
-    for source in settings.sources:
+    for source in settings.index.sources:
         folder = Path(source)
         if not folder.is_dir():
             continue

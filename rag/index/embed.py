@@ -35,7 +35,7 @@ Terms = tuple[np.ndarray, np.ndarray]  # latent terms: (int32 dimensions, float3
 def latent_terms(embedder, settings: Settings):
     """The embedder's latent-terms function (text list -> list of Terms), or None when it has
     none or the settings turn that ranking off."""
-    if settings.latent_weight <= 0:
+    if settings.advanced.latent_weight <= 0:
         return None
     return embedder.latent_terms if embedder.has_latent_terms else None
 
@@ -138,8 +138,8 @@ class SentenceTransformerEmbedder:
 
 def build_embedder(settings: Settings) -> Embedder:
     """The one factory for embedders, by the name in settings."""
-    if settings.embedder == "e5-small":
-        return E5Embedder(settings.threads)
-    if settings.embedder == "fake":
+    if settings.index.embedder == "e5-small":
+        return E5Embedder(settings.generation.threads)
+    if settings.index.embedder == "fake":
         return HashEmbedder()
-    return SentenceTransformerEmbedder(settings.embedder, settings.threads)
+    return SentenceTransformerEmbedder(settings.index.embedder, settings.generation.threads)

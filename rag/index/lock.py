@@ -18,7 +18,7 @@ from rag.index.store import location
 def ingest_lock(settings: Settings, wait: float | None = None) -> Iterator[None]:
     """Serialise ingest runs on one index (an OS lock: released even when a run is killed).
 
-    Waits up to `wait` seconds (default `settings.ingest_wait`; 0 refuses at once), then raises
+    Waits up to `wait` seconds (default `settings.index.ingest_wait`; 0 refuses at once), then raises
     IndexStateError naming the process that holds the lock. With a Chroma server the lock file is
     local (in model_cache): it serialises ingests started from this machine only.
     """
@@ -34,7 +34,7 @@ def ingest_lock(settings: Settings, wait: float | None = None) -> Iterator[None]
     owner = path.with_name(
         path.name + ".pid"
     )  # beside the lock: the lock file itself is never rewritten
-    lock = FileLock(path, timeout=settings.ingest_wait if wait is None else wait)
+    lock = FileLock(path, timeout=settings.index.ingest_wait if wait is None else wait)
     try:
         lock.acquire()
     except Timeout:
@@ -60,10 +60,10 @@ def ingest_lock(settings: Settings, wait: float | None = None) -> Iterator[None]
 
 def lock_path(settings: Settings) -> Path:
     """The ingest lock file: in the index folder, or per server and collection in model_cache."""
-    if not settings.chroma_host:
-        return settings.index_dir / f".ingest-{settings.collection}.lock"
-    name = f".ingest-{settings.chroma_host}-{settings.chroma_port}-{settings.collection}.lock"
-    return Path(settings.model_cache).expanduser() / name
+    if not settings.server.chroma_host:
+        return settings.index.index_dir / f".ingest-{settings.index.collection}.lock"
+    name = f".ingest-{settings.server.chroma_host}-{settings.server.chroma_port}-{settings.index.collection}.lock"
+    return Path(settings.generation.model_cache).expanduser() / name
 
 
 def _read_pid(path: Path) -> str | None:

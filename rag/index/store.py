@@ -106,7 +106,7 @@ class Store:
 
     def _open_collection(self, create: bool):
         ef = _refusing_embedding_function()
-        name = self.settings.collection
+        name = self.settings.index.collection
         try:
             if create:
                 collection = self.client.get_or_create_collection(
@@ -352,14 +352,16 @@ def _writing(where: str, write, *args, **kwargs):
 def location(settings: Settings) -> str:
     """Where the index lives, for messages: the server's URL or the folder."""
     s = settings
-    if s.chroma_host:
-        return f"{'https' if s.chroma_ssl else 'http'}://{s.chroma_host}:{s.chroma_port}"
-    return f"{s.index_dir}/"
+    if s.server.chroma_host:
+        return f"{'https' if s.server.chroma_ssl else 'http'}://{s.server.chroma_host}:{s.server.chroma_port}"
+    return f"{s.index.index_dir}/"
 
 
 def exists(settings: Settings) -> bool:
     """A server is asked when opened; an embedded index must have its database file."""
-    return bool(settings.chroma_host) or (settings.index_dir / "chroma.sqlite3").exists()
+    return (
+        bool(settings.server.chroma_host) or (settings.index.index_dir / "chroma.sqlite3").exists()
+    )
 
 
 def _client(settings: Settings):
@@ -370,14 +372,18 @@ def _client(settings: Settings):
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False)
     where = location(settings)
-    if settings.chroma_host:
-        token = settings.chroma_token.get_secret_value() if settings.chroma_token else None
+    if settings.server.chroma_host:
+        token = (
+            settings.server.chroma_token.get_secret_value()
+            if settings.server.chroma_token
+            else None
+        )
         headers = {"Authorization": f"Bearer {token}", "X-Chroma-Token": token} if token else None
         try:
             return chromadb.HttpClient(
-                host=settings.chroma_host,
-                port=settings.chroma_port,
-                ssl=settings.chroma_ssl,
+                host=settings.server.chroma_host,
+                port=settings.server.chroma_port,
+                ssl=settings.server.chroma_ssl,
                 headers=headers,
                 settings=chroma_settings,
             )
@@ -388,8 +394,10 @@ def _client(settings: Settings):
                 "RAG_CHROMA_PORT, RAG_CHROMA_SSL, RAG_CHROMA_TOKEN"
             ) from exc
     try:
-        settings.index_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
+        settings.index.index_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(
+            path=str(settings.index.index_dir), settings=chroma_settings
+        )
     except Exception as exc:
         text = " ".join(str(exc).split())[:150]
         if "readonly" in text.replace(" ", "").lower() or isinstance(exc, PermissionError):
@@ -399,7 +407,7 @@ def _client(settings: Settings):
             ) from exc
         raise IndexStateError(
             f"cannot open the index at {where} ({text}) — if it is damaged or from another Chroma "
-            f"version, move it aside (mv {settings.index_dir} {settings.index_dir}.old) and run 'rag ingest'"
+            f"version, move it aside (mv {settings.index.index_dir} {settings.index.index_dir}.old) and run 'rag ingest'"
         ) from exc
 
 
@@ -408,10 +416,10 @@ def drop_collection(settings: Settings) -> None:
     if not exists(settings):
         return
     client = _client(settings)
-    if settings.collection in {
+    if settings.index.collection in {
         c if isinstance(c, str) else c.name for c in client.list_collections()
     }:
-        client.delete_collection(settings.collection)
+        client.delete_collection(settings.index.collection)
 
 
 def _metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = None) -> dict:

@@ -32,10 +32,10 @@ def sync(
     if stored and not loaded.documents:
         raise InputError(_nothing_readable(loaded, len(stored)))
     params = (
-        settings.chunk_size,
-        settings.chunk_overlap,
-        settings.window_size,
-        settings.window_overlap,
+        settings.index.chunk_size,
+        settings.index.chunk_overlap,
+        settings.index.window_size,
+        settings.index.window_overlap,
     )
     params += (timeline.VERSION,)  # a change in how dates are resolved re-dates every document
     if latent_terms(embedder, settings):  # a document stored without them gets them
@@ -50,7 +50,9 @@ def sync(
             unchanged.append(doc.id)
             continue
         (updated if doc.id in stored else added).append(doc.id)
-        todo.append((doc.id, chunk_document(doc, settings.chunk_size, settings.chunk_overlap)))
+        todo.append(
+            (doc.id, chunk_document(doc, settings.index.chunk_size, settings.index.chunk_overlap))
+        )
     current = {d.id for d in loaded.documents}
     removed = sorted(set(stored) - current)
 
@@ -91,12 +93,12 @@ def _embed_and_store(settings, embedder, store, todo, hashes, progress: bool) ->
         unit="chunk",
         desc="Embedding",
         file=sys.stderr,
-        disable=not progress or total < 2 * settings.embed_batch_size,
+        disable=not progress or total < 2 * settings.index.embed_batch_size,
     )
     batch: list[Chunk] = []
     for _, doc_chunks in todo:
         batch.extend(doc_chunks)
-        if len(batch) >= settings.embed_batch_size:
+        if len(batch) >= settings.index.embed_batch_size:
             _flush(settings, embedder, store, batch, hashes, bar)
             batch = []
     _flush(settings, embedder, store, batch, hashes, bar)
@@ -111,7 +113,7 @@ def _embed_and_store(settings, embedder, store, todo, hashes, progress: bool) ->
 
 
 def _windows(settings: Settings, chunk: Chunk) -> list[Window]:
-    texts = windows(chunk.text, settings.window_size, settings.window_overlap)
+    texts = windows(chunk.text, settings.index.window_size, settings.index.window_overlap)
     if len(texts) == 1:
         return []  # the chunk is its own window
     return [Window(f"{chunk.id}/w{j}", chunk.id, t) for j, t in enumerate(texts)]

@@ -35,7 +35,7 @@ def write_version(store) -> str:
     _writing(
         store.where,
         marks.upsert,
-        ids=[store.settings.collection],
+        ids=[store.settings.index.collection],
         embeddings=[[0.0]],
         metadatas=[meta],
     )
@@ -50,7 +50,7 @@ def read_version(store) -> str:
         marks = store.client.get_collection(
             VERSIONS, embedding_function=_refusing_embedding_function()
         )
-        got = marks.get(ids=[store.settings.collection], include=["metadatas"])
+        got = marks.get(ids=[store.settings.index.collection], include=["metadatas"])
     except Exception:  # noqa: BLE001 - no mark yet (an index from before marks), or unreadable
         return ""
     metas = got.get("metadatas") or []
@@ -59,7 +59,7 @@ def read_version(store) -> str:
 
 def forget_client(store) -> None:
     """Make the next Store on this folder open a fresh Chroma client (a server is always live)."""
-    if store.settings.chroma_host:
+    if store.settings.server.chroma_host:
         return
     from chromadb.api.shared_system_client import SharedSystemClient
 

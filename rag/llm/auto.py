@@ -59,7 +59,7 @@ class AutoLLM(LLM):
                 bundled_gguf(self.settings, progress=lambda f, what: report(JOIN_SHARE * f, what))
                 self.choice = choose_backend(self.settings)
                 name = self.choice.backend.get("chosen", "transformers")
-                backend = build_llm(self.settings.model_copy(update={"llm": name}))
+                backend = build_llm(self.settings.updated(**{"llm": name}))
                 if name == "transformers":
                     backend.progress = report
                 elif hasattr(report, "close"):
@@ -93,7 +93,9 @@ def choose_backend(settings: Any, again: bool = False) -> KernelChoice:
 
     llama.cpp is timed only when it is installed and the model is a GGUF it can load; any
     failure there keeps transformers (the reason is recorded)."""
-    choice = cached_choice(settings.model_cache, settings.threads, again=again)
+    choice = cached_choice(
+        settings.generation.model_cache, settings.generation.threads, again=again
+    )
     if choice.backend and not again:
         return choice
     torch_pred = choice.predict()
@@ -119,7 +121,7 @@ def choose_backend(settings: Any, again: bool = False) -> KernelChoice:
                 f"llama.cpp here ({ratio:.2f}x the time of a {ANSWER_PROMPT}-token answer)",
             )
     choice.backend = record
-    save(choice, settings.model_cache)
+    save(choice, settings.generation.model_cache)
     return choice
 
 
@@ -134,9 +136,11 @@ def measure_llamacpp(settings: Any, timeout_s: float = 600) -> dict[str, float]:
 
     args = json.dumps(
         {
-            "model_cache": str(settings.model_cache),
-            "threads": settings.threads,
-            "model_file": None if settings.model_file is None else str(settings.model_file),
+            "model_cache": str(settings.generation.model_cache),
+            "threads": settings.generation.threads,
+            "model_file": None
+            if settings.generation.model_file is None
+            else str(settings.generation.model_file),
         }
     )
     code = "import sys; from rag.llm.auto import _measure_child; _measure_child(sys.argv[1])"

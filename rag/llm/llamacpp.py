@@ -69,8 +69,8 @@ class LlamaCppLLM(LLM):
         params.n_parallel = 1
         params.warmup = False
         params.verbosity = -1  # llama.cpp logs only errors
-        params.cpuparams.n_threads = self.settings.threads
-        params.cpuparams_batch.n_threads = self.settings.threads
+        params.cpuparams.n_threads = self.settings.generation.threads
+        params.cpuparams_batch.n_threads = self.settings.generation.threads
         params.sampling.temp = 0.0
         params.sampling.top_k = 1
         try:

@@ -48,13 +48,17 @@ class OpenAILLM(LLM):
 
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
-        self.base_url = settings.openai_base_url.rstrip("/")
-        self.model: str | None = settings.openai_model
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        self.base_url = settings.server.openai_base_url.rstrip("/")
+        self.model: str | None = settings.server.openai_model
+        key = (
+            settings.server.openai_api_key.get_secret_value()
+            if settings.server.openai_api_key
+            else None
+        )
         self._client = httpx.Client(
             headers={"Authorization": f"Bearer {key}"} if key else {},
             timeout=httpx.Timeout(
-                settings.openai_timeout, connect=min(settings.openai_timeout, 10.0)
+                settings.server.openai_timeout, connect=min(settings.server.openai_timeout, 10.0)
             ),
             transport=transport,
         )
@@ -102,13 +106,13 @@ class OpenAILLM(LLM):
 
     def _with_retries(self, send) -> httpx.Response:
         s = self.settings
-        for attempt in range(s.openai_retries + 1):
+        for attempt in range(s.server.openai_retries + 1):
             try:
                 return send()
             except _Retry as exc:
-                if attempt == s.openai_retries:
+                if attempt == s.server.openai_retries:
                     raise ModelError(f"{exc} (after {attempt + 1} tries)") from None
-                delay = s.openai_backoff * 2**attempt
+                delay = s.server.openai_backoff * 2**attempt
                 time.sleep(min(max(delay, exc.wait or 0.0), MAX_RETRY_AFTER_S))
         raise AssertionError("unreachable")
 
@@ -143,7 +147,7 @@ class OpenAILLM(LLM):
 
     def _timeout_message(self) -> str:
         return (
-            f"the model server at {self.base_url} sent nothing for {self.settings.openai_timeout:g} s "
+            f"the model server at {self.base_url} sent nothing for {self.settings.server.openai_timeout:g} s "
             "— it may be overloaded; raise RAG_OPENAI_TIMEOUT or check the server"
         )
 

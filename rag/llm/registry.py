@@ -18,10 +18,12 @@ BACKENDS = {
 
 
 def build_llm(settings: Settings) -> LLM:
-    """The backend `settings.llm` names (its library is imported only now)."""
-    target = BACKENDS.get(settings.llm)
+    """The backend `settings.generation.llm` names (its library is imported only now)."""
+    target = BACKENDS.get(settings.generation.llm)
     if target is None:
-        raise BackendError(f"unknown llm backend {settings.llm!r}: use {', '.join(BACKENDS)}")
+        raise BackendError(
+            f"unknown llm backend {settings.generation.llm!r}: use {', '.join(BACKENDS)}"
+        )
     module, _, cls = target.partition(":")
     backend = getattr(importlib.import_module(module), cls)
-    return backend() if settings.llm == "fake" else backend(settings)
+    return backend() if settings.generation.llm == "fake" else backend(settings)

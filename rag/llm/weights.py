@@ -96,19 +96,19 @@ def bundled_gguf(
     find: PartFinder = find_parts,
     progress: Callable[[float, str], None] | None = None,
 ) -> Path:
-    """The GGUF to generate with: `settings.model_file` if set, else the bundled one, assembled once.
+    """The GGUF to generate with: `settings.generation.model_file` if set, else the bundled one, assembled once.
 
     A user-supplied file is hash-checked only when it claims to be the bundled one (same name or
     size). `find` is injectable so tests can assemble tiny fake parts.
     """
-    if settings.model_file is not None:
-        path = Path(settings.model_file).expanduser()
+    if settings.generation.model_file is not None:
+        path = Path(settings.generation.model_file).expanduser()
         if not path.is_file():
             raise ModelError(f"model file {path} not found: fix RAG_MODEL_FILE or unset it")
         if path.name == bundle.name or path.stat().st_size == bundle.size:
             verify(path, bundle, delete_bad=False)
         return path
-    dest = Path(settings.model_cache).expanduser() / bundle.name
+    dest = Path(settings.generation.model_cache).expanduser() / bundle.name
     if dest.is_file():
         if is_marked(dest, bundle.sha256):
             return dest

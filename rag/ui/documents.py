@@ -75,7 +75,7 @@ def upload_files(
     if not who.editor:  # before reading anything
         return (*_refused(bot, who, "upload", [Path(p).name for p in paths or []], ui), None)
     uploads = []
-    limit = bot.settings.max_upload_bytes
+    limit = bot.settings.app.max_upload_bytes
     for path in paths or []:
         with open(path, "rb") as handle:  # one byte over the limit is enough to refuse it
             uploads.append((Path(path).name, handle.read(limit + 1)))
@@ -102,7 +102,7 @@ def add_uploads(
     try:
         audit.check_writable(bot.settings)  # no change that the log could not record
         for name, data in uploads:
-            saved.append(save_document(bot.settings, name, data, bot.settings.max_upload_bytes))
+            saved.append(save_document(bot.settings, name, data, bot.settings.app.max_upload_bytes))
         report = _reindex(bot, progress, ui, who, {p.name for p in saved})
     except RagError as exc:
         for path in saved:

@@ -78,20 +78,20 @@ class Preparation:
 
 def model_names(bot: RAG) -> str:
     s = bot.settings
-    if s.llm == "fake":
+    if s.generation.llm == "fake":
         llm = "fake (scripted, no model)"
-    elif s.llm == "openai":
-        llm = f"openai · {s.openai_model or 'the server default model'} · {s.openai_base_url}"
+    elif s.generation.llm == "openai":
+        llm = f"openai · {s.server.openai_model or 'the server default model'} · {s.server.openai_base_url}"
     else:
         from rag.llm.weights import QWEN_1_5B
 
-        llm = f"{s.llm} · {s.model_file.name if s.model_file else QWEN_1_5B.name}"
+        llm = f"{s.generation.llm} · {s.generation.model_file.name if s.generation.model_file else QWEN_1_5B.name}"
         llm += kernel_summary(bot.llm)
     try:
         embedder = bot.embedder.id
     except RagError:
-        embedder = s.embedder
-    return f"**LLM** : `{llm}`  \n**Embedder** : `{embedder}`  \n**Index** : `{s.index_dir}`"
+        embedder = s.index.embedder
+    return f"**LLM** : `{llm}`  \n**Embedder** : `{embedder}`  \n**Index** : `{s.index.index_dir}`"
 
 
 def kernel_summary(llm: object) -> str:

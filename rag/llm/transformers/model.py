@@ -3,7 +3,7 @@
 By default (`quantize`) the model is prepared once straight from the GGUF's blocks into int4/int8
 weights (rag.llm.transformers.prepare) and run with the kernels this CPU does fastest (rag.llm.transformers.kernels); with
 `quantize=False`, transformers' own GGUF loader converts it once into a plain bf16 folder. The
-cache layout (`settings.model_cache`):
+cache layout (`settings.generation.model_cache`):
 
     qwen2.5-coder-1.5b-instruct-q4_k_m.gguf            joined from the part packages (rag.llm.weights)
     qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified   size + mtime of the hashed file
@@ -58,7 +58,9 @@ class TransformersLLM(LLM):
         self._model: Any = None
         self._tokenizer: Any = None
         self._stop_ids: list[int] = []
-        self.prompts = PromptCache(settings.prompt_cache_tokens)  # recent prompts' KV caches
+        self.prompts = PromptCache(
+            settings.advanced.prompt_cache_tokens
+        )  # recent prompts' KV caches
         self.systems = PromptCache(4096)  # system prompts' KV caches, kept whatever the above holds
         self.reused_tokens = 0  # prompt tokens the last generation took from a cache
         self._lock = threading.Lock()  # one generation (or load) at a time on the shared model
@@ -115,7 +117,7 @@ class TransformersLLM(LLM):
     ) -> dict[str, float]:
         import torch
 
-        torch.set_num_threads(self.settings.threads)
+        torch.set_num_threads(self.settings.generation.threads)
         tok, model = self._tokenizer, self._model
         ids = list(
             tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)[
@@ -184,9 +186,9 @@ class TransformersLLM(LLM):
         (rag.llm.transformers.prompt_cache)."""
         import torch
 
-        keep = self.settings.prefix_cache
+        keep = self.settings.advanced.prefix_cache
         system = self._system_tokens(messages, ids)
-        starts = piece_starts(len(ids), system, self.settings.prefill_chunk)
+        starts = piece_starts(len(ids), system, self.settings.advanced.prefill_chunk)
         cache, reused = self._new_cache(), 0
         if self._keeps_prompts():
             cache, reused = self.prompts.take(ids, self._new_cache, starts)
@@ -212,7 +214,7 @@ class TransformersLLM(LLM):
 
     def _keeps_prompts(self) -> bool:
         """Only with pieces is more than the system turn (kept in `systems`) ever reused."""
-        return self.settings.prefix_cache and self.settings.prefill_chunk > 0
+        return self.settings.advanced.prefix_cache and self.settings.advanced.prefill_chunk > 0
 
     def _system_tokens(self, messages: list[Message], ids: list[int]) -> int:
         """How many of `ids` are the system turn, when it is worth a piece of its own (0: not)."""
@@ -230,7 +232,7 @@ class TransformersLLM(LLM):
         RAG_MODEL_FILE may have them)."""
         from transformers import DynamicCache
 
-        if self.settings.fast_decode:
+        if self.settings.advanced.fast_decode:
             from rag.llm.transformers.decode import DecodeCache
 
             try:
@@ -268,12 +270,12 @@ class TransformersLLM(LLM):
             raise ModelError(
                 f"the transformers backend needs {exc.name}: run 'pip install -e .'"
             ) from exc
-        torch.set_num_threads(self.settings.threads)
+        torch.set_num_threads(self.settings.generation.threads)
         report = self.progress or _terminal_progress()
         try:
             join = partial(_scaled, report, 0.0, JOIN_SHARE)
             self.gguf_path = bundled_gguf(self.settings, progress=join)
-            if self.settings.quantize:
+            if self.settings.generation.quantize:
                 self._load_quantized(torch, report)
             else:
                 self._load_bf16(transformers)
@@ -281,7 +283,7 @@ class TransformersLLM(LLM):
             if hasattr(report, "close"):
                 report.close()
             self.progress = None  # a bar is shown once
-        if self.settings.fast_decode:
+        if self.settings.advanced.fast_decode:
             from rag.llm.transformers.decode import decode_without_onednn, use_decode_attention
 
             decode_without_onednn(self._model)
@@ -295,7 +297,7 @@ class TransformersLLM(LLM):
         from rag.llm.transformers import kernels, prepare
         from rag.llm.transformers.quant import set_prompt_kernels
 
-        folder = Path(self.settings.model_cache).expanduser() / prepare.folder_name(
+        folder = Path(self.settings.generation.model_cache).expanduser() / prepare.folder_name(
             self.gguf_path, torch.__version__, torch.backends.cpu.get_cpu_capability()
         )
         if not prepare.is_prepared(folder):
@@ -304,14 +306,16 @@ class TransformersLLM(LLM):
             self.converted = True
         report(1.0, "loading")
         self._model, self._tokenizer = guarded(lambda: prepare.load(folder), folder)
-        self.kernels = kernels.cached_choice(self.settings.model_cache, self.settings.threads)
-        set_prompt_kernels(self._model, self.settings.prefill, self.kernels, folder)
+        self.kernels = kernels.cached_choice(
+            self.settings.generation.model_cache, self.settings.generation.threads
+        )
+        set_prompt_kernels(self._model, self.settings.advanced.prefill, self.kernels, folder)
         self.quantized_path = folder
         self.model_path = folder
 
     def _load_bf16(self, transformers: Any) -> None:
         """The plain bf16 model (RAG_QUANTIZE=false): transformers' own GGUF conversion, once."""
-        folder = Path(self.settings.model_cache).expanduser() / converted_name(
+        folder = Path(self.settings.generation.model_cache).expanduser() / converted_name(
             self.gguf_path, transformers.__version__
         )
         if not (folder / "config.json").is_file():
@@ -334,7 +338,7 @@ class TransformersLLM(LLM):
         errors: list[BaseException] = []
 
         def work() -> None:
-            torch.set_num_threads(self.settings.threads)
+            torch.set_num_threads(self.settings.generation.threads)
             try:
                 ids = inputs["input_ids"][0].tolist()
                 # the system prompt, or more of a recent prompt; all but the last prefill piece
