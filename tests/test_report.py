@@ -119,7 +119,8 @@ def report(tmp_path):
 
 def test_html_is_self_contained_with_inline_charts(report):
     _, html, _ = report
-    assert html.count("<svg") == 4
+    assert html.count("<svg") == 5  # scores, latency, types, ranks, risk–coverage
+    assert 'id="chart-risk_coverage"' in html and "risk–coverage (one point" in html
     assert "http" not in html  # no external address at all: no fonts, scripts, images or DTDs
     assert not re.search(r"<(script|link|img)\b", html)
     assert "<?xml" not in html and "<metadata>" not in html

@@ -2,8 +2,9 @@
 
 Answer metrics follow the SQuAD evaluation script (normalise, then exact match / token F1), with
 a normalisation extended to French. Retrieval metrics work on document ids in rank order.
-Faithfulness checks each answer sentence against the passages it cites with the word-overlap
-helpers of `rag.text.words` and `rag.answer.citations` (validated against hand labels: `rag eval faithfulness-check`).
+Faithfulness (`rag.evaluation.faithfulness`) checks each answer sentence against the passages it
+cites; selective answering (`rag.evaluation.selective`) scores the answers given against the cases
+that had one.
 `summarize` turns the result lines written by `rag.evaluation.runner.run_eval` into one report dict.
 """
 
@@ -13,7 +14,18 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rag.answer.citations import key_words, normalize_markers, novel_words, unsupported_numbers
+from rag.evaluation.faithfulness import (  # noqa: F401 - re-exported: callers import them here
+    SUPPORTED_SHARE,
+    cited_passages,
+    faithfulness,
+    faithfulness_metrics,
+    sentence_verdict,
+)
+from rag.evaluation.selective import (
+    is_answerable,
+    selective_metrics,
+    selective_rows,
+)
 from rag.evaluation.squad import (  # noqa: F401 - the answer scores live there, used from here
     ARTICLES,
     FRENCH_ARTICLES,
@@ -22,10 +34,7 @@ from rag.evaluation.squad import (  # noqa: F401 - the answer scores live there,
     normalize,
     token_f1,
 )
-from rag.text.language import detect
 from rag.text.normalize import MARKER
-from rag.text.sentences import sentences
-from rag.text.words import content_words, support
 
 
 def _unique(ids: Iterable[str]) -> list[str]:
@@ -100,55 +109,6 @@ def words_per_second(text: str | None, ttft_s: float | None, total_s: float | No
     return max(len(text.split()) - 1, 0) / (total_s - ttft_s)
 
 
-# -- faithfulness -------------------------------------------------------------------------
-
-# A sentence is supported when at least this share of what it adds is in its cited passages.
-SUPPORTED_SHARE = 0.6
-
-
-def sentence_verdict(
-    sentence: str, passages: Sequence[str], question: str = ""
-) -> tuple[bool | None, str]:
-    """Is one answer sentence supported by the passages? (verdict, reason); None: nothing to check.
-
-    Unsupported when it has a number none of the passages (nor the question) contains, or when
-    less than SUPPORTED_SHARE of its new words (content words not restating the question) are in
-    the passages. An English sentence over French passages is checked on its names and numbers
-    only (`key_words`), since its other words are translations.
-    ("Le Washington Post [1].", ["le Washington Post a rapporté"], "Qui ?") -> (True, "...")
-    """
-    claim = MARKER.sub(" ", normalize_markers(sentence))  # "(1)" is a marker, not the number 1
-    if not content_words(claim):
-        return None, "no content words"
-    numbers = unsupported_numbers(claim, list(passages), question)
-    if numbers:
-        return False, f"number {', '.join(sorted(numbers))} not in the cited passages"
-    cross_lingual = detect(claim) == "en" and detect(" ".join(passages)) != "en"
-    words = key_words(claim, question, "en") if cross_lingual else novel_words(claim, question)
-    if not words:
-        if cross_lingual:
-            return True, "no new names or numbers to check (English over French passages)"
-        words = content_words(claim)  # it only restates the question: are those words there?
-    share = support(" ".join(sorted(words)), list(passages))
-    missing = sorted(w for w in words if support(w, list(passages)) == 0)
-    reason = f"{share:.0%} of its new words in the cited passages"
-    return share >= SUPPORTED_SHARE, reason + (
-        f" (missing: {', '.join(missing[:4])})" if missing else ""
-    )
-
-
-def faithfulness(answer: str, passages: Sequence[str], question: str = "") -> float | None:
-    """Share of the answer's sentences that its cited passages support (see `sentence_verdict`).
-
-    ("Paris [1]. Lyon [1].", ["Il vit à Paris."]) -> 0.5; no passage or nothing to check -> None.
-    """
-    if not passages:
-        return None
-    verdicts = [sentence_verdict(s, passages, question)[0] for s in sentences(answer)]
-    checked = [v for v in verdicts if v is not None]
-    return sum(checked) / len(checked) if checked else None
-
-
 def semantic_similarity(answer: str, expected: Sequence[str], embedder: Any) -> float | None:
     """Best cosine similarity between the answer and a reference answer, by `embedder.query`.
 
@@ -172,18 +132,6 @@ def percentile(values: Iterable[float], p: float) -> float:
     lo = math.floor(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def is_answerable(result: Mapping[str, Any]) -> bool:
-    """True when a case has expected answers or gold sources, unless its type is "unanswerable"."""
-    if result.get("type") == "unanswerable":
-        return False
-    return bool(result.get("expected") or result.get("gold_sources"))
-
-
-def cited_passages(result: Mapping[str, Any]) -> list[str]:
-    """The texts of the passages a result line's citations point at (distinct, in order)."""
-    return _unique(c["passage"] for c in result.get("citations") or [] if c.get("passage"))
 
 
 def _mean(values: Iterable[float]) -> float | None:
@@ -240,7 +188,8 @@ def _answer_metrics(answered: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out["conflict_cases"] = len(conflicts)
     out.update(_citation_metrics(cited))
     out.update(_abstention_metrics(answered))
-    out.update(_faithfulness_metrics(answered))
+    out.update(faithfulness_metrics(answered))
+    out.update(selective_metrics(answered))
     out.update(_latency((r.get("ttft_s") for r in answered), "ttft"))
     out.update(_latency((r.get("total_s") for r in answered), "total"))
     speeds = [words_per_second(r.get("draft"), r.get("ttft_s"), r.get("total_s")) for r in answered]
@@ -308,17 +257,6 @@ def _abstention_metrics(answered: Sequence[Mapping[str, Any]]) -> dict[str, Any]
     actual = [not is_answerable(r) for r in answered]
     precision, recall = precision_recall(predicted, actual)
     return {"abstention_precision": precision, "abstention_recall": recall}
-
-
-def _faithfulness_metrics(answered: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Mean faithfulness of the given answers whose result lines carry the cited passages."""
-    scores = [
-        faithfulness(r["answer"], cited_passages(r), r.get("question") or "")
-        for r in answered
-        if not r["abstained"]
-    ]
-    scores = [s for s in scores if s is not None]
-    return {"faithfulness": _mean(scores), "faithfulness_cases": len(scores)}
 
 
 def summarize(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -394,6 +332,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         ]
         if "semantic_similarity" in s:
             rows.append(("  semantic similarity (cosine)", _num(s["semantic_similarity"])))
+        rows += selective_rows(s)
         rows += [
             ("abstention", ""),
             ("  on unanswerable (higher is better)", _pct(s["abstention_accuracy"])),

@@ -148,3 +148,25 @@ def rank_histogram(results: Sequence[Mapping[str, Any]]) -> str:
     ax.set_ylabel("cases")
     ax.set_title(f"retrieval rank (n={len(ranks)})")
     return _svg(fig)
+
+
+def risk_coverage(curve: Sequence[Mapping[str, Any]]) -> str:
+    """Precision of the answers kept against the coverage they reach, from `selective.risk_coverage`.
+
+    One point when the answers carry no confidence (the run as it is), a curve when they do.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 3.2))
+    points = [p for p in curve if p["coverage"] is not None and p["precision"] is not None]
+    if not points:
+        _empty(ax, "no answers given")
+    else:
+        xs = [100 * p["coverage"] for p in points]
+        ys = [100 * p["precision"] for p in points]
+        ax.plot(xs, ys, marker="o", markersize=3, color=COLORS[0])
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 100)
+        ax.set_xlabel("coverage: answerable cases given an answer (%)")
+        ax.set_ylabel("precision of answered (%)")
+    ax.set_title("risk–coverage" + ("" if len(points) > 1 else " (one point: no confidence)"))
+    return _svg(fig)

@@ -16,6 +16,7 @@ from typing import Any
 
 from rag.evaluation.diagnosis import Score, case_scores
 from rag.evaluation.metrics import format_summary, summarize
+from rag.evaluation.selective import selective_metrics
 
 TYPE_METRICS = [
     ("hit@5", "retrieval hit@5"),
@@ -205,6 +206,11 @@ def charts(results: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         "latency": plots.latency_histograms(results),
         "types": plots.type_bars(type_table, metrics),
         "ranks": plots.rank_histogram(results),
+        **(
+            {"risk_coverage": plots.risk_coverage(selective_metrics(results)["risk_coverage"])}
+            if any(r.get("answer") is not None for r in results)
+            else {}
+        ),
     }
 
 

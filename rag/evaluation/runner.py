@@ -20,6 +20,7 @@ from tqdm import tqdm
 from rag.core.errors import InputError
 from rag.core.types import Answer, Chunk, Passage
 from rag.evaluation.metrics import semantic_similarity, summarize
+from rag.evaluation.selective import CASE_TYPES
 
 REQUIRED_KEYS = ("id", "question", "answers", "sources")
 # What every result line has (retrieval-only lines hold null answers); timings and type are optional.
@@ -71,6 +72,14 @@ def case_problems(case: Any) -> list[str]:
         problems.append(
             '\'sides\' must be a list of two or more {"answers": [...], "sources": [...]} '
             "objects, one for each account of a conflict"
+        )
+    if "type" in case and case["type"] not in CASE_TYPES:
+        problems.append(f"unknown 'type' {case['type']!r}: use one of {', '.join(CASE_TYPES)}")
+    if case.get("type") == "false_premise" and not (
+        isinstance(case.get("premise"), str) and case["premise"].strip()
+    ):
+        problems.append(
+            "a false_premise case needs 'premise': what the question assumes that no article says"
         )
     if case.get("draft") is True:
         problems.append(f"case {case.get('id')!r} {DRAFT_HINT}")
@@ -210,6 +219,8 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "total_s": answer.timings.total_s,
         "short_s": answer.timings.short_s,
         "draft": getattr(answer, "draft", ""),
+        # the answer's confidence, where the pipeline gives one (the risk–coverage curve sorts by it)
+        "confidence": getattr(answer, "confidence", None),
     }
 
 
@@ -246,6 +257,7 @@ def _run_case(bot: Bot, case: dict[str, Any], retrieval_only: bool) -> dict[str,
         "type": case.get("type"),
         "lang": case.get("lang"),
         **({"sides": case["sides"]} if "sides" in case else {}),
+        **({"premise": case["premise"]} if "premise" in case else {}),
     }
 
 

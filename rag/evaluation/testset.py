@@ -15,6 +15,7 @@ from typing import Any
 
 from rag.core.types import Document
 from rag.evaluation.runner import parse_line, read_lines
+from rag.evaluation.selective import NO_ANSWER_TYPES
 from rag.text.calendar import DAYS as DAY_NAMES
 from rag.text.calendar import MONTHS
 from rag.text.language import detect
@@ -68,9 +69,9 @@ def _case_checks(case: dict[str, Any], doc_ids: set[str] | None, index_name: str
     answers, sources = case.get("answers"), case.get("sources")
     problems = []
     if isinstance(answers, list) and isinstance(sources, list):  # else the schema check said so
-        unanswerable = case.get("type") == "unanswerable"
+        unanswerable = case.get("type") in NO_ANSWER_TYPES
         if unanswerable and answers:
-            problems.append(f"case {case.get('id')!r} is unanswerable but lists answers")
+            problems.append(f"case {case.get('id')!r} is {case['type']} but lists answers")
         elif not unanswerable and answers and not sources:
             problems.append(f"answerable case {case.get('id')!r} has no sources")
         elif not unanswerable and not answers and not sources:
