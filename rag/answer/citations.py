@@ -171,7 +171,27 @@ ASKS_WHEN = (
 ASKS_COUNT = r"\b(?:combien|how many|how much|quel nombre|what number)\b"
 EVENT_WORDS = (
     frozenset(  # folded content words (rag.text.words) that name a call or its taking place
-        ["conversation", "conversations", "call", "calls", "appel", "appels", "entretien", "entretiens", "echange", "echanges", "took", "place", "lieu", "held", "tenu", "tenue", "happened", "occurred", "deroule"]
+        [
+            "conversation",
+            "conversations",
+            "call",
+            "calls",
+            "appel",
+            "appels",
+            "entretien",
+            "entretiens",
+            "echange",
+            "echanges",
+            "took",
+            "place",
+            "lieu",
+            "held",
+            "tenu",
+            "tenue",
+            "happened",
+            "occurred",
+            "deroule",
+        ]
     )
 )
 

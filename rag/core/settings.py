@@ -28,7 +28,9 @@ class IndexSettings(BaseModel):
 
     sources: list[Path] = Field(
         default_factory=lambda: [Path("seeds")],
-        description="Folders or .jsonl files to index (.txt and .md files; JSONL lines {id, title, text}).",
+        description="Folders or files to index: .txt/.md (with an optional YAML front matter), "
+        ".html saved pages, .pdf, .docx, and .jsonl/.csv exports (records with id, text and "
+        "optionally title, date, url, outlet, author).",
     )
     index_dir: Path = Field(Path(".rag"), description="Folder of the persistent Chroma index.")
     collection: str = Field("documents", description="Chroma collection name inside index_dir.")
@@ -53,6 +55,14 @@ class IndexSettings(BaseModel):
         "sentence-transformers model path.",
     )
     embed_batch_size: int = Field(32, description="Passages embedded per batch.")
+    record_fields: dict[Literal["id", "title", "text", "date", "url", "outlet", "author"], str] = (
+        Field(
+            default_factory=dict,
+            description="JSONL and CSV exports: the field names an export uses for id, title, text, "
+            "date, url, outlet (else 'outlet' or 'source') and author, as JSON "
+            '(\'{"text": "body", "date": "published_at"}\'); unnamed ones keep their own name.',
+        )
+    )
 
 
 class RetrievalSettings(BaseModel):

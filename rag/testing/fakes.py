@@ -102,7 +102,9 @@ def _same_question(messages: list[Message]) -> str:
 
 def _extractive_reply(messages: list[Message]) -> str:
     m = re.search(
-        r"^\[1\][^\n]*\n(.+?)(?:\n\n|\n\[2\]|\Z)", messages[-1]["content"], flags=re.DOTALL | re.MULTILINE
+        r"^\[1\][^\n]*\n(.+?)(?:\n\n|\n\[2\]|\Z)",
+        messages[-1]["content"],
+        flags=re.DOTALL | re.MULTILINE,
     )
     if not m:
         return "NO_ANSWER"
