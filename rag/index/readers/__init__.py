@@ -53,7 +53,7 @@ def read(
         raise InputError(
             f"{name}: unsupported file type, skipped — use one of {', '.join(SUFFIXES)}"
         )
-    if not data.strip():
+    if not data.strip() and fmt != "jsonl":  # an empty corpus: no records, no error
         raise InputError(f"{name}: empty file, skipped")
     _check_kind(name, data, suffix, fmt)
     if fmt in ("text", "markdown"):
