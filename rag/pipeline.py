@@ -163,7 +163,8 @@ class RAG:
         from rag.index.version import write_version
 
         paths = [Path(p) for p in (sources or self.settings.sources)]
-        loaded = load_sources(paths, self.settings.max_file_bytes, self.settings.record_fields)
+        fields = {str(k): v for k, v in self.settings.record_fields.items()}
+        loaded = load_sources(paths, self.settings.max_file_bytes, fields)
         with ingest_lock(self.settings, wait=wait):
             if rebuild:
                 drop_collection(self.settings)

@@ -175,7 +175,7 @@ def _split(text: str, size: int, overlap: int) -> list[str]:
 
 def document_hash(doc: Document, *params: int) -> str:
     """What decides whether a stored document must be re-embedded: its content and the chunking."""
-    key = [doc.text, doc.title, doc.published, *params]
+    key: list[object] = [doc.text, doc.title, doc.published, *params]
     about = [doc.outlet, doc.url, doc.author]
     if any(about):  # absent: the key of a document read before they were kept stays the same
         key.append(about)

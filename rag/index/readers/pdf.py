@@ -21,9 +21,9 @@ def read_pdf(name: str, data: bytes, path: str | None = None) -> Document:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")  # an owner-only password still opens with ""
+                opened = bool(reader.decrypt(""))  # an owner-only password still opens with ""
             except (DependencyError, NotImplementedError):
-                opened = 0
+                opened = False
             if not opened:
                 raise InputError(
                     f"{name}: the PDF is encrypted, skipped — save a copy without a password"

@@ -30,23 +30,25 @@ def read_html(name: str, data: bytes, path: str | None = None) -> Document:
             with_metadata=True,
             include_comments=False,
             date_extraction_params={"extensive_search": False, "original_date": True},
+            as_dict=True,
         )
-    lines = (found.text or "").split("\n") if found else []
+    found = found if isinstance(found, dict) else {}
+    lines = (found.get("text") or "").split("\n")
     text = clean_text("\n\n".join(line.strip() for line in lines if line.strip()))
     if len(text.split()) < MIN_WORDS:
         raise InputError(
             f"{name}: no article body found in the page, skipped — save the article's own page "
             "(not a home, index or login page)"
         )
-    title = field(found.title) or make_title(text)
+    title = field(found.get("title")) or make_title(text)
     return Document(
         id=name,
         title=title,
         text=text,
-        published=iso(found.date) or stated(text),
-        outlet=field(found.sitename),
-        url=field(found.url),
-        author=field(found.author),
+        published=iso(found.get("date")) or stated(text),
+        outlet=field(found.get("sitename")),
+        url=field(found.get("url")),
+        author=field(found.get("author")),
         format="html",
         path=path,
     )
