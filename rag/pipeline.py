@@ -165,7 +165,8 @@ class RAG:
         from rag.index.version import write_version
 
         paths = [Path(p) for p in (sources or self.settings.index.sources)]
-        loaded = load_sources(paths, self.settings.index.max_file_bytes)
+        fields = {str(k): v for k, v in self.settings.index.record_fields.items()}
+        loaded = load_sources(paths, self.settings.index.max_file_bytes, fields)
         with ingest_lock(self.settings, wait=wait):
             if rebuild:
                 drop_collection(self.settings)
@@ -177,13 +178,13 @@ class RAG:
         return report
 
     def documents(self) -> list[dict]:
-        """The indexed documents: id, title, date, number of chunks."""
+        """The indexed documents: id, title, date (of publication), outlet, url, number of
+        chunks."""
         self.refresh()
         docs: dict[str, dict] = {}
         for c in self.retriever.chunks.values():
-            d = docs.setdefault(
-                c.doc_id, {"id": c.doc_id, "title": c.title, "date": c.date, "chunks": 0}
-            )
+            about = {"title": c.title, "date": c.published, "outlet": c.outlet, "url": c.url}
+            d = docs.setdefault(c.doc_id, {"id": c.doc_id, **about, "chunks": 0})
             d["chunks"] += 1
         return sorted(docs.values(), key=lambda d: d["id"])
 

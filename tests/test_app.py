@@ -19,7 +19,7 @@ from rag.pipeline import RAG
 
 QUESTION = "Quel journal a révélé l'appel entre Trump et Poutine ?"
 NEW_ARTICLE = (
-    "Le 3 mars 2025, le maire de Montauban a inauguré un musée consacré au zorglub.\n\n"
+    "MONTAUBAN, 3 mars 2025 – Le maire a inauguré un musée consacré au zorglub.\n\n"
     "Le zorglub est un instrument de musique inventé dans le Tarn-et-Garonne."
 ).encode()
 
@@ -183,7 +183,8 @@ def test_upload_is_indexed_and_retrievable(bot, seeds, tmp_path):
         ("../evil.txt", NEW_ARTICLE, "folder"),
         ("sub/evil.txt", NEW_ARTICLE, "folder"),
         ("énorme.txt", b"a " * (MAX_UPLOAD_BYTES // 2 + 1), "limit"),
-        ("article.pdf", NEW_ARTICLE, ".txt and .md"),
+        ("article.pdf", NEW_ARTICLE, "not a PDF file but text"),
+        ("article.exe", NEW_ARTICLE, ".txt, .md, .html"),
         ("000_b3fd78398ee6b0e0.txt", NEW_ARTICLE, "exists"),
     ],
 )
@@ -239,7 +240,8 @@ def test_remove_refuses_what_is_not_a_document(bot, seeds, doc_id):
         ("a\\b.txt", False),
         (".hidden.txt", False),
         ("..", False),
-        ("x.pdf", False),
+        ("x.pdf", True),
+        ("x.exe", False),
         ("", False),
         ("a\nb.txt", False),
         ("x" * 300 + ".txt", False),

@@ -161,7 +161,10 @@ def test_every_old_variable_sets_the_same_value(monkeypatch, env, raw, section, 
 
 
 def test_old_names_cover_every_setting_and_secrets_stay_hidden(monkeypatch):
-    assert {n for *_, n, _ in OLD_NAMES} | {"chroma_token", "openai_api_key"} == set(FIELDS)
+    new = {"record_fields"}  # added with sections
+    assert {n for *_, n, _ in OLD_NAMES} | {"chroma_token", "openai_api_key"} | new == set(FIELDS)
+    monkeypatch.setenv("RAG_RECORD_FIELDS", '{"text": "body"}')
+    assert Settings().index.record_fields == {"text": "body"}
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("RAG_CHROMA_TOKEN", "tok-test")
     s = Settings()

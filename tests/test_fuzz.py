@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from rag.ui import app
 from rag.core.errors import RagError
-from rag.index.ingest import TEXT_SUFFIXES, chunk_document, load_sources
+from rag.index.ingest import chunk_document, load_sources
+from rag.index.readers import SUFFIXES
 from rag.testing.fakes import FakeLLM
 from rag.pipeline import RAG
 from rag.core.settings import Settings
@@ -86,7 +87,7 @@ def write(folder: Path, files: list[tuple[bytes, bytes]]) -> set[bytes]:
             handle.write(data)
         if (
             not name.startswith(b".")
-            and os.path.splitext(name)[1].lower().decode(errors="replace") in TEXT_SUFFIXES
+            and os.path.splitext(name)[1].lower().decode(errors="replace") in SUFFIXES
         ):
             expected.add(name)
     return expected

@@ -19,8 +19,12 @@ from rag.core.types import Document
     [
         (" date 2024-11 Donald Trump s’est entretenu", "2024-11", "Donald"),
         ("date 2025-02-12 Ce mercredi", "2025-02-12", "Ce mercredi"),
-        ("Le 10 novembre 2024, le Washington Post", "2024-11-10", "Le 10"),
-        ("Le 1er février 2025, Trump", "2025-02-01", "Le 1er"),
+        # a date in the body is an event's, not the article's: only a dateline or a cue counts
+        ("Le 10 novembre 2024, le Washington Post", None, "Le 10"),
+        ("Le 1er février 2025, Trump", None, "Le 1er"),
+        ("Titre\n\n1er février 2025 . – Trump", "2025-02-01", "Titre"),
+        ("Titre\n\nPARIS, 3 mars 2017 (AFP) – Le", "2017-03-03", "Titre"),
+        ("Titre\nPublié le 3 mars 2017 à 10h12\nCorps", "2017-03-03", "Titre"),
         ("Le 4 novembre (heure américaine), le président", None, "Le 4"),
         ("Pas de date ici.", None, "Pas"),
     ],
@@ -41,8 +45,8 @@ def test_seed_boilerplate_is_gone(seeds):
     assert "publicité" not in docs["003_17ab84beb0fc2423.txt"].text
     headline = "Trump révèle s’être entretenu avec Poutine"
     assert docs["002_08de760eebd6501b.txt"].text.count(headline) == 1
-    assert docs["000_b3fd78398ee6b0e0.txt"].date == "2024-11"
-    assert docs["001_2b9e3b30e134a6cf.txt"].date == "2024-11-10"
+    assert docs["000_b3fd78398ee6b0e0.txt"].published == "2024-11"
+    assert docs["001_2b9e3b30e134a6cf.txt"].published == "2024-11-10"
     assert not docs["000_b3fd78398ee6b0e0.txt"].text.startswith(" date")
 
 
@@ -119,11 +123,11 @@ def test_duplicate_ids_refused(tmp_path):
 
 def test_chunks_have_stable_ids_hashes_and_stay_in_source():
     text = " ".join(f"Phrase numéro {i} sur l'Ukraine et la Russie." for i in range(80))
-    doc = Document(id="d.txt", title="T", text=text, date="2024-11")
+    doc = Document(id="d.txt", title="T", text=text, published="2024-11")
     chunks = chunk_document(doc, 64, 8)
     assert len(chunks) > 3
     assert [c.id for c in chunks] == [f"d.txt:{i}" for i in range(len(chunks))]
     assert chunks == chunk_document(doc, 64, 8)  # deterministic
-    assert all(c.date == "2024-11" and len(c.hash) == 64 for c in chunks)
+    assert all(c.published == "2024-11" and len(c.hash) == 64 for c in chunks)
     assert all(c.text in text for c in chunks)
     assert all(c.text.rstrip().endswith(".") for c in chunks)  # sentence-aware

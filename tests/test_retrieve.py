@@ -23,7 +23,7 @@ def test_fold():
 
 
 def chunk(i: str, text: str) -> StoredChunk:
-    return StoredChunk(id=i, doc_id=i, text=text, title="", date=None, doc_hash="")
+    return StoredChunk(id=i, doc_id=i, text=text, title="", published=None, doc_hash="")
 
 
 def test_bm25_french_analysis_accents_elisions_stems():
@@ -214,7 +214,7 @@ def test_latent_index_scores_chunks_by_dot_product():
     from rag.retrieve.retriever import LatentIndex
 
     def with_terms(i, latent):
-        return StoredChunk(id=i, doc_id=i, text=i, title="", date=None, doc_hash="", latent=latent)
+        return StoredChunk(id=i, doc_id=i, text=i, title="", published=None, doc_hash="", latent=latent)
 
     index = LatentIndex(
         [

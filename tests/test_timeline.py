@@ -265,7 +265,7 @@ def test_a_re_ingest_drops_the_dates_a_document_no_longer_gives(settings, tmp_pa
     bot = RAG(settings)
     bot.ingest(progress=False)
     chunks = list(bot.retriever.chunks.values())
-    assert chunks and all(c.times == () and c.dated == () and c.date is None for c in chunks)
+    assert chunks and all(c.times == () and c.dated == () and c.published is None for c in chunks)
     assert (
         bot.retriever.store.collection.get(where={"dated": {"$contains": "2024-11"}}, include=[])[
             "ids"

@@ -35,7 +35,9 @@ def parser(extensions: list | None = None) -> argparse.ArgumentParser:
         dest="command", required=True, metavar="{ingest,ask,chat,doctor,users,eval,testset}"
     )
 
-    ing = sub.add_parser("ingest", help="index folders of .txt/.md files or .jsonl corpora")
+    from rag.index.readers import SUFFIXES  # light: no reader's library is imported here
+
+    ing = sub.add_parser("ingest", help=f"index folders and files ({' '.join(SUFFIXES)})")
     ing.add_argument(
         "paths", nargs="*", type=Path, help="sources (default: seeds/, or RAG_SOURCES)"
     )
@@ -111,6 +113,8 @@ def cmd_ingest(args) -> int:
     report = RAG(settings).ingest(rebuild=args.rebuild)
     _audit_ingest(settings, report)
     print(f"{settings.index.index_dir}/: {report.summary()}")
+    for line in report.details():
+        print(line)
     return 0
 
 

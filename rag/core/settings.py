@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -39,8 +39,9 @@ class IndexSettings(Section):
 
     sources: list[Path] = Field(
         default_factory=lambda: [Path("seeds")],
-        description="Folders or .jsonl files to index (.txt and .md files; JSONL lines "
-        "{id, title, text}).",
+        description="Folders or files to index: .txt/.md (with an optional YAML front matter), "
+        ".html saved pages, .pdf, .docx, and .jsonl/.csv exports (records with id, text and "
+        "optionally title, date, url, outlet, author).",
     )
     index_dir: Path = Field(Path(".rag"), description="Folder of the persistent Chroma index.")
     collection: str = Field(
@@ -76,6 +77,14 @@ class IndexSettings(Section):
         "sentence-transformers model path.",
     )
     embed_batch_size: int = Field(32, ge=1, le=4096, description="Passages embedded per batch.")
+    record_fields: dict[Literal["id", "title", "text", "date", "url", "outlet", "author"], str] = (
+        Field(
+            default_factory=dict,
+            description="JSONL and CSV exports: the field names an export uses for id, title, text, "
+            "date, url, outlet (else 'outlet' or 'source') and author, as JSON "
+            '(\'{"text": "body", "date": "published_at"}\'); unnamed ones keep their own name.',
+        )
+    )
 
     @model_validator(mode="after")
     def _overlaps_fit(self) -> IndexSettings:

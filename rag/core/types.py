@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 
 @dataclass(frozen=True)
 class Document:
-    """A source file or corpus record. `id` is what users see in citations."""
+    """A source file or corpus record. `id` is what users see in citations.
+
+    `published` is the publication date, "2024-11-10" (or "2024-11" where only the month is
+    known), from the file's metadata first (rag.index.readers.published); None when unknown, and
+    then the text's relative dates ("mardi", "la veille") cannot be resolved. `outlet` (the site
+    or paper), `url` and `author` come from the metadata too; `format` says which reader read it.
+    """
 
     id: str
     title: str
     text: str
-    date: str | None = None  # "2024-11" or "2024-11-10" where the text gives one
+    _: KW_ONLY
+    published: str | None = None
+    outlet: str | None = None
+    url: str | None = None
+    author: str | None = None
+    format: str = "text"
     path: str | None = None
 
 
@@ -26,7 +37,10 @@ class Chunk:
     text: str
     hash: str
     title: str = ""
-    date: str | None = None
+    published: str | None = None  # its document's (Document.published)
+    outlet: str | None = None
+    url: str | None = None
+    author: str | None = None
     # Time expressions resolved against the article's date (rag.text.timeline, rag.text.dated): the marks,
     # (start, end, expression, date as shown), and the keys it is dated by ("2024-11", "-10").
     times: tuple[tuple[int, int, str, str], ...] = ()
@@ -110,6 +124,8 @@ class IngestReport:
     texts: dict[str, str] = field(
         default_factory=dict
     )  # doc id -> sha256 of its text, added/updated ones
+    formats: dict[str, int] = field(default_factory=dict)  # reader -> documents read ("html": 3)
+    undated: tuple[str, ...] = ()  # ids of the documents read without a publication date
 
     def summary(self) -> str:
         s = (
@@ -120,3 +136,22 @@ class IngestReport:
         if self.skipped:
             s += f"; {len(self.skipped)} skipped: " + "; ".join(self.skipped)
         return s
+
+    def details(self, named: int = 3) -> list[str]:
+        """What was read, per format, and the documents without a publication date (a few
+        named): the lines `rag ingest` ends with."""
+        if not self.formats:
+            return []
+        total = sum(self.formats.values())
+        per = ", ".join(f"{n} {name}" for name, n in sorted(self.formats.items()))
+        lines = [f"{total} documents read: {per}"]
+        if self.undated:
+            names = ", ".join(self.undated[:named]) + ("…" if len(self.undated) > named else "")
+            lines.append(
+                f"{len(self.undated)} without a publication date: their relative dates "
+                f"('mardi', 'la veille') cannot be resolved ({names}) — give them a date in "
+                "their metadata, front matter or record"
+            )
+        else:
+            lines.append("every document has a publication date")
+        return lines

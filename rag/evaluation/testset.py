@@ -189,7 +189,9 @@ def documents_from_chunks(chunks: Sequence[Any]) -> list[Document]:
         )
         seen = list(dict.fromkeys(s for c in parts for s in sentences(c.text)))
         docs.append(
-            Document(id=doc_id, title=parts[0].title, text=" ".join(seen), date=parts[0].date)
+            Document(
+                id=doc_id, title=parts[0].title, text=" ".join(seen), published=parts[0].published
+            )
         )
     return docs
 

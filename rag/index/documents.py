@@ -1,8 +1,8 @@
 """Adding and removing article files in the documents folder (what the app's Documents tab does).
 
 Uploads are checked before anything touches the disk: a plain file name that cannot leave the
-folder, a .txt/.md suffix, a size limit, and text that `rag.index.ingest` would index (UTF-8, not
-binary, not empty). The caller runs `RAG.ingest()` afterwards to bring the index in line.
+folder, a suffix `rag ingest` reads (rag.index.readers.SUFFIXES), a size limit, and content that
+its reader reads as at least one document (the same reader `rag ingest` runs). The caller runs `RAG.ingest()` afterwards to bring the index in line.
 
     path = save_document(settings, "article.txt", data)   # InputError says what is wrong
     remove_document(settings, "article.txt")
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rag.core.errors import InputError
 from rag.core.settings import Settings
-from rag.index.ingest import TEXT_SUFFIXES, clean_text, decode, extract_date
+from rag.index.readers import SUFFIXES, read
 
 MAX_UPLOAD_BYTES = 2_000_000
 MAX_NAME_CHARS = 200
@@ -28,7 +28,7 @@ MAX_NAME_CHARS = 200
 def safe_name(name: str) -> str:
     """A plain file name that stays inside the folder, or InputError.
 
-    "article.txt" -> "article.txt"; "../x.txt", "a/b.txt", ".hidden.txt", "x.pdf" -> InputError
+    "article.txt" -> "article.txt"; "../x.txt", "a/b.txt", ".hidden.txt", "x.exe" -> InputError
     """
     name = unicodedata.normalize("NFC", str(name)).strip()
     if not name:
@@ -41,22 +41,23 @@ def safe_name(name: str) -> str:
         raise InputError(f"{name!r}: hidden files (names starting with '.') are not indexed")
     if len(name) > MAX_NAME_CHARS:
         raise InputError(f"the file name is over {MAX_NAME_CHARS} characters — rename it")
-    if Path(name).suffix.lower() not in TEXT_SUFFIXES:
-        raise InputError(f"{name}: only .txt and .md files can be added")
+    if Path(name).suffix.lower() not in SUFFIXES:
+        raise InputError(f"{name}: only {', '.join(SUFFIXES)} files can be added")
     return name
 
 
 def check_document(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
     """Validate an upload as `rag.index.ingest` would read it; return its safe name.
 
-    Raises InputError for a bad name, an oversized, binary, non-UTF-8 or empty file.
+    Raises InputError for a bad name, an oversized file, or one its reader refuses (binary,
+    non-UTF-8, empty, a scan without text, a page without an article…).
     """
     name = safe_name(name)
     if len(data) > max_bytes:
         raise InputError(f"{name}: {len(data):,} bytes is over the {max_bytes:,}-byte upload limit")
-    text = decode(data, name)
-    if not clean_text(extract_date(text)[1]).strip():
-        raise InputError(f"{name}: the file is empty (no text to index)")
+    docs, skipped = read(name, data)
+    if not docs:
+        raise InputError(skipped[0] if skipped else f"{name}: the file holds no document to index")
     return name
 
 
@@ -106,7 +107,7 @@ def remove_document(settings: Settings, doc_id: str) -> tuple[Path, str]:
             continue
         target = folder / doc_id
         inside = folder.resolve() in target.resolve().parents
-        if inside and target.is_file() and target.suffix.lower() in TEXT_SUFFIXES:
+        if inside and target.is_file() and target.suffix.lower() in SUFFIXES:
             digest = hashlib.sha256(target.read_bytes()).hexdigest()
             target.unlink()
             return target, digest

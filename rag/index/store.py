@@ -39,11 +39,14 @@ class StoredChunk:
     doc_id: str
     text: str
     title: str
-    date: str | None
+    published: str | None  # Chunk.published
     doc_hash: str
     latent: str = ""  # the chunk's latent terms, encode_terms' text ("" when not computed)
     times: tuple[tuple[int, int, str, str], ...] = ()  # Chunk.times
     dated: tuple[str, ...] = ()  # Chunk.dated
+    outlet: str | None = None  # Chunk.outlet, .url, .author
+    url: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -251,11 +254,14 @@ class Store:
                 doc_id=m["doc_id"],
                 text=t,
                 title=m.get("title", ""),
-                date=m.get("date") or None,
+                published=m.get("published") or m.get("date") or None,  # "date": older indexes
                 doc_hash=m.get("doc_hash", ""),
                 latent=m.get("latent", ""),
                 times=tuple(tuple(mark) for mark in json.loads(m.get("times") or "[]")),
                 dated=tuple(m.get("dated") or ()),
+                outlet=m.get("outlet") or None,
+                url=m.get("url") or None,
+                author=m.get("author") or None,
             )
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])
         ]
@@ -433,8 +439,11 @@ def _metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = 
         "chunk_id": chunk.id,
     }
     # None deletes a key: an upsert merges metadata, and a document that lost its date (or a
-    # chunk that lost its dated expressions) must not keep the old ones.
-    meta["date"] = chunk.date or None
+    # chunk that lost its dated expressions) must not keep the old ones; stored records have no
+    # None values. "date" was the key of the publication date before "published".
+    meta["date"] = None
+    for key in ("published", "outlet", "url", "author"):
+        meta[key] = getattr(chunk, key) or None
     meta["times"] = json.dumps(chunk.times, ensure_ascii=False) if chunk.times else None
     meta["dated"] = list(chunk.dated) or None  # filterable: {"dated": {"$contains": "2024-11"}}
     if doc_records:

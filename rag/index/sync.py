@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -72,6 +73,8 @@ def sync(
             for d in loaded.documents
             if d.id in added or d.id in updated
         },
+        formats=dict(Counter(d.format for d in loaded.documents)),
+        undated=tuple(d.id for d in loaded.documents if not d.published),
     )
 
 

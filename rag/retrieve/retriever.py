@@ -166,7 +166,9 @@ class Retriever:
         """Re-read the store (after an ingest)."""
         self.chunks = {c.id: c for c in self.store.all_chunks()}
         # what each chunk is dated by; an index from before dates were resolved: its article's date
-        self._keys = {c.id: set(c.dated or dated.keys([], c.date)) for c in self.chunks.values()}
+        self._keys = {
+            c.id: set(c.dated or dated.keys([], c.published)) for c in self.chunks.values()
+        }
         self._known = set().union(*self._keys.values())
         self.bm25 = BM25Index(list(self.chunks.values()))
         terms_of = latent_terms(self.embedder, self.settings)  # None when off: nothing decoded
@@ -180,7 +182,7 @@ class Retriever:
             (c for c in self.chunks.values() if c.doc_id == doc_id), key=lambda c: _position(c.id)
         )
         return [
-            Passage(c.doc_id, c.id, 0.0, c.text, 0, date=c.date, title=c.title, dated=c.dated)
+            Passage(c.doc_id, c.id, 0.0, c.text, 0, date=c.published, title=c.title, dated=c.dated)
             for c in chunks
         ]
 
@@ -287,7 +289,7 @@ class Retriever:
                     score=item.score,
                     text=text,
                     rank=rank,
-                    date=c.date,
+                    date=c.published,
                     title=c.title,
                     dense_score=dense_by_id.get(c.id),
                     bm25_score=bm25_by_id.get(c.id),

@@ -20,6 +20,7 @@ import sys
 import gradio as gr
 
 from rag.core.errors import RagError
+from rag.index.readers import SUFFIXES
 from rag.pipeline import RAG
 from rag.ui.access import Access, Guard, exposure_error, upload_limit
 from rag.ui.chat import (
@@ -177,7 +178,9 @@ def build_app(
                     elem_id="documents",
                 )
                 files = gr.File(
-                    file_count="multiple", file_types=[".txt", ".md"], label=t["upload"]
+                    file_count="multiple",
+                    file_types=list(SUFFIXES),
+                    label=f"{t['upload']} ({', '.join(SUFFIXES)})",
                 )
                 add = gr.Button(t["upload_button"], variant="primary")
                 with gr.Row(equal_height=True):

@@ -57,11 +57,17 @@ _PAIRS = {
     "lang_auto": ("Automatique", "Automatic"),
     "show_scores": ("Afficher les scores de recherche", "Show retrieval scores"),
     "docs_help": (
-        "Les articles indexés. Ajoutez des fichiers .txt ou .md (UTF-8, 2 Mo au plus).",
-        "The indexed articles. Add .txt or .md files (UTF-8, 2 MB at most).",
+        (
+            "Les articles indexés. Ajoutez des pages web enregistrées, des PDF, des fichiers Word, "
+            "texte ou Markdown, des exports JSONL ou CSV (2 Mo au plus)."
+        ),
+        (
+            "The indexed articles. Add saved web pages, PDF, Word, text or Markdown files, JSONL or "
+            "CSV exports (2 MB at most)."
+        ),
     ),
     "headers": (["Fichier", "Date", "Passages", "Titre"], ["File", "Date", "Chunks", "Title"]),
-    "upload": ("Fichiers à ajouter (.txt, .md)", "Files to add (.txt, .md)"),
+    "upload": ("Fichiers à ajouter", "Files to add"),
     "upload_button": ("Ajouter et indexer", "Add and index"),
     "remove": ("Document à supprimer", "Document to remove"),
     "remove_button": ("Supprimer", "Remove"),
