@@ -36,6 +36,7 @@ from rag.ui.documents import (
     delete_document,
     document_rows,
     documents_view,
+    outlet_choices,
     upload_files,
 )
 from rag.ui.i18n import EXAMPLES, TEXT
@@ -47,6 +48,7 @@ from rag.ui.render import (
     link_markers,
     sources_html,
 )
+from rag.ui.style import CSS, HEAD
 
 __all__ = [  # the handlers live in the modules above; tests and tools import them from here
     "CSS",
@@ -71,43 +73,13 @@ __all__ = [  # the handlers live in the modules above; tests and tools import th
     "main",
     "model_names",
     "new_conversation",
+    "outlet_choices",
     "prepare",
     "respond",
     "respond_in_turn",
     "sources_html",
     "upload_files",
 ]
-
-
-# -- layout ----------------------------------------------------------------------------------
-CSS = """
-#sources { max-height: 75vh; overflow-y: auto; }
-.sources h3 { margin: 0 0 .5rem; }
-.source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem .8rem;
-  margin-bottom: .6rem; scroll-margin-top: 1rem; }
-.source header { font-size: .9em; margin-bottom: .3rem; overflow-wrap: anywhere; }
-.source p { white-space: pre-wrap; margin: 0; line-height: 1.45; }
-.source:target, .source.flash, .source:focus { outline: 3px solid #f59e0b; outline-offset: 2px; }
-.source mark { background: #fde68a; color: #111; padding: 0 .1em; }
-.scores { color: var(--body-text-color-subdued); font-size: .85em; }
-.note { color: var(--body-text-color); opacity: .75; }
-.sources table { font-size: .8em; }
-@media (max-width: 640px) { #chat { height: 55vh !important; } }
-"""
-# Citation markers in the chat scroll to (and focus) their source, in the same tab, by keyboard too.
-HEAD = """<script>
-document.addEventListener("click", function (e) {
-  var a = e.target.closest ? e.target.closest('a[href^="#src-"]') : null;
-  if (!a) return;
-  var el = document.getElementById(a.getAttribute("href").slice(1));
-  if (!el) return;
-  e.preventDefault(); e.stopPropagation();
-  document.querySelectorAll(".source.flash").forEach(function (s) { s.classList.remove("flash"); });
-  el.classList.add("flash");
-  el.scrollIntoView({behavior: "smooth", block: "nearest"});
-  el.focus({preventScroll: true});
-}, true);
-</script>"""
 
 
 def build_app(
@@ -155,6 +127,19 @@ def build_app(
                             send = gr.Button(t["send"], variant="primary", elem_id="send")
                             new = gr.Button(t["new"], elem_id="new")
                         latency = gr.Markdown(elem_id="latency")
+                        with gr.Accordion(t["scope"], open=False) as scope_box:
+                            scope_help = gr.Markdown(t["scope_help"])
+                            with gr.Row():
+                                since = gr.DateTime(
+                                    include_time=False, type="string", label=t["since"]
+                                )
+                                until = gr.DateTime(
+                                    include_time=False, type="string", label=t["until"]
+                                )
+                            # filled when the page loads, as the removal choices below
+                            outlets = gr.Dropdown(
+                                [], multiselect=True, label=t["outlets"], allow_custom_value=True
+                            )
                         examples = gr.Examples(EXAMPLES, inputs=[question], label=t["examples"])
                     with gr.Column(scale=2, min_width=280):
                         sources = gr.HTML(_note(t["sources_hint"]), elem_id="sources")
@@ -170,7 +155,7 @@ def build_app(
                     headers=t["headers"],
                     interactive=False,
                     wrap=True,
-                    column_widths=["28%", "12%", "10%", "50%"],
+                    column_widths=["24%", "11%", "13%", "8%", "44%"],
                     show_search="search",
                     elem_id="documents",
                 )
@@ -189,7 +174,7 @@ def build_app(
                     remove = gr.Button(t["remove_button"], variant="stop", scale=1)
                 status = gr.Markdown(elem_id="status")
 
-        async def ask(q, c, k, lang, scores, u, request: gr.Request):
+        async def ask(q, c, k, lang, scores, u, since, until, outlets, request: gr.Request):
             views = respond_in_turn(
                 access.gate,
                 access.queue_key(request),
@@ -201,6 +186,9 @@ def build_app(
                 scores,
                 ui=u,
                 preparation=preparation,
+                since=since,
+                until=until,
+                outlets=outlets,
             )
             async with contextlib.aclosing(views):  # a dropped event frees its slot at once
                 async for view in views:
@@ -238,10 +226,10 @@ def build_app(
             choices = gr.update(
                 visible=who.editor, choices=[r[0] for r in document_rows(bot)], value=None
             )
-            return shown, shown, choices, shown, signed
+            return shown, shown, choices, shown, signed, gr.update(choices=outlet_choices(bot))
 
         chat_out = [chatbot, sources, latency, conv, question]
-        ask_in = [question, conv, top_k, language, show_scores, ui]
+        ask_in = [question, conv, top_k, language, show_scores, ui, since, until, outlets]
         # One queue for generation, shared by Enter and the button: RAG_CONCURRENCY answers at once,
         # served in turn across users by access.gate (rag.ui.fair), which shows each waiting
         # question its place; gradio itself does not hold them back.
@@ -263,8 +251,15 @@ def build_app(
         )
         remove.click(drop, [choice, ui], [status, table, choice], api_name="remove", **indexing)
         docs_tab.select(lambda: documents_view(bot), None, [table, choice], api_name=False)
+        chat_tab.select(  # documents added or removed meanwhile
+            lambda: gr.update(choices=outlet_choices(bot)), None, outlets, api_name=False
+        )
         demo.load(
-            role_view, ui, [files, add, choice, remove, signed_in], api_name=False, queue=False
+            role_view,
+            ui,
+            [files, add, choice, remove, signed_in, outlets],
+            api_name=False,
+            queue=False,
         )
 
         relabel = [
@@ -281,6 +276,11 @@ def build_app(
             (top_k, lambda t: {"label": t["top_k"]}),
             (language, lambda t: {"label": t["language"], "choices": _language_choices(t)}),
             (show_scores, lambda t: {"label": t["show_scores"]}),
+            (scope_box, lambda t: {"label": t["scope"]}),
+            (scope_help, lambda t: {"value": t["scope_help"]}),
+            (since, lambda t: {"label": t["since"]}),
+            (until, lambda t: {"label": t["until"]}),
+            (outlets, lambda t: {"label": t["outlets"]}),
             (docs_help, lambda t: {"value": t["docs_help"]}),
             (table, lambda t: {"headers": t["headers"]}),
             (files, lambda t: {"label": t["upload"]}),

@@ -56,11 +56,22 @@ _PAIRS = {
     "language": ("Langue de la réponse", "Answer language"),
     "lang_auto": ("Automatique", "Automatic"),
     "show_scores": ("Afficher les scores de recherche", "Show retrieval scores"),
+    "scope": ("Période et médias", "Dates and outlets"),
+    "since": ("Publié depuis le (AAAA-MM-JJ)", "Published since (YYYY-MM-DD)"),
+    "until": ("Publié jusqu'au (AAAA-MM-JJ)", "Published until (YYYY-MM-DD)"),
+    "outlets": ("Médias (tous si vide)", "Outlets (all when empty)"),
+    "scope_help": (
+        "Une date choisie écarte les articles dont la date de publication est inconnue.",
+        "A date set leaves out the articles whose publication date is unknown.",
+    ),
     "docs_help": (
         "Les articles indexés. Ajoutez des fichiers .txt ou .md (UTF-8, 2 Mo au plus).",
         "The indexed articles. Add .txt or .md files (UTF-8, 2 MB at most).",
     ),
-    "headers": (["Fichier", "Date", "Passages", "Titre"], ["File", "Date", "Chunks", "Title"]),
+    "headers": (
+        ["Fichier", "Date", "Média", "Passages", "Titre"],
+        ["File", "Date", "Outlet", "Chunks", "Title"],
+    ),
     "upload": ("Fichiers à ajouter (.txt, .md)", "Files to add (.txt, .md)"),
     "upload_button": ("Ajouter et indexer", "Add and index"),
     "remove": ("Document à supprimer", "Document to remove"),
