@@ -110,6 +110,17 @@ def add_scope_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _say_no_match(bot, scope, answer) -> None:
+    """On stderr, when --since/--until/--outlet left no article to search: what the index has."""
+    if scope.empty or answer.passages:
+        return
+    known = ", ".join(bot.outlets()) or "none recorded"
+    print(
+        f"No indexed article matches --since/--until/--outlet (the index's outlets: {known}).",
+        file=sys.stderr,
+    )
+
+
 def _scope(args):
     """The Scope of --since, --until and --outlet (a bad date: a one-line InputError)."""
     from rag.retrieve.scope import scope_from
@@ -196,6 +207,7 @@ def cmd_ask(args) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(render_answer(answer))
+    _say_no_match(bot, scope, answer)
     return 0
 
 
@@ -306,6 +318,7 @@ def cmd_chat(args) -> int:
             print(f"Error: {exc}")
             continue
         print(render_answer(answer))
+        _say_no_match(bot, scope, answer)
         history += [
             {"role": "user", "content": question},
             {"role": "assistant", "content": answer.text},

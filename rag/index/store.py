@@ -445,5 +445,6 @@ def _metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = 
     if doc_records:
         meta["doc_records"] = doc_records[chunk.doc_id]
     # Last, from what the record says it was published: Chroma compares numbers only ($gte).
-    meta["published_day"] = day_number(meta.get("published") or meta.get("date"))
+    published = meta.get("published") or meta.get("date")
+    meta["published_day"] = day_number(published if isinstance(published, str) else None)
     return meta

@@ -98,9 +98,12 @@ def respond(
         for item in bot_for(bot, top_k).stream(question, conv.turns, lang, scope=scope):
             if isinstance(item, Answer):  # checked; then again with its short answer
                 answer = item
-                yield _answered(
+                view = _answered(
                     conv, question, answer, show_scores, ui, time.perf_counter() - start
                 )
+                if not scope.empty and not answer.passages:  # say why nothing was found
+                    view = (view[0], _note(t["no_match"]), *view[2:])
+                yield view
                 continue
             first = first if first is not None else time.perf_counter() - start
             text += item

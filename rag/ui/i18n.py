@@ -60,6 +60,10 @@ _PAIRS = {
     "since": ("Publié depuis le (AAAA-MM-JJ)", "Published since (YYYY-MM-DD)"),
     "until": ("Publié jusqu'au (AAAA-MM-JJ)", "Published until (YYYY-MM-DD)"),
     "outlets": ("Médias (tous si vide)", "Outlets (all when empty)"),
+    "no_match": (
+        "Aucun article indexé ne correspond à cette période ou à ces médias.",
+        "No indexed article matches these dates or outlets.",
+    ),
     "scope_help": (
         "Une date choisie écarte les articles dont la date de publication est inconnue.",
         "A date set leaves out the articles whose publication date is unknown.",
