@@ -39,7 +39,7 @@ from rag.ui.documents import (
     outlet_choices,
     upload_files,
 )
-from rag.ui.i18n import EXAMPLES, TEXT
+from rag.ui.i18n import EXAMPLES, TEXT, language_choices, page_heading
 from rag.ui.models import Preparation, kernel_summary, model_names
 from rag.ui.render import (
     _note,
@@ -97,7 +97,7 @@ def build_app(
         conv = gr.State(Conversation())
         with gr.Row():  # wraps on a narrow window: each column keeps its min_width
             with gr.Column(scale=4, min_width=300):
-                heading = gr.Markdown(_heading(t))
+                heading = gr.Markdown(page_heading(t))
             with gr.Column(scale=1, min_width=240):
                 ui = gr.Radio(
                     [("Français", "fr"), ("English", "en")], value="fr", label=t["ui_language"]
@@ -145,7 +145,7 @@ def build_app(
                         sources = gr.HTML(_note(t["sources_hint"]), elem_id="sources")
                 with gr.Accordion(t["settings"], open=False) as settings_box:
                     top_k = gr.Slider(1, 10, value=bot.settings.top_k, step=1, label=t["top_k"])
-                    language = gr.Radio(_language_choices(t), value="auto", label=t["language"])
+                    language = gr.Radio(language_choices(t), value="auto", label=t["language"])
                     show_scores = gr.Checkbox(False, label=t["show_scores"])
                     model_panel = gr.Markdown(model_names(bot))
             with gr.Tab(t["tab_docs"]) as docs_tab:
@@ -174,7 +174,19 @@ def build_app(
                     remove = gr.Button(t["remove_button"], variant="stop", scale=1)
                 status = gr.Markdown(elem_id="status")
 
-        async def ask(q, c, k, lang, scores, u, since, until, outlets, request: gr.Request):
+        # an API caller may leave out the date range and outlets; gradio passes the request
+        async def ask(
+            q,
+            c,
+            k,
+            lang,
+            scores,
+            u,
+            since=None,
+            until=None,
+            outlets=None,
+            request: gr.Request | None = None,
+        ):
             views = respond_in_turn(
                 access.gate,
                 access.queue_key(request),
@@ -263,7 +275,7 @@ def build_app(
         )
 
         relabel = [
-            (heading, lambda t: {"value": _heading(t)}),
+            (heading, lambda t: {"value": page_heading(t)}),
             (ui, lambda t: {"label": t["ui_language"]}),
             (chat_tab, lambda t: {"label": t["tab_chat"]}),
             (docs_tab, lambda t: {"label": t["tab_docs"]}),
@@ -274,7 +286,7 @@ def build_app(
             (examples.dataset, lambda t: {"label": t["examples"]}),
             (settings_box, lambda t: {"label": t["settings"]}),
             (top_k, lambda t: {"label": t["top_k"]}),
-            (language, lambda t: {"label": t["language"], "choices": _language_choices(t)}),
+            (language, lambda t: {"label": t["language"], "choices": language_choices(t)}),
             (show_scores, lambda t: {"label": t["show_scores"]}),
             (scope_box, lambda t: {"label": t["scope"]}),
             (scope_help, lambda t: {"value": t["scope_help"]}),
@@ -296,14 +308,6 @@ def build_app(
             concurrency_limit=None,
         )
     return demo
-
-
-def _heading(t: dict) -> str:
-    return f"# {t['title']}\n{t['intro']}"
-
-
-def _language_choices(t: dict) -> list[tuple[str, str]]:
-    return [(t["lang_auto"], "auto"), ("Français", "fr"), ("English", "en")]
 
 
 def prepare(bot: RAG) -> str:

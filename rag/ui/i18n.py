@@ -116,3 +116,13 @@ EXAMPLES = [
     ["Which newspaper reported the call between Trump and Putin?"],
     ["What did Trump and Putin agree to do about Ukraine?"],
 ]
+
+
+def page_heading(t: dict) -> str:
+    """The page's title and introduction as markdown, in the words of `t` (TEXT[ui])."""
+    return f"# {t['title']}\n{t['intro']}"
+
+
+def language_choices(t: dict) -> list[tuple[str, str]]:
+    """The answer-language choices, "automatic" first."""
+    return [(t["lang_auto"], "auto"), ("Français", "fr"), ("English", "en")]
