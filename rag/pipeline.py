@@ -122,7 +122,9 @@ class RAG:
         log.info("index reopened: another process changed it")
         return True
 
-    def _search(self, question: str, top_k: int | None = None, scope: Scope | None = None):
+    def _search(
+        self, question: str, top_k: int | None = None, scope: Scope | None = None
+    ) -> list[Passage]:
         from rag.index.store import StaleIndexError
 
         try:
