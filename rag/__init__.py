@@ -4,7 +4,7 @@
 """
 
 from rag.core.errors import BackendError, IndexStateError, InputError, ModelError, RagError
-from rag.core.types import Answer, Citation, IngestReport, Passage, Timings
+from rag.core.types import Answer, Citation, IngestReport, Passage, Scope, Timings
 
 __all__ = [
     "RAG",
@@ -17,6 +17,7 @@ __all__ = [
     "ModelError",
     "Passage",
     "RagError",
+    "Scope",
     "Settings",
     "Timings",
 ]

@@ -22,7 +22,7 @@ from rag.answer.prompts import passage_blocks, render
 from rag.answer.short import extract
 from rag.answer.untrusted import without_orders
 from rag.core.settings import Settings
-from rag.core.types import Answer, IngestReport, Passage, Timings
+from rag.core.types import Answer, IngestReport, Passage, Scope, Timings
 from rag.text.language import ABSTAIN, NAMES, detect
 from rag.text.question import check_question
 
@@ -124,14 +124,16 @@ class RAG:
         log.info("index reopened: another process changed it")
         return True
 
-    def _search(self, question: str, top_k: int | None = None) -> list[Passage]:
+    def _search(
+        self, question: str, top_k: int | None = None, scope: Scope | None = None
+    ) -> list[Passage]:
         from rag.index.store import StaleIndexError
 
         try:
-            return self.retriever.search(question, top_k)
+            return self.retriever.search(question, top_k, scope=scope)
         except StaleIndexError:  # written by another process before its version was: wait, reopen
             self._reopen(wait=REOPEN_WAIT)
-            return self.retriever.search(question, top_k)
+            return self.retriever.search(question, top_k, scope=scope)
 
     def warm(self, prime: bool = False) -> None:
         """Open the index and load the models now rather than on the first question.
@@ -178,36 +180,52 @@ class RAG:
         return report
 
     def documents(self) -> list[dict]:
-        """The indexed documents: id, title, date (of publication), outlet, url, number of
-        chunks."""
+        """The indexed documents: id, title, date, published, outlet, url, author, chunks (their
+        number); None where unknown (`published` falls back to the date the text gave)."""
         self.refresh()
         docs: dict[str, dict] = {}
         for c in self.retriever.chunks.values():
-            about = {"title": c.title, "date": c.published, "outlet": c.outlet, "url": c.url}
-            d = docs.setdefault(c.doc_id, {"id": c.doc_id, **about, "chunks": 0})
-            d["chunks"] += 1
+            d = docs.setdefault(c.doc_id, {"id": c.doc_id, "title": c.title, "date": c.published})
+            d |= {"published": c.published, "outlet": c.outlet, "url": c.url, "author": c.author}
+            d["chunks"] = d.get("chunks", 0) + 1
         return sorted(docs.values(), key=lambda d: d["id"])
 
-    # -- asking ---------------------------------------------------------------------------
-    def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
+    def outlets(self) -> list[str]:
+        """The outlets named in the index, sorted: those a `Scope` can restrict a question to."""
         self.refresh()
-        return self._search(
-            check_question(question, self.settings.answer.max_question_chars), top_k
-        )
+        return self.retriever.outlets()
+
+    # -- asking ---------------------------------------------------------------------------
+    def retrieve(
+        self, question: str, top_k: int | None = None, *, scope: Scope | None = None
+    ) -> list[Passage]:
+        self.refresh()
+        question = check_question(question, self.settings.answer.max_question_chars)
+        return self._search(question, top_k, scope)
 
     def ask(
-        self, question: str, history: Sequence[Turn] = (), language: str | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        language: str | None = None,
+        *,
+        scope: Scope | None = None,
     ) -> Answer:
         """Answer a question (with the conversation so far); see `stream` for the tokens."""
         answer = None
-        for item in self.stream(question, history, language):
+        for item in self.stream(question, history, language, scope=scope):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, history: Sequence[Turn] = (), language: str | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        language: str | None = None,
+        *,
+        scope: Scope | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer tokens as the model writes them, then the final, checked `Answer`.
 
@@ -219,7 +237,8 @@ class RAG:
         accounts quoted (`Answer.conflict`, rag.answer.conflicts): its text, then its Answer,
         once, with no short answer. A weekday question drafted with a date is asked again,
         constrained to the passages' weekdays (rag.answer.weekday), before the checks; a draft
-        the checks withhold gets one second look (`retry_withheld`).
+        the checks withhold gets one second look (`retry_withheld`). With a `scope`, only the
+        articles it admits are searched (a date range and outlets: rag.retrieve.scope).
         """
         question = check_question(question, self.settings.answer.max_question_chars)
         self.refresh()
@@ -227,7 +246,7 @@ class RAG:
         start = time.perf_counter()
         lang = language or detect(question)
         standalone = self.rewrite(question, history) if history else question
-        passages = self._search(standalone)
+        passages = self._search(standalone, scope=scope)
         retrieval_s = time.perf_counter() - start
         best = max(
             (p.dense_score or 0.0 for p in passages), default=None

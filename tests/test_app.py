@@ -80,8 +80,8 @@ def test_citations_show_file_date_and_highlighted_quote(bot):
         assert " ".join(c.quote.split()) in marks
         assert f'id="src-{c.number}"' in sources
         assert f"(#src-{c.number})" in chat[-1]["content"]  # the marker links to its source
-        if passage.date:
-            assert f"<time>{passage.date}</time>" in sources
+        if passage.published:  # as a reader writes it: "novembre 2024", "10 novembre 2024"
+            assert f'<time datetime="{passage.published}">' in sources
     assert "Latence" in latency and "total" in latency
 
 

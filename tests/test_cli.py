@@ -216,7 +216,7 @@ def test_a_withheld_draft_never_reaches_stdout_and_is_erased_from_the_terminal(m
     )  # not a terminal
 
     monkeypatch.setattr(
-        RAG, "stream", lambda self, question, history=(), language=None: _withheld_stream()
+        RAG, "stream", lambda self, question, history=(), language=None, **_: _withheld_stream()
     )
     monkeypatch.setattr(cli, "settings_from", lambda args: None)
     assert main(["ask", "Quel est le prix du pétrole ?"]) == 0

@@ -214,7 +214,9 @@ def test_latent_index_scores_chunks_by_dot_product():
     from rag.retrieve.retriever import LatentIndex
 
     def with_terms(i, latent):
-        return StoredChunk(id=i, doc_id=i, text=i, title="", published=None, doc_hash="", latent=latent)
+        return StoredChunk(
+            id=i, doc_id=i, text=i, title="", published=None, doc_hash="", latent=latent
+        )
 
     index = LatentIndex(
         [

@@ -405,5 +405,5 @@ def cite(answer: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
         claim = " ".join(s for s in sentences(text) if n in parse_markers(s)) or text
         quote = best_quote(claim, by_number[n].text)
         if quote and quote_in_source(quote, by_number[n].text):
-            citations.append(Citation(by_number[n].source, by_number[n].chunk_id, quote, n))
+            citations.append(Citation.of(by_number[n], quote, n))
     return text, citations

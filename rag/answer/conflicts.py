@@ -349,9 +349,7 @@ def say(accounts: list[Account], lang: str) -> tuple[str, list[Citation]]:
     left, right = QUOTES.get(lang, QUOTES["en"])
     parts = [f"{left}{a.sentence.rstrip()}{right} [{a.number}]" for a in accounts]
     text = LEADS.get(lang, LEADS["en"]) + " ; ".join(parts) + "."
-    citations = [
-        Citation(a.passage.source, a.passage.chunk_id, a.sentence, a.number) for a in accounts
-    ]
+    citations = [Citation.of(a.passage, a.sentence, a.number) for a in accounts]
     return text, citations
 
 

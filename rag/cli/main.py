@@ -52,8 +52,12 @@ def parser(extensions: list | None = None) -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="ask one question")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    add_scope_options(ask)
 
-    sub.add_parser("chat", help="a conversation in the terminal (follow-ups use the history)")
+    chat = sub.add_parser(
+        "chat", help="a conversation in the terminal (follow-ups use the history)"
+    )
+    add_scope_options(chat)
 
     doc = sub.add_parser(
         "doctor",
@@ -84,6 +88,46 @@ def parser(extensions: list | None = None) -> argparse.ArgumentParser:
     for plugin in plugins() if extensions is None else extensions:
         plugin.add_parsers(sub)
     return p
+
+
+def add_scope_options(command: argparse.ArgumentParser) -> None:
+    """--since, --until, --outlet: the articles a question may be answered from."""
+    command.add_argument(
+        "--since",
+        metavar="DATE",
+        help="only articles published on or after this day (YYYY-MM-DD, YYYY-MM or YYYY); "
+        "articles without a known publication date are left out",
+    )
+    command.add_argument(
+        "--until",
+        metavar="DATE",
+        help="only articles published on or before this day (YYYY-MM-DD, YYYY-MM or YYYY); "
+        "articles without a known publication date are left out",
+    )
+    command.add_argument(
+        "--outlet",
+        action="append",
+        metavar="NAME",
+        help="only articles of this outlet, as the documents list names it (repeat for several)",
+    )
+
+
+def _say_no_match(bot, scope, answer) -> None:
+    """On stderr, when --since/--until/--outlet left no article to search: what the index has."""
+    if scope.empty or answer.passages:
+        return
+    known = ", ".join(bot.outlets()) or "none recorded"
+    print(
+        f"No indexed article matches --since/--until/--outlet (the index's outlets: {known}).",
+        file=sys.stderr,
+    )
+
+
+def _scope(args):
+    """The Scope of --since, --until and --outlet (a bad date: a one-line InputError)."""
+    from rag.retrieve.scope import scope_from
+
+    return scope_from(args.since, args.until, args.outlet)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,12 +204,14 @@ def cmd_users(args) -> int:
 def cmd_ask(args) -> int:
     from rag.pipeline import RAG
 
+    scope = _scope(args)
     bot = RAG(settings_from(args))
-    answer = live_draft(bot.stream(args.question), show=not args.json)
+    answer = live_draft(bot.stream(args.question, scope=scope), show=not args.json)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(render_answer(answer))
+    _say_no_match(bot, scope, answer)
     return 0
 
 
@@ -236,10 +282,18 @@ def _erase(text: str) -> str:
 
 
 def render_answer(answer) -> str:
-    """The final answer with its sources and quotes, for the terminal."""
+    """The final answer with its sources (outlet, date, title, link) and quotes, for the terminal.
+
+    [1] Wikinews, 31 janvier 2017 — Un titre (https://fr.wikinews.org/wiki/…)
+        « the quoted sentence »
+    """
+    from rag.answer.byline import byline, web_link
+
     lines = ([f"» {answer.short}"] if answer.short else []) + [answer.text]
     for c in answer.citations:
-        lines.append(f"  [{c.number}] {c.source}: « {c.quote} »")
+        url = web_link(c.url)
+        lines.append(f"  [{c.number}] {byline(c, answer.language)}" + (f" ({url})" if url else ""))
+        lines.append(f"      « {c.quote} »")
     t = answer.timings
     ttft = f"{t.first_token_s:.1f}s" if t.first_token_s is not None else "-"
     lines.append(
@@ -252,6 +306,7 @@ def cmd_chat(args) -> int:
     from rag.core.errors import InputError
     from rag.pipeline import RAG
 
+    scope = _scope(args)
     bot = RAG(settings_from(args))
     history: list[dict[str, str]] = []
     bot.warm(prime=True)  # models loaded and primed before the first prompt
@@ -264,11 +319,12 @@ def cmd_chat(args) -> int:
         if not question:
             return 0
         try:
-            answer = live_draft(bot.stream(question, history))
+            answer = live_draft(bot.stream(question, history, scope=scope))
         except InputError as exc:
             print(f"Error: {exc}")
             continue
         print(render_answer(answer))
+        _say_no_match(bot, scope, answer)
         history += [
             {"role": "user", "content": question},
             {"role": "assistant", "content": answer.text},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import KW_ONLY, dataclass, field
 
 
@@ -62,6 +63,13 @@ class Passage:
     bm25_score: float | None = None
     shown: str = ""  # the text as the model sees it, dates resolved inline ("" when none)
     dated: tuple[str, ...] = ()  # what the passage is dated by (Chunk.dated)
+    _: KW_ONLY
+    # Who published it and when (the chunk's metadata; None: unknown). `published` is an ISO date
+    # ("2017-01-31"), or the date found in the text ("2024-11") where ingest stored no other.
+    published: str | None = None
+    outlet: str | None = None
+    url: str | None = None
+    author: str | None = None
 
     @property
     def prompt_text(self) -> str:
@@ -76,6 +84,53 @@ class Citation:
     chunk_id: str
     quote: str
     number: int = 0  # the [n] marker used in the answer text
+    _: KW_ONLY
+    # Who wrote it and when, from the cited chunk's metadata (None: unknown; Passage's fields)
+    outlet: str | None = None
+    published: str | None = None
+    title: str | None = None
+    url: str | None = None
+    author: str | None = None
+
+    @classmethod
+    def of(cls, passage: Passage, quote: str, number: int) -> Citation:
+        """A citation of `passage`, carrying its outlet, date, title, link and author."""
+        return cls(
+            passage.source,
+            passage.chunk_id,
+            quote,
+            number,
+            outlet=passage.outlet,
+            published=passage.published,
+            title=passage.title or None,
+            url=passage.url,
+            author=passage.author,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scope:
+    """What a question may be answered from: articles published between `since` and `until`
+    (inclusive; either open) by one of `outlets` (any when empty). A chunk without a publication
+    day is outside any date range: its date is unknown."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    outlets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outlets", tuple(dict.fromkeys(self.outlets)))
+        if self.since and self.until and self.since > self.until:
+            from rag.core.errors import InputError
+
+            raise InputError(
+                f"the date range is empty: {self.since} comes after {self.until} — swap them"
+            )
+
+    @property
+    def empty(self) -> bool:
+        """True when it restricts nothing."""
+        return not (self.since or self.until or self.outlets)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
 from rag.core.types import Chunk
+from rag.text.calendar import day_number
 
 SCHEMA = "3"  # 2: sentence windows beside their chunks; 3: "dense" flag on what dense search sees
 
@@ -44,6 +45,7 @@ class StoredChunk:
     latent: str = ""  # the chunk's latent terms, encode_terms' text ("" when not computed)
     times: tuple[tuple[int, int, str, str], ...] = ()  # Chunk.times
     dated: tuple[str, ...] = ()  # Chunk.dated
+    published_day: int | None = None  # published as YYYYMMDD: what a date range filters on
     outlet: str | None = None  # Chunk.outlet, .url, .author
     url: str | None = None
     author: str | None = None
@@ -259,6 +261,7 @@ class Store:
                 latent=m.get("latent", ""),
                 times=tuple(tuple(mark) for mark in json.loads(m.get("times") or "[]")),
                 dated=tuple(m.get("dated") or ()),
+                published_day=m.get("published_day"),
                 outlet=m.get("outlet") or None,
                 url=m.get("url") or None,
                 author=m.get("author") or None,
@@ -448,4 +451,7 @@ def _metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = 
     meta["dated"] = list(chunk.dated) or None  # filterable: {"dated": {"$contains": "2024-11"}}
     if doc_records:
         meta["doc_records"] = doc_records[chunk.doc_id]
+    # Last, from what the record says it was published: Chroma compares numbers only ($gte).
+    published = meta.get("published") or meta.get("date")
+    meta["published_day"] = day_number(published if isinstance(published, str) else None)
     return meta

@@ -28,11 +28,13 @@ import numpy as np
 
 from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
-from rag.core.types import Passage
+from rag.core.types import Passage, Scope
 from rag.index.embed import Embedder, Terms, latent_terms
 from rag.index.store import Store, StoredChunk, decode_terms
+from rag.retrieve.scope import admits as scope_admits
+from rag.retrieve.scope import where
 from rag.text import dated
-from rag.text.calendar import DAYS, MONTH_NUMBERS
+from rag.text.calendar import DAYS, MONTH_NUMBERS, day_number
 from rag.text.normalize import fold
 from rag.text.words import support
 
@@ -69,12 +71,14 @@ class BM25Index:
         # not measured yet, so not changed.
         return bm25s.tokenize(folded, stopwords="fr", stemmer=self._stemmer, show_progress=False)
 
-    def search(self, query: str, n: int) -> list[Ranked]:
+    def search(self, query: str, n: int, allowed: frozenset[str] | None = None) -> list[Ranked]:
+        """The n best chunks; among the `allowed` ids only, when given (a question's Scope)."""
         if self._bm25 is None:
             return []
         query = with_calendar_twins(query)
+        mask = None if allowed is None else _mask(self._ids, allowed)
         found, scores = self._bm25.retrieve(
-            self._tokens([query]), k=min(n, len(self._ids)), show_progress=False
+            self._tokens([query]), k=min(n, len(self._ids)), show_progress=False, weight_mask=mask
         )
         return [Ranked(self._ids[i], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
 
@@ -100,8 +104,9 @@ class LatentIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def search(self, terms: Terms, n: int) -> list[Ranked]:
-        """The n chunks sharing most weight with the query's terms (positive scores only)."""
+    def search(self, terms: Terms, n: int, allowed: frozenset[str] | None = None) -> list[Ranked]:
+        """The n chunks sharing most weight with the query's terms (positive scores only);
+        among the `allowed` ids only, when given."""
         if not self._ids:
             return []
         dims, weights = terms
@@ -110,6 +115,8 @@ class LatentIndex:
         ends = np.searchsorted(self._dims, dims, "right")
         for a, b, w in zip(starts, ends, weights):  # a chunk holds a dimension once: no duplicates
             scores[self._rows[a:b]] += w * self._weights[a:b]
+        if allowed is not None:
+            scores *= _mask(self._ids, allowed)
         best = np.argsort(-scores, kind="stable")[:n]
         return [Ranked(self._ids[i], float(scores[i])) for i in best if scores[i] > 0]
 
@@ -120,6 +127,11 @@ _DAY_NAMES = DAYS.split()  # French Monday..Sunday, then English
 # another word's ("march" stems like "marché", "august" like "Auguste").
 _NOT_FROM = {"may", "march"}
 _NOT_TO = {"may", "march", "august"}
+
+
+def _mask(ids: list[str], allowed: frozenset[str]) -> np.ndarray:
+    """1 for each id in `allowed`, 0 for the others: _mask(["a", "b"], {"b"}) -> [0., 1.]"""
+    return np.fromiter((i in allowed for i in ids), np.float32, len(ids))
 
 
 def with_calendar_twins(query: str) -> str:
@@ -174,6 +186,31 @@ class Retriever:
         terms_of = latent_terms(self.embedder, self.settings)  # None when off: nothing decoded
         self.latent = LatentIndex(list(self.chunks.values()) if terms_of else [])
         self._latent_terms = terms_of if len(self.latent) else None
+        self._scopes: dict[Scope, frozenset[str]] = {}  # the chunks each Scope admits
+        # written before the day was stored: a date range would miss them (rag.index.store)
+        self._dayless = sum(
+            1 for c in self.chunks.values() if c.published_day is None and day_number(c.published)
+        )
+
+    def outlets(self) -> list[str]:
+        """The outlets of the indexed chunks, sorted: what a Scope can name."""
+        return sorted({c.outlet for c in self.chunks.values() if c.outlet})
+
+    def admitted(self, scope: Scope | None) -> frozenset[str] | None:
+        """The ids of the chunks `scope` admits (None: all of them), as its `where` selects."""
+        if scope is None or scope.empty:
+            return None
+        if (scope.since or scope.until) and self._dayless:
+            raise IndexStateError(
+                f"the index at {self.store.where} was built before date ranges could be asked "
+                f"({self._dayless} chunks lack their publication day) — run 'rag ingest --rebuild'"
+            )
+        if scope not in self._scopes:
+            if len(self._scopes) >= 32:
+                self._scopes.clear()
+            chunks = self.chunks.values()
+            self._scopes[scope] = frozenset(c.id for c in chunks if scope_admits(scope, c))
+        return self._scopes[scope]
 
     def article(self, doc_id: str) -> list[Passage]:
         """The document's chunks as passages, in order: what else its article says
@@ -181,10 +218,7 @@ class Retriever:
         chunks = sorted(
             (c for c in self.chunks.values() if c.doc_id == doc_id), key=lambda c: _position(c.id)
         )
-        return [
-            Passage(c.doc_id, c.id, 0.0, c.text, 0, date=c.published, title=c.title, dated=c.dated)
-            for c in chunks
-        ]
+        return [_passage(c, text=c.text) for c in chunks]
 
     @property
     def known(self) -> set[str]:
@@ -205,7 +239,13 @@ class Retriever:
         return not wanted.isdisjoint(self._keys.get(chunk_id, ()))
 
     def _in_time(
-        self, vector, rankings: list, fused: list[Ranked], wanted: set[str], top_k: int
+        self,
+        vector,
+        rankings: list,
+        fused: list[Ranked],
+        wanted: set[str],
+        top_k: int,
+        scoped: dict | None = None,
     ) -> list[Ranked]:
         """The fusion with one more ranking: dense search among the chunks dated by a `wanted`
         key (a Chroma `where` on their "dated" metadata), weighted `date_weight`. When at least
@@ -215,8 +255,9 @@ class Retriever:
         débuté en 2014" in the article on the October call: keeping only dated passages had cut
         such answers out, measured: docs/results/2026-12-06-passages-in-prompt.md)."""
         s = self.settings
+        when = self.store.dated_where(wanted)
         hits = self.store.query(
-            vector, s.retrieval.candidates, where=self.store.dated_where(wanted)
+            vector, s.retrieval.candidates, where={"$and": [when, scoped]} if scoped else when
         )
         in_time = [Ranked(h.chunk_id, h.similarity) for h in hits]
         # an index from before dates were resolved: its articles' dates only, as rankings go
@@ -234,21 +275,30 @@ class Retriever:
         return fused
 
     def search(
-        self, query: str, top_k: int | None = None, fusion: str | None = None
+        self,
+        query: str,
+        top_k: int | None = None,
+        fusion: str | None = None,
+        scope: Scope | None = None,
     ) -> list[Passage]:
+        """The top_k passages for the query; with a `scope`, from the chunks it admits only (a
+        Chroma `where` for dense search, the same test for BM25 and latent terms)."""
         s = self.settings
         top_k = top_k or s.retrieval.top_k
         fusion = fusion or s.retrieval.fusion
         if fusion == "latent" and not self._latent_terms:  # not an empty list read as "no answer"
             raise IndexStateError(self._no_latent_terms())
+        allowed, scoped = self.admitted(scope), where(scope)
         vector = self.embedder.query(query)
-        hits = self.store.query(vector, s.retrieval.candidates)
+        hits = self.store.query(vector, s.retrieval.candidates, where=scoped)
         dense = [Ranked(h.chunk_id, h.similarity) for h in hits]
         best_window = {h.chunk_id: h.window for h in hits if h.window}
-        sparse = self.bm25.search(query, s.retrieval.candidates)
+        sparse = self.bm25.search(query, s.retrieval.candidates, allowed)
         latent = []
         if self._latent_terms and fusion in ("rrf", "latent"):
-            latent = self.latent.search(self._latent_terms([query])[0], s.retrieval.candidates)
+            latent = self.latent.search(
+                self._latent_terms([query])[0], s.retrieval.candidates, allowed
+            )
         if fusion == "dense":
             fused = dense
         elif fusion == "bm25":
@@ -266,7 +316,7 @@ class Retriever:
             if (
                 wanted
             ):  # "l'appel d'octobre": the passages dated then, up; the others out when enough
-                fused = self._in_time(vector, rankings, fused, wanted, top_k)
+                fused = self._in_time(vector, rankings, fused, wanted, top_k, scoped)
         dense_by_id = {r.chunk_id: r.score for r in dense}
         bm25_by_id = {r.chunk_id: r.score for r in sparse}
         passages = []
@@ -283,21 +333,36 @@ class Retriever:
             if c.times and s.retrieval.inline_dates:
                 shown = dated.annotate(text, c.times, max(c.text.find(text), 0))
             passages.append(
-                Passage(
-                    source=c.doc_id,
-                    chunk_id=c.id,
-                    score=item.score,
+                _passage(
+                    c,
                     text=text,
+                    score=item.score,
                     rank=rank,
-                    date=c.published,
-                    title=c.title,
                     dense_score=dense_by_id.get(c.id),
                     bm25_score=bm25_by_id.get(c.id),
                     shown=shown if shown != text else "",
-                    dated=c.dated,
                 )
             )
         return passages
+
+
+def _passage(c: StoredChunk, *, text: str, score: float = 0.0, rank: int = 0, **scores) -> Passage:
+    """A stored chunk as a passage, with its article's date, title, outlet, link and author."""
+    return Passage(
+        c.doc_id,
+        c.id,
+        score,
+        text,
+        rank,
+        date=c.published,
+        title=c.title,
+        dated=c.dated,
+        published=c.published,
+        outlet=c.outlet,
+        url=c.url,
+        author=c.author,
+        **scores,
+    )
 
 
 def _position(chunk_id: str) -> int:

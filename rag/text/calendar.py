@@ -79,3 +79,18 @@ def dates(text: str) -> set[tuple[int, int, str | None]]:
         if number:
             out.add((int(day), number, m.group(5)))
     return out
+
+
+def day_number(value: str | None) -> int | None:
+    """An ISO day as a number the store can compare (Chroma's $gte/$lte take numbers only).
+
+    day_number("2017-01-31") -> 20170131; day_number("2017-01") -> None (no day), as for "" or
+    a date that does not exist.
+    """
+    import datetime as dt
+
+    try:
+        day = dt.date.fromisoformat((value or "")[:10])
+    except ValueError:
+        return None
+    return day.year * 10_000 + day.month * 100 + day.day

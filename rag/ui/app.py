@@ -37,9 +37,10 @@ from rag.ui.documents import (
     delete_document,
     document_rows,
     documents_view,
+    outlet_choices,
     upload_files,
 )
-from rag.ui.i18n import EXAMPLES, TEXT
+from rag.ui.i18n import EXAMPLES, TEXT, language_choices, page_heading
 from rag.ui.models import Preparation, kernel_summary, model_names
 from rag.ui.render import (
     _note,
@@ -48,6 +49,7 @@ from rag.ui.render import (
     link_markers,
     sources_html,
 )
+from rag.ui.style import CSS, HEAD
 
 __all__ = [  # the handlers live in the modules above; tests and tools import them from here
     "CSS",
@@ -72,43 +74,13 @@ __all__ = [  # the handlers live in the modules above; tests and tools import th
     "main",
     "model_names",
     "new_conversation",
+    "outlet_choices",
     "prepare",
     "respond",
     "respond_in_turn",
     "sources_html",
     "upload_files",
 ]
-
-
-# -- layout ----------------------------------------------------------------------------------
-CSS = """
-#sources { max-height: 75vh; overflow-y: auto; }
-.sources h3 { margin: 0 0 .5rem; }
-.source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem .8rem;
-  margin-bottom: .6rem; scroll-margin-top: 1rem; }
-.source header { font-size: .9em; margin-bottom: .3rem; overflow-wrap: anywhere; }
-.source p { white-space: pre-wrap; margin: 0; line-height: 1.45; }
-.source:target, .source.flash, .source:focus { outline: 3px solid #f59e0b; outline-offset: 2px; }
-.source mark { background: #fde68a; color: #111; padding: 0 .1em; }
-.scores { color: var(--body-text-color-subdued); font-size: .85em; }
-.note { color: var(--body-text-color); opacity: .75; }
-.sources table { font-size: .8em; }
-@media (max-width: 640px) { #chat { height: 55vh !important; } }
-"""
-# Citation markers in the chat scroll to (and focus) their source, in the same tab, by keyboard too.
-HEAD = """<script>
-document.addEventListener("click", function (e) {
-  var a = e.target.closest ? e.target.closest('a[href^="#src-"]') : null;
-  if (!a) return;
-  var el = document.getElementById(a.getAttribute("href").slice(1));
-  if (!el) return;
-  e.preventDefault(); e.stopPropagation();
-  document.querySelectorAll(".source.flash").forEach(function (s) { s.classList.remove("flash"); });
-  el.classList.add("flash");
-  el.scrollIntoView({behavior: "smooth", block: "nearest"});
-  el.focus({preventScroll: true});
-}, true);
-</script>"""
 
 
 def build_app(
@@ -126,7 +98,7 @@ def build_app(
         conv = gr.State(Conversation())
         with gr.Row():  # wraps on a narrow window: each column keeps its min_width
             with gr.Column(scale=4, min_width=300):
-                heading = gr.Markdown(_heading(t))
+                heading = gr.Markdown(page_heading(t))
             with gr.Column(scale=1, min_width=240):
                 ui = gr.Radio(
                     [("Français", "fr"), ("English", "en")], value="fr", label=t["ui_language"]
@@ -156,6 +128,19 @@ def build_app(
                             send = gr.Button(t["send"], variant="primary", elem_id="send")
                             new = gr.Button(t["new"], elem_id="new")
                         latency = gr.Markdown(elem_id="latency")
+                        with gr.Accordion(t["scope"], open=False) as scope_box:
+                            scope_help = gr.Markdown(t["scope_help"])
+                            with gr.Row():
+                                since = gr.DateTime(
+                                    include_time=False, type="string", label=t["since"]
+                                )
+                                until = gr.DateTime(
+                                    include_time=False, type="string", label=t["until"]
+                                )
+                            # filled when the page loads, as the removal choices below
+                            outlets = gr.Dropdown(
+                                [], multiselect=True, label=t["outlets"], allow_custom_value=True
+                            )
                         examples = gr.Examples(EXAMPLES, inputs=[question], label=t["examples"])
                     with gr.Column(scale=2, min_width=280):
                         sources = gr.HTML(_note(t["sources_hint"]), elem_id="sources")
@@ -163,7 +148,7 @@ def build_app(
                     top_k = gr.Slider(
                         1, 10, value=bot.settings.retrieval.top_k, step=1, label=t["top_k"]
                     )
-                    language = gr.Radio(_language_choices(t), value="auto", label=t["language"])
+                    language = gr.Radio(language_choices(t), value="auto", label=t["language"])
                     show_scores = gr.Checkbox(False, label=t["show_scores"])
                     model_panel = gr.Markdown(model_names(bot))
             with gr.Tab(t["tab_docs"]) as docs_tab:
@@ -173,7 +158,7 @@ def build_app(
                     headers=t["headers"],
                     interactive=False,
                     wrap=True,
-                    column_widths=["28%", "12%", "10%", "50%"],
+                    column_widths=["24%", "11%", "13%", "8%", "44%"],
                     show_search="search",
                     elem_id="documents",
                 )
@@ -194,7 +179,19 @@ def build_app(
                     remove = gr.Button(t["remove_button"], variant="stop", scale=1)
                 status = gr.Markdown(elem_id="status")
 
-        async def ask(q, c, k, lang, scores, u, request: gr.Request):
+        # an API caller may leave out the date range and outlets; gradio passes the request
+        async def ask(
+            q,
+            c,
+            k,
+            lang,
+            scores,
+            u,
+            since=None,
+            until=None,
+            outlets=None,
+            request: gr.Request | None = None,
+        ):
             views = respond_in_turn(
                 access.gate,
                 access.queue_key(request),
@@ -206,6 +203,9 @@ def build_app(
                 scores,
                 ui=u,
                 preparation=preparation,
+                since=since,
+                until=until,
+                outlets=outlets,
             )
             async with contextlib.aclosing(views):  # a dropped event frees its slot at once
                 async for view in views:
@@ -243,10 +243,10 @@ def build_app(
             choices = gr.update(
                 visible=who.editor, choices=[r[0] for r in document_rows(bot)], value=None
             )
-            return shown, shown, choices, shown, signed
+            return shown, shown, choices, shown, signed, gr.update(choices=outlet_choices(bot))
 
         chat_out = [chatbot, sources, latency, conv, question]
-        ask_in = [question, conv, top_k, language, show_scores, ui]
+        ask_in = [question, conv, top_k, language, show_scores, ui, since, until, outlets]
         # One queue for generation, shared by Enter and the button: RAG_CONCURRENCY answers at once,
         # served in turn across users by access.gate (rag.ui.fair), which shows each waiting
         # question its place; gradio itself does not hold them back.
@@ -268,12 +268,19 @@ def build_app(
         )
         remove.click(drop, [choice, ui], [status, table, choice], api_name="remove", **indexing)
         docs_tab.select(lambda: documents_view(bot), None, [table, choice], api_name=False)
+        chat_tab.select(  # documents added or removed meanwhile
+            lambda: gr.update(choices=outlet_choices(bot)), None, outlets, api_name=False
+        )
         demo.load(
-            role_view, ui, [files, add, choice, remove, signed_in], api_name=False, queue=False
+            role_view,
+            ui,
+            [files, add, choice, remove, signed_in, outlets],
+            api_name=False,
+            queue=False,
         )
 
         relabel = [
-            (heading, lambda t: {"value": _heading(t)}),
+            (heading, lambda t: {"value": page_heading(t)}),
             (ui, lambda t: {"label": t["ui_language"]}),
             (chat_tab, lambda t: {"label": t["tab_chat"]}),
             (docs_tab, lambda t: {"label": t["tab_docs"]}),
@@ -284,8 +291,13 @@ def build_app(
             (examples.dataset, lambda t: {"label": t["examples"]}),
             (settings_box, lambda t: {"label": t["settings"]}),
             (top_k, lambda t: {"label": t["top_k"]}),
-            (language, lambda t: {"label": t["language"], "choices": _language_choices(t)}),
+            (language, lambda t: {"label": t["language"], "choices": language_choices(t)}),
             (show_scores, lambda t: {"label": t["show_scores"]}),
+            (scope_box, lambda t: {"label": t["scope"]}),
+            (scope_help, lambda t: {"value": t["scope_help"]}),
+            (since, lambda t: {"label": t["since"]}),
+            (until, lambda t: {"label": t["until"]}),
+            (outlets, lambda t: {"label": t["outlets"]}),
             (docs_help, lambda t: {"value": t["docs_help"]}),
             (table, lambda t: {"headers": t["headers"]}),
             (files, lambda t: {"label": t["upload"]}),
@@ -301,14 +313,6 @@ def build_app(
             concurrency_limit=None,
         )
     return demo
-
-
-def _heading(t: dict) -> str:
-    return f"# {t['title']}\n{t['intro']}"
-
-
-def _language_choices(t: dict) -> list[tuple[str, str]]:
-    return [(t["lang_auto"], "auto"), ("Français", "fr"), ("English", "en")]
 
 
 def prepare(bot: RAG) -> str:

@@ -12,12 +12,13 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rag.core.errors import RagError
 from rag.core.types import Answer
 from rag.pipeline import RAG
+from rag.retrieve.scope import scope_from
 from rag.ui.fair import Busy, Gate
 from rag.ui.i18n import TEXT
 from rag.ui.models import Preparation
@@ -68,11 +69,16 @@ def respond(
     show_scores: bool = False,
     ui: str = "fr",
     preparation: Preparation | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    outlets: Sequence[str] | None = (),
 ) -> Iterator[tuple[list[dict], str, str, Conversation, str]]:
     """Stream an answer: yields (chat messages, sources HTML, latency, state, textbox value).
 
     The streamed text is replaced at the end by the final `Answer.text`, which is authoritative.
-    A question asked while `preparation` runs waits for it, showing its progress.
+    A question asked while `preparation` runs waits for it, showing its progress. `since`,
+    `until` (YYYY-MM-DD, YYYY-MM or YYYY) and `outlets` restrict the articles searched
+    (rag.retrieve.scope); a bad date is said in the chat.
     """
     t = TEXT[ui]
     conv = conv or Conversation()
@@ -88,12 +94,16 @@ def respond(
     text, answer, start, first = "", None, time.perf_counter(), None
     try:
         lang = None if language in (None, "", "auto") else language
-        for item in bot_for(bot, top_k).stream(question, conv.turns, lang):
+        scope = scope_from(since, until, outlets)
+        for item in bot_for(bot, top_k).stream(question, conv.turns, lang, scope=scope):
             if isinstance(item, Answer):  # checked; then again with its short answer
                 answer = item
-                yield _answered(
+                view = _answered(
                     conv, question, answer, show_scores, ui, time.perf_counter() - start
                 )
+                if not scope.empty and not answer.passages:  # say why nothing was found
+                    view = (view[0], _note(t["no_match"]), *view[2:])
+                yield view
                 continue
             first = first if first is not None else time.perf_counter() - start
             text += item

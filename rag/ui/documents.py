@@ -48,12 +48,15 @@ def _reindex(
 
 # -- documents -------------------------------------------------------------------------------
 def document_rows(bot: RAG) -> list[list]:
-    """[name, date, chunks, title] per indexed document; [] when there is no index yet."""
+    """[name, publication date, outlet, chunks, title] per indexed document ("" where unknown);
+    [] when there is no index yet."""
     try:
         docs = bot.documents()
     except RagError:
         return []
-    return [[d["id"], d["date"] or "", d["chunks"], d["title"]] for d in docs]
+    return [
+        [d["id"], d["published"] or "", d["outlet"] or "", d["chunks"], d["title"]] for d in docs
+    ]
 
 
 def documents_view(bot: RAG):
@@ -156,3 +159,11 @@ def _log(
         audit.record(bot.settings, who.name, action, document, digest, outcome, detail=detail)
     except RagError as exc:  # a refusal stands even when it cannot be logged
         log.error("%s", exc)
+
+
+def outlet_choices(bot: RAG) -> list[str]:
+    """The outlets a question can be restricted to (the index's); [] when there is no index."""
+    try:
+        return bot.outlets()
+    except RagError:
+        return []

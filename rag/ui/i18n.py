@@ -56,6 +56,18 @@ _PAIRS = {
     "language": ("Langue de la réponse", "Answer language"),
     "lang_auto": ("Automatique", "Automatic"),
     "show_scores": ("Afficher les scores de recherche", "Show retrieval scores"),
+    "scope": ("Période et médias", "Dates and outlets"),
+    "since": ("Publié depuis le (AAAA-MM-JJ)", "Published since (YYYY-MM-DD)"),
+    "until": ("Publié jusqu'au (AAAA-MM-JJ)", "Published until (YYYY-MM-DD)"),
+    "outlets": ("Médias (tous si vide)", "Outlets (all when empty)"),
+    "no_match": (
+        "Aucun article indexé ne correspond à cette période ou à ces médias.",
+        "No indexed article matches these dates or outlets.",
+    ),
+    "scope_help": (
+        "Une date choisie écarte les articles dont la date de publication est inconnue.",
+        "A date set leaves out the articles whose publication date is unknown.",
+    ),
     "docs_help": (
         (
             "Les articles indexés. Ajoutez des pages web enregistrées, des PDF, des fichiers Word, "
@@ -66,7 +78,10 @@ _PAIRS = {
             "CSV exports (2 MB at most)."
         ),
     ),
-    "headers": (["Fichier", "Date", "Passages", "Titre"], ["File", "Date", "Chunks", "Title"]),
+    "headers": (
+        ["Fichier", "Date", "Média", "Passages", "Titre"],
+        ["File", "Date", "Outlet", "Chunks", "Title"],
+    ),
     "upload": ("Fichiers à ajouter", "Files to add"),
     "upload_button": ("Ajouter et indexer", "Add and index"),
     "remove": ("Document à supprimer", "Document to remove"),
@@ -107,3 +122,13 @@ EXAMPLES = [
     ["Which newspaper reported the call between Trump and Putin?"],
     ["What did Trump and Putin agree to do about Ukraine?"],
 ]
+
+
+def page_heading(t: dict) -> str:
+    """The page's title and introduction as markdown, in the words of `t` (TEXT[ui])."""
+    return f"# {t['title']}\n{t['intro']}"
+
+
+def language_choices(t: dict) -> list[tuple[str, str]]:
+    """The answer-language choices, "automatic" first."""
+    return [(t["lang_auto"], "auto"), ("Français", "fr"), ("English", "en")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 
+from rag.answer.byline import DASH, day_label, host, web_link
 from rag.core.types import Answer, Citation
 from rag.text.normalize import MARKER
 from rag.ui.i18n import TEXT
@@ -28,7 +29,8 @@ def link_markers(text: str, answer: Answer) -> str:
 
 
 def sources_html(answer: Answer | None, show_scores: bool = False, ui: str = "fr") -> str:
-    """Each citation: file name, article date, its passage with the quoted span in <mark>."""
+    """Each citation: outlet (or file name), publication date, title and link (`source_header`),
+    then its passage with the quoted span in <mark>."""
     t = TEXT[ui]
     if answer is None:
         return _note(t["sources_hint"])
@@ -43,7 +45,6 @@ def sources_html(answer: Answer | None, show_scores: bool = False, ui: str = "fr
     items = []
     for c in first.values():
         p = by_chunk.get(c.chunk_id)
-        date = f" · <time>{html.escape(p.date)}</time>" if p and p.date else ""
         scores = f'<div class="scores">{_scores(p)}</div>' if p and show_scores else ""
         marked = quotes[c.number]
         body = (
@@ -53,8 +54,7 @@ def sources_html(answer: Answer | None, show_scores: bool = False, ui: str = "fr
         )
         items.append(
             f'<article class="source" id="src-{c.number}" tabindex="-1">'
-            f'<header><span class="num">[{c.number}]</span> <strong>{html.escape(c.source)}</strong>'
-            f"{date}</header>{scores}<p>{body}</p></article>"
+            f"{source_header(c, answer.language)}{scores}<p>{body}</p></article>"
         )
     if show_scores:
         rows = "".join(
@@ -67,6 +67,32 @@ def sources_html(answer: Answer | None, show_scores: bool = False, ui: str = "fr
     heading = f"<h3>{t['sources']}</h3>"
     return (
         f'<section class="sources" aria-label="{t["sources"]}">{heading}{"".join(items)}</section>'
+    )
+
+
+def source_header(c: Citation, lang: str = "fr") -> str:
+    """A source's header in the answer's language: "[1] Outlet, 31 janvier 2017 — Title
+    (site)", the file name standing in for an unknown outlet (and named in the tooltip), the
+    link only to a web address (rag.answer.byline)."""
+    who = html.escape(c.outlet or c.source)
+    when = day_label(c.published, lang)
+    time = (
+        f', <time datetime="{html.escape(c.published or "")}">{html.escape(when)}</time>'
+        if when
+        else ""
+    )
+    title = " ".join((c.title or "").split())
+    cite = f"{DASH}<cite>{html.escape(title)}</cite>" if title else ""
+    url = web_link(c.url)
+    link = (
+        f' (<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">'
+        f"{html.escape(host(url))}</a>)"
+        if url
+        else ""
+    )
+    return (
+        f'<header title="{html.escape(c.source)}"><span class="num">[{c.number}]</span> '
+        f"<strong>{who}</strong>{time}{cite}{link}</header>"
     )
 
 
