@@ -107,7 +107,7 @@ def cli_env(published, monkeypatch):
         "RAG_EMBEDDER": "fake",
         "RAG_LLM": "fake",
         "RAG_MIN_DENSE_SCORE": "0",
-        "RAG_INDEX_DIR": str(published.index_dir),
+        "RAG_INDEX_DIR": str(published.index.index_dir),
     }.items():
         monkeypatch.setenv(key, value)
     return published
