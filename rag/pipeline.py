@@ -335,7 +335,7 @@ class RAG:
     def in_prompt_order(self, passages: list[Passage]) -> list[Passage]:
         """The passages in the order the prompt shows (and numbers) them: `passage_order`."""
         return (
-            sorted(passages, key=_place)
+            sorted(passages, key=lambda p: p.place)
             if self.settings.advanced.passage_order == "document"
             else passages
         )
@@ -497,12 +497,6 @@ _PRIMER = {
     )
     for lang, text in zip(("fr", "en"), _FILLER)
 }
-
-
-def _place(p: Passage) -> tuple[str, int, str]:
-    """A passage's source and position in it ("a.txt:3" -> ("a.txt", 3, ""))."""
-    _, _, index = p.chunk_id.rpartition(":")
-    return (p.source, int(index), "") if index.isdigit() else (p.source, -1, p.chunk_id)
 
 
 def _if_changed(standalone: str, question: str) -> str | None:

@@ -206,7 +206,7 @@ def test_the_pipeline_says_both_accounts_without_asking_the_model(make_bot):
     )  # a passage added for a denial ranks after
     off = make_bot(conflicts=False)
     answer = off.ask(q)
-    assert not answer.conflict and len(off.generation.llm.calls) >= 1
+    assert not answer.conflict and len(off.llm.calls) >= 1
 
 
 def test_a_passage_cited_for_both_accounts_is_shown_once_with_both_quotes_marked():

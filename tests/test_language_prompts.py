@@ -32,11 +32,6 @@ EXPECTED = {
     "verify": {"passage", "question", "answer"},
     "weekday.fr": set(),  # added after the answer prompt when a question asks for a weekday
     "weekday.en": set(),
-    "choose": {
-        "passages",
-        "question",
-    },  # evidence choice (rag.answer.evidence, benchmarks/evidence_choice.py)
-    "system.choose": set(),
     "short": {"passage", "question"},  # the short answer's span choice (rag.answer.short)
     "system.short": set(),
 }

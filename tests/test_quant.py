@@ -24,6 +24,22 @@ def _grid_weight(n=64, k=128, seed=0):
     return (q * scale + low).reshape(n, k).to(torch.bfloat16)
 
 
+# The test's own way to quantise a whole model and reload it from saved buffers (the product
+# prepares its layers straight from the GGUF: rag.llm.transformers.prepare).
+def quantize_model(model):
+    state = {}
+    for name in quant.targets(model):
+        layer = quant.QuantLinear.from_linear(model.get_submodule(name))
+        quant._replace(model, name, layer)
+        state[name] = layer.tensors()
+    return state
+
+
+def load_quantized(model, state):
+    for name in quant.targets(model):
+        quant._replace(model, name, quant.QuantLinear(state[name]))
+
+
 def test_four_bit_grid_is_packed_as_int4_and_stays_exact():
     w = _grid_weight()
     layer = quant.QuantLinear.from_linear(_linear(w))
@@ -69,7 +85,7 @@ def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
     ids = torch.randint(0, 256, (1, 24))
     with torch.inference_mode():
         ref = model(ids).logits
-        state = quant.quantize_model(model)
+        state = quantize_model(model)
         out = model(ids).logits
     assert len(state) == 2 * 7 + 1 and all(
         isinstance(m, quant.QuantLinear)
@@ -110,7 +126,7 @@ def test_tiny_qwen_quantised_matches_and_reloads_from_cache(tmp_path):
     torch.save(state, tmp_path / "q.pt")
     fresh = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
     fresh.load_state_dict(model.state_dict(), strict=False)  # embeddings and norms
-    quant.load_quantized(fresh, torch.load(tmp_path / "q.pt", mmap=True, weights_only=True))
+    load_quantized(fresh, torch.load(tmp_path / "q.pt", mmap=True, weights_only=True))
     with torch.inference_mode():
         assert torch.equal(fresh(ids).logits, out)
         quant.set_prompt_kernels(
@@ -139,21 +155,6 @@ def _choice(int8: str, pays: bool = True) -> kernels.KernelChoice:
         int8=int8,
         float="bf16",
     )
-
-
-def test_cache_from_another_model_is_refused():
-    transformers = pytest.importorskip("transformers")
-    config = transformers.Qwen2Config(
-        vocab_size=64,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-    )
-    model = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16)
-    with pytest.raises(ValueError, match="do not match"):
-        quant.load_quantized(model, {"lm_head": {}})
 
 
 def _linear(w, bias=False):

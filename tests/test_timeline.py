@@ -290,30 +290,3 @@ def test_the_default_choose_reads_the_greedy_reply():
     assert fake.choose([], options) == {options[0]: 0.0, options[1]: 0.0} and fake.tasks == [
         "choose"
     ]  # none
-
-
-def test_evidence_candidates_are_each_sentence_once_as_the_model_sees_it(settings):
-    from rag.answer.evidence import candidates, choice_messages
-    from rag.core.types import Passage
-
-    a = Passage(
-        "a.txt",
-        "a.txt:0",
-        1.0,
-        "Il a parlé jeudi. M. Poutine a répondu.",
-        1,
-        shown="Il a parlé jeudi (7 novembre 2024). M. Poutine a répondu.",
-    )
-    b = Passage("a.txt", "a.txt:1", 0.9, "M. Poutine a répondu. Fin de l'appel.", 2)
-    found = candidates([a, b])
-    assert [(s.passage, s.text) for s in found] == [
-        (0, "Il a parlé jeudi (7 novembre 2024)."),
-        (0, "M. Poutine a répondu."),
-        (1, "Fin de l'appel."),
-    ]
-    messages = choice_messages(settings.answer.prompts_dir, "Quand ?", [a, b])
-    assert [m["role"] for m in messages] == ["system", "user"]
-    assert (
-        "[1] (source: a.txt, date: unknown)\nIl a parlé jeudi (7 novembre 2024)."
-        in messages[1]["content"]
-    )

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from rag.answer.citations import quote_in_source
 from rag.core.types import Citation, Passage
 from rag.text import dated, timeline
 from rag.text.normalize import fold
@@ -222,7 +223,7 @@ def find(
         chunks = (
             article(source)
             if article
-            else sorted((p for p in passages if p.source == source), key=_place)
+            else sorted((p for p in passages if p.source == source), key=lambda p: p.place)
         )
         pairs += _pairs(chunks, outlets, wanted)
     pairs = [(r, d) for r, d in pairs if not wanted or d.keys & wanted]
@@ -316,7 +317,7 @@ def _numbered(
             (
                 i
                 for i, p in enumerate(shown, 1)
-                if p.source == a.passage.source and _holds(p.text, a.sentence)
+                if p.source == a.passage.source and quote_in_source(a.sentence, p.text)
             ),
             0,
         )
@@ -330,11 +331,6 @@ def _numbered(
                 n = len(shown)
         out.append(replace(a, number=n, passage=shown[n - 1]))
     return out, shown
-
-
-def _holds(text: str, sentence: str) -> bool:
-    """Whether the sentence is in the text, whitespace aside (rag.answer.citations.quote_in_source)."""
-    return " ".join(sentence.split()) in " ".join(text.split())
 
 
 def _asked(report: Account, outlets: set[str], wanted: set[str]) -> bool:
@@ -396,7 +392,8 @@ def _chosen(pairs: list[tuple[Account, Account]], passages: list[Passage]) -> li
 
     def place(a: Account) -> int:  # the first retrieved passage that holds the sentence
         return next(
-            (i for i, p in enumerate(passages) if _holds(p.text, a.sentence)), len(passages)
+            (i for i, p in enumerate(passages) if quote_in_source(a.sentence, p.text)),
+            len(passages),
         )
 
     pairs = sorted(
@@ -421,8 +418,3 @@ def _chosen(pairs: list[tuple[Account, Account]], passages: list[Passage]) -> li
 def _repeats(a: str, b: str) -> bool:
     wa, wb = content_words(a), content_words(b)
     return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= 0.6
-
-
-def _place(p: Passage) -> int:
-    index = p.chunk_id.rpartition(":")[2]
-    return int(index) if index.isdigit() else -1

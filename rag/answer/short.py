@@ -32,59 +32,11 @@ PAIRS = ("«»", "“”", "()", "[]")  # a span holds both marks of a pair, or 
 # A span does not end on these: "Washington Post de" is never the answer.
 ELISION = re.compile(r"^(?:[dlnsjcm]|qu|jusqu|lorsqu|puisqu)['’](?=\w)", re.IGNORECASE)
 OPEN_ENDED = frozenset(
-    [
-        "de",
-        "du",
-        "des",
-        "d'",
-        "la",
-        "le",
-        "les",
-        "l'",
-        "à",
-        "au",
-        "aux",
-        "et",
-        "ou",
-        "en",
-        "un",
-        "une",
-        "que",
-        "qu'",
-        "qui",
-        "dont",
-        "par",
-        "pour",
-        "sur",
-        "dans",
-        "avec",
-        "contre",
-        "selon",
-        "entre",
-        "vers",
-        "sans",
-        "sous",
-        "chez",
-        "après",
-        "avant",
-        "m",
-        "mme",
-        "a",
-        "an",
-        "the",
-        "of",
-        "and",
-        "or",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "that",
-    ]
+    (
+        "de du des d' la le les l' à au aux et ou en un une que qu' qui dont par pour sur dans "
+        "avec contre selon entre vers sans sous chez après avant m mme a an the of and or to in "
+        "on at by for with from that"
+    ).split()
 )
 
 

@@ -72,6 +72,15 @@ class Passage:
     author: str | None = None
 
     @property
+    def place(self) -> tuple[str, int, str]:
+        """Where the passage lies: its source and chunk number ("a.txt:3" -> ("a.txt", 3, "")),
+        or -1 and the whole id when the id has no number."""
+        _, _, index = self.chunk_id.rpartition(":")
+        return (
+            (self.source, int(index), "") if index.isdigit() else (self.source, -1, self.chunk_id)
+        )
+
+    @property
     def prompt_text(self) -> str:
         return self.shown or self.text
 

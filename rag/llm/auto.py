@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rag.core.settings import Settings
 from rag.llm.base import LLM, Message
-from rag.llm.registry import build_llm
 from rag.llm.transformers.kernels import (
     ANSWER_PROMPT,
     ANSWER_TOKENS,
@@ -42,8 +41,9 @@ class AutoLLM(LLM):
 
     name = "auto"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, build: Callable[[Settings], LLM]) -> None:
         self.settings = settings
+        self.build = build  # rag.llm.registry.build_llm: builds the chosen engine by name
         self.chosen: LLM | None = None
         self.choice: KernelChoice | None = None
         self._lock = threading.Lock()
@@ -59,7 +59,7 @@ class AutoLLM(LLM):
                 bundled_gguf(self.settings, progress=lambda f, what: report(JOIN_SHARE * f, what))
                 self.choice = choose_backend(self.settings)
                 name = self.choice.backend.get("chosen", "transformers")
-                backend = build_llm(self.settings.updated(**{"llm": name}))
+                backend = self.build(self.settings.updated(llm=name))
                 if name == "transformers":
                     backend.progress = report
                 elif hasattr(report, "close"):

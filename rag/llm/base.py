@@ -54,18 +54,7 @@ class LLM:
         """
         every = every_option(options, abstain)
         reply = "".join(self.complete(messages, 8, "choose")).strip()
-        picked = next((o for o in every if reply == o), None)
-        if (
-            picked is None
-        ):  # the reply's first 8 tokens: the longest option it begins, or the one that begins it
-            picked = next(
-                (
-                    o
-                    for o in sorted(every, key=len, reverse=True)
-                    if reply and (reply.startswith(o) or o.startswith(reply))
-                ),
-                None,
-            )
+        picked = picked_option(reply, every)
         return {o: float(o == picked) for o in every}  # all 0 when the reply is none of them
 
     def describe(self) -> list[str]:
@@ -76,3 +65,23 @@ class LLM:
 def every_option(options: list[str], abstain: str | None = None) -> list[str]:
     """The options `LLM.choose` weighs: each once, in order, then `abstain` when given."""
     return list(dict.fromkeys([*options, *([abstain] if abstain is not None else [])]))
+
+
+def picked_option(reply: str, options: list[str]) -> str | None:
+    """The option a greedy reply names: the reply itself, else the longest option it begins
+    with or that begins it (a reply cut short), else None.
+
+    picked_option("12 mars", ["12", "12 mars 2017"]) -> "12 mars 2017"
+    """
+    if reply in options:
+        return reply
+    if not reply:
+        return None
+    return next(
+        (
+            o
+            for o in sorted(options, key=len, reverse=True)
+            if reply.startswith(o) or o.startswith(reply)
+        ),
+        None,
+    )

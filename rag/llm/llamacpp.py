@@ -23,7 +23,7 @@ from typing import Any
 
 from rag.core.errors import ModelError
 from rag.core.settings import Settings
-from rag.llm.base import LLM, Message, every_option
+from rag.llm.base import LLM, Message, every_option, picked_option
 from rag.llm.weights import bundled_gguf
 
 _DONE = object()
@@ -132,11 +132,7 @@ class LlamaCppLLM(LLM):
                 reply = result["choices"][0]["message"]["content"]
             except Exception as exc:
                 raise ModelError(f"llama.cpp choosing failed: {str(exc)[:200]}") from exc
-        picked = (
-            reply
-            if reply in every
-            else next((o for o in every if reply and o.startswith(reply)), None)
-        )
+        picked = picked_option(reply, every)
         return {o: float(o == picked) for o in every}
 
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:

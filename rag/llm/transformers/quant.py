@@ -257,27 +257,6 @@ def targets(model: torch.nn.Module) -> list[str]:
     return names
 
 
-def quantize_model(model: torch.nn.Module) -> dict[str, dict[str, torch.Tensor | None]]:
-    """Replace the target linears with QuantLinear in place; return their buffers to cache."""
-    state: dict[str, dict[str, torch.Tensor | None]] = {}
-    for name in targets(model):
-        layer = QuantLinear.from_linear(model.get_submodule(name))
-        _replace(model, name, layer)
-        state[name] = layer.tensors()
-    return state
-
-
-def load_quantized(
-    model: torch.nn.Module, state: dict[str, dict[str, torch.Tensor | None]]
-) -> None:
-    """Replace the target linears with QuantLinear built from cached buffers."""
-    names = targets(model)
-    if sorted(names) != sorted(state):
-        raise ValueError("the cached quantised weights do not match this model's layers")
-    for name in names:
-        _replace(model, name, QuantLinear(state[name]))
-
-
 def set_prompt_kernels(
     model: torch.nn.Module, mode: str, choice: Any, mapped_from: Path | None = None
 ) -> None:
