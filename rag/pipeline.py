@@ -115,7 +115,8 @@ class RAG:
         except IndexStateError as exc:
             if not self.settings.chroma_host:
                 raise IndexStateError(
-                    f"another process is changing the index ({exc}) — ask again when its ingest has finished"
+                    f"another process is changing the index ({exc}) — "
+                    "ask again when its ingest has finished"
                 ) from None
             log.info("index not reopened yet: %s", exc)  # the server's old state stays consistent
             return False
@@ -140,7 +141,8 @@ class RAG:
         took markedly longer to its first token; measured:
         docs/results/2026-11-22-decode-cache.md).
         """
-        self.retriever
+        if self._retriever is None:
+            self._open()
         self.llm.load()
         if prime and not self._primed:
             self.llm.prime([self._messages(*_PRIMER[lang], lang) for lang in NAMES])
@@ -243,7 +245,8 @@ class RAG:
                 standalone, passages, retriever.known, retriever.article
             )
         if accounts:
-            passages = with_denials  # a yes/no question on a report the passages also deny: both accounts, quoted
+            # a yes/no question on a report the passages also deny: both accounts, quoted
+            passages = with_denials
             text, citations = conflicts.say(accounts, lang)
             first_token_s = time.perf_counter() - start
             yield text
@@ -381,14 +384,14 @@ class RAG:
     def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
         """The model's reply, cited and checked: (text, citations, `Withheld` reason or "").
 
-        The rules, their order and their reason codes are in rag.answer.checks. Between the
-        reply rules and the others the reply is cited: one-word trailing fragments and sentences
-        that only echo the question and an article date copied from a passage header dropped
-        (`cit.drop_fragments`, `cit.drop_restated`, `cit.drop_header_dates`), citations re-pointed at the passage that supports each sentence
-        best (`cit.recite`) and kept only when they name a retrieved passage, and a leading date
-        the cited passages lack cut off (this model opens with invented dates). An answer that
-        passes gets, for each sentence, the passages holding new facts its own citations lack
-        (`cit.complete_citations`).
+        The rules, their order and their reason codes are in rag.answer.checks. Between the reply
+        rules and the others the reply is cited: one-word trailing fragments and sentences that only
+        echo the question and an article date copied from a passage header dropped
+        (`cit.drop_fragments`, `cit.drop_restated`, `cit.drop_header_dates`), citations re-pointed
+        at the passage that supports each sentence best (`cit.recite`) and kept only when they name
+        a retrieved passage, and a leading date the cited passages lack cut off (this model opens
+        with invented dates). An answer that passes gets, for each sentence, the passages holding
+        new facts its own citations lack (`cit.complete_citations`).
         """
         raw = raw.strip()
         failed = first_failure(checks.REPLY, raw, {p.source for p in passages})
@@ -468,7 +471,7 @@ _PRIMER = {
         "Préparation ?" if lang == "fr" else "Warm-up?",
         [Passage("warm-up", "warm-up:0", 0.0, text, 1)],
     )
-    for lang, text in zip(("fr", "en"), _FILLER)
+    for lang, text in zip(("fr", "en"), _FILLER, strict=True)
 }
 
 

@@ -3,8 +3,9 @@ states the answer, its decoding constrained to those sentences (`LLM.choose`), s
 quote is verbatim by construction; "NONE" is measured beside them as the model's probability
 that no sentence states it.
 
-    found = candidates(passages)                           # [Sentence(passage 0, "…"), …]
-    probs = llm.choose(choice_messages(prompts_dir, question, passages), [s.text for s in found], NONE)
+    found = candidates(passages)  # [Sentence(passage 0, "…"), …]
+    messages = choice_messages(prompts_dir, question, passages)
+    probs = llm.choose(messages, [s.text for s in found], NONE)
 
 Measured, not yet the answer path: benchmarks/evidence_choice.py
 (docs/results/2026-12-03-event-dates.md).

@@ -46,7 +46,7 @@ FLIPS: dict[str, Callable[[Result], Score]] = {
 def check_same_testset(
     a: Sequence[Result], b: Sequence[Result], names: tuple[str, str] = ("A", "B")
 ) -> list[str]:
-    """The ids both runs share, in A's order; InputError when the runs come from different test sets.
+    """The ids both runs share, in A's order; InputError when they come from different test sets.
 
     Runs from one test set may cover different cases (--limit), but a shared id must ask the same
     question.

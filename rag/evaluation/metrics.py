@@ -1,10 +1,11 @@
 """Evaluation metrics: plain functions over strings, id lists and per-case result dicts.
 
-Answer metrics follow the SQuAD evaluation script (normalise, then exact match / token F1), with
-a normalisation extended to French. Retrieval metrics work on document ids in rank order.
-Faithfulness checks each answer sentence against the passages it cites with the word-overlap
-helpers of `rag.text.words` and `rag.answer.citations` (validated against hand labels: `rag eval faithfulness-check`).
-`summarize` turns the result lines written by `rag.evaluation.runner.run_eval` into one report dict.
+Answer metrics follow the SQuAD evaluation script (normalise, then exact match / token F1), with a
+normalisation extended to French. Retrieval metrics work on document ids in rank order. Faithfulness
+checks each answer sentence against the passages it cites with the word-overlap helpers of
+`rag.text.words` and `rag.answer.citations` (validated against hand labels: `rag eval
+faithfulness-check`). `summarize` turns the result lines written by `rag.evaluation.runner.run_eval`
+into one report dict.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def reciprocal_rank(ranked_ids: Sequence[str], gold_ids: Iterable[str]) -> float
 
 
 def first_gold_rank(ranked_ids: Sequence[str], gold_ids: Iterable[str]) -> int | None:
-    """1-based rank of the first gold document, duplicates removed: (["a", "a", "b"], ["b"]) -> 2."""
+    """1-based rank of the first gold document, duplicates removed.
+
+    (["a", "a", "b"], ["b"]) -> 2."""
     gold = set(gold_ids)
     for rank, doc in enumerate(_unique(ranked_ids), start=1):
         if doc in gold:
@@ -84,8 +87,10 @@ def citation_recall(cited: Iterable[str], gold: Iterable[str]) -> float | None:
 def precision_recall(
     predicted: Sequence[bool], actual: Sequence[bool]
 ) -> tuple[float | None, float | None]:
-    """Precision and recall of a yes/no label: ([1, 1, 0], [1, 0, 1]) -> (0.5, 0.5); None when undefined."""
-    tp = sum(p and a for p, a in zip(predicted, actual))
+    """Precision and recall of a yes/no label; None when undefined.
+
+    ([1, 1, 0], [1, 0, 1]) -> (0.5, 0.5)"""
+    tp = sum(p and a for p, a in zip(predicted, actual, strict=True))
     said, real = sum(map(bool, predicted)), sum(map(bool, actual))
     return (tp / said if said else None), (tp / real if real else None)
 
@@ -152,7 +157,7 @@ def faithfulness(answer: str, passages: Sequence[str], question: str = "") -> fl
 def semantic_similarity(answer: str, expected: Sequence[str], embedder: Any) -> float | None:
     """Best cosine similarity between the answer and a reference answer, by `embedder.query`.
 
-    Any embedder of rag.index.embed works (the bundled e5-small loads a model: use it only on request).
+    Any embedder of rag.index.embed works (the bundled e5-small loads a model: only on request).
     """
     text = MARKER.sub(" ", answer).strip()
     if not text or not expected:

@@ -22,7 +22,7 @@ from rag.core.types import Answer, Chunk, Passage
 from rag.evaluation.metrics import semantic_similarity, summarize
 
 REQUIRED_KEYS = ("id", "question", "answers", "sources")
-# What every result line has (retrieval-only lines hold null answers); timings and type are optional.
+# What every result line has (retrieval-only lines hold null answers); timings, type: optional.
 RESULT_KEYS = (
     "id",
     "question",

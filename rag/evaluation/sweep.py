@@ -78,9 +78,11 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
 
 
 def combinations(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination, the first setting varying slowest: {a: [1, 2], b: [x]} -> [{a:1,b:x}, {a:2,b:x}]."""
+    """Every combination, the first setting varying slowest.
+
+    {a: [1, 2], b: [x]} -> [{a:1,b:x}, {a:2,b:x}]"""
     names = list(grid)
-    return [dict(zip(names, values)) for values in itertools.product(*grid.values())]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
 
 
 def combo_name(combo: dict[str, Any]) -> str:

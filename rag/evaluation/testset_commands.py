@@ -88,8 +88,8 @@ def cmd_testset_draft(args) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(to_jsonl(drafts), encoding="utf-8")
     print(
-        f"{len(drafts)} draft cases from {len(docs)} documents in {args.out} — review each, fix the "
-        'question, then remove "draft" and "status" before using it'
+        f"{len(drafts)} draft cases from {len(docs)} documents in {args.out} — "
+        'review each, fix the question, then remove "draft" and "status" before using it'
     )
     return 0
 

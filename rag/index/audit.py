@@ -69,7 +69,8 @@ def record(
             handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
     except OSError as exc:
         raise IndexStateError(
-            f"cannot write the audit log {path} ({exc.strerror or exc}) — make it writable or set RAG_AUDIT_LOG"
+            f"cannot write the audit log {path} ({exc.strerror or exc}) — "
+            "make it writable or set RAG_AUDIT_LOG"
         ) from None
     return entry
 

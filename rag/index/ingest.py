@@ -59,7 +59,8 @@ def load_sources(paths: Iterable[Path], max_bytes: int = 5_000_000) -> Loaded:
     for doc in loaded.documents:
         if doc.id in seen:
             raise InputError(
-                f"two documents share the id {doc.id!r} ({seen[doc.id]} and {doc.path}) — rename one"
+                f"two documents share the id {doc.id!r} ({seen[doc.id]} and {doc.path}) — "
+                "rename one"
             )
         seen[doc.id] = doc.path or doc.id
     return loaded
@@ -131,7 +132,8 @@ def read_jsonl(path: Path, skipped: list[str]) -> list[Document]:
 def extract_date(text: str) -> tuple[str | None, str]:
     """The article date and the text without its ` date YYYY-MM` marker.
 
-    " date 2024-11 Donald…" -> ("2024-11", "Donald…"); "Le 10 novembre 2024, …" -> ("2024-11-10", same)
+    " date 2024-11 Donald…" -> ("2024-11", "Donald…")
+    "Le 10 novembre 2024, …" -> ("2024-11-10", same)
     """
     marker = DATE_MARKER.match(text)
     if marker:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from rag.core.errors import IndexStateError
@@ -40,18 +40,17 @@ def ingest_lock(settings: Settings, wait: float | None = None) -> Iterator[None]
     except Timeout:
         pid = _read_pid(owner)
         raise IndexStateError(
-            f"another ingest is running on {location(settings)} (pid {pid or 'unknown'}) — wait for it to "
-            "finish, or run 'rag ingest --wait SECONDS' to queue behind it"
+            f"another ingest is running on {location(settings)} (pid {pid or 'unknown'}) — "
+            "wait for it to finish, or run 'rag ingest --wait SECONDS' to queue behind it"
         ) from None
     except OSError as exc:
         raise IndexStateError(
-            f"cannot lock {path} ({exc.strerror}) — the index folder must be writable: check its permissions"
+            f"cannot lock {path} ({exc.strerror}) — the index folder must be writable: "
+            "check its permissions"
         ) from None
     try:
-        try:
+        with suppress(OSError):  # the pid only improves the message
             owner.write_text(str(os.getpid()))
-        except OSError:
-            pass  # the pid only improves the message; the lock holds without it
         yield
     finally:
         owner.unlink(missing_ok=True)

@@ -129,7 +129,7 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
     per_chunk = [_windows(settings, c) for c in batch]
     texts = [
         _embed_text(c, w.text if w else c.text)
-        for c, ws in zip(batch, per_chunk)
+        for c, ws in zip(batch, per_chunk, strict=True)
         for w in (ws or [None])
     ]
     vectors = embedder.passages(texts)
@@ -142,7 +142,7 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
         chunk_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
         window_vectors.extend(block if ws else [])
     records: dict[str, int] = {}  # a batch holds whole documents: these are complete counts
-    for c, ws in zip(batch, per_chunk):
+    for c, ws in zip(batch, per_chunk, strict=True):
         records[c.doc_id] = records.get(c.doc_id, 0) + 1 + len(ws)
     latent = latent_terms(embedder, settings)
     terms = latent([_embed_text(c, c.text) for c in batch]) if latent else None

@@ -14,13 +14,14 @@ Script = Callable[[list[Message]], str] | Sequence[str] | None
 class FakeLLM(LLM):
     """A model-free backend for tests and demos, scripted per task and per call.
 
-    Each of the pipeline's tasks has its script: a callable (it gets the messages and returns
-    the full reply), a list of replies given one per call in order (an error when it runs out),
-    or None for the default. The defaults: `script` (answers) copies the first sentence of
-    passage [1] of the prompt with its citation, so the checks have real work to do; `rewrite`
-    returns the question unchanged; `verdict` says YES when most of the proposed answer's words
-    are in the passage; `choice` is `LLM.choose`'s greedy reply (unscripted: the first option). The task comes from the caller (`complete(…, task)`), never from the
-    prompt's wording. `calls` records every request, `tasks` what each was for.
+    Each of the pipeline's tasks has its script: a callable (it gets the messages and returns the
+    full reply), a list of replies given one per call in order (an error when it runs out), or None
+    for the default. The defaults: `script` (answers) copies the first sentence of passage [1] of
+    the prompt with its citation, so the checks have real work to do; `rewrite` returns the question
+    unchanged; `verdict` says YES when most of the proposed answer's words are in the passage;
+    `choice` is `LLM.choose`'s greedy reply (unscripted: the first option). The task comes from the
+    caller (`complete(…, task)`), never from the prompt's wording. `calls` records every request,
+    `tasks` what each was for.
     """
 
     name = "fake"
@@ -85,7 +86,7 @@ def _scripted(script: Script) -> Callable[[list[Message]], str] | None:
 
 
 def _verdict(messages: list[Message]) -> str:
-    """YES when most of the proposed answer's words are in the passage (rag/answer/templates/verify.txt)."""
+    """YES when most of the proposed answer's words are in the passage (templates/verify.txt)."""
     from rag.text.words import support
 
     prompt = messages[-1]["content"]
@@ -102,7 +103,9 @@ def _same_question(messages: list[Message]) -> str:
 
 def _extractive_reply(messages: list[Message]) -> str:
     m = re.search(
-        r"^\[1\][^\n]*\n(.+?)(?:\n\n|\n\[2\]|\Z)", messages[-1]["content"], flags=re.DOTALL | re.MULTILINE
+        r"^\[1\][^\n]*\n(.+?)(?:\n\n|\n\[2\]|\Z)",
+        messages[-1]["content"],
+        flags=re.DOTALL | re.MULTILINE,
     )
     if not m:
         return "NO_ANSWER"

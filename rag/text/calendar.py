@@ -19,11 +19,39 @@ MONTHS = (
 MONTH_NUMBERS = {
     name: i % 12 + 1
     for i, name in enumerate(
-        ["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
+        [
+            "janvier",
+            "fevrier",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "aout",
+            "septembre",
+            "octobre",
+            "novembre",
+            "decembre",
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ]
     )
 }
 # Weekdays: French Monday..Sunday, then English.
-DAYS = "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
+DAYS = (
+    "lundi mardi mercredi jeudi vendredi samedi dimanche "
+    "monday tuesday wednesday thursday friday saturday sunday"
+)
 DATE_WORDS = set(fold(MONTHS.replace("|", " ")).split()) | set(DAYS.split())
 
 # "10 novembre 2024" anywhere: an article's date in its first lines.

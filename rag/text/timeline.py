@@ -36,15 +36,40 @@ from rag.text.normalize import fold
 VERSION = 3  # of the rules below: a change re-dates every document at the next ingest
 Value = tuple[int | None, int | None, int | None]  # (year, month, day); None: not known
 DAY_NAMES_FR, DAY_NAMES_EN = DAYS.split()[:7], DAYS.split()[7:]  # Monday..Sunday
-MONTH_FR = (
-    ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
-)
-MONTH_EN = (
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
-)
+MONTH_FR = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+MONTH_EN = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _DAYS = "|".join(DAYS.split())
 _UNIT = r"jours?|semaines?|mois|ans?|années?|days?|weeks?|months?|years?"
-_NUM = r"\d{1,3}|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt|an?|one|two|three|four|five|six|seven|eight|nine|ten"
+_NUM = (
+    r"\d{1,3}|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt"
+    r"|an?|one|two|three|four|five|six|seven|eight|nine|ten"
+)
 
 EXPRESSION = re.compile(
     rf"""(?ix)\b
@@ -71,7 +96,8 @@ _FUTURE = re.compile(r"(?i)\b(?:prochain|next)\b")
 # past one. The marker nearest the weekday in its sentence decides; none: the nearest day.
 _TENSE = re.compile(
     r"(?i)\b(?:(?P<future>seront|sera|fera|feront|ira|iront|aura|auront|va|vont|doit|doivent|devrait|"
-    r"devraient|prévue?s?|will|shall|is due|are due|scheduled|\w{2,}(?:era|eront|ira|iront))|(?P<past>a|ont|avait|avaient|"
+    r"devraient|prévue?s?|will|shall|is due|are due|scheduled|\w{2,}(?:era|eront|ira|iront))|"
+    r"(?P<past>a|ont|avait|avaient|"
     r"s['’]est|se sont|s['’]était|était|étaient|eut|had|has|have|was|were|did|said|spoke|told|met|"
     r"held|\w{3,}ed))\b"
 )
@@ -234,7 +260,7 @@ def _weekday(written: str, base, tense: str | None = None) -> tuple[Value, str] 
 
 
 def _deictic(written: str, base) -> tuple[Value, str] | None:
-    """hier, la semaine dernière, le mois prochain, il y a trois jours, last year … from the base."""
+    """From the base: hier, la semaine dernière, le mois prochain, il y a trois jours, last year…"""
     if base is None:
         return None
     (year, month, day), precision = base

@@ -4,12 +4,87 @@ checks, the citation repair and retrieval's passage trimming share.
 
 from __future__ import annotations
 
+import itertools
+
 from rag.text.normalize import MARKER, fold
 from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
 
-STOP = set(
-    ["les", "des", "une", "dans", "pour", "par", "sur", "avec", "qui", "que", "est", "sont", "ont", "ete", "aux", "elle", "ils", "leur", "lors", "selon", "entre", "apres", "avant", "pas", "son", "ses", "cette", "ces", "the", "and", "with", "from", "that", "this", "was", "were", "has", "have", "had", "their", "his", "her", "its", "for", "are", "about", "which", "who", "what", "when", "where", "how", "did", "does", "also", "aurait", "avait", "a", "ete", "president", "according", "during", "however", "there", "these", "those", "while", "although", "because", "since", "then", "after", "before", "they", "yes"]
-)
+STOP = {
+    "les",
+    "des",
+    "une",
+    "dans",
+    "pour",
+    "par",
+    "sur",
+    "avec",
+    "qui",
+    "que",
+    "est",
+    "sont",
+    "ont",
+    "ete",
+    "aux",
+    "elle",
+    "ils",
+    "leur",
+    "lors",
+    "selon",
+    "entre",
+    "apres",
+    "avant",
+    "pas",
+    "son",
+    "ses",
+    "cette",
+    "ces",
+    "the",
+    "and",
+    "with",
+    "from",
+    "that",
+    "this",
+    "was",
+    "were",
+    "has",
+    "have",
+    "had",
+    "their",
+    "his",
+    "her",
+    "its",
+    "for",
+    "are",
+    "about",
+    "which",
+    "who",
+    "what",
+    "when",
+    "where",
+    "how",
+    "did",
+    "does",
+    "also",
+    "aurait",
+    "avait",
+    "a",
+    "president",
+    "according",
+    "during",
+    "however",
+    "there",
+    "these",
+    "those",
+    "while",
+    "although",
+    "because",
+    "since",
+    "then",
+    "after",
+    "before",
+    "they",
+    "yes",
+}
 NUMBER_WORDS = {
     "deux": "2",
     "two": "2",
@@ -126,4 +201,4 @@ def quantities(text: str) -> set[str]:
     """ "number unit" pairs of durations: "Il a parlé deux heures" -> {"2 hour"};
     "une heure et demie" and "1 heure et demie" -> {"1 hour"}."""
     words = [ONE.get(w) or NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
-    return {f"{n} {UNITS[u]}" for n, u in zip(words, words[1:]) if n.isdigit() and u in UNITS}
+    return {f"{n} {UNITS[u]}" for n, u in itertools.pairwise(words) if n.isdigit() and u in UNITS}

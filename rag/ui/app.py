@@ -9,15 +9,11 @@ answering and citation checking all happen in `rag`. The handlers are re-exporte
 
 from __future__ import annotations
 
-from rag.core.offline import offline_environment
-
-offline_environment()  # before gradio (and anything from Hugging Face) is imported
-
 import contextlib
 import logging
 import sys
 
-import gradio as gr
+import gradio as gr  # after the offline environment, which rag.ui (the package) sets
 
 from rag.core.errors import RagError
 from rag.pipeline import RAG
@@ -381,7 +377,7 @@ def main() -> int:
         print(f"Error: {notice}", file=sys.stderr)
     print("Loading the models (the page is served meanwhile)…", flush=True)
     preparation = Preparation(bot).start()
-    # gradio refuses far larger uploads itself; ours are checked (with a clear message) in add_uploads
+    # gradio refuses far larger uploads itself; add_uploads checks ours, with a clear message
     demo = build_app(bot, notice=notice, preparation=preparation, access=access)
     launch(demo, settings.port, max_file_bytes=upload_limit(settings))
     return 0

@@ -79,7 +79,7 @@ def respond(
     if not (question or "").strip():
         yield chat_messages(conv), sources_html(conv.last, show_scores, ui), "", conv, ""
         return
-    asking = Conversation(conv.turns, conv.shown + [_msg("user", question), _msg("assistant", "…")])
+    asking = Conversation(conv.turns, [*conv.shown, _msg("user", question), _msg("assistant", "…")])
     yield from _ready(preparation, asking, ui)
     if preparation is not None and preparation.error:
         yield _failed(asking, preparation.text(ui), ui)
@@ -132,7 +132,7 @@ async def respond_in_turn(
         for view in respond(bot, question, conv, *args, ui=ui, **kwargs):
             yield view
         return
-    asking = Conversation(conv.turns, conv.shown + [_msg("user", question), _msg("assistant", "…")])
+    asking = Conversation(conv.turns, [*conv.shown, _msg("user", question), _msg("assistant", "…")])
     try:
         ticket = gate.enter(user)
     except Busy as exc:
@@ -163,8 +163,8 @@ def _answered(
     bold = _MARKDOWN.sub(lambda m: "\\" + m.group(0), answer.short or "")
     shown = f"**{bold}**\n\n{answer.text}" if answer.short else answer.text
     done = Conversation(
-        conv.turns + [_msg("user", question), _msg("assistant", answer.text)],
-        conv.shown + [_msg("user", question), _msg("assistant", shown)],
+        [*conv.turns, _msg("user", question), _msg("assistant", answer.text)],
+        [*conv.shown, _msg("user", question), _msg("assistant", shown)],
         answer,
     )
     return (
@@ -177,7 +177,7 @@ def _answered(
 
 
 def _failed(conv: Conversation, message: str, ui: str):
-    failed = Conversation(conv.turns, conv.shown[:-1] + [_msg("assistant", message)], None)
+    failed = Conversation(conv.turns, [*conv.shown[:-1], _msg("assistant", message)], None)
     return chat_messages(failed), sources_html(None, ui=ui), "", failed, ""
 
 

@@ -77,7 +77,8 @@ _PAIRS = {
     ),
     "ahead": ("⏳ {n} question(s) avant la vôtre…", "⏳ {n} question(s) ahead of yours…"),
     "user_busy": (
-        "Vous avez déjà {n} questions en attente : attendez leur réponse avant d'en poser d'autres.",
+        "Vous avez déjà {n} questions en attente : "
+        "attendez leur réponse avant d'en poser d'autres.",
         "You already have {n} questions waiting: wait for their answers before asking more.",
     ),
     "login": ("Connectez-vous pour poser vos questions.", "Log in to ask your questions."),

@@ -53,7 +53,8 @@ class Preparation:
             self.done.set()
 
     def report(self, fraction: float, step: str) -> None:
-        """Progress of a first start: shown on the page and, as a bar with an ETA, in the terminal."""
+        """Progress of a first start: shown on the page, and in the terminal as a bar with an
+        ETA."""
         from rag.llm.transformers.prepare import LazyTerminalProgress
 
         self.fraction, self.step = fraction, step
@@ -73,7 +74,10 @@ class Preparation:
             return f"⚠ {t['error']}{t['colon']}{self.error}" if self.error else ""
         if self.fraction is None or self.fraction >= 1.0:
             return f"⏳ {t['loading_model']}"
-        return f"⏳ {t['preparing']}{t['colon']}{100 * self.fraction:.0f} % — {self.step} ({t['preparing_once']})"
+        return (
+            f"⏳ {t['preparing']}{t['colon']}{100 * self.fraction:.0f} % — {self.step} "
+            f"({t['preparing_once']})"
+        )
 
 
 def model_names(bot: RAG) -> str:

@@ -53,7 +53,8 @@ def sources_html(answer: Answer | None, show_scores: bool = False, ui: str = "fr
         )
         items.append(
             f'<article class="source" id="src-{c.number}" tabindex="-1">'
-            f'<header><span class="num">[{c.number}]</span> <strong>{html.escape(c.source)}</strong>'
+            f'<header><span class="num">[{c.number}]</span> '
+            f"<strong>{html.escape(c.source)}</strong>"
             f"{date}</header>{scores}<p>{body}</p></article>"
         )
     if show_scores:

@@ -3,10 +3,10 @@
 The same PyTorch op can be many times slower on one CPU than on another (measured:
 docs/results/2026-12-02-every-cpu.md): oneDNN's u8 x s8 quantised linear and bf16 matmuls need
 AVX-512 VNNI / BF16 (or AMX) to be fast; on an AVX2-only CPU they fall back to slow kernels while
-plain fp32 stays fast. So nothing here is assumed from CPU
-flags: `probe()` times each candidate kernel of `rag.llm.transformers.quant.QuantLinear` on the bundled model's
-real shapes (its 1,536 -> 8,960 MLP projection), in stages, so that a kernel which is
-catastrophically slow is found out on a tiny matrix in milliseconds and never run on a big one:
+plain fp32 stays fast. So nothing here is assumed from CPU flags: `probe()` times each candidate
+kernel of `rag.llm.transformers.quant.QuantLinear` on the bundled model's real shapes (its 1,536 ->
+8,960 MLP projection), in stages, so that a kernel which is catastrophically slow is found out on a
+tiny matrix in milliseconds and never run on a big one:
 
     prompt (prefill): onednn (u8 x s8 oneDNN quantised linear), int_mm (torch._int_mm s8 x s8),
                       bf16 and fp32 (the int8 weight dequantised into a reused buffer)
@@ -129,7 +129,8 @@ class KernelChoice:
     def lines(self) -> list[str]:
         """A readable report: the CPU, each kernel's throughput, the choice and why."""
         out = [
-            f"CPU: {self.cpu} ({self.threads} threads); torch {self.torch}, capability {self.capability}",
+            f"CPU: {self.cpu} ({self.threads} threads); torch {self.torch}, "
+            f"capability {self.capability}",
             f"flags: {' '.join(self.flags) or '(none of interest)'}",
         ]
         out.append("prompt kernels (GOP/s, rows x 1536 x 8960):")
@@ -241,7 +242,7 @@ def probe(threads: int) -> KernelChoice:
     rows_small = torch.randn(32, 256, generator=gen).bfloat16()
     rows_big = torch.randn(PROMPT_ROWS, K, generator=gen).bfloat16()
     reference = _with_kernel(small, "fp32", rows_small).float()
-    # fp32 first: the peer every other kernel is screened against, on the same shapes, in the same run
+    # fp32 first: the peer every other kernel is screened against (same shapes, same run)
     fp32_small = _small_rate("fp32", small, rows_small)
     choice.prefill["fp32"] = _big_rate("fp32", big, rows_big)
     scale = (
