@@ -14,17 +14,23 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from rag.answer import checks, conflicts, weekday
 from rag.answer import citations as cit
-from rag.answer.checks import NO_ANSWER, Draft, first_failure
+from rag.answer.checks import NO_ANSWER, Draft, Withheld, first_failure
 from rag.answer.prompts import passage_blocks, render
 from rag.answer.short import extract
 from rag.answer.untrusted import without_orders
 from rag.core.settings import Settings
-from rag.core.types import Answer, IngestReport, Passage, Timings
+from rag.core.types import Answer, Citation, IngestReport, Passage, Timings
 from rag.text.language import ABSTAIN, NAMES, detect
 from rag.text.question import check_question
+
+if TYPE_CHECKING:  # loaded on first use (the models and the index are heavy)
+    from rag.index.embed import Embedder
+    from rag.llm.base import LLM, Message
+    from rag.retrieve.retriever import Retriever
 
 log = logging.getLogger(__name__)
 REOPEN_WAIT = 60.0  # seconds a question waits for another process's ingest on an embedded folder
@@ -34,11 +40,17 @@ Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
 class RAG:
     """Question answering over a folder of articles. Models and the index open lazily."""
 
-    def __init__(self, settings: Settings | None = None, *, llm=None, embedder=None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: LLM | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         self._llm = llm
         self._embedder = embedder
-        self._retriever = None
+        self._retriever: Retriever | None = None
         self._primed = False
         self._version = ""  # the index version the retriever was opened at (rag.index.version)
         self._checked = 0.0  # when refresh last looked at it (time.monotonic)
@@ -46,7 +58,7 @@ class RAG:
 
     # -- components, built on first use -------------------------------------------------
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             from rag.index.embed import build_embedder
 
@@ -54,7 +66,7 @@ class RAG:
         return self._embedder
 
     @property
-    def llm(self):
+    def llm(self) -> LLM:
         if self._llm is None:
             from rag.llm.registry import build_llm
 
@@ -62,12 +74,13 @@ class RAG:
         return self._llm
 
     @property
-    def retriever(self):
-        if self._retriever is None:
-            self._open()
-        return self._retriever
+    def retriever(self) -> Retriever:
+        retriever = self._retriever
+        if retriever is None:
+            retriever = self._open()
+        return retriever
 
-    def _open(self) -> None:
+    def _open(self) -> Retriever:
         """Open the index: store, version (read before the chunks), retriever; assigned at once,
         so a thread answering meanwhile keeps the retriever it had."""
         from rag.index.store import Store
@@ -78,6 +91,7 @@ class RAG:
         version = read_version(store)
         retriever = Retriever(self.settings, self.embedder, store)
         self._retriever, self._version, self._checked = retriever, version, time.monotonic()
+        return retriever
 
     def refresh(self, force: bool = False) -> bool:
         """Reopen the index if another process changed it since it was opened; True if reopened.
@@ -196,11 +210,12 @@ class RAG:
         self, question: str, history: Sequence[Turn] = (), language: str | None = None
     ) -> Answer:
         """Answer a question (with the conversation so far); see `stream` for the tokens."""
-        answer = None
+        answer: Answer | None = None
         for item in self.stream(question, history, language):
             if isinstance(item, Answer):
                 answer = item
-        assert answer is not None
+        if answer is None:  # stream ends with its Answer, whatever happens: a bug otherwise
+            raise RuntimeError(f"no answer came out of RAG.stream for {question!r}")
         return answer
 
     def stream(
@@ -238,7 +253,7 @@ class RAG:
             )
             return
         passages = self.in_prompt_order(passages)
-        accounts = []
+        accounts: list[conflicts.Account] = []
         if self.settings.conflicts:
             retriever = self.retriever
             accounts, with_denials = conflicts.find(
@@ -248,7 +263,7 @@ class RAG:
             # a yes/no question on a report the passages also deny: both accounts, quoted
             passages = with_denials
             text, citations = conflicts.say(accounts, lang)
-            first_token_s = time.perf_counter() - start
+            first_token_s: float | None = time.perf_counter() - start
             yield text
             timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
             yield Answer(
@@ -333,7 +348,15 @@ class RAG:
             user += "\n" + render(self.settings.prompts_dir, f"weekday.{lang}")
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    def _draft(self, question, standalone, lang, raw, passages, messages) -> Answer:
+    def _draft(
+        self,
+        question: str,
+        standalone: str,
+        lang: str,
+        raw: str,
+        passages: list[Passage],
+        messages: list[Message],
+    ) -> Answer:
         """The reply, its weekday chosen if a weekday question got a date, cited and checked
         (without timings: the caller sets them once the answer is final)."""
         if weekday.needs_choice(standalone, raw):
@@ -372,7 +395,7 @@ class RAG:
                 [c.quote for c in answer.citations],
                 answer.text,
             )
-        except Exception:
+        except Exception:  # the short answer is optional: whatever fails, the checked answer stands
             log.warning("short answer failed", exc_info=True)
             return answer
         return replace(
@@ -381,7 +404,9 @@ class RAG:
             timings=replace(answer.timings, short_s=time.perf_counter() - begun),
         )
 
-    def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
+    def check(
+        self, question: str, lang: str, raw: str, passages: list[Passage]
+    ) -> tuple[str, list[Citation], Withheld | Literal[""]]:
         """The model's reply, cited and checked: (text, citations, `Withheld` reason or "").
 
         The rules, their order and their reason codes are in rag.answer.checks. Between the reply
@@ -446,7 +471,14 @@ class RAG:
         return not reply.startswith("NO")
 
     def _abstain(
-        self, question, lang, passages, timings, standalone, draft: str = "", withheld: str = ""
+        self,
+        question: str,
+        lang: str,
+        passages: list[Passage],
+        timings: Timings,
+        standalone: str,
+        draft: str = "",
+        withheld: str = "",
     ) -> Answer:
         return Answer(
             question,

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 MAX_WORDS = 20  # PIAF dev gold answers: 98.6 % have at most 20 words (93.8 % at most 12)
 MAX_QUOTES = 3
 EDGE = ",.;:!?«»()[]\"'“”’-–—…"
-PAIRS = ("«»", "“”", "()", "[]")  # a span holds both marks of a pair, or neither
+PAIRS = (("«", "»"), ("“", "”"), ("(", ")"), ("[", "]"))  # a span holds both of a pair, or neither
 # A span does not end on these: "Washington Post de" is never the answer.
 ELISION = re.compile(r"^(?:[dlnsjcm]|qu|jusqu|lorsqu|puisqu)['’](?=\w)", re.IGNORECASE)
 OPEN_ENDED = frozenset(

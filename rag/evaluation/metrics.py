@@ -248,8 +248,8 @@ def _answer_metrics(answered: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out.update(_faithfulness_metrics(answered))
     out.update(_latency((r.get("ttft_s") for r in answered), "ttft"))
     out.update(_latency((r.get("total_s") for r in answered), "total"))
-    speeds = [words_per_second(r.get("draft"), r.get("ttft_s"), r.get("total_s")) for r in answered]
-    speeds = [v for v in speeds if v is not None]
+    rates = [words_per_second(r.get("draft"), r.get("ttft_s"), r.get("total_s")) for r in answered]
+    speeds = [v for v in rates if v is not None]
     out["decode_words_per_s"] = percentile(speeds, 50) if speeds else None
     similar = [r["semantic_similarity"] for r in graded if r.get("semantic_similarity") is not None]
     if similar:
@@ -317,12 +317,12 @@ def _abstention_metrics(answered: Sequence[Mapping[str, Any]]) -> dict[str, Any]
 
 def _faithfulness_metrics(answered: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Mean faithfulness of the given answers whose result lines carry the cited passages."""
-    scores = [
+    computed = [
         faithfulness(r["answer"], cited_passages(r), r.get("question") or "")
         for r in answered
         if not r["abstained"]
     ]
-    scores = [s for s in scores if s is not None]
+    scores = [s for s in computed if s is not None]
     return {"faithfulness": _mean(scores), "faithfulness_cases": len(scores)}
 
 

@@ -65,7 +65,7 @@ def score_distributions(
 ) -> str:
     """Histograms (0-1) of nDCG@10, token F1, faithfulness and (when computed) semantic
     similarity."""
-    series = {
+    series: dict[str, list[float | None]] = {
         "retrieval nDCG@10": [s["retrieval"].value for s in scores],
         "answer token F1": [
             0.0 if r["abstained"] else token_f1(r["answer"], r["expected"])

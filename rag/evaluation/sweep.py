@@ -48,8 +48,11 @@ COLUMNS = [
 def _parse_value(name: str, raw: str) -> Any:
     from pydantic import TypeAdapter, ValidationError
 
+    annotation = Settings.model_fields[name].annotation
+    if annotation is None:
+        raise InputError(f"--grid {name}: this setting declares no type to read {raw!r} with")
     try:
-        return TypeAdapter(Settings.model_fields[name].annotation).validate_python(raw)
+        return TypeAdapter(annotation).validate_python(raw)
     except ValidationError as exc:
         why = exc.errors()[0]["msg"]
         raise InputError(f"--grid {name}={raw}: {why}") from None

@@ -158,7 +158,7 @@ def draft_cases(documents: Iterable[Document], per_doc: int = 3) -> list[dict[st
     answers)."""
     drafts: list[dict[str, Any]] = []
     for doc in documents:
-        candidates = []
+        candidates: list[tuple[str, str, str]] = []
         for sentence in sentences(doc.text):
             found = find_span(sentence)
             if found and len(sentence) >= 40 and found[1] not in [c[2] for c in candidates]:

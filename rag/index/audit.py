@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Container
 from pathlib import Path
 
 from rag.core.errors import IndexStateError
@@ -94,7 +95,7 @@ def check_writable(settings: Settings) -> None:
 
 
 def record_ingest(
-    settings: Settings, user: str, report, via: str = "ingest", skip: set[str] = frozenset()
+    settings: Settings, user: str, report, via: str = "ingest", skip: Container[str] = frozenset()
 ) -> None:
     """What an ingest added, updated and removed (but the documents in `skip`, logged by their
     caller): an app's re-index also takes in files changed in the folder by hand."""

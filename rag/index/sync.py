@@ -31,7 +31,7 @@ def sync(
     stored = store.document_hashes()
     if stored and not loaded.documents:
         raise InputError(_nothing_readable(loaded, len(stored)))
-    params = (
+    params: tuple[int, ...] = (
         settings.chunk_size,
         settings.chunk_overlap,
         settings.window_size,
@@ -40,7 +40,9 @@ def sync(
     params += (timeline.VERSION,)  # a change in how dates are resolved re-dates every document
     if latent_terms(embedder, settings):  # a document stored without them gets them
         params += (1,)
-    added, updated, unchanged = [], [], []
+    added: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
     todo: list[tuple[str, list[Chunk]]] = []
     hashes: dict[str, str] = {}
     for doc in loaded.documents:
@@ -128,12 +130,14 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
         return
     per_chunk = [_windows(settings, c) for c in batch]
     texts = [
-        _embed_text(c, w.text if w else c.text)
+        _embed_text(c, text)
         for c, ws in zip(batch, per_chunk, strict=True)
-        for w in (ws or [None])
+        for text in ([w.text for w in ws] or [c.text])
     ]
     vectors = embedder.passages(texts)
-    chunk_vectors, window_vectors, at = [], [], 0
+    chunk_vectors: list[np.ndarray] = []
+    window_vectors: list[np.ndarray] = []
+    at = 0
     for ws in per_chunk:
         n = max(len(ws), 1)
         block = vectors[at : at + n]

@@ -95,7 +95,7 @@ def bundled_gguf(
     settings: Settings,
     bundle: Bundle = QWEN_1_5B,
     find: PartFinder = find_parts,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Callable[[float, str], object] | None = None,
 ) -> Path:
     """The GGUF to generate with: `settings.model_file` if set, else the bundled one (assembled
     once).
@@ -126,7 +126,7 @@ def assemble(
     parts: Sequence[Path],
     dest: Path,
     bundle: Bundle = QWEN_1_5B,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Callable[[float, str], object] | None = None,
 ) -> Path:
     """Join `parts` in order into `dest`, hashing as it writes; atomic (temp file + os.replace).
 

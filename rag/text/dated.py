@@ -11,6 +11,7 @@ question's time constraint matches.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from rag.text.normalize import fold
 from rag.text.timeline import (
@@ -88,7 +89,7 @@ def _words(text: str) -> set[str]:
     return set(fold(text).split())
 
 
-def annotate(text: str, marked: list[Mark], offset: int = 0) -> str:
+def annotate(text: str, marked: Sequence[Mark], offset: int = 0) -> str:
     """`text` with each marked expression's date after it in parentheses (square brackets, as
     the issue first had them, are the citation markers' shape: the model copied "[novembre
     2024]" into its answers like a citation).

@@ -145,6 +145,8 @@ def resolve(text: str, date: str | None = None) -> list[When]:
     anchor: tuple[Value, str, int] | None = None  # the last date the text gave, and where
     for m in EXPRESSION.finditer(text):
         kind = m.lastgroup
+        if kind is None:  # every alternative of EXPRESSION is a named group
+            continue
         written = m.group()
         if (
             kind == "month"
@@ -186,10 +188,12 @@ def _resolve(kind: str, written: str, base: tuple[Value, str] | None) -> tuple[V
     if kind == "year":
         return (int(written), None, None), "year"
     if kind == "monthyear":
-        name, year = written.rsplit(None, 1)
-        return (int(year), month_number(name), None), "month"
+        name, year_written = written.rsplit(None, 1)
+        return (int(year_written), month_number(name), None), "month"
     if kind == "month":
         month = month_number(written)
+        if month is None:  # the pattern's month names are all known: not reached
+            return None
         year = _nearest_year(month, 15, base) if base else None
         return (year, month, None), "month"
     if kind == "date":
@@ -242,7 +246,10 @@ def _weekday(written: str, base, tense: str | None = None) -> tuple[Value, str] 
     (year, month, day), precision = base
     if precision != "day":
         return (year, month, None), "month"
-    name = fold(re.search(rf"(?i){_DAYS}", written).group())
+    day_name = re.search(rf"(?i){_DAYS}", written)
+    if day_name is None:  # the weekday pattern matched one of these names: not reached
+        return None
+    name = fold(day_name.group())
     target = (DAY_NAMES_FR + DAY_NAMES_EN).index(name) % 7
     here = dt.date(year, month, day)
     back = (here.weekday() - target) % 7  # days back to the last such day (0: today)

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
 
 from rag.core.errors import RagError
@@ -24,6 +24,7 @@ from rag.ui.models import Preparation
 from rag.ui.render import _note, latency_text, link_markers, sources_html
 
 log = logging.getLogger("app")
+View = tuple[list[dict], str, str, "Conversation", str]  # what each handler step yields
 
 
 @dataclass
@@ -68,7 +69,7 @@ def respond(
     show_scores: bool = False,
     ui: str = "fr",
     preparation: Preparation | None = None,
-) -> Iterator[tuple[list[dict], str, str, Conversation, str]]:
+) -> Generator[View, None, None]:
     """Stream an answer: yields (chat messages, sources HTML, latency, state, textbox value).
 
     The streamed text is replaced at the end by the final `Answer.text`, which is authoritative.
@@ -106,7 +107,8 @@ def respond(
         log.exception("answering failed")
         yield _failed(asking, f"⚠ {t['unexpected']} ({type(exc).__name__}: {exc})", ui)
         return
-    assert answer is not None
+    if answer is None:  # RAG.stream ends with its Answer: a bug otherwise
+        raise RuntimeError("the answer stream ended without its Answer")
 
 
 async def respond_in_turn(
@@ -115,10 +117,12 @@ async def respond_in_turn(
     bot: RAG,
     question: str,
     conv: Conversation | None = None,
-    *args,
+    top_k: int | None = None,
+    language: str = "auto",
+    show_scores: bool = False,
     ui: str = "fr",
-    **kwargs,
-):
+    preparation: Preparation | None = None,
+) -> AsyncGenerator[View, None]:
     """`respond` once the fair queue gives `user` a slot; meanwhile "n questions ahead of yours".
 
     Over `gate.per_user` questions of one user, the new one is refused with a message. An async
@@ -129,7 +133,7 @@ async def respond_in_turn(
     t = TEXT[ui]
     conv = conv or Conversation()
     if not (question or "").strip():
-        for view in respond(bot, question, conv, *args, ui=ui, **kwargs):
+        for view in respond(bot, question, conv, top_k, language, show_scores, ui, preparation):
             yield view
         return
     asking = Conversation(conv.turns, [*conv.shown, _msg("user", question), _msg("assistant", "…")])
@@ -138,19 +142,23 @@ async def respond_in_turn(
     except Busy as exc:
         yield _failed(asking, f"⚠ {t['user_busy'].format(n=exc.held)}", ui)
         return
-    steps = None
+    steps: Generator[View, None, None] | None = None
     try:
         while not await ticket.wait_async(0.5):
             place = t["ahead"].format(n=gate.ahead(ticket))
             asking.shown[-1] = _msg("assistant", place)
             yield chat_messages(asking), _note(place), "", asking, ""
-        steps = respond(bot, question, conv, *args, ui=ui, **kwargs)
-        while (view := await anyio.to_thread.run_sync(next, steps, None)) is not None:
-            yield view
+        steps = respond(bot, question, conv, top_k, language, show_scores, ui, preparation)
+        while (step := await anyio.to_thread.run_sync(_next_view, steps)) is not None:
+            yield step
     finally:
         gate.release(ticket)
         if steps is not None:
             steps.close()
+
+
+def _next_view(views: Generator[View, None, None]) -> View | None:
+    return next(views, None)
 
 
 _MARKDOWN = re.compile(r"[\\`*_\[\]<>#]")  # a quote's own characters, not formatting

@@ -13,7 +13,7 @@ invalid file, which changes nothing, is only reported).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
 
 from rag.core.errors import RagError
@@ -35,7 +35,7 @@ def _no_progress(*args: object, **kwargs: object) -> None:
 
 
 def _reindex(
-    bot: RAG, progress: Progress, ui: str, who: Caller = LOCAL, logged: set[str] = frozenset()
+    bot: RAG, progress: Progress, ui: str, who: Caller = LOCAL, logged: Container[str] = frozenset()
 ):
     """Re-index the folder; what it changed besides `logged` (files changed by hand) is audited."""
     progress(0.2, desc=TEXT[ui]["indexing"])

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from rag.core.errors import RagError
 from rag.pipeline import RAG
 from rag.ui.i18n import TEXT
+
+if TYPE_CHECKING:
+    from rag.llm.transformers.prepare import LazyTerminalProgress
 
 log = logging.getLogger("app")
 
@@ -32,7 +36,7 @@ class Preparation:
         self.step = ""
         self.error = ""
         self.done = threading.Event()
-        self._bar = None  # the terminal's progress bar, opened on the first report
+        self._bar: LazyTerminalProgress | None = None  # the terminal's, opened on the first report
 
     def start(self) -> Preparation:
         threading.Thread(target=self._run, name="rag-prepare", daemon=True).start()
@@ -53,8 +57,7 @@ class Preparation:
             self.done.set()
 
     def report(self, fraction: float, step: str) -> None:
-        """Progress of a first start: shown on the page, and in the terminal as a bar with an
-        ETA."""
+        """Progress of a first start: on the page, and as a bar with an ETA in the terminal."""
         from rag.llm.transformers.prepare import LazyTerminalProgress
 
         self.fraction, self.step = fraction, step

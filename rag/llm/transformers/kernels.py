@@ -23,6 +23,7 @@ Written by hand: neither PyTorch nor transformers picks kernels by measuring the
 
 from __future__ import annotations
 
+import builtins  # the type, where KernelChoice's field `float` hides it
 import hashlib
 import json
 import os
@@ -85,7 +86,7 @@ class KernelChoice:
     int8: str = "int_mm"  # the fastest int8 prompt kernel
     float: str = "fp32"  # the fastest float prompt kernel
     decode_kernel: str = "int4"
-    probe_s: float = 0.0
+    probe_s: builtins.float = 0.0
     backend: dict[str, Any] = field(default_factory=dict)  # choose_backend()'s record
 
     @property
@@ -101,8 +102,8 @@ class KernelChoice:
         self,
         prompt_tokens: int = ANSWER_PROMPT,
         new_tokens: int = ANSWER_TOKENS,
-        int8_share: float = 5 / 6,
-    ) -> dict[str, float]:
+        int8_share: builtins.float = 5 / 6,
+    ) -> dict[str, builtins.float]:
         """Predicted first-token seconds, decode tokens/s and answer seconds for the bundled
         model with this choice (`int8_share`: the prompt weights in int8 layers; "mixed" keeps
         the MLP down projection, a sixth, in float)."""
@@ -178,7 +179,7 @@ def machine_key(threads: int) -> tuple[str, dict[str, Any]]:
 
 def cpu_info() -> tuple[str, list[str]]:
     """The CPU's model name and the flags (of INTERESTING_FLAGS) it has, from /proc/cpuinfo."""
-    name, flags = platform.processor() or platform.machine(), set()
+    name, flags = platform.processor() or platform.machine(), set[str]()
     try:
         text = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:

@@ -272,11 +272,11 @@ class TransformersLLM(LLM):
         report = self.progress or _terminal_progress()
         try:
             join = partial(_scaled, report, 0.0, JOIN_SHARE)
-            self.gguf_path = bundled_gguf(self.settings, progress=join)
+            self.gguf_path = gguf = bundled_gguf(self.settings, progress=join)
             if self.settings.quantize:
-                self._load_quantized(torch, report)
+                self._load_quantized(torch, report, gguf)
             else:
-                self._load_bf16(transformers)
+                self._load_bf16(transformers, gguf)
         finally:
             if hasattr(report, "close"):
                 report.close()
@@ -289,7 +289,7 @@ class TransformersLLM(LLM):
         self._stop_ids = _stop_ids(self._tokenizer, self._model)
         self.load_seconds = time.perf_counter() - start
 
-    def _load_quantized(self, torch: Any, report: Any) -> None:
+    def _load_quantized(self, torch: Any, report: Any, gguf: Path) -> None:
         """The int4/int8 model prepared straight from the GGUF (rag.llm.transformers.prepare; once
         per GGUF and torch version), with the kernels this CPU runs fastest
         (rag.llm.transformers.kernels; once per machine)."""
@@ -297,11 +297,11 @@ class TransformersLLM(LLM):
         from rag.llm.transformers.quant import set_prompt_kernels
 
         folder = Path(self.settings.model_cache).expanduser() / prepare.folder_name(
-            self.gguf_path, torch.__version__, torch.backends.cpu.get_cpu_capability()
+            gguf, torch.__version__, torch.backends.cpu.get_cpu_capability()
         )
         if not prepare.is_prepared(folder):
             step = partial(_scaled, report, JOIN_SHARE, 1.0)
-            guarded(lambda: prepare.prepare(self.gguf_path, folder, step), self.gguf_path)
+            guarded(lambda: prepare.prepare(gguf, folder, step), gguf)
             self.converted = True
         report(1.0, "loading")
         self._model, self._tokenizer = guarded(lambda: prepare.load(folder), folder)
@@ -310,13 +310,13 @@ class TransformersLLM(LLM):
         self.quantized_path = folder
         self.model_path = folder
 
-    def _load_bf16(self, transformers: Any) -> None:
+    def _load_bf16(self, transformers: Any, gguf: Path) -> None:
         """The plain bf16 model (RAG_QUANTIZE=false): transformers' own GGUF conversion, once."""
         folder = Path(self.settings.model_cache).expanduser() / converted_name(
-            self.gguf_path, transformers.__version__
+            gguf, transformers.__version__
         )
         if not (folder / "config.json").is_file():
-            convert(self.gguf_path, folder)
+            convert(gguf, folder)
             self.converted = True
         self._model, self._tokenizer = guarded(lambda: load_folder(folder), folder)
         self.model_path = folder

@@ -53,10 +53,18 @@ class QuantLinear(torch.nn.Module):
     Example: `QuantLinear.from_linear(torch.nn.Linear(64, 32).bfloat16())(x)` for bf16 `x`.
     """
 
+    # buffers (register_buffer): int8 weights and their per-channel scales; bias; int4 + scales
+    w8: torch.Tensor
+    s8: torch.Tensor
+    bias: torch.Tensor | None
+    w4: torch.Tensor | None
+    sz4: torch.Tensor | None
+
     def __init__(self, tensors: dict[str, torch.Tensor | None]) -> None:
         super().__init__()
         w8 = tensors["w8"]
-        assert w8 is not None
+        if w8 is None:
+            raise ValueError("a QuantLinear needs its int8 weights ('w8')")
         self.out_features, self.in_features = w8.shape
         for name in ("w8", "s8", "bias", "w4", "sz4"):
             self.register_buffer(name, tensors.get(name))
@@ -262,7 +270,10 @@ def quantize_model(model: torch.nn.Module) -> dict[str, dict[str, torch.Tensor |
     """Replace the target linears with QuantLinear in place; return their buffers to cache."""
     state: dict[str, dict[str, torch.Tensor | None]] = {}
     for name in targets(model):
-        layer = QuantLinear.from_linear(model.get_submodule(name))
+        linear = model.get_submodule(name)
+        if not isinstance(linear, torch.nn.Linear):
+            raise TypeError(f"{name} is a {type(linear).__name__}, not a linear layer")
+        layer = QuantLinear.from_linear(linear)
         _replace(model, name, layer)
         state[name] = layer.tensors()
     return state
@@ -354,7 +365,7 @@ def summary(model: torch.nn.Module) -> dict[str, int]:
         "int4_layers": len(int4),
         "int8_layers": len(layers) - len(int4),
         "decode_weight_bytes": sum(
-            m.w4.numel() * m.w4.element_size() if m.int4 else m.w8.numel() for m in layers
+            m.w4.numel() * m.w4.element_size() if m.w4 is not None else m.w8.numel() for m in layers
         ),
     }
 
