@@ -14,17 +14,23 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from rag.answer import checks, conflicts, weekday
 from rag.answer import citations as cit
-from rag.answer.checks import NO_ANSWER, Draft, first_failure
+from rag.answer.checks import NO_ANSWER, Draft, Withheld, first_failure
 from rag.answer.prompts import passage_blocks, render
 from rag.answer.short import extract
 from rag.answer.untrusted import without_orders
 from rag.core.settings import Settings
-from rag.core.types import Answer, IngestReport, Passage, Scope, Timings
+from rag.core.types import Answer, Citation, IngestReport, Passage, Scope, Timings
 from rag.text.language import ABSTAIN, NAMES, detect
 from rag.text.question import check_question
+
+if TYPE_CHECKING:  # loaded on first use (the models and the index are heavy)
+    from rag.index.embed import Embedder
+    from rag.llm.base import LLM, Message
+    from rag.retrieve.retriever import Retriever
 
 log = logging.getLogger(__name__)
 REOPEN_WAIT = 60.0  # seconds a question waits for another process's ingest on an embedded folder
@@ -34,11 +40,17 @@ Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
 class RAG:
     """Question answering over a folder of articles. Models and the index open lazily."""
 
-    def __init__(self, settings: Settings | None = None, *, llm=None, embedder=None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: LLM | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         self._llm = llm
         self._embedder = embedder
-        self._retriever = None
+        self._retriever: Retriever | None = None
         self._primed = False
         self._version = ""  # the index version the retriever was opened at (rag.index.version)
         self._checked = 0.0  # when refresh last looked at it (time.monotonic)
@@ -46,7 +58,7 @@ class RAG:
 
     # -- components, built on first use -------------------------------------------------
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             from rag.index.embed import build_embedder
 
@@ -54,7 +66,7 @@ class RAG:
         return self._embedder
 
     @property
-    def llm(self):
+    def llm(self) -> LLM:
         if self._llm is None:
             from rag.llm.registry import build_llm
 
@@ -62,12 +74,13 @@ class RAG:
         return self._llm
 
     @property
-    def retriever(self):
-        if self._retriever is None:
-            self._open()
-        return self._retriever
+    def retriever(self) -> Retriever:
+        retriever = self._retriever
+        if retriever is None:
+            retriever = self._open()
+        return retriever
 
-    def _open(self) -> None:
+    def _open(self) -> Retriever:
         """Open the index: store, version (read before the chunks), retriever; assigned at once,
         so a thread answering meanwhile keeps the retriever it had."""
         from rag.index.store import Store
@@ -78,6 +91,7 @@ class RAG:
         version = read_version(store)
         retriever = Retriever(self.settings, self.embedder, store)
         self._retriever, self._version, self._checked = retriever, version, time.monotonic()
+        return retriever
 
     def refresh(self, force: bool = False) -> bool:
         """Reopen the index if another process changed it since it was opened; True if reopened.
@@ -117,7 +131,8 @@ class RAG:
         except IndexStateError as exc:
             if not self.settings.server.chroma_host:
                 raise IndexStateError(
-                    f"another process is changing the index ({exc}) — ask again when its ingest has finished"
+                    f"another process is changing the index ({exc}) — "
+                    "ask again when its ingest has finished"
                 ) from None
             log.info("index not reopened yet: %s", exc)  # the server's old state stays consistent
             return False
@@ -144,7 +159,8 @@ class RAG:
         took markedly longer to its first token; measured:
         docs/results/2026-11-22-decode-cache.md).
         """
-        self.retriever
+        if self._retriever is None:
+            self._open()
         self.llm.load()
         if prime and not self._primed:
             self.llm.prime([self._messages(*_PRIMER[lang], lang) for lang in NAMES])
@@ -158,7 +174,8 @@ class RAG:
         progress: bool = True,
         wait: float | None = None,
     ) -> IngestReport:
-        """Bring the index in line with the sources (default: settings.index.sources); `wait`: seconds
+        """Bring the index in line with the sources (default: settings.index.sources); `wait`:
+        seconds
         to wait for another ingest (default settings.index.ingest_wait)."""
         from rag.index.ingest import load_sources
         from rag.index.lock import ingest_lock
@@ -212,11 +229,12 @@ class RAG:
         scope: Scope | None = None,
     ) -> Answer:
         """Answer a question (with the conversation so far); see `stream` for the tokens."""
-        answer = None
+        answer: Answer | None = None
         for item in self.stream(question, history, language, scope=scope):
             if isinstance(item, Answer):
                 answer = item
-        assert answer is not None
+        if answer is None:  # stream ends with its Answer, whatever happens: a bug otherwise
+            raise RuntimeError(f"no answer came out of RAG.stream for {question!r}")
         return answer
 
     def stream(
@@ -260,16 +278,17 @@ class RAG:
             )
             return
         passages = self.in_prompt_order(passages)
-        accounts = []
+        accounts: list[conflicts.Account] = []
         if self.settings.answer.conflicts:
             retriever = self.retriever
             accounts, with_denials = conflicts.find(
                 standalone, passages, retriever.known, retriever.article
             )
         if accounts:
-            passages = with_denials  # a yes/no question on a report the passages also deny: both accounts, quoted
+            # a yes/no question on a report the passages also deny: both accounts, quoted
+            passages = with_denials
             text, citations = conflicts.say(accounts, lang)
-            first_token_s = time.perf_counter() - start
+            first_token_s: float | None = time.perf_counter() - start
             yield text
             timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
             yield Answer(
@@ -356,7 +375,15 @@ class RAG:
             user += "\n" + render(self.settings.answer.prompts_dir, f"weekday.{lang}")
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    def _draft(self, question, standalone, lang, raw, passages, messages) -> Answer:
+    def _draft(
+        self,
+        question: str,
+        standalone: str,
+        lang: str,
+        raw: str,
+        passages: list[Passage],
+        messages: list[Message],
+    ) -> Answer:
         """The reply, its weekday chosen if a weekday question got a date, cited and checked
         (without timings: the caller sets them once the answer is final)."""
         if weekday.needs_choice(standalone, raw):
@@ -395,7 +422,7 @@ class RAG:
                 [c.quote for c in answer.citations],
                 answer.text,
             )
-        except Exception:
+        except Exception:  # the short answer is optional: whatever fails, the checked answer stands
             log.warning("short answer failed", exc_info=True)
             return answer
         return replace(
@@ -404,17 +431,19 @@ class RAG:
             timings=replace(answer.timings, short_s=time.perf_counter() - begun),
         )
 
-    def check(self, question: str, lang: str, raw: str, passages: list[Passage]):
+    def check(
+        self, question: str, lang: str, raw: str, passages: list[Passage]
+    ) -> tuple[str, list[Citation], Withheld | Literal[""]]:
         """The model's reply, cited and checked: (text, citations, `Withheld` reason or "").
 
-        The rules, their order and their reason codes are in rag.answer.checks. Between the
-        reply rules and the others the reply is cited: one-word trailing fragments and sentences
-        that only echo the question and an article date copied from a passage header dropped
-        (`cit.drop_fragments`, `cit.drop_restated`, `cit.drop_header_dates`), citations re-pointed at the passage that supports each sentence
-        best (`cit.recite`) and kept only when they name a retrieved passage, and a leading date
-        the cited passages lack cut off (this model opens with invented dates). An answer that
-        passes gets, for each sentence, the passages holding new facts its own citations lack
-        (`cit.complete_citations`).
+        The rules, their order and their reason codes are in rag.answer.checks. Between the reply
+        rules and the others the reply is cited: one-word trailing fragments and sentences that only
+        echo the question and an article date copied from a passage header dropped
+        (`cit.drop_fragments`, `cit.drop_restated`, `cit.drop_header_dates`), citations re-pointed
+        at the passage that supports each sentence best (`cit.recite`) and kept only when they name
+        a retrieved passage, and a leading date the cited passages lack cut off (this model opens
+        with invented dates). An answer that passes gets, for each sentence, the passages holding
+        new facts its own citations lack (`cit.complete_citations`).
         """
         raw = raw.strip()
         failed = first_failure(checks.REPLY, raw, {p.source for p in passages})
@@ -470,7 +499,14 @@ class RAG:
         return not reply.startswith("NO")
 
     def _abstain(
-        self, question, lang, passages, timings, standalone, draft: str = "", withheld: str = ""
+        self,
+        question: str,
+        lang: str,
+        passages: list[Passage],
+        timings: Timings,
+        standalone: str,
+        draft: str = "",
+        withheld: str = "",
     ) -> Answer:
         return Answer(
             question,
@@ -495,7 +531,7 @@ _PRIMER = {
         "Préparation ?" if lang == "fr" else "Warm-up?",
         [Passage("warm-up", "warm-up:0", 0.0, text, 1)],
     )
-    for lang, text in zip(("fr", "en"), _FILLER)
+    for lang, text in zip(("fr", "en"), _FILLER, strict=True)
 }
 
 

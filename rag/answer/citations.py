@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from rag.answer import word_list
 from rag.core.types import Citation, Passage
 from rag.text.calendar import DATE_WORDS, DAYS, LEADING_DATE, dates
 from rag.text.normalize import MARKER, fold
@@ -33,7 +34,8 @@ def parse_markers(text: str) -> list[int]:
 
 
 SAYS_PASSAGE = re.compile(  # ", in passage [1]." / ", dans le passage [2]" ending a sentence
-    r",?\s*\b(?:(?:in|from|see|according to)\s+(?:the\s+)?|(?:dans|selon|d'après|d’après)\s+(?:le\s+|les\s+)?)"
+    r",?\s*\b(?:(?:in|from|see|according to)\s+(?:the\s+)?"
+    r"|(?:dans|selon|d'après|d’après)\s+(?:le\s+|les\s+)?)"
     r"passages?\s*(\[\d{1,2}(?:\s*,\s*\d{1,2})*\])(?=\s*(?:[.!?…]|$))",
     re.IGNORECASE,
 )
@@ -42,7 +44,8 @@ SAYS_PASSAGE = re.compile(  # ", in passage [1]." / ", dans le passage [2]" endi
 def normalize_markers(text: str) -> str:
     """Small models sometimes cite as (n) or 【n】, or close a sentence with ", in passage [n]":
     make those [n], so that the words "in passage" are not taken for part of the answer.
-    "Le 20 janvier (1)." -> "Le 20 janvier [1]."; "X on 10 November, in passage [1]." -> "X on 10 November [1]."
+    "Le 20 janvier (1)." -> "Le 20 janvier [1]."
+    "X on 10 November, in passage [1]." -> "X on 10 November [1]."
     """
     text = re.sub(r"\((?:passages?|source)\s*(\[\d{1,2}\])\)", r"\1", text, flags=re.IGNORECASE)
     text = re.sub(r"[(【](\d{1,2}(?:\s*,\s*\d{1,2})*)[)】]", r"[\1]", text)
@@ -93,7 +96,8 @@ def drop_restated(text: str, question: str) -> str:
 def novel_words(answer: str, question: str) -> set[str]:
     """The answer's content words that do not restate the question: what it claims to add.
 
-    novel_words("Le Washington Post a révélé l'appel.", "Qui a révélé l'appel ?") -> {"washington", "post"}
+    novel_words("Le Washington Post a révélé l'appel.", "Qui a révélé l'appel ?")
+    -> {"washington", "post"}
     """
     asked = content_words(question)
     return {w for w in content_words(answer) if not matches(w, asked)}
@@ -133,7 +137,10 @@ def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> se
 
 
 WEEKDAY = "a day of the week"
-_HOURS = r"(?:\d{1,2}|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_HOURS = (
+    r"(?:\d{1,2}|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze"
+    r"|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+)
 ASKS = (  # (what the question asks for, how to spot it, what an answer to it must contain)
     (WEEKDAY, r"\bjour de la semaine\b|\bday of the week\b", rf"\b(?:{'|'.join(DAYS.split())})\b"),
     (
@@ -142,8 +149,10 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
         # "15 h 30", "15:30" ("15 30" folded) after "à", "3 p.m.", "à 15 heures", "jeudi soir"; not
         # "d'une heure", "il y a deux heures", "pendant 2 h"
         rf"\b\d{{1,2}}\s*h\s*[0-5]\d\b|\b\d{{1,2}}\s*(?:am|pm|a m|p m)\b"
-        r"|\b(?:midi|minuit|noon|midnight|o clock|matin|matinee|soir|soiree|apres midi|nuit|morning|afternoon|evening|night)\b"
-        rf"|(?<!\bil )(?<!\by )(?<!\belle )(?<!\bon )\b(?:a|at|vers|around|avant|before|until|jusqu a)\s+{_HOURS}"
+        r"|\b(?:midi|minuit|noon|midnight|o clock|matin|matinee|soir|soiree|apres midi|nuit"
+        r"|morning|afternoon|evening|night)\b"
+        r"|(?<!\bil )(?<!\by )(?<!\belle )(?<!\bon )"
+        rf"\b(?:a|at|vers|around|avant|before|until|jusqu a)\s+{_HOURS}"
         r"(?:\s*h\b|\s+heures?\b|\s+[0-5]\d\b)",
     ),
     (
@@ -157,7 +166,8 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
     # Tomahawk missiles"). Every answered count question of PIAF's 500 and the seeds holds one.
     (
         "a count",
-        r"^(?:(?:en|depuis|pendant|pour|sur|dans|for|since|in|over|of)\s+)?(?:combien|how (?:many|much))\b(?! de temps\b)",
+        r"^(?:(?:en|depuis|pendant|pour|sur|dans|for|since|in|over|of)\s+)?"
+        r"(?:combien|how (?:many|much))\b(?! de temps\b)",
         rf"\b(?:\d+|{'|'.join(NUMBER_WORDS)}|une?|one|neuf|treize|quatorze|seize|zero|aucune?|none|plusieurs|several|quelques|few|"
         r"dizaines?|douzaines?|centaines?|milliers?|millions?|milliards?|dozens?|hundreds?|thousands?|billions?|once|twice)\b",
     ),
@@ -169,31 +179,7 @@ ASKS_WHEN = (
     r"heures?|hours?|times?|temps|duree|moment|epoque|periode|period|siecles?|century|lendemain|veille)\b"
 )
 ASKS_COUNT = r"\b(?:combien|how many|how much|quel nombre|what number)\b"
-EVENT_WORDS = (
-    frozenset(  # folded content words (rag.text.words) that name a call or its taking place
-        [
-            "conversation",
-            "conversations",
-            "call",
-            "calls",
-            "appel",
-            "appels",
-            "entretien",
-            "entretiens",
-            "echange",
-            "echanges",
-            "took",
-            "place",
-            "lieu",
-            "held",
-            "tenu",
-            "tenue",
-            "happened",
-            "occurred",
-            "deroule",
-        ]
-    )
-)
+EVENT_WORDS = word_list("event_words")  # words that name a call or its taking place
 
 
 def only_adds_a_date(answer: str, question: str) -> bool:
@@ -398,7 +384,7 @@ def cite(answer: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
     Markers that point at no passage are removed from the text; a quote that is not in its
     passage is dropped (it cannot happen by construction, but the check is the contract).
     """
-    by_number = {i: p for i, p in enumerate(passages, start=1)}
+    by_number = dict(enumerate(passages, start=1))
     text = strip_invalid_markers(normalize_markers(answer), set(by_number))
     citations = []
     for n in parse_markers(text):

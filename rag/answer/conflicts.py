@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from rag.answer import word_list
 from rag.answer.citations import quote_in_source
 from rag.core.types import Citation, Passage
 from rag.text import dated, timeline
@@ -37,13 +38,14 @@ from rag.text.words import content_words
 REPORT, DENIAL, CONFIRMATION = "report", "denial", "confirmation"
 
 OUTLETS = re.compile(  # folded; the press a report is attributed to
-    r"\b(washington post|new york post|new york times|wall street journal|financial times|afp|reuters"
-    r"|associated press|bloomberg|axios|politico|cnn|nbc|cbs|abc news|fox news|bbc|tass|ria novosti"
-    r"|interfax|journal le monde|le figaro|the guardian|presse americaine|medias americains|us media|american press)\b"
+    r"\b(washington post|new york post|new york times|wall street journal|financial times|afp"
+    r"|reuters|associated press|bloomberg|axios|politico|cnn|nbc|cbs|abc news|fox news|bbc|tass"
+    r"|ria novosti|interfax|journal le monde|le figaro|the guardian|presse americaine"
+    r"|medias americains|us media|american press)\b"
 )
 _REPORTS = re.compile(
-    r"\b(revel\w*|fait etat|rapport(?:e|ee|es|ent|ait|aient|er)?|selon|d apres|ecrit|affirm\w*|indiqu\w*"
-    r"|annonc\w*|reported|reports|reporting|reveal\w*|said|says|according|citant)\b"
+    r"\b(revel\w*|fait etat|rapport(?:e|ee|es|ent|ait|aient|er)?|selon|d apres|ecrit|affirm\w*"
+    r"|indiqu\w*|annonc\w*|reported|reports|reporting|reveal\w*|said|says|according|citant)\b"
 )
 _EVENT = re.compile(
     r"\b(appels?|conversations?|entretiens?|entretenus?|telephon\w*|parl(?:e|es|er|ent|ait|aient)"
@@ -55,10 +57,13 @@ _DENIAL_WORD = re.compile(
 )
 _NEGATION = {"ne", "n", "pas", "sans", "not", "never", "jamais", "without", "didn", "doesn", "don"}
 _NOT_CONFIRMED = re.compile(
-    r"\bn (?:a|ont|avait|avaient) (?:toujours |encore )?(?:pas|jamais) (?:encore |officiellement |ete )*confirm"
+    r"\bn (?:a|ont|avait|avaient) (?:toujours |encore )?(?:pas|jamais)"
+    r" (?:encore |officiellement |ete )*confirm"
     r"|\bne l (?:a|ont|avait|avaient) (?:toujours |encore )?pas (?:encore |officiellement )*confirm"
-    r"|\bconfirme aucune?\b|\baucune confirmation\b|\bne (?:pouvoir|peut|pouvait|peux|pourra) (?:ni )?confirmer"
-    r"|\b(?:not|never|cannot|could not|unable to|declined to|refused to) (?:officially )?confirm\w*|\bno confirmation\b"
+    r"|\bconfirme aucune?\b|\baucune confirmation\b"
+    r"|\bne (?:pouvoir|peut|pouvait|peux|pourra) (?:ni )?confirmer"
+    r"|\b(?:not|never|cannot|could not|unable to|declined to|refused to)"
+    r" (?:officially )?confirm\w*|\bno confirmation\b"
 )
 _CONFIRMS = re.compile(r"\b(confirm\w*)\b")  # a confirmation that is no denial: the report stands
 # a denial that says what it denies, not "l'information" of the sentence before
@@ -92,47 +97,7 @@ _EXONYMS = {
     "kyiv": "kiev",
 }
 _NOT_NAMES = {  # capitalised words that are no names: a question's first word, months and days
-    *[
-        "le",
-        "la",
-        "les",
-        "l",
-        "d",
-        "un",
-        "une",
-        "des",
-        "du",
-        "de",
-        "est",
-        "ce",
-        "selon",
-        "apres",
-        "outre",
-        "et",
-        "did",
-        "does",
-        "do",
-        "is",
-        "was",
-        "were",
-        "are",
-        "has",
-        "have",
-        "had",
-        "can",
-        "could",
-        "will",
-        "would",
-        "according",
-        "as",
-        "the",
-        "a",
-        "an",
-        "in",
-        "on",
-        "at",
-        "after",
-    ],
+    *word_list("not_names"),
     *(fold(m) for m in MONTH_FR + MONTH_EN),
     *(fold(d) for d in DAY_NAMES_FR + DAY_NAMES_EN),
 }

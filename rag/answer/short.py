@@ -2,7 +2,7 @@
 Post", "deux heures et demie"), chosen by the model with its decoding constrained to the
 sentence's word spans (`LLM.choose`), so that it is verbatim by construction.
 
-    spans(citation.quote)                       # ["Le Washington", "Le Washington Post", …, "Washington Post", …]
+    spans(citation.quote)  # ["Le Washington", "Le Washington Post", …, "Washington Post", …]
     short = extract(llm, prompts_dir, question, quotes)
 
 Written by hand: no library offers "the spans of a text" as constrained-decoding options; the
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 MAX_WORDS = 20  # PIAF dev gold answers: 98.6 % have at most 20 words (93.8 % at most 12)
 MAX_QUOTES = 3
 EDGE = ",.;:!?«»()[]\"'“”’-–—…"
-PAIRS = ("«»", "“”", "()", "[]")  # a span holds both marks of a pair, or neither
+PAIRS = (("«", "»"), ("“", "”"), ("(", ")"), ("[", "]"))  # a span holds both of a pair, or neither
 # A span does not end on these: "Washington Post de" is never the answer.
 ELISION = re.compile(r"^(?:[dlnsjcm]|qu|jusqu|lorsqu|puisqu)['’](?=\w)", re.IGNORECASE)
 OPEN_ENDED = frozenset(
@@ -46,7 +46,8 @@ def spans(text: str, max_words: int = MAX_WORDS) -> list[str]:
     substring of `text`, in reading order, each once. A span may also start after an elision
     ("une heure et demie" in "d'une heure et demie").
 
-    spans("Le Washington Post l'a révélé.") -> ["Le Washington", "Le Washington Post", …, "Washington Post", …]
+    spans("Le Washington Post l'a révélé.")
+    -> ["Le Washington", "Le Washington Post", …, "Washington Post", …]
     """
     words = text.split()
     out: dict[str, None] = {}
@@ -86,9 +87,9 @@ def _paired(span: str) -> bool:
 
 
 def options(quotes: Sequence[str]) -> dict[str, str]:
-    """What the model may write -> the span it stands for: each span, and each span that starts
-    in lower case also capitalised ("Le Washington Post" -> "le Washington Post"), since the
-    model starts its reply with a capital (without it, "Le" leads the walk into "Le 10 novembre")."""
+    """What the model may write -> the span it stands for: each span, and each span that starts in
+    lower case also capitalised ("Le Washington Post" -> "le Washington Post"), since the model
+    starts its reply with a capital (without it, "Le" leads the walk into "Le 10 novembre")."""
     out: dict[str, str] = {}
     for quote in quotes:
         for span in spans(quote):

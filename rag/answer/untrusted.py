@@ -18,10 +18,12 @@ import re
 from rag.text.sentences import sentences
 
 ORDERS = re.compile(
-    r"\b(?:r[ée]pond(?:ez|s)\b|recopiez|citez\b|cite (?:toujours|ce passage|this|passage)|indiquez que|"
+    r"\b(?:r[ée]pond(?:ez|s)\b|recopiez|citez\b|cite (?:toujours|ce passage|this|passage)|"
+    r"indiquez que|"
     r"ajoutez que|ignorez\b|ignore (?:all|any|your|the|previous)\b|disregard\b|"
     r"answer (?:[\"“«]|that\b|only\b)|reply (?:with|only)\b|you are now\b|developer mode\b|"
-    r"system override\b|message syst[èe]me|system prompt\b|(?:note|instruction)s? (?:pour|to|for) (?:le|l'|the) "
+    r"system override\b|message syst[èe]me|system prompt\b|"
+    r"(?:note|instruction)s? (?:pour|to|for) (?:le|l'|the) "
     r"(?:mod[èe]le|assistant|model|ia|ai)\b|(?:pour|à|to|for) (?:l'|the )(?:assistant|ia|ai)\b|"
     r"la bonne r[ée]ponse est|the (?:right|correct) answer is)",
     re.IGNORECASE,

@@ -46,7 +46,8 @@ def parser(extensions: list | None = None) -> argparse.ArgumentParser:
         "--wait",
         type=float,
         metavar="SECONDS",
-        help="wait this long for another ingest on the same index to finish (default: refuse at once)",
+        help="wait this long for another ingest on the same index to finish "
+        "(default: refuse at once)",
     )
 
     ask = sub.add_parser("ask", help="ask one question")
@@ -216,7 +217,8 @@ def cmd_ask(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    """Print what rag.llm.transformers.kernels measured on this machine and chose (measuring it if not cached)."""
+    """Print what rag.llm.transformers.kernels measured on this machine and chose (measured now
+    when not cached)."""
     from rag.llm.auto import choose_backend
     from rag.llm.transformers import kernels
 
@@ -228,7 +230,8 @@ def cmd_doctor(args) -> int:
         p = choice.backend.get(engine)
         if p:
             print(
-                f"  {engine:<12} first token {p['first_token_s']:5.1f} s @{kernels.ANSWER_PROMPT} tokens, "
+                f"  {engine:<12} first token {p['first_token_s']:5.1f} s "
+                f"@{kernels.ANSWER_PROMPT} tokens, "
                 f"decode {p['decode_tps']:5.1f} tok/s, answer {p['answer_s']:5.1f} s"
                 + (" (measured)" if engine == "llamacpp" else " (predicted from the kernels)")
             )
@@ -238,7 +241,8 @@ def cmd_doctor(args) -> int:
         + (" (forced by RAG_LLM / --llm)" if forced else " (RAG_LLM=auto)")
     )
     print(
-        f"cache: {Path(settings.generation.model_cache).expanduser() / f'kernels-{choice.key}.json'}"
+        "cache: "
+        f"{Path(settings.generation.model_cache).expanduser() / f'kernels-{choice.key}.json'}"
     )
     return 0
 

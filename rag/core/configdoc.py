@@ -160,7 +160,8 @@ def render() -> str:
 
 
 def default_target() -> Path:
-    """docs/configuration.md of the source checkout this package lies in, else of the current folder."""
+    """docs/configuration.md of the source checkout this package lies in, else of the current
+    folder."""
     return ROOT / DOC if (ROOT / "pyproject.toml").exists() else DOC
 
 

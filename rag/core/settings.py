@@ -64,7 +64,8 @@ class IndexSettings(Section):
         80,
         ge=0,
         le=4096,
-        description="Dense retrieval embeds sentence windows of this many tokens (0: whole chunks).",
+        description="Dense retrieval embeds sentence windows of this many tokens "
+        "(0: whole chunks).",
     )
     window_overlap: int = Field(20, ge=0, le=2048, description="Token overlap between windows.")
     max_file_bytes: int = Field(
@@ -80,8 +81,8 @@ class IndexSettings(Section):
     record_fields: dict[Literal["id", "title", "text", "date", "url", "outlet", "author"], str] = (
         Field(
             default_factory=dict,
-            description="JSONL and CSV exports: the field names an export uses for id, title, text, "
-            "date, url, outlet (else 'outlet' or 'source') and author, as JSON "
+            description="JSONL and CSV exports: the field names an export uses for id, title, "
+            "text, date, url, outlet (else 'outlet' or 'source') and author, as JSON "
             '(\'{"text": "body", "date": "published_at"}\'); unnamed ones keep their own name.',
         )
     )
@@ -151,8 +152,8 @@ class AnswerSettings(Section):
         0.34,
         ge=0,
         le=1,
-        description="Abstain when a smaller share of the answer's content words than this is in its "
-        "cited passages.",
+        description="Abstain when a smaller share of the answer's content words than this is in "
+        "its cited passages.",
     )
     min_key_support: float = Field(
         0.5,

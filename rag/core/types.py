@@ -42,8 +42,8 @@ class Chunk:
     outlet: str | None = None
     url: str | None = None
     author: str | None = None
-    # Time expressions resolved against the article's date (rag.text.timeline, rag.text.dated): the marks,
-    # (start, end, expression, date as shown), and the keys it is dated by ("2024-11", "-10").
+    # Time expressions resolved against the article's date (rag.text.timeline, rag.text.dated):
+    # the marks (start, end, expression, date as shown) and the keys it is dated by ("2024-11").
     times: tuple[tuple[int, int, str, str], ...] = ()
     dated: tuple[str, ...] = ()
 

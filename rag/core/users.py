@@ -64,7 +64,8 @@ def load_users(path: Path) -> dict[str, User]:
             )
         if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
             raise InputError(
-                f"user {name!r} in {path} has no bcrypt password hash — set one with 'rag users add {name}'"
+                f"user {name!r} in {path} has no bcrypt password hash — "
+                f"set one with 'rag users add {name}'"
             )
         users[name] = User(name, role, hashed)
     return users
@@ -76,7 +77,8 @@ def add_user(path: Path, name: str, password: str, role: str = "reader") -> bool
 
     if not NAME.fullmatch(name):
         raise InputError(
-            f"bad user name {name!r}: 1-64 letters, digits or . _ @ -, starting with a letter or digit"
+            f"bad user name {name!r}: 1-64 letters, digits or . _ @ -, "
+            "starting with a letter or digit"
         )
     if role not in ROLES:
         raise InputError(f"bad role {role!r}: one of {', '.join(ROLES)}")

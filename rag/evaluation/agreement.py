@@ -1,9 +1,9 @@
 """How far to trust the faithfulness checker: its verdicts against hand labels.
 
-`evals/faithfulness_labels.jsonl` holds answer sentences with the passages they cite and a
-person's verdict ({"id", "sentence", "passages": [text], "question", "supported": bool, "note"}).
-`agreement` runs `rag.evaluation.metrics.sentence_verdict` over them; the positive class is "unsupported"
-(what the checker is for: catching claims the passages do not make).
+`evals/faithfulness_labels.jsonl` holds answer sentences with the passages they cite and a person's
+verdict ({"id", "sentence", "passages": [text], "question", "supported": bool, "note"}). `agreement`
+runs `rag.evaluation.metrics.sentence_verdict` over them; the positive class is "unsupported" (what
+the checker is for: catching claims the passages do not make).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ FIELDS = {"id": str, "sentence": str, "passages": list, "question": str, "suppor
 
 @dataclass(frozen=True)
 class Agreement:
-    """Checker vs person. Confusion counts are keyed (person, checker) with "supported"/"unsupported"."""
+    """Checker vs person. Confusion counts are keyed (person, checker), each label "supported"
+    or "unsupported"."""
 
     n: int
     agreement: float
@@ -68,7 +69,7 @@ def agreement(labels: list[dict[str, Any]]) -> Agreement:
         if said != item["supported"]:
             disagreements.append((item["id"], item["supported"], reason))
     precision, recall = precision_recall(checker, person)
-    agreed = sum(p == c for p, c in zip(person, checker))
+    agreed = sum(p == c for p, c in zip(person, checker, strict=True))
     return Agreement(
         len(labels), agreed / len(labels), confusion, precision, recall, tuple(disagreements)
     )
@@ -88,8 +89,10 @@ def format_agreement(a: Agreement) -> str:
         f"'unsupported' precision: {pct(a.precision)}  recall: {pct(a.recall)}",
         "",
         f"{corner:<18}{'supported':>11}{'unsupported':>13}",
-        f"{'supported':<18}{c[('supported', 'supported')]:>11}{c[('supported', 'unsupported')]:>13}",
-        f"{'unsupported':<18}{c[('unsupported', 'supported')]:>11}{c[('unsupported', 'unsupported')]:>13}",
+        *(
+            f"{person:<18}{c[(person, 'supported')]:>11}{c[(person, 'unsupported')]:>13}"
+            for person in ("supported", "unsupported")
+        ),
     ]
     if a.disagreements:
         lines += ["", "disagreements (id, person's label: checker's reason):"]

@@ -1,6 +1,7 @@
 """The evaluation commands: `rag eval …` (run, report, compare, sweep, piaf, gate,
 faithfulness-check) and `rag testset …` (check, draft). Thin adapters over rag.evaluation.runner,
-rag.evaluation.report, rag.evaluation.compare, rag.evaluation.sweep, rag.evaluation.piaf, rag.evaluation.gate, rag.evaluation.agreement and rag.evaluation.testset.
+rag.evaluation.report, rag.evaluation.compare, rag.evaluation.sweep, rag.evaluation.piaf,
+rag.evaluation.gate, rag.evaluation.agreement and rag.evaluation.testset.
 
 Like `rag.cli.main`, this module imports nothing heavy at import time.
 """
@@ -14,13 +15,20 @@ from rag.cli.options import VALUE_OPTIONS, settings_from
 from rag.evaluation import testset_commands
 
 EVAL_SUBCOMMANDS = ("compare", "report", "sweep", "piaf", "gate", "faithfulness-check")
-EVAL_USAGE = """rag eval TESTSET --out RESULTS.jsonl [--retrieval-only] [--limit N] [--resume] [--report DIR] [--semantic]
-       rag eval report RESULTS.jsonl --report DIR [--semantic] [--passages-from SOURCES]
-       rag eval compare RUN_A.jsonl RUN_B.jsonl
-       rag eval sweep TESTSET --grid NAME=V1,V2 [--grid …] --out DIR [--retrieval-only] [--limit N]
-       rag eval piaf [--limit N] [--out FILE] [--resume] [--retrieval-only] [--corpus F] [--questions F] [--index DIR]
-       rag eval gate [--thresholds FILE] [--workdir DIR] [--record]
-       rag eval faithfulness-check [--labels FILE]"""
+EVAL_USAGE = "\n".join(
+    [
+        "rag eval TESTSET --out RESULTS.jsonl [--retrieval-only] [--limit N] [--resume]"
+        " [--report DIR] [--semantic]",
+        "       rag eval report RESULTS.jsonl --report DIR [--semantic] [--passages-from SOURCES]",
+        "       rag eval compare RUN_A.jsonl RUN_B.jsonl",
+        "       rag eval sweep TESTSET --grid NAME=V1,V2 [--grid …] --out DIR [--retrieval-only]"
+        " [--limit N]",
+        "       rag eval piaf [--limit N] [--out FILE] [--resume] [--retrieval-only] [--corpus F]"
+        " [--questions F] [--index DIR]",
+        "       rag eval gate [--thresholds FILE] [--workdir DIR] [--record]",
+        "       rag eval faithfulness-check [--labels FILE]",
+    ]
+)
 
 
 def add_parsers(sub) -> None:
@@ -185,12 +193,15 @@ def _report_notes() -> list[str]:
     from rag.evaluation.agreement import LABELS, agreement, load_labels
 
     note = (
-        "Faithfulness = share of answer sentences whose new words are mostly (≥ 60 %) in their cited "
-        "passages and which add no number the passages lack (word overlap, not entailment)."
+        "Faithfulness = share of answer sentences whose new words are mostly (≥ 60 %) in their "
+        "cited passages and which add no number the passages lack (word overlap, not entailment)."
     )
     if LABELS.exists():
         a = agreement(load_labels(LABELS))
-        note += f" On {a.n} hand-labelled sentences it agrees with a person {100 * a.agreement:.0f} % of the time."
+        note += (
+            f" On {a.n} hand-labelled sentences it agrees with a person"
+            f" {100 * a.agreement:.0f} % of the time."
+        )
     return [note]
 
 
@@ -311,7 +322,7 @@ def cmd_eval_piaf(args) -> int:
         settings_from(args), corpus, args.piaf_index or args.index or piaf.INDEX
     )
     if args.retrieval_only and args.top_k is None:
-        settings = settings.updated(**{"top_k": piaf.RETRIEVAL_TOP_K})
+        settings = settings.updated(top_k=piaf.RETRIEVAL_TOP_K)
     out = args.out or Path("results") / (
         "piaf-retrieval.jsonl" if args.retrieval_only else "piaf.jsonl"
     )

@@ -46,7 +46,7 @@ FLIPS: dict[str, Callable[[Result], Score]] = {
 def check_same_testset(
     a: Sequence[Result], b: Sequence[Result], names: tuple[str, str] = ("A", "B")
 ) -> list[str]:
-    """The ids both runs share, in A's order; InputError when the runs come from different test sets.
+    """The ids both runs share, in A's order; InputError when they come from different test sets.
 
     Runs from one test set may cover different cases (--limit), but a shared id must ask the same
     question.
@@ -109,6 +109,13 @@ def flips(
     return out
 
 
+def _improved(x: Score, y: Score) -> bool:
+    """Whether B's score `y` beats A's `x`; both are measured in a flip."""
+    if x.value is None or y.value is None:
+        raise ValueError("a flip compares two measured scores")
+    return y.value > x.value
+
+
 def _short(text: Any, limit: int = 70) -> str:
     text = " ".join(str("(retrieval only)" if text is None else text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -132,13 +139,13 @@ def compare(a: Sequence[Result], b: Sequence[Result], names: tuple[str, str] = (
     ]
     by_a, by_b = {r["id"]: r for r in a}, {r["id"]: r for r in b}
     for name, changed in flips(a, b, ids).items():
-        better = sum(y.value > x.value for _, x, y in changed)
+        better = sum(_improved(x, y) for _, x, y in changed)
         lines += [
             "",
             f"{name}: {len(changed)} flipped ({better} better in B, {len(changed) - better} worse)",
         ]
         for i, x, y in changed:
-            mark = "+" if y.value > x.value else "-"
+            mark = "+" if _improved(x, y) else "-"
             lines.append(f"  {mark} {i}: A {x.reason} → B {y.reason}")
             lines.append(f"      A: {_short(by_a[i].get('answer'))}")
             lines.append(f"      B: {_short(by_b[i].get('answer'))}")

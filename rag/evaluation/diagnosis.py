@@ -1,8 +1,8 @@
 """Per-case scores with a reason, so a person sees why a case failed.
 
-Each score reads one result line (as `rag.evaluation.runner.run_eval` writes it) and gives a value in 0-1
-(None when it does not apply) and a few words: "gold 001.txt at rank 3", "abstained",
-"cites 002.txt, gold is 000.txt". The report and `rag eval compare` show them.
+Each score reads one result line (as `rag.evaluation.runner.run_eval` writes it) and gives a value
+in 0-1 (None when it does not apply) and a few words: "gold 001.txt at rank 3", "abstained", "cites
+002.txt, gold is 000.txt". The report and `rag eval compare` show them.
 """
 
 from __future__ import annotations

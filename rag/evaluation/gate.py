@@ -53,7 +53,9 @@ def measure(
     questions: Path,
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """Build (or update) each suite's index under workdir and run it retrieval-only: {suite: summary}."""
+    """Build (or update) each suite's index under workdir and run it retrieval-only.
+
+    Returns {suite: summary}."""
     from rag.evaluation.piaf import piaf_settings, subset_corpus
     from rag.evaluation.runner import load_testset, run_eval
     from rag.index.embed import build_embedder
@@ -61,10 +63,11 @@ def measure(
 
     if base.index.embedder != setup["embedder"]:
         raise InputError(
-            f"the thresholds were recorded with embedder {setup['embedder']!r}, not {base.index.embedder!r} "
+            f"the thresholds were recorded with embedder {setup['embedder']!r}, "
+            f"not {base.index.embedder!r} "
             "— run the gate with that embedder, or record thresholds for this one"
         )
-    base = base.updated(**{"top_k": setup["top_k"]})
+    base = base.updated(top_k=setup["top_k"])
     subset = subset_corpus(
         corpus,
         questions,
@@ -74,7 +77,7 @@ def measure(
     )
     suites = {
         "seeds": (
-            base.updated(**{"sources": [Path(seeds)], "index_dir": workdir / "seeds"}),
+            base.updated(sources=[Path(seeds)], index_dir=workdir / "seeds"),
             load_testset(testset),
             None,
         ),
@@ -108,7 +111,8 @@ def failures(
                 out.append(f"{suite} {metric} was not measured (threshold {_fmt(metric, minimum)})")
             elif value < minimum:
                 out.append(
-                    f"{suite} {metric} dropped to {_fmt(metric, value)} (threshold {_fmt(metric, minimum)})"
+                    f"{suite} {metric} dropped to {_fmt(metric, value)} "
+                    f"(threshold {_fmt(metric, minimum)})"
                 )
     return out
 

@@ -57,7 +57,9 @@ def reciprocal_rank(ranked_ids: Sequence[str], gold_ids: Iterable[str]) -> float
 
 
 def first_gold_rank(ranked_ids: Sequence[str], gold_ids: Iterable[str]) -> int | None:
-    """1-based rank of the first gold document, duplicates removed: (["a", "a", "b"], ["b"]) -> 2."""
+    """1-based rank of the first gold document, duplicates removed.
+
+    (["a", "a", "b"], ["b"]) -> 2."""
     gold = set(gold_ids)
     for rank, doc in enumerate(_unique(ranked_ids), start=1):
         if doc in gold:
@@ -93,8 +95,10 @@ def citation_recall(cited: Iterable[str], gold: Iterable[str]) -> float | None:
 def precision_recall(
     predicted: Sequence[bool], actual: Sequence[bool]
 ) -> tuple[float | None, float | None]:
-    """Precision and recall of a yes/no label: ([1, 1, 0], [1, 0, 1]) -> (0.5, 0.5); None when undefined."""
-    tp = sum(p and a for p, a in zip(predicted, actual))
+    """Precision and recall of a yes/no label; None when undefined.
+
+    ([1, 1, 0], [1, 0, 1]) -> (0.5, 0.5)"""
+    tp = sum(p and a for p, a in zip(predicted, actual, strict=True))
     said, real = sum(map(bool, predicted)), sum(map(bool, actual))
     return (tp / said if said else None), (tp / real if real else None)
 
@@ -112,7 +116,7 @@ def words_per_second(text: str | None, ttft_s: float | None, total_s: float | No
 def semantic_similarity(answer: str, expected: Sequence[str], embedder: Any) -> float | None:
     """Best cosine similarity between the answer and a reference answer, by `embedder.query`.
 
-    Any embedder of rag.index.embed works (the bundled e5-small loads a model: use it only on request).
+    Any embedder of rag.index.embed works (the bundled e5-small loads a model: only on request).
     """
     text = MARKER.sub(" ", answer).strip()
     if not text or not expected:
@@ -192,8 +196,8 @@ def _answer_metrics(answered: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out.update(selective_metrics(answered))
     out.update(_latency((r.get("ttft_s") for r in answered), "ttft"))
     out.update(_latency((r.get("total_s") for r in answered), "total"))
-    speeds = [words_per_second(r.get("draft"), r.get("ttft_s"), r.get("total_s")) for r in answered]
-    speeds = [v for v in speeds if v is not None]
+    rates = [words_per_second(r.get("draft"), r.get("ttft_s"), r.get("total_s")) for r in answered]
+    speeds = [v for v in rates if v is not None]
     out["decode_words_per_s"] = percentile(speeds, 50) if speeds else None
     similar = [r["semantic_similarity"] for r in graded if r.get("semantic_similarity") is not None]
     if similar:

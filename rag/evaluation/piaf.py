@@ -38,17 +38,14 @@ def piaf_settings(base: Settings, corpus: Path, index_dir: Path) -> Settings:
     the latent-terms ranking on (1,518 paragraphs on many subjects: it finds paragraphs that
     words and window vectors miss; among news chunks of one story it only reshuffles them), and
     three of these long passages shown (TOP_K), unless the user chose a number."""
+    given = base.given()  # what the user chose wins (RAG_LATENT_WEIGHT=0 measures without)
     return base.updated(
-        **{
-            "sources": [Path(corpus)],
-            "index_dir": Path(index_dir),
-            "chunk_size": 512,
-            "chunk_overlap": 0,
-            "latent_weight": (  # unless the user chose one (RAG_LATENT_WEIGHT=0 measures without)
-                base.advanced.latent_weight if "latent_weight" in base.given() else LATENT_WEIGHT
-            ),
-            "top_k": base.retrieval.top_k if "top_k" in base.given() else TOP_K,
-        }
+        sources=[Path(corpus)],
+        index_dir=Path(index_dir),
+        chunk_size=512,
+        chunk_overlap=0,
+        latent_weight=base.advanced.latent_weight if "latent_weight" in given else LATENT_WEIGHT,
+        top_k=base.retrieval.top_k if "top_k" in given else TOP_K,
     )
 
 

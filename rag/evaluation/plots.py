@@ -63,8 +63,9 @@ def _empty(ax, text: str = "no data") -> None:
 def score_distributions(
     results: Sequence[Mapping[str, Any]], scores: Sequence[Mapping[str, Score]]
 ) -> str:
-    """Histograms (0-1) of nDCG@10, token F1, faithfulness and, when computed, semantic similarity."""
-    series = {
+    """Histograms (0-1) of nDCG@10, token F1, faithfulness and (when computed) semantic
+    similarity."""
+    series: dict[str, list[float | None]] = {
         "retrieval nDCG@10": [s["retrieval"].value for s in scores],
         "answer token F1": [
             0.0 if r["abstained"] else token_f1(r["answer"], r["expected"])
@@ -77,7 +78,7 @@ def score_distributions(
         series["semantic similarity"] = [s["semantic"].value for s in scores]
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(series), figsize=(3.2 * len(series), 2.6), squeeze=False)
-    for ax, (name, values), color in zip(axes[0], series.items(), COLORS):
+    for ax, (name, values), color in zip(axes[0], series.items(), COLORS, strict=False):
         values = [v for v in values if v is not None]
         ax.set_title(f"{name} (n={len(values)})")
         if not values:
@@ -102,7 +103,7 @@ def latency_histograms(results: Sequence[Mapping[str, Any]]) -> str:
     ]
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(9.6, 2.6))
-    for ax, (name, values), color in zip(axes, series, COLORS):
+    for ax, (name, values), color in zip(axes, series, COLORS, strict=False):
         ax.set_title(f"{name} (n={len(values)})")
         if values:
             ax.hist(values, bins=15, color=color, edgecolor="white")
@@ -117,7 +118,7 @@ def type_bars(rows: Sequence[Mapping[str, Any]], metrics: Sequence[tuple[str, st
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(rows) + 1), 2.8))
     width = 0.8 / max(len(metrics), 1)
-    for i, ((key, label), color) in enumerate(zip(metrics, COLORS)):
+    for i, ((key, label), color) in enumerate(zip(metrics, COLORS, strict=False)):
         xs = [j + i * width for j in range(len(rows))]
         ax.bar(xs, [row.get(key) or 0.0 for row in rows], width, label=label, color=color)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))])
@@ -132,7 +133,8 @@ def type_bars(rows: Sequence[Mapping[str, Any]], metrics: Sequence[tuple[str, st
 
 
 def rank_histogram(results: Sequence[Mapping[str, Any]]) -> str:
-    """How many answerable cases have their first gold document at rank 1, 2, … or not in the top 10."""
+    """How many answerable cases have their first gold document at rank 1, 2, …, or not in the
+    top 10."""
     ranks = [
         first_gold_rank(r.get("retrieved_sources") or [], r["gold_sources"])
         for r in results
@@ -151,7 +153,7 @@ def rank_histogram(results: Sequence[Mapping[str, Any]]) -> str:
 
 
 def risk_coverage(curve: Sequence[Mapping[str, Any]]) -> str:
-    """Precision of the answers kept against the coverage they reach, from `selective.risk_coverage`.
+    """Precision of the answers kept against the coverage they reach (`selective.risk_coverage`).
 
     One point when the answers carry no confidence (the run as it is), a curve when they do.
     """

@@ -1,10 +1,10 @@
-"""The evaluation report: `report.md` (with SVG charts beside it) and a self-contained `report.html`.
+"""The evaluation report: `report.md` (with SVG charts beside it) and a standalone `report.html`.
 
     write_report(load_results("results/seeds.jsonl"), Path("report/"))
 
 The HTML page carries its charts inline (SVG) and has no external address, so it can be mailed or
-archived as one file. The worst cases come with their reason strings (`rag.evaluation.diagnosis`), so a
-person sees why each one failed without opening the JSONL.
+archived as one file. The worst cases come with their reason strings (`rag.evaluation.diagnosis`),
+so a person sees why each one failed without opening the JSONL.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ TYPE_METRICS = [
     ("abstention_accuracy", "abstained (unanswerable)"),
     ("faithfulness", "faithfulness"),
 ]
-TYPE_COLUMNS = [("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR")] + TYPE_METRICS[1:]
+TYPE_COLUMNS = [("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR"), *TYPE_METRICS[1:]]
 
 
 def type_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -34,7 +34,7 @@ def type_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for r in results:
         groups.setdefault(r.get("type") or "(none)", []).append(r)
     rows = [{"type": name, **summarize(group)} for name, group in sorted(groups.items())]
-    return rows + [{"type": "all", **summarize(results)}]
+    return [*rows, {"type": "all", **summarize(results)}]
 
 
 # Semantic similarity is a graded closeness, not a pass/fail check: shown, never a failure.
@@ -128,10 +128,15 @@ def markdown(
     return "\n".join(out)
 
 
-CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222;padding:0 1em}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;
-text-align:left;font-size:.9em}th{background:#f3f3f3}pre{background:#f6f6f6;padding:1em}
-.reason{color:#a33}.chart svg{max-width:100%;height:auto}details{font-size:.85em}.num{text-align:right}"""
+CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222;"
+    "padding:0 1em}\n"
+    "table{border-collapse:collapse;margin:1em 0}"
+    "td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;\n"
+    "text-align:left;font-size:.9em}th{background:#f3f3f3}pre{background:#f6f6f6;padding:1em}\n"
+    ".reason{color:#a33}.chart svg{max-width:100%;height:auto}details{font-size:.85em}"
+    ".num{text-align:right}"
+)
 
 
 def _h(text: Any) -> str:

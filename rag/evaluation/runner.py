@@ -23,7 +23,7 @@ from rag.evaluation.metrics import semantic_similarity, summarize
 from rag.evaluation.selective import CASE_TYPES
 
 REQUIRED_KEYS = ("id", "question", "answers", "sources")
-# What every result line has (retrieval-only lines hold null answers); timings and type are optional.
+# What every result line has (retrieval-only lines hold null answers); timings, type: optional.
 RESULT_KEYS = (
     "id",
     "question",
@@ -219,7 +219,8 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "total_s": answer.timings.total_s,
         "short_s": answer.timings.short_s,
         "draft": getattr(answer, "draft", ""),
-        # the answer's confidence, where the pipeline gives one (the risk–coverage curve sorts by it)
+        # the answer's confidence, where the pipeline gives one (the risk–coverage curve sorts
+        # by it)
         "confidence": getattr(answer, "confidence", None),
     }
 

@@ -48,7 +48,10 @@ def is_answerable(result: Mapping[str, Any]) -> bool:
 
 
 def given(result: Mapping[str, Any]) -> bool:
-    """An answer was given: not an abstention, and some text. ({"abstained": False, "answer": "x"})"""
+    """An answer was given: not an abstention, and some text.
+
+    ({"abstained": False, "answer": "x"}) -> True
+    """
     return not result.get("abstained") and bool((result.get("answer") or "").strip())
 
 

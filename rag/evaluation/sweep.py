@@ -48,10 +48,11 @@ COLUMNS = [
 def _parse_value(name: str, raw: str) -> Any:
     from pydantic import TypeAdapter, ValidationError
 
+    annotation = SECTIONS[section_of(name)].model_fields[name].annotation
+    if annotation is None:
+        raise InputError(f"--grid {name}: this setting declares no type to read {raw!r} with")
     try:
-        return TypeAdapter(
-            SECTIONS[section_of(name)].model_fields[name].annotation
-        ).validate_python(raw)
+        return TypeAdapter(annotation).validate_python(raw)
     except ValidationError as exc:
         why = exc.errors()[0]["msg"]
         raise InputError(f"--grid {name}={raw}: {why}") from None
@@ -80,9 +81,11 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
 
 
 def combinations(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination, the first setting varying slowest: {a: [1, 2], b: [x]} -> [{a:1,b:x}, {a:2,b:x}]."""
+    """Every combination, the first setting varying slowest.
+
+    {a: [1, 2], b: [x]} -> [{a:1,b:x}, {a:2,b:x}]"""
     names = list(grid)
-    return [dict(zip(names, values)) for values in itertools.product(*grid.values())]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
 
 
 def combo_name(combo: dict[str, Any]) -> str:

@@ -89,7 +89,10 @@ def _case_checks(case: dict[str, Any], doc_ids: set[str] | None, index_name: str
 # -- drafting -----------------------------------------------------------------------------
 
 DAYS = "|".join(DAY_NAMES.split())  # matched ignoring case
-NUMBER_WORDS = "deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|cent|mille|two|three|four|five|ten|twelve|hundred"
+NUMBER_WORDS = (
+    "deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|cent|mille"
+    "|two|three|four|five|ten|twelve|hundred"
+)
 SPANS = [
     (
         "date",
@@ -102,8 +105,9 @@ SPANS = [
     (
         "number",
         re.compile(
-            rf"\b(?:\d[\d\s,.]*\d|\d|{NUMBER_WORDS})\s+(?:(?:millions?|milliards?|billion|million|heures?|hours?|"
-            rf"jours?|days?|ans|years?|%|pour cent|percent|dollars|euros|personnes|people)\b(?:\s+(?:de|d'|of)\s+\w+)?)",
+            rf"\b(?:\d[\d\s,.]*\d|\d|{NUMBER_WORDS})\s+"
+            r"(?:(?:millions?|milliards?|billion|million|heures?|hours?|jours?|days?|ans|years?|%"
+            r"|pour cent|percent|dollars|euros|personnes|people)\b(?:\s+(?:de|d'|of)\s+\w+)?)",
             re.IGNORECASE,
         ),
     ),
@@ -130,7 +134,8 @@ BLANK = "____"
 def find_span(sentence: str) -> tuple[str, str] | None:
     """The span a question could ask for: ("date"|"number"|"name", text), dates first.
 
-    find_span("Le 10 novembre 2024, le Washington Post a rapporté l'appel.") -> ("date", "10 novembre 2024")
+    find_span("Le 10 novembre 2024, le Washington Post a rapporté l'appel.")
+    -> ("date", "10 novembre 2024")
     """
     for kind, pattern in SPANS:
         m = pattern.search(sentence)
@@ -150,13 +155,14 @@ def _cloze(sentence: str, span: str, limit: int = 260) -> str:
 
 
 def draft_cases(documents: Iterable[Document], per_doc: int = 3) -> list[dict[str, Any]]:
-    """Up to `per_doc` draft cases a document, from sentences spread across it (distinct answers)."""
+    """Up to `per_doc` draft cases a document, from sentences spread across it (distinct
+    answers)."""
     drafts: list[dict[str, Any]] = []
     for doc in documents:
-        candidates = []
+        candidates: list[tuple[str, str, str]] = []
         for sentence in sentences(doc.text):
             found = find_span(sentence)
-            if found and 40 <= len(sentence) and found[1] not in [c[2] for c in candidates]:
+            if found and len(sentence) >= 40 and found[1] not in [c[2] for c in candidates]:
                 candidates.append((sentence, *found))
         step = max(1, len(candidates) // max(per_doc, 1))
         for n, (sentence, kind, span) in enumerate(candidates[::step][:per_doc], start=1):

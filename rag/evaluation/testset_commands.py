@@ -34,7 +34,7 @@ def cmd_testset_check(args) -> int:
     if not args.no_index:
         settings = settings_from(args)
         if args.check_index:
-            settings = settings.updated(**{"index_dir": args.check_index})
+            settings = settings.updated(index_dir=args.check_index)
         doc_ids, where, missing = _indexed_documents(settings)
         if missing:
             problems.append(missing)
@@ -78,7 +78,7 @@ def cmd_testset_draft(args) -> int:
         from rag.index.embed import build_embedder
         from rag.index.store import Store
 
-        settings = settings.updated(**{"index_dir": args.source})
+        settings = settings.updated(index_dir=args.source)
         docs = documents_from_chunks(Store(settings, build_embedder(settings).id).all_chunks())
     else:
         from rag.index.ingest import load_sources
@@ -88,8 +88,8 @@ def cmd_testset_draft(args) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(to_jsonl(drafts), encoding="utf-8")
     print(
-        f"{len(drafts)} draft cases from {len(docs)} documents in {args.out} — review each, fix the "
-        'question, then remove "draft" and "status" before using it'
+        f"{len(drafts)} draft cases from {len(docs)} documents in {args.out} — "
+        'review each, fix the question, then remove "draft" and "status" before using it'
     )
     return 0
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Container
 from pathlib import Path
 
 from rag.core.errors import IndexStateError
@@ -29,7 +30,8 @@ def audit_path(settings: Settings) -> Path:
         return Path(settings.app.audit_log)
     if not settings.server.chroma_host:
         return settings.index.index_dir / "audit.jsonl"
-    name = f"audit-{settings.server.chroma_host}-{settings.server.chroma_port}-{settings.index.collection}.jsonl"
+    server, index = settings.server, settings.index
+    name = f"audit-{server.chroma_host}-{server.chroma_port}-{index.collection}.jsonl"
     return Path(settings.generation.model_cache).expanduser() / name
 
 
@@ -69,7 +71,8 @@ def record(
             handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
     except OSError as exc:
         raise IndexStateError(
-            f"cannot write the audit log {path} ({exc.strerror or exc}) — make it writable or set RAG_AUDIT_LOG"
+            f"cannot write the audit log {path} ({exc.strerror or exc}) — "
+            "make it writable or set RAG_AUDIT_LOG"
         ) from None
     return entry
 
@@ -93,7 +96,7 @@ def check_writable(settings: Settings) -> None:
 
 
 def record_ingest(
-    settings: Settings, user: str, report, via: str = "ingest", skip: set[str] = frozenset()
+    settings: Settings, user: str, report, via: str = "ingest", skip: Container[str] = frozenset()
 ) -> None:
     """What an ingest added, updated and removed (but the documents in `skip`, logged by their
     caller): an app's re-index also takes in files changed in the folder by hand."""

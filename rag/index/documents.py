@@ -2,7 +2,8 @@
 
 Uploads are checked before anything touches the disk: a plain file name that cannot leave the
 folder, a suffix `rag ingest` reads (rag.index.readers.SUFFIXES), a size limit, and content that
-its reader reads as at least one document (the same reader `rag ingest` runs). The caller runs `RAG.ingest()` afterwards to bring the index in line.
+its reader reads as at least one document (the same reader `rag ingest` runs). The caller runs
+`RAG.ingest()` afterwards to bring the index in line.
 
     path = save_document(settings, "article.txt", data)   # InputError says what is wrong
     remove_document(settings, "article.txt")

@@ -63,7 +63,8 @@ def load_sources(
     for doc in loaded.documents:
         if doc.id in seen:
             raise InputError(
-                f"two documents share the id {doc.id!r} ({seen[doc.id]} and {doc.path}) — rename one"
+                f"two documents share the id {doc.id!r} ({seen[doc.id]} and {doc.path}) — "
+                "rename one"
             )
         seen[doc.id] = doc.path or doc.id
     return loaded

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from rag.core.errors import IndexStateError
@@ -18,7 +18,8 @@ from rag.index.store import location
 def ingest_lock(settings: Settings, wait: float | None = None) -> Iterator[None]:
     """Serialise ingest runs on one index (an OS lock: released even when a run is killed).
 
-    Waits up to `wait` seconds (default `settings.index.ingest_wait`; 0 refuses at once), then raises
+    Waits up to `wait` seconds (default `settings.index.ingest_wait`; 0 refuses at once), then
+    raises
     IndexStateError naming the process that holds the lock. With a Chroma server the lock file is
     local (in model_cache): it serialises ingests started from this machine only.
     """
@@ -40,18 +41,17 @@ def ingest_lock(settings: Settings, wait: float | None = None) -> Iterator[None]
     except Timeout:
         pid = _read_pid(owner)
         raise IndexStateError(
-            f"another ingest is running on {location(settings)} (pid {pid or 'unknown'}) — wait for it to "
-            "finish, or run 'rag ingest --wait SECONDS' to queue behind it"
+            f"another ingest is running on {location(settings)} (pid {pid or 'unknown'}) — "
+            "wait for it to finish, or run 'rag ingest --wait SECONDS' to queue behind it"
         ) from None
     except OSError as exc:
         raise IndexStateError(
-            f"cannot lock {path} ({exc.strerror}) — the index folder must be writable: check its permissions"
+            f"cannot lock {path} ({exc.strerror}) — the index folder must be writable: "
+            "check its permissions"
         ) from None
     try:
-        try:
+        with suppress(OSError):  # the pid only improves the message
             owner.write_text(str(os.getpid()))
-        except OSError:
-            pass  # the pid only improves the message; the lock holds without it
         yield
     finally:
         owner.unlink(missing_ok=True)
@@ -62,7 +62,8 @@ def lock_path(settings: Settings) -> Path:
     """The ingest lock file: in the index folder, or per server and collection in model_cache."""
     if not settings.server.chroma_host:
         return settings.index.index_dir / f".ingest-{settings.index.collection}.lock"
-    name = f".ingest-{settings.server.chroma_host}-{settings.server.chroma_port}-{settings.index.collection}.lock"
+    server, index = settings.server, settings.index
+    name = f".ingest-{server.chroma_host}-{server.chroma_port}-{index.collection}.lock"
     return Path(settings.generation.model_cache).expanduser() / name
 
 

@@ -191,7 +191,7 @@ class Store:
             return
         metadatas = [
             _metadata(c, doc_hash[c.doc_id], doc_records) | {"dense": not w}
-            for c, w in zip(chunks, windowed)
+            for c, w in zip(chunks, windowed, strict=True)
         ]
         for meta, terms in zip(metadatas, latent or [None] * len(chunks), strict=True):
             meta["latent"] = (
@@ -266,7 +266,7 @@ class Store:
                 url=m.get("url") or None,
                 author=m.get("author") or None,
             )
-            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
 
     @staticmethod
@@ -299,7 +299,7 @@ class Store:
             ) from exc
         hits: dict[str, DenseHit] = {}
         for meta, distance, text in zip(
-            got["metadatas"][0], got["distances"][0], got["documents"][0]
+            got["metadatas"][0], got["distances"][0], got["documents"][0], strict=True
         ):
             window = text if meta.get("kind") == "window" else None
             hits.setdefault(
@@ -311,7 +311,7 @@ class Store:
 def encode_terms(terms) -> str:
     """Latent terms as compact text. encode_terms(([7, 42], [1.5, 0.25])) -> "7:1.5 42:0.25" """
     dims, weights = terms
-    return " ".join(f"{int(d)}:{float(w):.4g}" for d, w in zip(dims, weights))
+    return " ".join(f"{int(d)}:{float(w):.4g}" for d, w in zip(dims, weights, strict=True))
 
 
 def decode_terms(text: str):
@@ -352,8 +352,8 @@ def _writing(where: str, write, *args, **kwargs):
             exc, PermissionError
         ):
             raise IndexStateError(
-                f"the index at {where} is read-only ({text}) — fix its permissions or set RAG_INDEX_DIR "
-                f"to a writable folder, {resume}"
+                f"the index at {where} is read-only ({text}) — fix its permissions or set "
+                f"RAG_INDEX_DIR to a writable folder, {resume}"
             ) from exc
         raise IndexStateError(f"cannot write the index at {where}: {text} — {resume}") from exc
 
@@ -398,7 +398,8 @@ def _client(settings: Settings):
             )
         except Exception as exc:
             raise IndexStateError(
-                f"cannot reach the Chroma server at {where} ({' '.join(str(exc).split())[:150]}) — start "
+                f"cannot reach the Chroma server at {where} "
+                f"({' '.join(str(exc).split())[:150]}) — start "
                 "it ('chroma run --path DIR --host HOST --port PORT') or fix RAG_CHROMA_HOST, "
                 "RAG_CHROMA_PORT, RAG_CHROMA_SSL, RAG_CHROMA_TOKEN"
             ) from exc
@@ -416,7 +417,9 @@ def _client(settings: Settings):
             ) from exc
         raise IndexStateError(
             f"cannot open the index at {where} ({text}) — if it is damaged or from another Chroma "
-            f"version, move it aside (mv {settings.index.index_dir} {settings.index.index_dir}.old) and run 'rag ingest'"
+            f"version, move it aside (mv {settings.index.index_dir} "
+            f"{settings.index.index_dir}.old) "
+            "and run 'rag ingest'"
         ) from exc
 
 

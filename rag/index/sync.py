@@ -32,7 +32,7 @@ def sync(
     stored = store.document_hashes()
     if stored and not loaded.documents:
         raise InputError(_nothing_readable(loaded, len(stored)))
-    params = (
+    params: tuple[int, ...] = (
         settings.index.chunk_size,
         settings.index.chunk_overlap,
         settings.index.window_size,
@@ -41,7 +41,9 @@ def sync(
     params += (timeline.VERSION,)  # a change in how dates are resolved re-dates every document
     if latent_terms(embedder, settings):  # a document stored without them gets them
         params += (1,)
-    added, updated, unchanged = [], [], []
+    added: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
     todo: list[tuple[str, list[Chunk]]] = []
     hashes: dict[str, str] = {}
     for doc in loaded.documents:
@@ -133,12 +135,14 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
         return
     per_chunk = [_windows(settings, c) for c in batch]
     texts = [
-        _embed_text(c, w.text if w else c.text)
-        for c, ws in zip(batch, per_chunk)
-        for w in (ws or [None])
+        _embed_text(c, text)
+        for c, ws in zip(batch, per_chunk, strict=True)
+        for text in ([w.text for w in ws] or [c.text])
     ]
     vectors = embedder.passages(texts)
-    chunk_vectors, window_vectors, at = [], [], 0
+    chunk_vectors: list[np.ndarray] = []
+    window_vectors: list[np.ndarray] = []
+    at = 0
     for ws in per_chunk:
         n = max(len(ws), 1)
         block = vectors[at : at + n]
@@ -147,7 +151,7 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
         chunk_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
         window_vectors.extend(block if ws else [])
     records: dict[str, int] = {}  # a batch holds whole documents: these are complete counts
-    for c, ws in zip(batch, per_chunk):
+    for c, ws in zip(batch, per_chunk, strict=True):
         records[c.doc_id] = records.get(c.doc_id, 0) + 1 + len(ws)
     latent = latent_terms(embedder, settings)
     terms = latent([_embed_text(c, c.text) for c in batch]) if latent else None

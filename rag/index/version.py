@@ -44,6 +44,8 @@ def write_version(store) -> str:
 
 def read_version(store) -> str:
     """The collection's current version ("" when no ingest has marked it yet)."""
+    from chromadb.errors import ChromaError
+
     from rag.index.store import _refusing_embedding_function
 
     try:
@@ -51,7 +53,7 @@ def read_version(store) -> str:
             VERSIONS, embedding_function=_refusing_embedding_function()
         )
         got = marks.get(ids=[store.settings.index.collection], include=["metadatas"])
-    except Exception:  # noqa: BLE001 - no mark yet (an index from before marks), or unreadable
+    except ChromaError:  # no mark yet (an index from before marks: NotFoundError), or unreadable
         return ""
     metas = got.get("metadatas") or []
     return str((metas[0] or {}).get("version", "")) if metas else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -102,7 +103,7 @@ def choose_backend(settings: Any, again: bool = False) -> KernelChoice:
     record: dict[str, Any] = {"transformers": torch_pred}
     try:
         llama = measure_llamacpp(settings)
-    except Exception as exc:  # noqa: BLE001 - any failure: keep the PyTorch path, say why
+    except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as exc:
         record.update(chosen="transformers", why=f"llama.cpp not measurable: {_short(exc)}")
     else:
         record["llamacpp"] = llama
@@ -131,7 +132,6 @@ def measure_llamacpp(settings: Any, timeout_s: float = 600) -> dict[str, float]:
 
     Run in a child process: llama.cpp's threads and its 1 GB mapping then leave nothing behind
     in this one, which goes on to run torch on the same cores."""
-    import subprocess
     import sys
 
     args = json.dumps(

@@ -35,8 +35,8 @@ class LLM:
     def complete(
         self, messages: list[Message], max_new_tokens: int, task: str = "answer"
     ) -> Iterator[str]:
-        """`stream` for one of the pipeline's TASKS. A model needs only the messages (this
-        default); a test fake uses `task` to pick its scripted reply instead of reading the prompt."""
+        """`stream` for one of the pipeline's TASKS. A model needs only the messages (this default);
+        a test fake uses `task` to pick its scripted reply instead of reading the prompt."""
         return self.stream(messages, max_new_tokens)
 
     def choose(

@@ -19,7 +19,8 @@ class FakeLLM(LLM):
     or None for the default. The defaults: `script` (answers) copies the first sentence of
     passage [1] of the prompt with its citation, so the checks have real work to do; `rewrite`
     returns the question unchanged; `verdict` says YES when most of the proposed answer's words
-    are in the passage; `choice` is `LLM.choose`'s greedy reply (unscripted: the first option). The task comes from the caller (`complete(…, task)`), never from the
+    are in the passage; `choice` is `LLM.choose`'s greedy reply (unscripted: the first option).
+    The task comes from the caller (`complete(…, task)`), never from the
     prompt's wording. `calls` records every request, `tasks` what each was for.
     """
 
@@ -85,7 +86,8 @@ def _scripted(script: Script) -> Callable[[list[Message]], str] | None:
 
 
 def _verdict(messages: list[Message]) -> str:
-    """YES when most of the proposed answer's words are in the passage (rag/answer/templates/verify.txt)."""
+    """YES when most of the proposed answer's words are in the passage
+    (rag/answer/templates/verify.txt)."""
     from rag.text.words import support
 
     prompt = messages[-1]["content"]

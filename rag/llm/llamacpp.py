@@ -87,7 +87,8 @@ class LlamaCppLLM(LLM):
 
     def timed(self, messages: list[Message], max_new_tokens: int) -> dict[str, float]:
         """Answer once (not streamed) and return llama.cpp's own timings of it: prompt_n,
-        prompt_per_second, predicted_n, predicted_per_second (rag.llm.transformers.kernels compares engines)."""
+        prompt_per_second, predicted_n, predicted_per_second (compared across engines by
+        rag.llm.transformers.kernels)."""
         request = {
             "messages": messages,
             "max_tokens": max_new_tokens,

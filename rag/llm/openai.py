@@ -1,6 +1,7 @@
 """The remote backend: any server that speaks OpenAI's chat completions API.
 
-    RAG_LLM=openai RAG_OPENAI_BASE_URL=http://gpu-box:8000/v1 RAG_OPENAI_MODEL=Qwen/Qwen2.5-7B-Instruct rag ask "…"
+    RAG_LLM=openai RAG_OPENAI_BASE_URL=http://gpu-box:8000/v1 \\
+        RAG_OPENAI_MODEL=Qwen/Qwen2.5-7B-Instruct rag ask "…"
 
 vLLM, llama.cpp's `llama-server`, Ollama (`/v1`) and TGI all serve it. Requests are greedy
 (temperature 0) and streamed as server-sent events. Connection errors, 429 and 5xx are retried
@@ -41,7 +42,8 @@ class _Retry(Exception):
 class OpenAILLM(LLM):
     """Greedy streaming generation on an OpenAI-compatible server.
 
-    Example: `"".join(OpenAILLM(Settings(llm="openai")).stream([{"role": "user", "content": "Bonjour"}], 20))`
+    Example: `"".join(OpenAILLM(Settings(llm="openai")).stream(messages, 20))` with
+    `messages = [{"role": "user", "content": "Bonjour"}]`.
     """
 
     name = "openai"
@@ -99,7 +101,8 @@ class OpenAILLM(LLM):
             raise ModelError(self._timeout_message()) from None
         except httpx.TransportError as exc:
             raise ModelError(
-                f"the connection to {self.base_url} broke mid-answer ({type(exc).__name__}) — ask again"
+                f"the connection to {self.base_url} broke mid-answer ({type(exc).__name__}) — "
+                "ask again"
             ) from None
         finally:
             response.close()
@@ -147,7 +150,8 @@ class OpenAILLM(LLM):
 
     def _timeout_message(self) -> str:
         return (
-            f"the model server at {self.base_url} sent nothing for {self.settings.server.openai_timeout:g} s "
+            f"the model server at {self.base_url} sent nothing for "
+            f"{self.settings.server.openai_timeout:g} s "
             "— it may be overloaded; raise RAG_OPENAI_TIMEOUT or check the server"
         )
 
@@ -211,7 +215,8 @@ def _error_detail(response: httpx.Response) -> str:
 
 
 def _message(payload: Any) -> str:
-    """The error message of OpenAI ({"error": {"message"}}), vLLM ({"message"}) or Ollama ({"error"})."""
+    """The error message of OpenAI ({"error": {"message"}}), vLLM ({"message"}) or Ollama
+    ({"error"})."""
     if isinstance(payload, dict):
         error = payload.get("error", payload)
         if isinstance(error, dict):

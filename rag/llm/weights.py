@@ -10,6 +10,7 @@ Only the standard library is used here (no torch), so this module is cheap to im
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -94,9 +95,11 @@ def bundled_gguf(
     settings: Settings,
     bundle: Bundle = QWEN_1_5B,
     find: PartFinder = find_parts,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Callable[[float, str], object] | None = None,
 ) -> Path:
-    """The GGUF to generate with: `settings.generation.model_file` if set, else the bundled one, assembled once.
+    """The GGUF to generate with: `settings.generation.model_file` if set, else the bundled one
+    (assembled
+    once).
 
     A user-supplied file is hash-checked only when it claims to be the bundled one (same name or
     size). `find` is injectable so tests can assemble tiny fake parts.
@@ -124,7 +127,7 @@ def assemble(
     parts: Sequence[Path],
     dest: Path,
     bundle: Bundle = QWEN_1_5B,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Callable[[float, str], object] | None = None,
 ) -> Path:
     """Join `parts` in order into `dest`, hashing as it writes; atomic (temp file + os.replace).
 
@@ -185,7 +188,7 @@ def verify(path: Path, bundle: Bundle = QWEN_1_5B, delete_bad: bool = False) -> 
 
 
 def is_marked(path: Path, sha256: str) -> bool:
-    """True when the marker beside `path` records this hash for the file's current size and mtime."""
+    """True when the marker beside `path` records this hash for the file's size and mtime now."""
     try:
         recorded = json.loads(_marker(path).read_text())
         st = path.stat()
@@ -237,7 +240,5 @@ def _mark(path: Path, sha256: str) -> None:
     """Record a successful hash; a read-only folder only costs a re-hash next time."""
     st = path.stat()
     record = {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    try:
+    with contextlib.suppress(OSError):
         _marker(path).write_text(json.dumps(record))
-    except OSError:
-        pass

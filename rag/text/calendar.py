@@ -48,7 +48,10 @@ MONTH_NUMBERS = {
     )
 }
 # Weekdays: French Monday..Sunday, then English.
-DAYS = "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
+DAYS = (
+    "lundi mardi mercredi jeudi vendredi samedi dimanche "
+    "monday tuesday wednesday thursday friday saturday sunday"
+)
 DATE_WORDS = set(fold(MONTHS.replace("|", " ")).split()) | set(DAYS.split())
 
 # "10 novembre 2024" anywhere: an article's date in its first lines.

@@ -11,6 +11,7 @@ question's time constraint matches.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from rag.text.normalize import fold
 from rag.text.timeline import (
@@ -60,10 +61,10 @@ def marks(
     """The expressions whose date says more than they and the article's `date` do, with that
     date as shown, their places counted from `offset`.
 
-    "jeudi" -> (s, e, "jeudi", "7 novembre 2024"); "hier" -> (…, "samedi 9 novembre 2024"). Left out: "le 4 novembre" with no year
-    known (it would repeat itself), and "jeudi" -> "novembre 2024" in an article dated 2024-11
-    (the prompt shows the article's date already; a month after a weekday made the model
-    invent a day: docs/results/2026-12-03-event-dates.md)."""
+    "jeudi" -> (s, e, "jeudi", "7 novembre 2024"); "hier" -> (…, "samedi 9 novembre 2024").
+    Left out: "le 4 novembre" with no year known (it would repeat itself), and "jeudi" ->
+    "novembre 2024" in an article dated 2024-11 (the prompt shows the article's date already; a
+    month after a weekday made the model invent a day: docs/results/2026-12-03-event-dates.md)."""
     base = parse_base(date)
     out = []
     for w in found:
@@ -88,7 +89,7 @@ def _words(text: str) -> set[str]:
     return set(fold(text).split())
 
 
-def annotate(text: str, marked: list[Mark], offset: int = 0) -> str:
+def annotate(text: str, marked: Sequence[Mark], offset: int = 0) -> str:
     """`text` with each marked expression's date after it in parentheses (square brackets, as
     the issue first had them, are the citation markers' shape: the model copied "[novembre
     2024]" into its answers like a citation).
@@ -133,7 +134,7 @@ def asked_keys(question: str, known: set[str] | frozenset[str] = frozenset()) ->
     """The keys (as `keys` writes them) a question's time constraint matches: what it writes,
     with no date to count from. `known`: the keys of the index, for a month named without a year.
 
-    asked_keys("l'appel de février 2025 ?") -> {"2025-02", "-02"} ("-02": a February of no known year)
+    asked_keys("l'appel de février 2025 ?") -> {"2025-02", "-02"} ("-02": February, any year)
     asked_keys("l'appel d'octobre", {"2024-10", "2025-10", "2025"}) -> {"-10", "2024-10", "2025-10"}
     asked_keys("après l'élection de 2024") -> {"2024"}; asked_keys("Qui a appelé ?") -> set()
     """

@@ -66,7 +66,10 @@ MONTH_EN = [
 ]
 _DAYS = "|".join(DAYS.split())
 _UNIT = r"jours?|semaines?|mois|ans?|années?|days?|weeks?|months?|years?"
-_NUM = r"\d{1,3}|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt|an?|one|two|three|four|five|six|seven|eight|nine|ten"
+_NUM = (
+    r"\d{1,3}|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt"
+    r"|an?|one|two|three|four|five|six|seven|eight|nine|ten"
+)
 
 EXPRESSION = re.compile(
     rf"""(?ix)\b
@@ -93,7 +96,8 @@ _FUTURE = re.compile(r"(?i)\b(?:prochain|next)\b")
 # past one. The marker nearest the weekday in its sentence decides; none: the nearest day.
 _TENSE = re.compile(
     r"(?i)\b(?:(?P<future>seront|sera|fera|feront|ira|iront|aura|auront|va|vont|doit|doivent|devrait|"
-    r"devraient|prévue?s?|will|shall|is due|are due|scheduled|\w{2,}(?:era|eront|ira|iront))|(?P<past>a|ont|avait|avaient|"
+    r"devraient|prévue?s?|will|shall|is due|are due|scheduled|\w{2,}(?:era|eront|ira|iront))|"
+    r"(?P<past>a|ont|avait|avaient|"
     r"s['’]est|se sont|s['’]était|était|étaient|eut|had|has|have|was|were|did|said|spoke|told|met|"
     r"held|\w{3,}ed))\b"
 )
@@ -141,6 +145,8 @@ def resolve(text: str, date: str | None = None) -> list[When]:
     anchor: tuple[Value, str, int] | None = None  # the last date the text gave, and where
     for m in EXPRESSION.finditer(text):
         kind = m.lastgroup
+        if kind is None:  # every alternative of EXPRESSION is a named group
+            continue
         written = m.group()
         if (
             kind == "month"
@@ -182,10 +188,12 @@ def _resolve(kind: str, written: str, base: tuple[Value, str] | None) -> tuple[V
     if kind == "year":
         return (int(written), None, None), "year"
     if kind == "monthyear":
-        name, year = written.rsplit(None, 1)
-        return (int(year), month_number(name), None), "month"
+        name, year_written = written.rsplit(None, 1)
+        return (int(year_written), month_number(name), None), "month"
     if kind == "month":
         month = month_number(written)
+        if month is None:  # the pattern's month names are all known: not reached
+            return None
         year = _nearest_year(month, 15, base) if base else None
         return (year, month, None), "month"
     if kind == "date":
@@ -238,7 +246,10 @@ def _weekday(written: str, base, tense: str | None = None) -> tuple[Value, str] 
     (year, month, day), precision = base
     if precision != "day":
         return (year, month, None), "month"
-    name = fold(re.search(rf"(?i){_DAYS}", written).group())
+    day_name = re.search(rf"(?i){_DAYS}", written)
+    if day_name is None:  # the weekday pattern matched one of these names: not reached
+        return None
+    name = fold(day_name.group())
     target = (DAY_NAMES_FR + DAY_NAMES_EN).index(name) % 7
     here = dt.date(year, month, day)
     back = (here.weekday() - target) % 7  # days back to the last such day (0: today)
@@ -256,7 +267,7 @@ def _weekday(written: str, base, tense: str | None = None) -> tuple[Value, str] 
 
 
 def _deictic(written: str, base) -> tuple[Value, str] | None:
-    """hier, la semaine dernière, le mois prochain, il y a trois jours, last year … from the base."""
+    """From the base: hier, la semaine dernière, le mois prochain, il y a trois jours, last year…"""
     if base is None:
         return None
     (year, month, day), precision = base

@@ -4,6 +4,8 @@ checks, the citation repair and retrieval's passage trimming share.
 
 from __future__ import annotations
 
+import itertools
+
 from rag.text.normalize import MARKER, fold
 from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
 
@@ -132,4 +134,4 @@ def quantities(text: str) -> set[str]:
     """ "number unit" pairs of durations: "Il a parlé deux heures" -> {"2 hour"};
     "une heure et demie" and "1 heure et demie" -> {"1 hour"}."""
     words = [ONE.get(w) or NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
-    return {f"{n} {UNITS[u]}" for n, u in zip(words, words[1:]) if n.isdigit() and u in UNITS}
+    return {f"{n} {UNITS[u]}" for n, u in itertools.pairwise(words) if n.isdigit() and u in UNITS}

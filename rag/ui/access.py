@@ -61,7 +61,8 @@ def exposure_error(settings: Settings) -> str:
         return ""
     return (
         f"RAG_HOST={settings.app.host} would serve the page to the network without a login — set "
-        "RAG_USERS_FILE (create it with 'rag users add NAME --role editor'), or keep RAG_HOST=127.0.0.1"
+        "RAG_USERS_FILE (create it with 'rag users add NAME --role editor'), "
+        "or keep RAG_HOST=127.0.0.1"
     )
 
 
@@ -247,7 +248,8 @@ def _session_user(scope) -> str | None:
 
 
 async def _buffered(receive, limit: int):
-    """Read a body of unknown length up to `limit` bytes: (body, a receive replaying it) or (None, _)."""
+    """Read a body of unknown length up to `limit` bytes: (body, a receive replaying it) or
+    (None, _)."""
     chunks, size, more = [], 0, True
     while more:
         message = await receive()

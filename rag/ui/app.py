@@ -9,15 +9,12 @@ answering and citation checking all happen in `rag`. The handlers are re-exporte
 
 from __future__ import annotations
 
-from rag.core.offline import offline_environment
-
-offline_environment()  # before gradio (and anything from Hugging Face) is imported
-
 import contextlib
 import logging
 import sys
+from typing import TypedDict
 
-import gradio as gr
+import gradio as gr  # after the offline environment, which rag.ui (the package) sets
 
 from rag.core.errors import RagError
 from rag.index.readers import SUFFIXES
@@ -83,9 +80,18 @@ __all__ = [  # the handlers live in the modules above; tests and tools import th
 ]
 
 
+class _Queue(TypedDict):  # an event's queue: at most `concurrency_limit` events of one id at once
+    concurrency_limit: int | None
+    concurrency_id: str
+
+
+class Page(gr.Blocks):  # the app's page, with the access (users, question queue) `launch` serves
+    rag_access: Access
+
+
 def build_app(
     bot: RAG, notice: str = "", preparation: Preparation | None = None, access: Access | None = None
-) -> gr.Blocks:
+) -> Page:
     """The page: a Chat tab (chat, sources, settings) and a Documents tab, in French or English.
 
     `access` (default: from the bot's settings) holds the users and the per-user question queue;
@@ -93,7 +99,7 @@ def build_app(
     """
     t = TEXT["fr"]
     access = access or Access(bot.settings)
-    with gr.Blocks(title="Actualités : questions sourcées") as demo:
+    with Page(title="Actualités : questions sourcées") as demo:
         demo.rag_access = access  # for launch
         conv = gr.State(Conversation())
         with gr.Row():  # wraps on a narrow window: each column keeps its min_width
@@ -105,10 +111,8 @@ def build_app(
                 )
         gr.Markdown(f"⚠ {notice}", visible=bool(notice), elem_classes="notice")
         signed_in = gr.Markdown("", elem_id="signed-in")
-        waiting = preparation is not None and not preparation.done.is_set()
-        model_status = gr.Markdown(
-            preparation.text("fr") if waiting else "", elem_id="model-status"
-        )
+        waiting = preparation if preparation and not preparation.done.is_set() else None
+        model_status = gr.Markdown(waiting.text("fr") if waiting else "", elem_id="model-status")
         with gr.Tabs():
             with gr.Tab(t["tab_chat"]) as chat_tab:
                 with gr.Row(equal_height=False):
@@ -211,12 +215,12 @@ def build_app(
                 async for view in views:
                     yield view
 
-        if waiting:
+        if waiting is not None:
             timer = gr.Timer(1.0)
 
-            def poll(u):
-                text = preparation.text(u)
-                done = preparation.done.is_set()
+            def poll(u: str) -> tuple[str, gr.Timer, object]:
+                text = waiting.text(u)
+                done = waiting.done.is_set()
                 return text, gr.Timer(active=not done), model_names(bot) if done else gr.skip()
 
             timer.tick(
@@ -231,7 +235,7 @@ def build_app(
         def upload(paths, u, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
             return upload_files(bot, paths, u, progress, access.caller(request))
 
-        def drop(doc_id, u, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        def drop(doc_id, u, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
             return delete_document(bot, doc_id, u, progress, access.caller(request))
 
         def role_view(u, request: gr.Request):  # a reader sees no upload or remove controls
@@ -250,19 +254,19 @@ def build_app(
         # One queue for generation, shared by Enter and the button: RAG_CONCURRENCY answers at once,
         # served in turn across users by access.gate (rag.ui.fair), which shows each waiting
         # question its place; gradio itself does not hold them back.
-        generation = {"concurrency_limit": None, "concurrency_id": "generation"}
+        generation = _Queue(concurrency_limit=None, concurrency_id="generation")
         question.submit(ask, ask_in, chat_out, api_name="ask", **generation)
-        send.click(ask, ask_in, chat_out, api_name=False, **generation)
+        send.click(ask, ask_in, chat_out, api_visibility="private", **generation)
         new.click(new_conversation, ui, chat_out, api_name="new_conversation")
-        chatbot.clear(new_conversation, ui, chat_out, api_name=False)  # its own bin icon
+        chatbot.clear(new_conversation, ui, chat_out, api_visibility="private")  # its bin icon
         show_scores.change(
             lambda c, s, u: sources_html(c.last, s, u),
             [conv, show_scores, ui],
             sources,
-            api_name=False,
+            api_visibility="private",
             concurrency_limit=None,  # pure rendering: no need to wait for a generation
         )
-        indexing = {"concurrency_limit": 1, "concurrency_id": "indexing"}  # one ingest at a time
+        indexing = _Queue(concurrency_limit=1, concurrency_id="indexing")  # one ingest at a time
         add.click(
             upload, [files, ui], [status, table, choice, files], api_name="upload", **indexing
         )
@@ -309,7 +313,7 @@ def build_app(
             lambda u: [gr.update(**texts(TEXT[u])) for _, texts in relabel],
             ui,
             [c for c, _ in relabel],
-            api_name=False,
+            api_visibility="private",
             concurrency_limit=None,
         )
     return demo
@@ -329,7 +333,7 @@ def prepare(bot: RAG) -> str:
 
 
 def launch(
-    demo: gr.Blocks,
+    demo: Page,
     port: int,
     block: bool = True,
     max_file_bytes: int = 20_000_000,
@@ -345,10 +349,11 @@ def launch(
     from rag.core.errors import InputError
 
     access: Access = demo.rag_access
-    settings = access.settings.updated(**{"host": host}) if host else access.settings
+    settings = access.settings.updated(host=host) if host else access.settings
     if problem := exposure_error(settings):
         raise InputError(problem)
     users = access.users
+    check = users.acheck if users else None
     demo.queue(default_concurrency_limit=1)
     demo.launch(
         server_name=settings.app.host,
@@ -359,7 +364,7 @@ def launch(
         show_error=False,
         footer_links=["api"],
         max_file_size=max_file_bytes,
-        auth=users.acheck if users else None,
+        auth=check,  # type: ignore[arg-type]  # gradio awaits an async auth; its hint says bool
         auth_message=f"{TEXT['fr']['login']} — {TEXT['en']['login']}" if users else None,
         app_kwargs={"middleware": [Middleware(Guard, access=access)]},
     )
@@ -390,7 +395,7 @@ def main() -> int:
         print(f"Error: {notice}", file=sys.stderr)
     print("Loading the models (the page is served meanwhile)…", flush=True)
     preparation = Preparation(bot).start()
-    # gradio refuses far larger uploads itself; ours are checked (with a clear message) in add_uploads
+    # gradio refuses far larger uploads itself; add_uploads checks ours, with a clear message
     demo = build_app(bot, notice=notice, preparation=preparation, access=access)
     launch(demo, settings.app.port, max_file_bytes=upload_limit(settings))
     return 0

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
 
 from rag.core.errors import RagError
@@ -25,6 +25,7 @@ from rag.ui.models import Preparation
 from rag.ui.render import _note, latency_text, link_markers, sources_html
 
 log = logging.getLogger("app")
+View = tuple[list[dict], str, str, "Conversation", str]  # what each handler step yields
 
 
 @dataclass
@@ -47,7 +48,7 @@ def bot_for(bot: RAG, top_k: int | None) -> RAG:
     variants = _VARIANTS.setdefault(bot, {})
     k = int(top_k)
     if k not in variants:
-        settings = bot.settings.updated(**{"top_k": k})
+        settings = bot.settings.updated(top_k=k)
         variants[k] = RAG(settings, llm=bot.llm, embedder=bot.embedder)
     return variants[k]
 
@@ -72,7 +73,7 @@ def respond(
     since: str | None = None,
     until: str | None = None,
     outlets: Sequence[str] | None = (),
-) -> Iterator[tuple[list[dict], str, str, Conversation, str]]:
+) -> Generator[View, None, None]:
     """Stream an answer: yields (chat messages, sources HTML, latency, state, textbox value).
 
     The streamed text is replaced at the end by the final `Answer.text`, which is authoritative.
@@ -85,7 +86,7 @@ def respond(
     if not (question or "").strip():
         yield chat_messages(conv), sources_html(conv.last, show_scores, ui), "", conv, ""
         return
-    asking = Conversation(conv.turns, conv.shown + [_msg("user", question), _msg("assistant", "…")])
+    asking = Conversation(conv.turns, [*conv.shown, _msg("user", question), _msg("assistant", "…")])
     yield from _ready(preparation, asking, ui)
     if preparation is not None and preparation.error:
         yield _failed(asking, preparation.text(ui), ui)
@@ -116,7 +117,8 @@ def respond(
         log.exception("answering failed")
         yield _failed(asking, f"⚠ {t['unexpected']} ({type(exc).__name__}: {exc})", ui)
         return
-    assert answer is not None
+    if answer is None:  # RAG.stream ends with its Answer: a bug otherwise
+        raise RuntimeError("the answer stream ended without its Answer")
 
 
 async def respond_in_turn(
@@ -125,10 +127,15 @@ async def respond_in_turn(
     bot: RAG,
     question: str,
     conv: Conversation | None = None,
-    *args,
+    top_k: int | None = None,
+    language: str = "auto",
+    show_scores: bool = False,
     ui: str = "fr",
-    **kwargs,
-):
+    preparation: Preparation | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    outlets: Sequence[str] | None = (),
+) -> AsyncGenerator[View, None]:
     """`respond` once the fair queue gives `user` a slot; meanwhile "n questions ahead of yours".
 
     Over `gate.per_user` questions of one user, the new one is refused with a message. An async
@@ -139,28 +146,56 @@ async def respond_in_turn(
     t = TEXT[ui]
     conv = conv or Conversation()
     if not (question or "").strip():
-        for view in respond(bot, question, conv, *args, ui=ui, **kwargs):
+        for view in respond(
+            bot,
+            question,
+            conv,
+            top_k,
+            language,
+            show_scores,
+            ui,
+            preparation,
+            since,
+            until,
+            outlets,
+        ):
             yield view
         return
-    asking = Conversation(conv.turns, conv.shown + [_msg("user", question), _msg("assistant", "…")])
+    asking = Conversation(conv.turns, [*conv.shown, _msg("user", question), _msg("assistant", "…")])
     try:
         ticket = gate.enter(user)
     except Busy as exc:
         yield _failed(asking, f"⚠ {t['user_busy'].format(n=exc.held)}", ui)
         return
-    steps = None
+    steps: Generator[View, None, None] | None = None
     try:
         while not await ticket.wait_async(0.5):
             place = t["ahead"].format(n=gate.ahead(ticket))
             asking.shown[-1] = _msg("assistant", place)
             yield chat_messages(asking), _note(place), "", asking, ""
-        steps = respond(bot, question, conv, *args, ui=ui, **kwargs)
-        while (view := await anyio.to_thread.run_sync(next, steps, None)) is not None:
-            yield view
+        steps = respond(
+            bot,
+            question,
+            conv,
+            top_k,
+            language,
+            show_scores,
+            ui,
+            preparation,
+            since,
+            until,
+            outlets,
+        )
+        while (step := await anyio.to_thread.run_sync(_next_view, steps)) is not None:
+            yield step
     finally:
         gate.release(ticket)
         if steps is not None:
             steps.close()
+
+
+def _next_view(views: Generator[View, None, None]) -> View | None:
+    return next(views, None)
 
 
 _MARKDOWN = re.compile(r"[\\`*_\[\]<>#]")  # a quote's own characters, not formatting
@@ -173,8 +208,8 @@ def _answered(
     bold = _MARKDOWN.sub(lambda m: "\\" + m.group(0), answer.short or "")
     shown = f"**{bold}**\n\n{answer.text}" if answer.short else answer.text
     done = Conversation(
-        conv.turns + [_msg("user", question), _msg("assistant", answer.text)],
-        conv.shown + [_msg("user", question), _msg("assistant", shown)],
+        [*conv.turns, _msg("user", question), _msg("assistant", answer.text)],
+        [*conv.shown, _msg("user", question), _msg("assistant", shown)],
         answer,
     )
     return (
@@ -187,7 +222,7 @@ def _answered(
 
 
 def _failed(conv: Conversation, message: str, ui: str):
-    failed = Conversation(conv.turns, conv.shown[:-1] + [_msg("assistant", message)], None)
+    failed = Conversation(conv.turns, [*conv.shown[:-1], _msg("assistant", message)], None)
     return chat_messages(failed), sources_html(None, ui=ui), "", failed, ""
 
 

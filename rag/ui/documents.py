@@ -6,14 +6,14 @@ bots built for other numbers of passages (their retrievers hold the old chunks).
 the chat because they change the corpus rather than query it.
 
 Both check the caller's role themselves (a reader's upload through the raw API is refused here,
-whatever the page shows) and append every change, and every refused attempt, to the audit log (an invalid file, which
-changes nothing, is only reported).
+whatever the page shows) and append every change, and every refused attempt, to the audit log (an
+invalid file, which changes nothing, is only reported).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
 
 from rag.core.errors import RagError
@@ -35,7 +35,7 @@ def _no_progress(*args: object, **kwargs: object) -> None:
 
 
 def _reindex(
-    bot: RAG, progress: Progress, ui: str, who: Caller = LOCAL, logged: set[str] = frozenset()
+    bot: RAG, progress: Progress, ui: str, who: Caller = LOCAL, logged: Container[str] = frozenset()
 ):
     """Re-index the folder; what it changed besides `logged` (files changed by hand) is audited."""
     progress(0.2, desc=TEXT[ui]["indexing"])
@@ -61,7 +61,7 @@ def document_rows(bot: RAG) -> list[list]:
 
 def documents_view(bot: RAG):
     """The table and the removal choices, refreshed."""
-    import gradio as gr  # already loaded by rag.ui.app, after offline_environment()
+    import gradio as gr  # already loaded by rag.ui.app, after rag.ui's offline_environment()
 
     rows = document_rows(bot)
     return rows, gr.update(choices=[r[0] for r in rows], value=None)

@@ -74,8 +74,8 @@ _PAIRS = {
             "texte ou Markdown, des exports JSONL ou CSV (2 Mo au plus)."
         ),
         (
-            "The indexed articles. Add saved web pages, PDF, Word, text or Markdown files, JSONL or "
-            "CSV exports (2 MB at most)."
+            "The indexed articles. Add saved web pages, PDF, Word, text or Markdown files, "
+            "JSONL or CSV exports (2 MB at most)."
         ),
     ),
     "headers": (
@@ -98,7 +98,8 @@ _PAIRS = {
     ),
     "ahead": ("⏳ {n} question(s) avant la vôtre…", "⏳ {n} question(s) ahead of yours…"),
     "user_busy": (
-        "Vous avez déjà {n} questions en attente : attendez leur réponse avant d'en poser d'autres.",
+        "Vous avez déjà {n} questions en attente : "
+        "attendez leur réponse avant d'en poser d'autres.",
         "You already have {n} questions waiting: wait for their answers before asking more.",
     ),
     "login": ("Connectez-vous pour poser vos questions.", "Log in to ask your questions."),

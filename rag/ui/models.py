@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from rag.core.errors import RagError
 from rag.pipeline import RAG
 from rag.ui.i18n import TEXT
+
+if TYPE_CHECKING:
+    from rag.llm.transformers.prepare import LazyTerminalProgress
 
 log = logging.getLogger("app")
 
@@ -32,7 +36,7 @@ class Preparation:
         self.step = ""
         self.error = ""
         self.done = threading.Event()
-        self._bar = None  # the terminal's progress bar, opened on the first report
+        self._bar: LazyTerminalProgress | None = None  # the terminal's, opened on the first report
 
     def start(self) -> Preparation:
         threading.Thread(target=self._run, name="rag-prepare", daemon=True).start()
@@ -53,7 +57,7 @@ class Preparation:
             self.done.set()
 
     def report(self, fraction: float, step: str) -> None:
-        """Progress of a first start: shown on the page and, as a bar with an ETA, in the terminal."""
+        """Progress of a first start: on the page, and as a bar with an ETA in the terminal."""
         from rag.llm.transformers.prepare import LazyTerminalProgress
 
         self.fraction, self.step = fraction, step
@@ -73,7 +77,10 @@ class Preparation:
             return f"⚠ {t['error']}{t['colon']}{self.error}" if self.error else ""
         if self.fraction is None or self.fraction >= 1.0:
             return f"⏳ {t['loading_model']}"
-        return f"⏳ {t['preparing']}{t['colon']}{100 * self.fraction:.0f} % — {self.step} ({t['preparing_once']})"
+        return (
+            f"⏳ {t['preparing']}{t['colon']}{100 * self.fraction:.0f} % — {self.step} "
+            f"({t['preparing_once']})"
+        )
 
 
 def model_names(bot: RAG) -> str:
@@ -81,11 +88,13 @@ def model_names(bot: RAG) -> str:
     if s.generation.llm == "fake":
         llm = "fake (scripted, no model)"
     elif s.generation.llm == "openai":
-        llm = f"openai · {s.server.openai_model or 'the server default model'} · {s.server.openai_base_url}"
+        model = s.server.openai_model or "the server default model"
+        llm = f"openai · {model} · {s.server.openai_base_url}"
     else:
         from rag.llm.weights import QWEN_1_5B
 
-        llm = f"{s.generation.llm} · {s.generation.model_file.name if s.generation.model_file else QWEN_1_5B.name}"
+        gguf = s.generation.model_file.name if s.generation.model_file else QWEN_1_5B.name
+        llm = f"{s.generation.llm} · {gguf}"
         llm += kernel_summary(bot.llm)
     try:
         embedder = bot.embedder.id

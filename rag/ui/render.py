@@ -104,7 +104,7 @@ def _scores(p) -> str:
 
 def highlight(text: str, *quotes: str) -> str:
     """Escape `text` and wrap each (whitespace-insensitive) occurrence of a quote in <mark>."""
-    spans = []
+    spans: list[tuple[int, int]] = []
     for quote in quotes:
         words = quote.split()
         m = re.search(r"\s+".join(map(re.escape, words)), text) if words else None

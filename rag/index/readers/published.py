@@ -32,7 +32,8 @@ _PHRASE = (
 # The dateline: an optional place ("PARIS, "), the date, an optional hour, place and agency in
 # any order ("14h30", "15:37 (UTC)", ", Montpellier", "(AFP)"), then a dash.
 _PLACE = r"[^\W\d_][^\W\d]*(?:[ '’-][^\W\d]+){0,3}"
-_AFTER = rf"(?:\s*,?\s*(?:\d{{1,2}}\s*[h:]\s*\d{{0,2}}(?:\s*[A-Z]{{3,4}})?|\([^()\n]{{1,30}}\)|{_PLACE}))"
+_HOUR = r"\d{1,2}\s*[h:]\s*\d{0,2}(?:\s*[A-Z]{3,4})?"  # "14h30", "15:37 UTC"
+_AFTER = rf"(?:\s*,?\s*(?:{_HOUR}|\([^()\n]{{1,30}}\)|{_PLACE}))"
 DATELINE = re.compile(
     rf"^(?:{_PLACE}\s*,\s*)?(?P<date>{_PHRASE}){_AFTER}{{0,3}}\s*\.?\s*[–—-]", re.IGNORECASE
 )
@@ -93,5 +94,8 @@ def stated(text: str) -> str | None:
 
 
 def _ordinal(phrase: str) -> str:
-    """Without the ordinal suffix dateparser does not read: "1er janvier 2016" -> "1 janvier 2016"."""
+    """Without the ordinal suffix dateparser does not read.
+
+    "1er janvier 2016" -> "1 janvier 2016"
+    """
     return re.sub(r"(\d)(?:er|st|nd|rd|th)\b", r"\1", phrase)

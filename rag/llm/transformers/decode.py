@@ -198,13 +198,15 @@ class DecodeLayer(DynamicLayer):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
-        if key_states.shape[0] != 1 or key_states.shape[-2] != 1 or self.keys.numel() == 0:
+        keys, _ = self._cached()
+        if key_states.shape[0] != 1 or key_states.shape[-2] != 1 or keys.numel() == 0:
             self._buffers = None  # a prompt, a batch, or a first token: plain concatenation
             return super().update(key_states, value_states)
-        n = self.keys.shape[-2]
-        if not self._current(n) or self._buffers[0].shape[-2] == n:  # type: ignore[index]
-            self._grow(n)
-        bk, bv, fk, fv = self._buffers  # type: ignore[misc]
+        n = keys.shape[-2]
+        buffers = self._buffers if self._current(n) else None
+        if buffers is None or buffers[0].shape[-2] == n:
+            buffers = self._grow(n)
+        bk, bv, fk, fv = buffers
         bk[:, :, n : n + 1] = key_states
         bv[:, :, n : n + 1] = value_states
         fk[:, :, n : n + 1] = key_states
@@ -213,28 +215,37 @@ class DecodeLayer(DynamicLayer):
         self.keys, self.values = bk[:, :, : n + 1], bv[:, :, : n + 1]
         return fk[:, :, : n + 1], fv[:, :, : n + 1]
 
+    def _cached(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """`keys` and `values`, which lazy_initialization sets before the first update."""
+        if self.keys is None or self.values is None:
+            raise RuntimeError("a KV cache layer was read before its first update")
+        return self.keys, self.values
+
     def _current(self, n: int) -> bool:
         """Whether the buffers still hold exactly `keys` / `values` (nothing replaced them: a
         crop, a reorder, a batch operation of the base class). Edits in place are not seen."""
+        keys, values = self._cached()
         return (
             self._buffers is not None
             and self._length == n
-            and self.keys.data_ptr() == self._buffers[0].data_ptr()
-            and self.values.data_ptr() == self._buffers[1].data_ptr()
+            and keys.data_ptr() == self._buffers[0].data_ptr()
+            and values.data_ptr() == self._buffers[1].data_ptr()
         )
 
-    def _grow(self, n: int) -> None:
+    def _grow(self, n: int) -> tuple[torch.Tensor, ...]:
         """New buffers holding the first `n` cached tokens, with SPARE tokens of room."""
-        shape = (*self.keys.shape[:2], n + self.SPARE, self.keys.shape[-1])
+        keys, values = self._cached()
+        shape = (*keys.shape[:2], n + self.SPARE, keys.shape[-1])
         buffers = []
-        for dtype in (self.keys.dtype, torch.float32):
-            for old in (self.keys, self.values):
+        for dtype in (keys.dtype, torch.float32):
+            for old in (keys, values):
                 new = torch.empty(shape, dtype=dtype, device=old.device)
                 new[:, :, :n] = old
                 buffers.append(new)
         self._buffers = tuple(buffers)  # bf16 keys, values, float32 keys, values
         self._length = n
         self.keys, self.values = buffers[0][:, :, :n], buffers[1][:, :, :n]
+        return self._buffers
 
     def crop(self, tokens_to_remove: int) -> None:
         self._buffers = None

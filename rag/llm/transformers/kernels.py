@@ -3,10 +3,10 @@
 The same PyTorch op can be many times slower on one CPU than on another (measured:
 docs/results/2026-12-02-every-cpu.md): oneDNN's u8 x s8 quantised linear and bf16 matmuls need
 AVX-512 VNNI / BF16 (or AMX) to be fast; on an AVX2-only CPU they fall back to slow kernels while
-plain fp32 stays fast. So nothing here is assumed from CPU
-flags: `probe()` times each candidate kernel of `rag.llm.transformers.quant.QuantLinear` on the bundled model's
-real shapes (its 1,536 -> 8,960 MLP projection), in stages, so that a kernel which is
-catastrophically slow is found out on a tiny matrix in milliseconds and never run on a big one:
+plain fp32 stays fast. So nothing here is assumed from CPU flags: `probe()` times each candidate
+kernel of `rag.llm.transformers.quant.QuantLinear` on the bundled model's real shapes (its 1,536 ->
+8,960 MLP projection), in stages, so that a kernel which is catastrophically slow is found out on a
+tiny matrix in milliseconds and never run on a big one:
 
     prompt (prefill): onednn (u8 x s8 oneDNN quantised linear), int_mm (torch._int_mm s8 x s8),
                       bf16 and fp32 (the int8 weight dequantised into a reused buffer)
@@ -23,6 +23,7 @@ Written by hand: neither PyTorch nor transformers picks kernels by measuring the
 
 from __future__ import annotations
 
+import builtins  # the type, where KernelChoice's field `float` hides it
 import hashlib
 import json
 import os
@@ -85,7 +86,7 @@ class KernelChoice:
     int8: str = "int_mm"  # the fastest int8 prompt kernel
     float: str = "fp32"  # the fastest float prompt kernel
     decode_kernel: str = "int4"
-    probe_s: float = 0.0
+    probe_s: builtins.float = 0.0
     backend: dict[str, Any] = field(default_factory=dict)  # choose_backend()'s record
 
     @property
@@ -101,8 +102,8 @@ class KernelChoice:
         self,
         prompt_tokens: int = ANSWER_PROMPT,
         new_tokens: int = ANSWER_TOKENS,
-        int8_share: float = 5 / 6,
-    ) -> dict[str, float]:
+        int8_share: builtins.float = 5 / 6,
+    ) -> dict[str, builtins.float]:
         """Predicted first-token seconds, decode tokens/s and answer seconds for the bundled
         model with this choice (`int8_share`: the prompt weights in int8 layers; "mixed" keeps
         the MLP down projection, a sixth, in float)."""
@@ -129,7 +130,8 @@ class KernelChoice:
     def lines(self) -> list[str]:
         """A readable report: the CPU, each kernel's throughput, the choice and why."""
         out = [
-            f"CPU: {self.cpu} ({self.threads} threads); torch {self.torch}, capability {self.capability}",
+            f"CPU: {self.cpu} ({self.threads} threads); torch {self.torch}, "
+            f"capability {self.capability}",
             f"flags: {' '.join(self.flags) or '(none of interest)'}",
         ]
         out.append("prompt kernels (GOP/s, rows x 1536 x 8960):")
@@ -177,7 +179,7 @@ def machine_key(threads: int) -> tuple[str, dict[str, Any]]:
 
 def cpu_info() -> tuple[str, list[str]]:
     """The CPU's model name and the flags (of INTERESTING_FLAGS) it has, from /proc/cpuinfo."""
-    name, flags = platform.processor() or platform.machine(), set()
+    name, flags = platform.processor() or platform.machine(), set[str]()
     try:
         text = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
@@ -241,7 +243,7 @@ def probe(threads: int) -> KernelChoice:
     rows_small = torch.randn(32, 256, generator=gen).bfloat16()
     rows_big = torch.randn(PROMPT_ROWS, K, generator=gen).bfloat16()
     reference = _with_kernel(small, "fp32", rows_small).float()
-    # fp32 first: the peer every other kernel is screened against, on the same shapes, in the same run
+    # fp32 first: the peer every other kernel is screened against (same shapes, same run)
     fp32_small = _small_rate("fp32", small, rows_small)
     choice.prefill["fp32"] = _big_rate("fp32", big, rows_big)
     scale = (

@@ -1,15 +1,15 @@
 """The transformers generation backend: the bundled GGUF run by PyTorch on CPU.
 
 By default (`quantize`) the model is prepared once straight from the GGUF's blocks into int4/int8
-weights (rag.llm.transformers.prepare) and run with the kernels this CPU does fastest (rag.llm.transformers.kernels); with
-`quantize=False`, transformers' own GGUF loader converts it once into a plain bf16 folder. The
-cache layout (`settings.generation.model_cache`):
+weights (rag.llm.transformers.prepare) and run with the kernels this CPU does fastest
+(rag.llm.transformers.kernels); with `quantize=False`, transformers' own GGUF loader converts it
+once into a plain bf16 folder. The cache layout (`settings.generation.model_cache`):
 
-    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf            joined from the part packages (rag.llm.weights)
-    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified   size + mtime of the hashed file
-    qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu-avx512/  prepared int4/int8 model (rag.llm.transformers.prepare)
+    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf             joined from the parts (rag.llm.weights)
+    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified    size + mtime of the hashed file
+    qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu-avx512/ prepared int4/int8 model (prepare.py)
     kernels-<machine key>.json                          this CPU's measured kernel choice
-    qwen-1.5b-bf16-cc324af070c2-tf5.23.0/              bf16 folder (quantize=False only)
+    qwen-1.5b-bf16-cc324af070c2-tf5.23.0/               bf16 folder (quantize=False only)
 
 Folder names carry the GGUF's identity and the library version whose layout they hold, so a new
 GGUF or an upgrade prepares again instead of loading a stale folder.
@@ -18,6 +18,7 @@ torch and transformers are imported here only, and only when the model is first 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -37,7 +38,8 @@ from rag.llm.weights import JOIN_SHARE, bundled_gguf
 class TransformersLLM(LLM):
     """Greedy streaming generation with one model shared by all callers (one stream at a time).
 
-    Example: `"".join(TransformersLLM(Settings()).stream([{"role": "user", "content": "Bonjour"}], 20))`
+    Example:
+    `"".join(TransformersLLM(Settings()).stream([{"role": "user", "content": "Bonjour"}], 20))`
     """
 
     name = "transformers"
@@ -126,7 +128,7 @@ class TransformersLLM(LLM):
         )
         end = tok.get_vocab().get("<|im_end|>", tok.eos_token_id)
         every = every_option(options, abstain)
-        seqs = {o: tuple(tok(o, add_special_tokens=False)["input_ids"]) + (end,) for o in every}
+        seqs = {o: (*tok(o, add_special_tokens=False)["input_ids"], end) for o in every}
         cache, _ = self._cache_for(messages, ids)
         share = dict.fromkeys(seqs, 0.0)
         alive, path, feed, depth = list(seqs), 1.0, ids[cache.get_seq_length() :], 0
@@ -145,7 +147,7 @@ class TransformersLLM(LLM):
                         branches.setdefault(seqs[o][depth], []).append(o)
                     tokens = list(branches)
                     probs = torch.softmax(row[tokens], dim=0).tolist()
-                    for token, p in zip(tokens, probs):
+                    for token, p in zip(tokens, probs, strict=True):
                         for o in branches[token]:
                             share[o] = path * p / len(branches[token])
                     takes = [i for i, t in enumerate(tokens) if branches[t] != [abstain]] or list(
@@ -170,11 +172,9 @@ class TransformersLLM(LLM):
             raise ModelError(f"choosing failed: {one_line(exc)}") from exc
         share[alive[0]] = path
         if self._keeps_prompts():  # the prompt, for a next request that starts alike
-            try:
+            with contextlib.suppress(RuntimeError, MemoryError):  # a copy failed: time only
                 _crop_to(cache, len(ids))
                 self.prompts.put(ids, cache)
-            except Exception:  # noqa: BLE001 - a cache entry not kept costs time only
-                pass
         return {o: share[o] for o in every}
 
     def _cache_for(self, messages: list[Message], ids: list[int]) -> tuple[Any, int]:
@@ -196,7 +196,7 @@ class TransformersLLM(LLM):
             cache, reused = self.systems.take(ids, self._new_cache, [system])
         done = reused
         with torch.inference_mode():
-            for begin, end in zip([0, *starts], starts):
+            for begin, end in zip([0, *starts], starts, strict=False):  # pairs of piece bounds
                 if begin < done:
                     continue
                 self._model(
@@ -227,9 +227,9 @@ class TransformersLLM(LLM):
         return len(system) if fits else 0
 
     def _new_cache(self) -> Any:
-        """An empty KV cache: with fast_decode, rag.llm.transformers.decode's, whose decode steps copy nothing;
-        transformers' own for models it does not fit (sliding-window layers: a GGUF given as
-        RAG_MODEL_FILE may have them)."""
+        """An empty KV cache: with fast_decode, rag.llm.transformers.decode's, whose decode steps
+        copy nothing; transformers' own for models it does not fit (sliding-window layers: a GGUF
+        given as RAG_MODEL_FILE may have them)."""
         from transformers import DynamicCache
 
         if self.settings.advanced.fast_decode:
@@ -274,11 +274,11 @@ class TransformersLLM(LLM):
         report = self.progress or _terminal_progress()
         try:
             join = partial(_scaled, report, 0.0, JOIN_SHARE)
-            self.gguf_path = bundled_gguf(self.settings, progress=join)
+            self.gguf_path = gguf = bundled_gguf(self.settings, progress=join)
             if self.settings.generation.quantize:
-                self._load_quantized(torch, report)
+                self._load_quantized(torch, report, gguf)
             else:
-                self._load_bf16(transformers)
+                self._load_bf16(transformers, gguf)
         finally:
             if hasattr(report, "close"):
                 report.close()
@@ -291,18 +291,19 @@ class TransformersLLM(LLM):
         self._stop_ids = _stop_ids(self._tokenizer, self._model)
         self.load_seconds = time.perf_counter() - start
 
-    def _load_quantized(self, torch: Any, report: Any) -> None:
-        """The int4/int8 model prepared straight from the GGUF (rag.llm.transformers.prepare; once per GGUF and
-        torch version), with the kernels this CPU runs fastest (rag.llm.transformers.kernels; once per machine)."""
+    def _load_quantized(self, torch: Any, report: Any, gguf: Path) -> None:
+        """The int4/int8 model prepared straight from the GGUF (rag.llm.transformers.prepare; once
+        per GGUF and torch version), with the kernels this CPU runs fastest
+        (rag.llm.transformers.kernels; once per machine)."""
         from rag.llm.transformers import kernels, prepare
         from rag.llm.transformers.quant import set_prompt_kernels
 
         folder = Path(self.settings.generation.model_cache).expanduser() / prepare.folder_name(
-            self.gguf_path, torch.__version__, torch.backends.cpu.get_cpu_capability()
+            gguf, torch.__version__, torch.backends.cpu.get_cpu_capability()
         )
         if not prepare.is_prepared(folder):
             step = partial(_scaled, report, JOIN_SHARE, 1.0)
-            guarded(lambda: prepare.prepare(self.gguf_path, folder, step), self.gguf_path)
+            guarded(lambda: prepare.prepare(gguf, folder, step), gguf)
             self.converted = True
         report(1.0, "loading")
         self._model, self._tokenizer = guarded(lambda: prepare.load(folder), folder)
@@ -313,13 +314,13 @@ class TransformersLLM(LLM):
         self.quantized_path = folder
         self.model_path = folder
 
-    def _load_bf16(self, transformers: Any) -> None:
+    def _load_bf16(self, transformers: Any, gguf: Path) -> None:
         """The plain bf16 model (RAG_QUANTIZE=false): transformers' own GGUF conversion, once."""
         folder = Path(self.settings.generation.model_cache).expanduser() / converted_name(
-            self.gguf_path, transformers.__version__
+            gguf, transformers.__version__
         )
         if not (folder / "config.json").is_file():
-            convert(self.gguf_path, folder)
+            convert(gguf, folder)
             self.converted = True
         self._model, self._tokenizer = guarded(lambda: load_folder(folder), folder)
         self.model_path = folder
@@ -358,10 +359,8 @@ class TransformersLLM(LLM):
                         pad_token_id=_first(tok.pad_token_id, tok.eos_token_id),
                     )
                 if self._keeps_prompts():
-                    try:
+                    with contextlib.suppress(RuntimeError, MemoryError):  # costs time only
                         self.prompts.put(ids, cache)
-                    except Exception:  # noqa: BLE001 - a cache entry not kept costs time only
-                        pass
             except BaseException as exc:  # noqa: BLE001 - relayed to the caller below
                 errors.append(exc)
                 streamer.end()  # unblocks the consumer loop

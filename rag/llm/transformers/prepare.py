@@ -62,7 +62,8 @@ def folder_name(gguf: Path, torch_version: str, capability: str) -> str:
     the CPU capability torch runs its kernels at, since the packed int4 layout depends on both
     (int4 weights packed under ATEN_CPU_CAPABILITY=avx2 decode to garbage with AVX-512 kernels).
 
-    Example: the bundled file, torch 2.13.0+cpu, AVX512 -> "qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu-avx512".
+    Example: the bundled file, torch 2.13.0+cpu, AVX512
+    -> "qwen-1.5b-q-cc324af070c2-v1-torch2.13.0+cpu-avx512".
     """
     from rag.llm.weights import QWEN_1_5B, gguf_key
 

@@ -30,8 +30,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 MIN_SHARED = 16  # fewer shared tokens than this: not worth copying a cache for
-MIN_NEW = 32  # tokens always left to compute: more than rag.llm.transformers.quant's 16-row small-input paths, so
-# the rest of a prompt takes the same kernels whatever was asked before (a repeated prompt too)
+# Tokens always left to compute: more than rag.llm.transformers.quant's 16-row small-input paths,
+# so the rest of a prompt takes the same kernels whatever was asked before (a repeated prompt too).
+MIN_NEW = 32
 
 
 def piece_starts(n: int, first: int, step: int) -> list[int]:

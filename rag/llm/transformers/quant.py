@@ -1,12 +1,13 @@
 """Quantised linear layers for fast CPU generation, with PyTorch's own packed kernels.
 
-Decoding one token reads every weight once, so its speed is set by the bytes of weights
-(bf16: 3.1 GB per token). The bundled model is a Q4_K_M GGUF: most of its matrices are 4-bit
-with one scale and one minimum per 32 weights, which is exactly what PyTorch's int4 kernel
-(`_weight_int4pack_mm_for_cpu`, group 32, scale + zero) represents; rag.llm.transformers.prepare packs them from
-the GGUF's blocks. Every layer also holds an int8 copy per output channel (`_weight_int8pack_mm`
-for decode where there is no int4, or where int8 is faster on this CPU). Prompt processing (many
-tokens at once) is compute-bound instead, and each layer runs the kernel `prefill_kernel` names:
+Decoding one token reads every weight once, so its speed is set by the bytes of weights (bf16: 3.1
+GB per token). The bundled model is a Q4_K_M GGUF: most of its matrices are 4-bit with one scale and
+one minimum per 32 weights, which is exactly what PyTorch's int4 kernel
+(`_weight_int4pack_mm_for_cpu`, group 32, scale + zero) represents; rag.llm.transformers.prepare
+packs them from the GGUF's blocks. Every layer also holds an int8 copy per output channel
+(`_weight_int8pack_mm` for decode where there is no int4, or where int8 is faster on this CPU).
+Prompt processing (many tokens at once) is compute-bound instead, and each layer runs the kernel
+`prefill_kernel` names:
 
 - "onednn": each token's activations to unsigned int8, oneDNN's quantised linear
   (`torch.ops.onednn.qlinear_pointwise`, weights prepacked at load, bf16 out);
@@ -17,11 +18,11 @@ Which is fastest depends on the CPU, by a wide margin (AVX-512 VNNI/BF16 or not;
 docs/results/2026-12-02-every-cpu.md), so rag.llm.transformers.kernels measures them once per
 machine and `set_prompt_kernels` applies the choice.
 
-What is written here rather than taken from a library, and why: torchao's int4 CPU path failed
-on the machine this was first written on and its int8 paths need `torch.compile`; the PyTorch
-kernels above, called from a plain module, were as fast. The packed int4 layout is internal to
-torch and differs per CPU capability, so rag.llm.transformers.prepare keys its folder by both; oneDNN's prepacked
-weights cannot be saved (opaque tensors), so they are rebuilt at each load.
+What is written here rather than taken from a library, and why: torchao's int4 CPU path failed on
+the machine this was first written on and its int8 paths need `torch.compile`; the PyTorch kernels
+above, called from a plain module, were as fast. The packed int4 layout is internal to torch and
+differs per CPU capability, so rag.llm.transformers.prepare keys its folder by both; oneDNN's
+prepacked weights cannot be saved (opaque tensors), so they are rebuilt at each load.
 """
 
 from __future__ import annotations
@@ -52,16 +53,24 @@ class QuantLinear(torch.nn.Module):
     Example: `QuantLinear.from_linear(torch.nn.Linear(64, 32).bfloat16())(x)` for bf16 `x`.
     """
 
+    # buffers (register_buffer): int8 weights and their per-channel scales; bias; int4 + scales
+    w8: torch.Tensor
+    s8: torch.Tensor
+    bias: torch.Tensor | None
+    w4: torch.Tensor | None
+    sz4: torch.Tensor | None
+
     def __init__(self, tensors: dict[str, torch.Tensor | None]) -> None:
         super().__init__()
         w8 = tensors["w8"]
-        assert w8 is not None
+        if w8 is None:
+            raise ValueError("a QuantLinear needs its int8 weights ('w8')")
         self.out_features, self.in_features = w8.shape
         for name in ("w8", "s8", "bias", "w4", "sz4"):
             self.register_buffer(name, tensors.get(name))
-        # The kernel of this layer's prompt matmuls (rag.llm.transformers.kernels.PREFILL_KERNELS: "onednn",
-        # "int_mm", "bf16", "fp32") and of its decode steps ("int4" where it has int4 weights,
-        # else "int8"); `set_prompt_kernels` sets them from the machine's measured choice.
+        # The kernel of this layer's prompt matmuls (rag.llm.transformers.kernels.PREFILL_KERNELS:
+        # "onednn", "int_mm", "bf16", "fp32") and of its decode steps ("int4" where it has int4
+        # weights, else "int8"); `set_prompt_kernels` sets them from the machine's measured choice.
         self.prefill_kernel = "bf16"
         self.decode_kernel = "int4"
         self.packed: tuple[torch.Tensor, ...] | None = None  # oneDNN weight, scales, zeros
@@ -185,7 +194,7 @@ def quantize(
     """int8 per-channel weights, plus packed int4 (group 32, on the block's own grid) when that
     reproduces the matrix within INT4_MAX_ERROR. Returns the buffers of a QuantLinear and
     "error4". Works `rows` output rows at a time so that float temporaries stay small."""
-    n, k = weight.shape
+    _, k = weight.shape
     w8, s8, qs, scales, zeros = [], [], [], [], []
     err2 = norm2 = 0.0
     for part in weight.detach().split(rows):
@@ -276,9 +285,9 @@ def set_prompt_kernels(
         module.prefill_kernel = int8 if allowed and choice.int8_pays else floating
         module.decode_kernel = decode
         if module.prefill_kernel == "onednn" and name != "lm_head":
-            if module.packed is not None or module.pack(check=False):
-                if module.int4 and decode == "int4" and mapped_from:
-                    release_pages(module.w8, mapped_from)
+            packed = module.packed is not None or module.pack(check=False)
+            if packed and module.int4 and decode == "int4" and mapped_from:
+                release_pages(module.w8, mapped_from)
         else:
             module.packed = None
 
@@ -332,7 +341,7 @@ def summary(model: torch.nn.Module) -> dict[str, int]:
         "int4_layers": len(int4),
         "int8_layers": len(layers) - len(int4),
         "decode_weight_bytes": sum(
-            m.w4.numel() * m.w4.element_size() if m.int4 else m.w8.numel() for m in layers
+            m.w4.numel() * m.w4.element_size() if m.w4 is not None else m.w8.numel() for m in layers
         ),
     }
 
