@@ -20,8 +20,8 @@ from pathlib import Path
 
 from rag.answer import checks
 from rag.core.settings import Settings
-from rag.evaluation.metrics import contains_answer
 from rag.evaluation import piaf
+from rag.evaluation.metrics import contains_answer
 from rag.pipeline import RAG
 
 
@@ -50,7 +50,7 @@ def main() -> None:
         seen += 1
         question, lang = r["question"], r.get("lang") or "fr"
         passages = bot.in_prompt_order(bot.retrieve(question))
-        text, _, withheld = bot.check(question, lang, r["draft"], passages)
+        _text, _, withheld = bot.check(question, lang, r["draft"], passages)
         if not withheld:
             continue
         first[withheld.code] += 1

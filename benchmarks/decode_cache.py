@@ -31,10 +31,10 @@ def main() -> None:
     offline_environment()
     from transformers import DynamicCache
 
-    from rag.evaluation.runner import load_testset
-    from rag.text.language import detect
-    from rag.pipeline import RAG
     from rag.core.settings import Settings
+    from rag.evaluation.runner import load_testset
+    from rag.pipeline import RAG
+    from rag.text.language import detect
 
     bot = RAG(Settings(prefix_cache=False))
     llm = bot.llm
@@ -52,7 +52,7 @@ def main() -> None:
         texts = {}
         for name in [*caches, *caches]:
             llm._new_cache = caches[name]
-            start, first, pieces = time.perf_counter(), None, []
+            _start, first, pieces = time.perf_counter(), None, []
             for piece in llm.stream(messages, args.new_tokens):
                 first = first or time.perf_counter()
                 pieces.append(piece)

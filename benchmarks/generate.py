@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.llm.transformers.model import TransformersLLM
 from rag.core.settings import Settings
+from rag.llm.transformers.model import TransformersLLM
 
 SYSTEM = "Réponds en français, uniquement d'après les passages, en citant [n]."
 # A summary request, so the reply is long enough to time the decoding.

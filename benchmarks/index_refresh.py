@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.core.offline import offline_environment  # noqa: E402
+from rag.core.offline import offline_environment
 
 
 def _rss_mb() -> float:

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.cli.main import offline_environment  # noqa: E402
+from rag.cli.main import offline_environment
 
 PIAF = ROOT.parent / "shared" / "data" / "piaf"
 
@@ -33,10 +33,10 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "results")
     args = p.parse_args()
     offline_environment()
-    from rag.evaluation.runner import load_testset, run_eval
-    from rag.evaluation.piaf import piaf_settings
-    from rag.pipeline import RAG
     from rag.core.settings import Settings
+    from rag.evaluation.piaf import piaf_settings
+    from rag.evaluation.runner import load_testset, run_eval
+    from rag.pipeline import RAG
 
     # PIAF's configuration: one chunk a paragraph, sentence windows for dense, latent terms on.
     base = piaf_settings(Settings(), args.corpus, args.index)
@@ -48,7 +48,7 @@ def main() -> None:
     cases = load_testset(args.questions)
     rows = []
     for fusion in ("bm25", "dense", "latent", "rrf"):
-        bot = RAG(base.updated(**{"fusion": fusion, "top_k": 20}))
+        bot = RAG(base.updated(fusion=fusion, top_k=20))
         s = run_eval(
             bot,
             cases,

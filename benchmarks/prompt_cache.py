@@ -36,11 +36,11 @@ def main() -> None:
     from rag.cli.main import offline_environment
 
     offline_environment()
-    from rag.evaluation.runner import load_testset
-    from rag.text.language import detect
-    from rag.pipeline import RAG
-    from rag.llm.transformers.prompt_cache import PromptCache
     from rag.core.settings import Settings
+    from rag.evaluation.runner import load_testset
+    from rag.llm.transformers.prompt_cache import PromptCache
+    from rag.pipeline import RAG
+    from rag.text.language import detect
 
     bot = RAG(Settings(passage_order=args.order))
     llm = bot.llm

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.cli.main import offline_environment  # noqa: E402
+from rag.cli.main import offline_environment
 
 PIAF = ROOT.parent / "shared" / "data" / "piaf"
 

@@ -65,9 +65,9 @@ def main() -> None:
         result = cold(args.child, args) if args.cold else child(args.child, args)
         print("RESULT " + json.dumps(result), flush=True)
         os._exit(0)  # an xllamacpp server that answered nothing can hang the interpreter's exit
+    from rag.core.settings import Settings
     from rag.llm.auto import choose_backend
     from rag.llm.transformers import kernels
-    from rag.core.settings import Settings
 
     machine = limits(args.threads)
     print(
@@ -131,8 +131,8 @@ def _child(cmd: list[str], name: str) -> dict | None:
 
 def cold(name: str, args) -> dict:
     """First start: load with an empty model cache (joins the parts, prepares the model)."""
-    from rag.llm.registry import build_llm
     from rag.core.settings import Settings
+    from rag.llm.registry import build_llm
 
     settings = Settings(threads=args.threads, model_cache=Path(args.model_cache), **CONFIGS[name])
     llm = build_llm(settings)
@@ -142,10 +142,10 @@ def cold(name: str, args) -> dict:
 
 
 def child(name: str, args) -> dict:
+    from rag.core.settings import Settings
     from rag.evaluation.runner import load_testset
     from rag.llm.registry import build_llm
     from rag.pipeline import RAG
-    from rag.core.settings import Settings
 
     settings = Settings(threads=args.threads, **CONFIGS[name])
     llm = build_llm(settings)
@@ -223,9 +223,9 @@ def limits(threads: int) -> dict:
 def table(results: dict, machine: dict) -> None:
     peer = results.get("llamacpp", {})
     print(
-        f"\n| config | engine | first start s | first-start RSS GB | warm load s | first token @400 s | "
-        f"@1000 s | decode tok/s | x llama.cpp decode | x llama.cpp first token @1000 | answer first token p50 s | "
-        f"answer total p50 / p95 s | peak RSS GB |"
+        "\n| config | engine | first start s | first-start RSS GB | warm load s | first token @400 s | "
+        "@1000 s | decode tok/s | x llama.cpp decode | x llama.cpp first token @1000 | answer first token p50 s | "
+        "answer total p50 / p95 s | peak RSS GB |"
     )
     print("|" + "---|" * 13)
     for name, r in results.items():

@@ -1,17 +1,17 @@
 # The offline environment comes first, before anything can import a Hugging Face library.
 import os
 
-from rag.core.offline import OFFLINE  # noqa: E402 - imports nothing heavy
+from rag.core.offline import OFFLINE
 
 for _key, _value in OFFLINE.items():
     os.environ[_key] = _value
 
-import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
+import shutil
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from rag.core.settings import Settings  # noqa: E402
+from rag.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -190,9 +190,9 @@ def test_loopback(host, loopback):
 
 
 def test_network_address_needs_a_users_file(settings, users_file):
-    problem = exposure_error(settings.updated(**{"host": "0.0.0.0"}))
+    problem = exposure_error(settings.updated(host="0.0.0.0"))
     assert "RAG_HOST=0.0.0.0" in problem and "RAG_USERS_FILE" in problem
-    assert exposure_error(settings.updated(**{"host": "0.0.0.0", "users_file": users_file})) == ""
+    assert exposure_error(settings.updated(host="0.0.0.0", users_file=users_file)) == ""
     assert exposure_error(settings) == ""
 
 
@@ -219,7 +219,7 @@ def bot(settings) -> RAG:
 
 
 def test_a_reader_cannot_upload_or_remove_and_is_logged(bot, seeds, users_file):
-    reader = Access(bot.settings.updated(**{"users_file": users_file})).caller(
+    reader = Access(bot.settings.updated(users_file=users_file)).caller(
         SimpleNamespace(username="bob")
     )
     assert reader == Caller("bob", "reader") and not reader.editor
@@ -257,7 +257,7 @@ def test_an_editors_changes_are_in_the_audit_log(bot, seeds):
 
 
 def test_a_user_removed_from_the_file_loses_their_rights(bot, users_file):
-    access = Access(bot.settings.updated(**{"users_file": users_file}))
+    access = Access(bot.settings.updated(users_file=users_file))
     assert access.caller(SimpleNamespace(username="alice")).editor
     remove_user(users_file, "alice")
     assert access.caller(SimpleNamespace(username="alice")) == Caller("alice", None)
@@ -268,7 +268,7 @@ def test_a_user_removed_from_the_file_loses_their_rights(bot, users_file):
 
 def test_queue_key_is_the_user_or_without_logins_the_session(bot, users_file):
     request = SimpleNamespace(username="bob", session_hash="s1")
-    assert Access(bot.settings.updated(**{"users_file": users_file})).queue_key(request) == "bob"
+    assert Access(bot.settings.updated(users_file=users_file)).queue_key(request) == "bob"
     local = Access(bot.settings)
     assert (
         local.queue_key(request) == "s1"
@@ -314,7 +314,7 @@ def test_changes_riding_along_with_an_upload_are_logged(bot, seeds):
 def test_no_removal_when_the_audit_log_cannot_be_written(bot, seeds, tmp_path):
     (tmp_path / "not-a-folder").write_text("x")
     blocked = RAG(
-        bot.settings.updated(**{"audit_log": tmp_path / "not-a-folder" / "audit.jsonl"}),
+        bot.settings.updated(audit_log=tmp_path / "not-a-folder" / "audit.jsonl"),
         llm=bot.llm,
         embedder=bot.embedder,
     )

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from rag.evaluation.agreement import LABELS, agreement, format_agreement, load_labels
 from rag.cli.main import main
 from rag.core.errors import InputError
+from rag.evaluation.agreement import LABELS, agreement, format_agreement, load_labels
 
 # Measured on 2026-11-21 with SUPPORTED_SHARE = 0.6: 95 of 117 sentences (81.2 %). A change to the
 # checker or to rag.answer.citations that loses more than a few sentences fails here.

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from rag.ui import app
-from rag.index.documents import MAX_UPLOAD_BYTES, safe_name
 from rag.core.errors import InputError, ModelError
-from rag.text.language import ABSTAIN
-from rag.testing.fakes import FakeLLM
+from rag.index.documents import MAX_UPLOAD_BYTES, safe_name
 from rag.pipeline import RAG
+from rag.testing.fakes import FakeLLM
+from rag.text.language import ABSTAIN
+from rag.ui import app
 
 QUESTION = "Quel journal a révélé l'appel entre Trump et Poutine ?"
 NEW_ARTICLE = (
@@ -168,7 +168,7 @@ def test_upload_is_indexed_and_retrievable(bot, seeds, tmp_path):
     message, rows, choices, cleared = app.upload_files(bot, [str(upload)], "fr", no_progress)
     assert message.startswith("✓") and "zorglub.txt" in message
     assert (seeds / "zorglub.txt").read_bytes() == NEW_ARTICLE
-    assert ["zorglub.txt", "2025-03-03"] == rows[[r[0] for r in rows].index("zorglub.txt")][:2]
+    assert rows[[r[0] for r in rows].index("zorglub.txt")][:2] == ["zorglub.txt", "2025-03-03"]
     assert "zorglub.txt" in choices["choices"] and cleared is None
     assert bot.retrieve("musée du zorglub à Montauban")[0].source == "zorglub.txt"
 

@@ -22,8 +22,8 @@ import pytest
 
 from rag.cli.main import main
 from rag.core.errors import IndexStateError, InputError
-from rag.pipeline import RAG
 from rag.index.store import Store
+from rag.pipeline import RAG
 
 QUESTION = "Marc Fogel a-t-il été libéré ?"
 
@@ -316,8 +316,8 @@ def test_junk_without_spaces_is_chunked_in_seconds_not_minutes():
     (two minutes, then RecursionError, for these 75 kB)."""
     import time
 
-    from rag.index.ingest import chunk_document, windows
     from rag.core.types import Document
+    from rag.index.ingest import chunk_document, windows
 
     junk = "?y8??THi?????^i?^r???gq??" * 3000
     start = time.perf_counter()

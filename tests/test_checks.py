@@ -133,7 +133,7 @@ def test_an_abstained_answer_carries_the_code_of_the_check(settings):
     )
     answer = invented.ask("Où devait se tenir le sommet reporté entre Trump et Poutine ?")
     assert answer.abstained and answer.withheld in checks.CODES and answer.withheld != "off-topic"
-    off = RAG(settings.updated(**{"min_dense_score": 1.0}), llm=FakeLLM(["unused"]))
+    off = RAG(settings.updated(min_dense_score=1.0), llm=FakeLLM(["unused"]))
     assert off.ask("Quel temps fera-t-il demain ?").withheld == "off-topic"
     answered = RAG(settings).ask("Marc Fogel a-t-il été libéré ?")
     assert not answered.abstained and answered.withheld == ""

@@ -22,10 +22,10 @@ import httpx
 import pytest
 
 from rag.core.errors import IndexStateError
-from rag.testing.fakes import FakeLLM
-from rag.pipeline import RAG
 from rag.core.settings import Settings
 from rag.index.store import Store
+from rag.pipeline import RAG
+from rag.testing.fakes import FakeLLM
 
 pytestmark = pytest.mark.server
 CHROMA = Path(sys.executable).with_name("chroma")
@@ -82,9 +82,7 @@ def chroma_server(tmp_path_factory):
 def remote_settings(settings, chroma_server, request) -> Settings:
     """The usual fake settings, with the index in the server under a collection of its own."""
     name = "t" + str(abs(hash(request.node.name)))[:12]
-    return settings.updated(
-        **{"chroma_host": "127.0.0.1", "chroma_port": chroma_server, "collection": name}
-    )
+    return settings.updated(chroma_host="127.0.0.1", chroma_port=chroma_server, collection=name)
 
 
 def test_ingest_and_ask_through_the_server(remote_settings):
@@ -141,7 +139,7 @@ def test_embedder_guard_and_missing_collection_on_the_server(remote_settings):
 
 def test_unreachable_server_is_one_line(settings):
     port = free_port()
-    s = settings.updated(**{"chroma_host": "127.0.0.1", "chroma_port": port})
+    s = settings.updated(chroma_host="127.0.0.1", chroma_port=port)
     with pytest.raises(IndexStateError) as err:
         RAG(s, llm=FakeLLM()).ask("Qui ?")
     message = str(err.value)
@@ -232,13 +230,13 @@ class TokenProxy:
 def test_token_is_sent_and_a_wrong_one_is_a_clear_error(remote_settings):
     proxy = TokenProxy(remote_settings.server.chroma_port, "s3cret")
     try:
-        through = remote_settings.updated(**{"chroma_port": proxy.port})
+        through = remote_settings.updated(chroma_port=proxy.port)
         with pytest.raises(
             IndexStateError, match="cannot reach the Chroma server .*RAG_CHROMA_TOKEN"
         ):
             RAG(through).ingest(progress=False)
         token = Settings(chroma_token="s3cret").chroma_token
-        report = RAG(through.updated(**{"chroma_token": token})).ingest(progress=False)
+        report = RAG(through.updated(chroma_token=token)).ingest(progress=False)
         assert len(report.added) == 5
         assert proxy.seen[-1]["Authorization"] == "Bearer s3cret"
         assert proxy.seen[-1]["X-Chroma-Token"] == "s3cret"

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from rag.cli.main import main
-from rag.evaluation.compare import check_same_testset, compare, flips, metric_table
 from rag.core.errors import InputError
+from rag.evaluation.compare import check_same_testset, compare, flips, metric_table
 from rag.evaluation.metrics import summarize
 
 

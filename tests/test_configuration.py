@@ -2,7 +2,6 @@
 
 import re
 from pathlib import Path
-from typing import get_args
 
 import pytest
 
@@ -77,7 +76,7 @@ def test_every_field_belongs_to_exactly_one_section():
 
 
 def test_llm_names_are_the_registry_backends():
-    assert LLM_NAMES == tuple(m.value for m in field("llm").annotation)
+    assert tuple(m.value for m in field("llm").annotation) == LLM_NAMES
     assert set(BACKENDS) == set(LLM_NAMES)
 
 

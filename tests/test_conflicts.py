@@ -110,7 +110,7 @@ def test_the_outlet_asked_picks_the_report_and_its_own_denial():
     assert any(CANNOT_CONFIRM in s for s in said) and KREMLIN_DENIED not in said
     # the denial was not among the passages shown: its paragraph is appended and cited
     assert len(passages) > len(shown)
-    cited = [a for a in found if CANNOT_CONFIRM in a.sentence][0]
+    cited = next(a for a in found if CANNOT_CONFIRM in a.sentence)
     assert cited.number == len(shown) + 1 and passages[cited.number - 1].chunk_id not in {
         p.chunk_id for p in shown
     }

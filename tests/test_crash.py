@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.pipeline import RAG
 from rag.core.settings import Settings
 from rag.index.store import Store
+from rag.pipeline import RAG
 
 WORDS = (
     "accord appel armée budget capitale conflit débat décision dirigeant économie élection "
@@ -235,7 +235,7 @@ def test_killed_first_ingest_recovers_exactly(corpus, tmp_path, mode, n, delay):
 def test_killed_update_recovers_exactly(corpus, tmp_path, mode, n, delay):
     s = settings_for(tmp_path, "index", corpus["v1"])
     RAG(s).ingest(progress=False)
-    s2 = s.updated(**{"sources": [corpus["v2"]]})
+    s2 = s.updated(sources=[corpus["v2"]])
     result = killed_ingest(s2, corpus["v2"], mode, n, delay)
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
     assert_recovers(s2, corpus["v2"], corpus["clean"]["v2"])

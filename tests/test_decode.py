@@ -5,9 +5,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from transformers.integrations.sdpa_attention import sdpa_attention_forward  # noqa: E402
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from rag.llm.transformers import decode  # noqa: E402
+from rag.llm.transformers import decode
 
 
 class _Attention(torch.nn.Module):
@@ -257,8 +257,8 @@ def test_decode_layer_takes_a_first_single_token_and_sees_replaced_tensors():
 def test_the_model_falls_back_to_transformers_cache_for_sliding_window_models():
     from types import SimpleNamespace
 
-    from rag.llm.transformers.model import TransformersLLM
     from rag.core.settings import Settings
+    from rag.llm.transformers.model import TransformersLLM
 
     llm = TransformersLLM(Settings())
     llm._model = SimpleNamespace(config=_tiny_qwen(32, 2).config)

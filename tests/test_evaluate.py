@@ -3,6 +3,7 @@ import json
 import pytest
 
 from rag.core.errors import InputError
+from rag.core.types import Answer, Chunk, Citation, Passage, Timings
 from rag.evaluation.runner import (
     add_passages,
     add_semantic_similarity,
@@ -10,7 +11,6 @@ from rag.evaluation.runner import (
     load_testset,
     run_eval,
 )
-from rag.core.types import Answer, Chunk, Citation, Passage, Timings
 
 CASES = [
     {
@@ -356,7 +356,7 @@ def test_resume_refuses_results_of_another_run(tmp_path, testset, line, message)
         run_eval(FakeBot(), load_testset(testset), out, progress=False, resume=True)
 
 
-RESULT_LINE = {k: None for k in RESULT_KEYS} | {
+RESULT_LINE = dict.fromkeys(RESULT_KEYS) | {
     "id": "q1",
     "question": "a",
     "retrieved_sources": [],

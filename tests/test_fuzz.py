@@ -13,15 +13,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from rag.ui import app
 from rag.core.errors import RagError
+from rag.core.settings import Settings
 from rag.index.ingest import chunk_document, load_sources
 from rag.index.readers import SUFFIXES
-from rag.testing.fakes import FakeLLM
 from rag.pipeline import RAG
-from rag.core.settings import Settings
+from rag.testing.fakes import FakeLLM
+from rag.ui import app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -214,7 +215,7 @@ def test_any_question_gets_an_answer_or_a_one_line_error(seeds_index, question):
 @given(question=questions)
 def test_the_page_handler_never_raises(seeds_index, question):
     *_, last = app.respond(RAG(seeds_index), question, None)
-    chat, sources, _latency, conv, box = last
+    chat, sources, _latency, _conv, box = last
     assert isinstance(chat, list) and isinstance(sources, str) and box == ""
 
 

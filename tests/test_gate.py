@@ -7,7 +7,6 @@ import pytest
 from rag.cli.main import main
 from rag.core.errors import InputError
 from rag.evaluation.gate import THRESHOLDS, failures, format_gate, load_thresholds, record
-from rag.core.settings import Settings
 from rag.evaluation.piaf import corpus_path, questions_path
 from rag.evaluation.settings import EvaluationSettings
 from tests.test_piaf import PARAGRAPHS

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from rag.core.errors import ModelError
+from rag.core.settings import Settings
 from rag.llm.transformers.model import TransformersLLM
 from rag.llm.transformers.prompt_cache import piece_starts, shared_prefix
-from rag.core.settings import Settings
 
 pytestmark = pytest.mark.model
 
@@ -113,10 +113,10 @@ def test_reusing_a_recent_prompts_cache_changes_nothing_but_the_work(llm):
     ]
     llm.prompts.clear()
     llm.systems.clear()
-    llm.settings = llm.settings.updated(**{"prefix_cache": False, "prefill_chunk": 32})
+    llm.settings = llm.settings.updated(prefix_cache=False, prefill_chunk=32)
     plain = ["".join(llm.stream(m, max_new_tokens=24)) for m in (MESSAGES, other)]
     assert len(llm.prompts) == 0 and llm.reused_tokens == 0
-    llm.settings = llm.settings.updated(**{"prefix_cache": True})
+    llm.settings = llm.settings.updated(prefix_cache=True)
     first = "".join(
         llm.stream(MESSAGES, max_new_tokens=24)
     )  # the system turn's cache, then the rest

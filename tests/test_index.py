@@ -1,9 +1,9 @@
 import pytest
 
 from rag.core.errors import IndexStateError
-from rag.pipeline import RAG
 from rag.core.settings import Settings
 from rag.index.store import Store
+from rag.pipeline import RAG
 
 
 def test_ingest_is_incremental(settings, seeds):
@@ -37,7 +37,7 @@ def test_ingest_is_incremental(settings, seeds):
 def test_rebuilt_index_equals_incremental(settings, tmp_path):
     RAG(settings).ingest(progress=False)
     a = sorted((c.id, c.text) for c in Store(settings, "hash-bow-256").all_chunks())
-    other = settings.updated(**{"index_dir": tmp_path / "other"})
+    other = settings.updated(index_dir=tmp_path / "other")
     RAG(other).ingest(progress=False)
     RAG(other).ingest(rebuild=True, progress=False)
     b = sorted((c.id, c.text) for c in Store(other, "hash-bow-256").all_chunks())
@@ -61,15 +61,15 @@ def test_missing_index_says_run_ingest(tmp_path):
 def test_concurrent_ingest_is_refused(settings):
     from rag.index.lock import ingest_lock
 
-    with ingest_lock(settings):
-        with pytest.raises(
-            IndexStateError, match=r"another ingest is running on .*index/ \(pid \d+\)"
-        ):
-            RAG(settings).ingest(progress=False)
+    with (
+        ingest_lock(settings),
+        pytest.raises(IndexStateError, match=r"another ingest is running on .*index/ \(pid \d+\)"),
+    ):
+        RAG(settings).ingest(progress=False)
 
 
 def test_windows_are_stored_beside_chunks_and_search_returns_chunks(settings):
-    bot = RAG(settings.updated(**{"chunk_size": 200, "window_size": 40, "window_overlap": 0}))
+    bot = RAG(settings.updated(chunk_size=200, window_size=40, window_overlap=0))
     bot.ingest(progress=False)
     store = Store(bot.settings, "hash-bow-256")
     ids = store.record_ids("003_17ab84beb0fc2423.txt")

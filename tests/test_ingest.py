@@ -3,6 +3,7 @@ import json
 import pytest
 
 from rag.core.errors import InputError
+from rag.core.types import Document
 from rag.index.ingest import (
     chunk_document,
     clean_text,
@@ -11,7 +12,6 @@ from rag.index.ingest import (
     load_sources,
     make_title,
 )
-from rag.core.types import Document
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.ui import app
-from rag.text.language import ABSTAIN
-from rag.testing.fakes import FakeLLM
-from rag.pipeline import RAG
 from rag.core.settings import Settings
+from rag.pipeline import RAG
+from rag.testing.fakes import FakeLLM
+from rag.text.language import ABSTAIN
+from rag.ui import app
 
 ROOT = Path(__file__).resolve().parent.parent
 INJECTION = ROOT / "evals" / "injection"
@@ -215,14 +215,14 @@ def test_upload_names_cannot_escape_the_documents_folder(settings, name, tmp_pat
 def test_a_gradio_temp_path_keeps_only_its_base_name(settings, tmp_path, seeds):
     upload = tmp_path / "gradio" / "abc123" / "article.txt"
     upload.parent.mkdir(parents=True)
-    upload.write_bytes("Un article sur le zorglub de Montauban.".encode())
+    upload.write_bytes(b"Un article sur le zorglub de Montauban.")
     bot = RAG(settings)
     message, *_ = app.upload_files(bot, [str(upload)], "en")
     assert message.startswith("✓") and (seeds / "article.txt").exists()
 
 
 def test_the_upload_size_limit_is_a_setting(settings, seeds):
-    bot = RAG(settings.updated(**{"max_upload_bytes": 100}))
+    bot = RAG(settings.updated(max_upload_bytes=100))
     message, *_ = app.add_uploads(bot, [("big.txt", b"mot " * 30)], "en")
     assert (
         "120 bytes is over the 100-byte upload limit" in message

@@ -8,9 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rag.llm import auto  # noqa: E402
-from rag.llm.transformers import kernels  # noqa: E402
-from rag.core.settings import Settings  # noqa: E402
+from rag.core.settings import Settings
+from rag.llm import auto
+from rag.llm.transformers import kernels
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +44,10 @@ def test_a_busy_machine_screens_out_the_same_kernels(measured, monkeypatch):
 
 def test_the_prediction_follows_the_kernels(measured):
     fast = kernels.KernelChoice(
-        **{**measured.__dict__, "prefill": {k: 1000.0 for k in kernels.PREFILL_KERNELS}}
+        **{**measured.__dict__, "prefill": dict.fromkeys(kernels.PREFILL_KERNELS, 1000.0)}
     )
     slow = kernels.KernelChoice(
-        **{**measured.__dict__, "prefill": {k: 10.0 for k in kernels.PREFILL_KERNELS}}
+        **{**measured.__dict__, "prefill": dict.fromkeys(kernels.PREFILL_KERNELS, 10.0)}
     )
     assert slow.predict()["first_token_s"] == pytest.approx(100 * fast.predict()["first_token_s"])
     assert fast.predict()["decode_tps"] == pytest.approx(slow.predict()["decode_tps"])

@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.core.errors import RagError
-from rag.text.language import detect
 from rag.answer.prompts import placeholders, render
+from rag.core.errors import RagError
 from rag.core.settings import Settings
+from rag.text.language import detect
 
 
 @pytest.mark.parametrize(

@@ -78,9 +78,7 @@ def live_settings(request, settings):
     if request.param == "folder":
         return settings
     port = request.getfixturevalue("chroma_server")
-    return settings.updated(
-        **{"chroma_host": "127.0.0.1", "chroma_port": port, "collection": "live"}
-    )
+    return settings.updated(chroma_host="127.0.0.1", chroma_port=port, collection="live")
 
 
 @pytest.mark.server
@@ -106,7 +104,7 @@ def test_the_running_app_answers_from_another_process_ingest(live_settings, seed
 def test_no_reopen_while_an_ingest_holds_the_lock(live_settings, seeds):
     """A finished ingest, then another that holds the lock for 2 s: the server's old state is
     served meanwhile; the folder's question waits for the lock, then answers from the new state."""
-    bot = RAG(live_settings.updated(**{"index_refresh_s": 0.0}), llm=FakeLLM())
+    bot = RAG(live_settings.updated(index_refresh_s=0.0), llm=FakeLLM())
     bot.ingest(progress=False)
     assert "zorglub.txt" not in [
         p.source for p in bot.retrieve(QUESTION)
@@ -133,7 +131,7 @@ def test_a_question_waits_no_longer_than_reopen_wait(settings, seeds, monkeypatc
     from rag.core.errors import IndexStateError
 
     monkeypatch.setattr(rag.pipeline, "REOPEN_WAIT", 0.5)
-    bot = RAG(settings.updated(**{"index_refresh_s": 0.0}), llm=FakeLLM())
+    bot = RAG(settings.updated(index_refresh_s=0.0), llm=FakeLLM())
     bot.ingest(progress=False)
     bot.retrieve(QUESTION)
     (seeds / "zorglub.txt").write_bytes(ARTICLE)

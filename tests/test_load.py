@@ -76,10 +76,10 @@ def test_cross_talk_check(chat, why):
 def test_generation_and_indexing_have_their_own_queues(settings):
     import gradio as gr
 
-    from rag.ui import app
     from rag.pipeline import RAG
+    from rag.ui import app
 
-    bot = RAG(settings.updated(**{"concurrency": 3}))
+    bot = RAG(settings.updated(concurrency=3))
     demo = app.build_app(bot)
     fns = list(demo.fns.values())
     ask = [f for f in fns if f.name == "ask"]

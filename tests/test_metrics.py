@@ -268,7 +268,6 @@ def test_format_summary():
 
 # -- ranking, citations, abstention, speed, faithfulness ------------------------------------
 
-from rag.index.embed import HashEmbedder
 from rag.evaluation.metrics import (
     citation_precision,
     citation_recall,
@@ -280,6 +279,7 @@ from rag.evaluation.metrics import (
     sentence_verdict,
     words_per_second,
 )
+from rag.index.embed import HashEmbedder
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 import pytest
 
 from rag.core.errors import InputError
-from rag.testing.fakes import FakeLLM
-from rag.pipeline import RAG
 from rag.core.types import Answer
+from rag.pipeline import RAG
+from rag.testing.fakes import FakeLLM
 
 
 @pytest.fixture
@@ -297,7 +297,7 @@ def test_verification_when_enabled_asks_the_model_and_follows_its_verdict(settin
     says_no = FakeLLM(
         verdict=lambda messages: "NO"
     )  # answers extractively, rejects every verification
-    bot = RAG(settings.updated(**{"verify": True}), llm=says_no)
+    bot = RAG(settings.updated(verify=True), llm=says_no)
     answer = bot.ask(question)
     assert answer.abstained and answer.draft
     assert bot.llm.tasks == ["answer", "verify"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
-from transformers import DynamicCache  # noqa: E402
+from transformers import DynamicCache
 
 from rag.llm.transformers.prompt_cache import (
     MIN_NEW,
@@ -13,7 +13,7 @@ from rag.llm.transformers.prompt_cache import (
     PromptCache,
     piece_starts,
     shared_prefix,
-)  # noqa: E402
+)
 
 LAYERS = 2
 
@@ -95,12 +95,12 @@ def test_works_with_rag_decode_caches_through_decoding():
             torch.zeros(1, 1, 40, 1),
             layer,
         )
-    for step in range(200):  # decode steps: in-place writes into buffers that regrow
+    for _step in range(200):  # decode steps: in-place writes into buffers that regrow
         for layer in range(2):
             cache.update(torch.full((1, 1, 1, 1), -1.0), torch.zeros(1, 1, 1, 1), layer)
     store.put(prompt, cache)
     taken, n = store.take(prompt + list(range(MIN_NEW)), lambda: DecodeCache(config))
-    for step in range(300):
+    for _step in range(300):
         taken.update(torch.full((1, 1, 1, 1), -2.0), torch.zeros(1, 1, 1, 1), 0)
     taken.layers[0].keys.mul_(0)
     again, _ = store.take(prompt + list(range(MIN_NEW)), lambda: DecodeCache(config))

@@ -5,9 +5,10 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from rag.llm.transformers import kernels  # noqa: E402
-
-from rag.llm.transformers import quant
+from rag.llm.transformers import (
+    kernels,
+    quant,
+)
 
 
 def _rel(a, b) -> float:

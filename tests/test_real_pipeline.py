@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from rag.answer.citations import quote_in_source
+from rag.core.settings import Settings
 from rag.index.ingest import load_sources
 from rag.pipeline import RAG
-from rag.core.settings import Settings
 
 pytestmark = [pytest.mark.model, pytest.mark.embedder]
 

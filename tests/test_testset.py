@@ -1,13 +1,12 @@
-from pathlib import Path
 import json
+from pathlib import Path
 
 import pytest
 
 from rag.cli.main import main
 from rag.core.errors import InputError
+from rag.core.types import Document
 from rag.evaluation.runner import load_testset
-from rag.pipeline import RAG
-
 from rag.evaluation.testset import (
     DRAFT_STATUS,
     check,
@@ -15,7 +14,7 @@ from rag.evaluation.testset import (
     draft_cases,
     find_span,
 )
-from rag.core.types import Document
+from rag.pipeline import RAG
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -253,7 +253,7 @@ def test_a_re_ingest_drops_the_dates_a_document_no_longer_gives(settings, tmp_pa
     folder = tmp_path / "articles"
     folder.mkdir()
     shutil.copy(settings.index.sources[0] / "001_2b9e3b30e134a6cf.txt", folder / "a.txt")
-    settings = settings.updated(**{"sources": [folder]})
+    settings = settings.updated(sources=[folder])
     RAG(settings).ingest(progress=False)
     before = [c for c in RAG(settings).retriever.chunks.values() if c.times]
     assert before and all("2024-11" in c.dated for c in before)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.llm import weights
 from rag.core.errors import ModelError
-from rag.llm.transformers.convert import converted_name
 from rag.core.settings import Settings
+from rag.llm import weights
+from rag.llm.transformers.convert import converted_name
 from rag.llm.weights import Bundle, bundled_gguf, find_parts, gguf_key
 
 ROOT = Path(__file__).resolve().parent.parent
