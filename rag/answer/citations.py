@@ -281,11 +281,8 @@ def recite(text: str, passages: list[Passage], question: str = "", language: str
     restates a long question can share more words with another passage than with the one
     holding its answer); otherwise its markers are replaced by the best passage's number. A
     text with no marker at all gets one (when any passage shares a content word with it).
-
-    Tried and not kept: preferring the passage that holds the sentence's new words (those not
-    in the question). It rescued a few right answers the checks had withheld, but also gave
-    invented ones a home ("le 20 janvier" found in an unrelated passage) (measured:
-    docs/results/2026-11-22-citations-and-checks.md).
+    Why not the passage holding the sentence's new words: it gives invented facts a home
+    (docs/results/2026-11-22-citations-and-checks.md).
     """
     if not passages:
         return text

@@ -9,9 +9,9 @@ constrained (`LLM.choose`) to the weekday expressions of the best `SENTENCES` of
 its passage number ("Jeudi dernier [1]", "Mercredi [3]"), picks the day and the passage
 together; the answer is verbatim by construction. "NO_ANSWER" is measured beside them and wins
 when the model prefers it. The prompt is the answer's own: one more prefill after the system
-turn (about a first token's time), as only the system turn's cache is reused by default
-(rag.llm.transformers.prompt_cache). Measured: docs/results/2026-12-06-same-answer.md (the model
-alone, over every weekday of the passages, chose wrong in 2 of the 3 seeds cases that needed it).
+turn, as only the system turn's cache is reused by default (rag.llm.transformers.prompt_cache).
+Why the nearest sentences and not every weekday of the passages:
+docs/results/2026-12-06-same-answer.md.
 
 Written by hand: no library turns a text's weekday mentions into constrained-decoding options.
 """

@@ -22,14 +22,12 @@ INDEX = Path(".rag-piaf")  # in the working directory, unless --index
 RETRIEVAL_TOP_K = 20  # as benchmarks/piaf_retrieval.py: MRR over the top 20
 
 
-# The best hit@5 of the weights tried on the 500 dev questions, on either half of them too
-# (measured: docs/results/2026-11-22-latent-terms.md).
+# The latent-terms weight with the best hit@5 on the dev questions and on either half of them
+# (docs/results/2026-11-22-latent-terms.md).
 LATENT_WEIGHT = 0.75
-# Paragraphs shown to the model. A PIAF paragraph is a whole 512-token chunk (107 words at the
-# median, against about 80 for a seeds chunk): 3 of them hold the gold answer for 91.4 % of the
-# 500 dev questions (5: 94.0 %), in 343 words of passages instead of 574, and on the first 100
-# questions the model's answers contained it more often (60 % against 56 %) and began sooner
-# (first token p50 2.66 s against 4.21 s) (measured: docs/results/2026-12-06-passages-in-prompt.md).
+# Paragraphs shown to the model: a PIAF paragraph is a whole long chunk, and three of them give
+# shorter prompts that hold the gold answer nearly as often as five, with better answers
+# (docs/results/2026-12-06-passages-in-prompt.md).
 TOP_K = 3
 
 
