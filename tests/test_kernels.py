@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from rag.core.settings import Settings
 from rag.llm import auto
-from rag.llm.transformers import kernels
+from rag.llm.transformers import kernels, rates
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,8 @@ def test_a_busy_machine_screens_out_the_same_kernels(measured, monkeypatch):
     """Call overhead (a busy machine) slows the small shape for every kernel alike: the screen is a
     ratio against fp32 in the same run, so it skips the same kernels as on a quiet machine (an
     absolute screen skipped every fast kernel of an AMX Xeon probed while the tests ran)."""
-    real = kernels._small_rate
-    monkeypatch.setattr(kernels, "_small_rate", lambda *a: real(*a) / 20)
+    real = rates.small_rate
+    monkeypatch.setattr(rates, "small_rate", lambda *a: real(*a) / 20)
     busy = kernels.probe(2)
     skipped = lambda c: {k for k, note in c.notes.items() if "not run on the big one" in note}  # noqa: E731
     assert skipped(busy) == skipped(measured)

@@ -127,10 +127,10 @@ def test_no_reopen_while_an_ingest_holds_the_lock(live_settings, seeds):
 
 
 def test_a_question_waits_no_longer_than_reopen_wait(settings, seeds, monkeypatch):
-    import rag.pipeline
+    import rag.pipeline.library
     from rag.core.errors import IndexStateError
 
-    monkeypatch.setattr(rag.pipeline, "REOPEN_WAIT", 0.5)
+    monkeypatch.setattr(rag.pipeline.library, "REOPEN_WAIT", 0.5)
     bot = RAG(settings.updated(index_refresh_s=0.0), llm=FakeLLM())
     bot.ingest(progress=False)
     bot.retrieve(QUESTION)

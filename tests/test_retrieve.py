@@ -5,7 +5,7 @@ from rag.core.errors import IndexStateError
 from rag.index.embed import HashEmbedder
 from rag.index.store import StoredChunk
 from rag.pipeline import RAG
-from rag.retrieve.retriever import BM25Index, Ranked, rrf, with_calendar_twins
+from rag.retrieve.rankings import BM25Index, Ranked, rrf, with_calendar_twins
 from rag.text.normalize import fold
 
 
@@ -211,7 +211,7 @@ def test_latent_terms_round_trip_through_their_stored_text():
 
 
 def test_latent_index_scores_chunks_by_dot_product():
-    from rag.retrieve.retriever import LatentIndex
+    from rag.retrieve.rankings import LatentIndex
 
     def with_terms(i, latent):
         return StoredChunk(

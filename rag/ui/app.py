@@ -3,8 +3,9 @@
 A thin adapter over `rag.RAG`: the handlers are plain functions of a bot and the widget values
 (testable without a server) in `rag.ui.chat` (answers), `rag.ui.documents` (the Documents tab) and
 `rag.ui.models` (model preparation), rendered by `rag.ui.render` with the words of `rag.ui.i18n`;
-this module only lays out widgets, wires them (`build_app`) and serves the page. Retrieval,
-answering and citation checking all happen in `rag`. The handlers are re-exported from here.
+this module only lays out widgets and wires them (`build_app`), and `main` starts it all;
+`rag.ui.server` indexes the sources at start and serves the page. Retrieval, answering and
+citation checking all happen in `rag`. The handlers are re-exported from here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import gradio as gr  # after the offline environment, which rag.ui (the package)
 from rag.core.errors import RagError
 from rag.index.readers import SUFFIXES
 from rag.pipeline import RAG
-from rag.ui.access import Access, Guard, exposure_error, upload_limit
+from rag.ui.access import Access, exposure_error, upload_limit
 from rag.ui.chat import (
     Conversation,
     bot_for,
@@ -46,6 +47,7 @@ from rag.ui.render import (
     link_markers,
     sources_html,
 )
+from rag.ui.server import Page, launch, prepare
 from rag.ui.style import CSS, HEAD
 
 __all__ = [  # the handlers live in the modules above; tests and tools import them from here
@@ -83,10 +85,6 @@ __all__ = [  # the handlers live in the modules above; tests and tools import th
 class _Queue(TypedDict):  # an event's queue: at most `concurrency_limit` events of one id at once
     concurrency_limit: int | None
     concurrency_id: str
-
-
-class Page(gr.Blocks):  # the app's page, with the access (users, question queue) `launch` serves
-    rag_access: Access
 
 
 def build_app(
@@ -317,57 +315,6 @@ def build_app(
             concurrency_limit=None,
         )
     return demo
-
-
-def prepare(bot: RAG) -> str:
-    """Index the configured sources; return a readable error, or "" (the models load after)."""
-    from rag.index import audit
-
-    try:
-        report = bot.ingest()
-        audit.record_ingest(bot.settings, "app", report, via="app-start")
-        print(f"{bot.settings.index.index_dir}/: {report.summary()}", flush=True)
-    except RagError as exc:
-        return str(exc)
-    return ""
-
-
-def launch(
-    demo: Page,
-    port: int,
-    block: bool = True,
-    max_file_bytes: int = 20_000_000,
-    host: str | None = None,
-) -> None:
-    """Serve the page on `host` (default: the settings'), behind its login when there are users.
-
-    Each event's concurrency is set where it is wired (see `build_app`). Refuses (InputError) an
-    address other than loopback without a users file.
-    """
-    from starlette.middleware import Middleware
-
-    from rag.core.errors import InputError
-
-    access: Access = demo.rag_access
-    settings = access.settings.updated(host=host) if host else access.settings
-    if problem := exposure_error(settings):
-        raise InputError(problem)
-    users = access.users
-    check = users.acheck if users else None
-    demo.queue(default_concurrency_limit=1)
-    demo.launch(
-        server_name=settings.app.host,
-        server_port=port,
-        css=CSS,
-        head=HEAD,
-        prevent_thread_lock=not block,
-        show_error=False,
-        footer_links=["api"],
-        max_file_size=max_file_bytes,
-        auth=check,  # type: ignore[arg-type]  # gradio awaits an async auth; its hint says bool
-        auth_message=f"{TEXT['fr']['login']} — {TEXT['en']['login']}" if users else None,
-        app_kwargs={"middleware": [Middleware(Guard, access=access)]},
-    )
 
 
 def main() -> int:

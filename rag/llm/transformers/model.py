@@ -30,7 +30,9 @@ from typing import Any
 from rag.core.errors import ModelError
 from rag.core.settings import Settings
 from rag.llm.base import LLM, Message, every_option
-from rag.llm.transformers.convert import convert, converted_name, guarded, load_folder, one_line
+from rag.llm.transformers import load
+from rag.llm.transformers.choose import walk
+from rag.llm.transformers.convert import one_line
 from rag.llm.transformers.prompt_cache import MIN_SHARED, PromptCache, piece_starts
 from rag.llm.weights import JOIN_SHARE, bundled_gguf
 
@@ -130,47 +132,7 @@ class TransformersLLM(LLM):
         every = every_option(options, abstain)
         seqs = {o: (*tok(o, add_special_tokens=False)["input_ids"], end) for o in every}
         cache, _ = self._cache_for(messages, ids)
-        share = dict.fromkeys(seqs, 0.0)
-        alive, path, feed, depth = list(seqs), 1.0, ids[cache.get_seq_length() :], 0
-        try:
-            with torch.inference_mode():
-                while len(alive) > 1:
-                    out = model(
-                        input_ids=torch.tensor([feed]),
-                        past_key_values=cache,
-                        use_cache=True,
-                        logits_to_keep=1,
-                    )
-                    row = out.logits[0, -1].float()
-                    branches: dict[int, list[str]] = {}
-                    for o in alive:
-                        branches.setdefault(seqs[o][depth], []).append(o)
-                    tokens = list(branches)
-                    probs = torch.softmax(row[tokens], dim=0).tolist()
-                    for token, p in zip(tokens, probs, strict=True):
-                        for o in branches[token]:
-                            share[o] = path * p / len(branches[token])
-                    takes = [i for i, t in enumerate(tokens) if branches[t] != [abstain]] or list(
-                        range(len(tokens))
-                    )
-                    best = max(takes, key=probs.__getitem__)
-                    if (
-                        depth == 0 and abstain is not None
-                    ):  # its share stays; the walk goes on without it
-                        branches = {
-                            t: [o for o in os if o != abstain] for t, os in branches.items()
-                        }
-                        if not branches[tokens[best]]:
-                            break
-                    alive, path, feed, depth = (
-                        branches[tokens[best]],
-                        path * probs[best],
-                        [tokens[best]],
-                        depth + 1,
-                    )
-        except Exception as exc:
-            raise ModelError(f"choosing failed: {one_line(exc)}") from exc
-        share[alive[0]] = path
+        share = walk(model, cache, ids[cache.get_seq_length() :], seqs, abstain)
         if self._keeps_prompts():  # the prompt, for a next request that starts alike
             with contextlib.suppress(RuntimeError, MemoryError):  # a copy failed: time only
                 _crop_to(cache, len(ids))
@@ -271,14 +233,21 @@ class TransformersLLM(LLM):
                 f"the transformers backend needs {exc.name}: run 'pip install -e .'"
             ) from exc
         torch.set_num_threads(self.settings.generation.threads)
-        report = self.progress or _terminal_progress()
+        report = self.progress or load.terminal_progress()
         try:
-            join = partial(_scaled, report, 0.0, JOIN_SHARE)
+            join = partial(load.scaled, report, 0.0, JOIN_SHARE)
             self.gguf_path = gguf = bundled_gguf(self.settings, progress=join)
-            if self.settings.generation.quantize:
-                self._load_quantized(torch, report, gguf)
+            if self.settings.generation.quantize:  # rag.llm.transformers.load
+                loaded = load.quantized(self.settings, torch, report, gguf)
+                self.kernels, self.quantized_path = loaded.kernels, loaded.folder
             else:
-                self._load_bf16(transformers, gguf)
+                loaded = load.bf16(self.settings, transformers, gguf)
+            self._model, self._tokenizer, self.model_path = (
+                loaded.model,
+                loaded.tokenizer,
+                loaded.folder,
+            )
+            self.converted = self.converted or loaded.converted
         finally:
             if hasattr(report, "close"):
                 report.close()
@@ -288,42 +257,8 @@ class TransformersLLM(LLM):
 
             decode_without_onednn(self._model)
             use_decode_attention(self._model)
-        self._stop_ids = _stop_ids(self._tokenizer, self._model)
+        self._stop_ids = load.stop_ids(self._tokenizer, self._model)
         self.load_seconds = time.perf_counter() - start
-
-    def _load_quantized(self, torch: Any, report: Any, gguf: Path) -> None:
-        """The int4/int8 model prepared straight from the GGUF (rag.llm.transformers.prepare; once
-        per GGUF and torch version), with the kernels this CPU runs fastest
-        (rag.llm.transformers.kernels; once per machine)."""
-        from rag.llm.transformers import kernels, prepare
-        from rag.llm.transformers.quant import set_prompt_kernels
-
-        folder = Path(self.settings.generation.model_cache).expanduser() / prepare.folder_name(
-            gguf, torch.__version__, torch.backends.cpu.get_cpu_capability()
-        )
-        if not prepare.is_prepared(folder):
-            step = partial(_scaled, report, JOIN_SHARE, 1.0)
-            guarded(lambda: prepare.prepare(gguf, folder, step), gguf)
-            self.converted = True
-        report(1.0, "loading")
-        self._model, self._tokenizer = guarded(lambda: prepare.load(folder), folder)
-        self.kernels = kernels.cached_choice(
-            self.settings.generation.model_cache, self.settings.generation.threads
-        )
-        set_prompt_kernels(self._model, self.settings.advanced.prefill, self.kernels, folder)
-        self.quantized_path = folder
-        self.model_path = folder
-
-    def _load_bf16(self, transformers: Any, gguf: Path) -> None:
-        """The plain bf16 model (RAG_QUANTIZE=false): transformers' own GGUF conversion, once."""
-        folder = Path(self.settings.generation.model_cache).expanduser() / converted_name(
-            gguf, transformers.__version__
-        )
-        if not (folder / "config.json").is_file():
-            convert(gguf, folder)
-            self.converted = True
-        self._model, self._tokenizer = guarded(lambda: load_folder(folder), folder)
-        self.model_path = folder
 
     def _generate(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
         """Run `generate` on the torch thread and relay its text; a failure becomes ModelError."""
@@ -392,16 +327,6 @@ class _Hold:
         self.llm._lock.release()
 
 
-def _scaled(report: Any, low: float, high: float, fraction: float, what: str) -> None:
-    report(low + (high - low) * fraction, what)
-
-
-def _terminal_progress() -> Any:
-    from rag.llm.transformers.prepare import LazyTerminalProgress
-
-    return LazyTerminalProgress()
-
-
 def _cancel_criterion(event: threading.Event) -> Any:
     """A StoppingCriteria that ends generation once `event` is set (the consumer went away)."""
     import torch
@@ -412,16 +337,6 @@ def _cancel_criterion(event: threading.Event) -> Any:
             return torch.full((input_ids.shape[0],), event.is_set(), device=input_ids.device)
 
     return Cancel()
-
-
-def _stop_ids(tok: Any, model: Any) -> list[int]:
-    """The model's end-of-turn ids plus Qwen's <|im_end|> / <|endoftext|> where the vocabulary
-    has them (the GGUF metadata names only one of them as eos)."""
-    configured = model.generation_config.eos_token_id
-    ids = set(configured if isinstance(configured, list) else [configured, tok.eos_token_id])
-    vocab = tok.get_vocab()
-    ids.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>") if t in vocab)
-    return sorted(i for i in ids if i is not None)
 
 
 def _crop_to(cache: Any, n: int) -> None:

@@ -9,36 +9,33 @@ for piece in bot.stream("Who reported the call?"): ...   # str tokens, the Answe
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from rag.answer import checks, conflicts, weekday
-from rag.answer import citations as cit
-from rag.answer.checks import NO_ANSWER, Draft, Withheld, first_failure
-from rag.answer.prompts import passage_blocks, render
+from rag.answer.checks import NO_ANSWER, Withheld, first_failure
+from rag.answer.prompts import render
 from rag.answer.short import extract
-from rag.answer.untrusted import without_orders
 from rag.core.settings import Settings
-from rag.core.types import Answer, Citation, IngestReport, Passage, Scope, Timings
-from rag.text.language import ABSTAIN, NAMES, detect
+from rag.core.types import Answer, Citation, Passage, Scope, Timings
+from rag.pipeline import reply
+from rag.pipeline.library import Library
+from rag.text.language import NAMES, detect
 from rag.text.question import check_question
 
 if TYPE_CHECKING:  # loaded on first use (the models and the index are heavy)
     from rag.index.embed import Embedder
     from rag.llm.base import LLM, Message
-    from rag.retrieve.retriever import Retriever
 
 log = logging.getLogger(__name__)
-REOPEN_WAIT = 60.0  # seconds a question waits for another process's ingest on an embedded folder
 Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
 
 
-class RAG:
-    """Question answering over a folder of articles. Models and the index open lazily."""
+class RAG(Library):
+    """Question answering over a folder of articles. Models and the index open lazily (the
+    index, its refresh and `ingest`: rag.pipeline.library)."""
 
     def __init__(
         self,
@@ -47,24 +44,11 @@ class RAG:
         llm: LLM | None = None,
         embedder: Embedder | None = None,
     ) -> None:
-        self.settings = settings or Settings()
+        super().__init__(settings or Settings(), embedder)
         self._llm = llm
-        self._embedder = embedder
-        self._retriever: Retriever | None = None
         self._primed = False
-        self._version = ""  # the index version the retriever was opened at (rag.index.version)
-        self._checked = 0.0  # when refresh last looked at it (time.monotonic)
-        self._reopening = threading.Lock()  # one thread reopens; the others then find it done
 
-    # -- components, built on first use -------------------------------------------------
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            from rag.index.embed import build_embedder
-
-            self._embedder = build_embedder(self.settings)
-        return self._embedder
-
+    # -- the model, built on first use --------------------------------------------------
     @property
     def llm(self) -> LLM:
         if self._llm is None:
@@ -72,83 +56,6 @@ class RAG:
 
             self._llm = build_llm(self.settings)
         return self._llm
-
-    @property
-    def retriever(self) -> Retriever:
-        retriever = self._retriever
-        if retriever is None:
-            retriever = self._open()
-        return retriever
-
-    def _open(self) -> Retriever:
-        """Open the index: store, version (read before the chunks), retriever; assigned at once,
-        so a thread answering meanwhile keeps the retriever it had."""
-        from rag.index.store import Store
-        from rag.index.version import read_version
-        from rag.retrieve.retriever import Retriever
-
-        store = Store(self.settings, self.embedder.id)
-        version = read_version(store)
-        retriever = Retriever(self.settings, self.embedder, store)
-        self._retriever, self._version, self._checked = retriever, version, time.monotonic()
-        return retriever
-
-    def refresh(self, force: bool = False) -> bool:
-        """Reopen the index if another process changed it since it was opened; True if reopened.
-
-        Looks at most every `index_refresh_s` seconds (one small read of the version the ingests
-        write last), and reopens only between ingests (with the ingest lock), so a half-written
-        ingest is never served. With a Chroma server the retriever opened before keeps serving
-        its complete state meanwhile; an embedded folder cannot (a client's cached vectors no
-        longer match the records another process wrote), so there the question waits for the
-        running ingest to finish, up to REOPEN_WAIT seconds.
-        """
-        from rag.index.version import read_version
-
-        now, retriever = time.monotonic(), self._retriever
-        if retriever is None or (
-            not force and now - self._checked < self.settings.app.index_refresh_s
-        ):
-            return False
-        self._checked = now
-        if read_version(retriever.store) == self._version:
-            return False
-        return self._reopen(wait=0.0 if self.settings.server.chroma_host else REOPEN_WAIT)
-
-    def _reopen(self, wait: float) -> bool:
-        from rag.core.errors import IndexStateError
-        from rag.index.lock import ingest_lock
-        from rag.index.version import forget_client
-
-        seen = self._version
-        try:
-            with self._reopening, ingest_lock(self.settings, wait=wait):
-                if self._version != seen:  # another thread reopened it meanwhile
-                    return True
-                if self._retriever is not None:
-                    forget_client(self._retriever.store)
-                self._open()
-        except IndexStateError as exc:
-            if not self.settings.server.chroma_host:
-                raise IndexStateError(
-                    f"another process is changing the index ({exc}) — "
-                    "ask again when its ingest has finished"
-                ) from None
-            log.info("index not reopened yet: %s", exc)  # the server's old state stays consistent
-            return False
-        log.info("index reopened: another process changed it")
-        return True
-
-    def _search(
-        self, question: str, top_k: int | None = None, scope: Scope | None = None
-    ) -> list[Passage]:
-        from rag.index.store import StaleIndexError
-
-        try:
-            return self.retriever.search(question, top_k, scope=scope)
-        except StaleIndexError:  # written by another process before its version was: wait, reopen
-            self._reopen(wait=REOPEN_WAIT)
-            return self.retriever.search(question, top_k, scope=scope)
 
     def warm(self, prime: bool = False) -> None:
         """Open the index and load the models now rather than on the first question.
@@ -165,52 +72,6 @@ class RAG:
         if prime and not self._primed:
             self.llm.prime([self._messages(*_PRIMER[lang], lang) for lang in NAMES])
             self._primed = True
-
-    # -- indexing -------------------------------------------------------------------------
-    def ingest(
-        self,
-        sources: Sequence[Path | str] | None = None,
-        rebuild: bool = False,
-        progress: bool = True,
-        wait: float | None = None,
-    ) -> IngestReport:
-        """Bring the index in line with the sources (default: settings.index.sources); `wait`:
-        seconds
-        to wait for another ingest (default settings.index.ingest_wait)."""
-        from rag.index.ingest import load_sources
-        from rag.index.lock import ingest_lock
-        from rag.index.store import Store, drop_collection
-        from rag.index.sync import sync
-        from rag.index.version import write_version
-
-        paths = [Path(p) for p in (sources or self.settings.index.sources)]
-        fields = {str(k): v for k, v in self.settings.index.record_fields.items()}
-        loaded = load_sources(paths, self.settings.index.max_file_bytes, fields)
-        with ingest_lock(self.settings, wait=wait):
-            if rebuild:
-                drop_collection(self.settings)
-            store = Store(self.settings, self.embedder.id, create=True)
-            report = sync(self.settings, self.embedder, store, loaded, progress=progress)
-            if rebuild or report.added or report.updated or report.removed:
-                write_version(store)  # last, under the lock: readers see finished ingests only
-        self._retriever = None
-        return report
-
-    def documents(self) -> list[dict]:
-        """The indexed documents: id, title, date, published, outlet, url, author, chunks (their
-        number); None where unknown (`published` falls back to the date the text gave)."""
-        self.refresh()
-        docs: dict[str, dict] = {}
-        for c in self.retriever.chunks.values():
-            d = docs.setdefault(c.doc_id, {"id": c.doc_id, "title": c.title, "date": c.published})
-            d |= {"published": c.published, "outlet": c.outlet, "url": c.url, "author": c.author}
-            d["chunks"] = d.get("chunks", 0) + 1
-        return sorted(docs.values(), key=lambda d: d["id"])
-
-    def outlets(self) -> list[str]:
-        """The outlets named in the index, sorted: those a `Scope` can restrict a question to."""
-        self.refresh()
-        return self.retriever.outlets()
 
     # -- asking ---------------------------------------------------------------------------
     def retrieve(
@@ -273,7 +134,7 @@ class RAG:
         if off_topic:
             total = time.perf_counter() - start
             timings = Timings(retrieval_s, None, total)
-            yield self._abstain(
+            yield reply.abstain(
                 question, lang, passages, timings, standalone, withheld=off_topic.code
             )
             return
@@ -298,7 +159,7 @@ class RAG:
                 tuple(citations),
                 tuple(passages),
                 timings,
-                _if_changed(standalone, question),
+                reply.if_changed(standalone, question),
                 lang,
                 conflict=True,
             )
@@ -359,22 +220,6 @@ class RAG:
             else passages
         )
 
-    def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
-        blocks = passage_blocks(passages)
-        system = render(self.settings.answer.prompts_dir, "system", language=NAMES[lang])
-        user = render(
-            self.settings.answer.prompts_dir,
-            "answer",
-            passages=blocks,
-            question=question,
-            language=NAMES[lang],
-        )
-        if any(kind == cit.WEEKDAY for kind, _ in cit.asked_kinds(question)):
-            # Told what is asked, this model gives a weekday rather than a date more often
-            # (measured: docs/results/2026-11-22-citations-and-checks.md).
-            user += "\n" + render(self.settings.answer.prompts_dir, f"weekday.{lang}")
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
-
     def _draft(
         self,
         question: str,
@@ -390,7 +235,7 @@ class RAG:
             raw = weekday.choose(self.llm, messages, passages, standalone, self.embedder) or raw
         text, citations, withheld = self.check(standalone, lang, raw, passages)
         if withheld:
-            return self._abstain(
+            return reply.abstain(
                 question, lang, passages, Timings(), standalone, raw, withheld.code
             )
         return Answer(
@@ -400,7 +245,7 @@ class RAG:
             tuple(citations),
             tuple(passages),
             Timings(),
-            _if_changed(standalone, question),
+            reply.if_changed(standalone, question),
             lang,
             raw,
         )
@@ -431,51 +276,15 @@ class RAG:
             timings=replace(answer.timings, short_s=time.perf_counter() - begun),
         )
 
+    def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
+        return reply.messages(self.settings.answer.prompts_dir, question, passages, lang)
+
     def check(
         self, question: str, lang: str, raw: str, passages: list[Passage]
     ) -> tuple[str, list[Citation], Withheld | Literal[""]]:
-        """The model's reply, cited and checked: (text, citations, `Withheld` reason or "").
-
-        The rules, their order and their reason codes are in rag.answer.checks. Between the reply
-        rules and the others the reply is cited: one-word trailing fragments and sentences that only
-        echo the question and an article date copied from a passage header dropped
-        (`cit.drop_fragments`, `cit.drop_restated`, `cit.drop_header_dates`), citations re-pointed
-        at the passage that supports each sentence best (`cit.recite`) and kept only when they name
-        a retrieved passage, and a leading date the cited passages lack cut off (this model opens
-        with invented dates). An answer that passes gets, for each sentence, the passages holding
-        new facts its own citations lack (`cit.complete_citations`).
-        """
-        raw = raw.strip()
-        failed = first_failure(checks.REPLY, raw, {p.source for p in passages})
-        if failed:
-            return raw, [], failed
-        raw = cit.drop_restated(
-            cit.drop_fragments(cit.normalize_markers(cit.drop_header_dates(raw, passages))),
-            question,
-        )
-        text, citations = cit.cite(cit.recite(raw, passages, question, lang), passages)
-        if citations:  # "Le 10 février 2025, …" with a date the passages lack: drop the date
-            cited = [passages[c.number - 1].prompt_text for c in citations]
-            trimmed = cit.drop_invented_lead_date(text, cited, question)
-            if trimmed != text:
-                text, citations = cit.cite(cit.recite(trimmed, passages, question, lang), passages)
-        if not citations:
-            return text, [], checks.NO_CITATION.withheld()
-        # as the model saw them: a date resolved at ingest ("jeudi (7 novembre 2024)") supports
-        cited = [passages[c.number - 1].prompt_text for c in citations]
-        s = self.settings
-        failed = first_failure(
-            checks.RULES,
-            Draft(question, lang, text, cited, s.answer.min_key_support, s.answer.min_support),
-        )
-        if failed:
-            return text, citations, failed
-        if s.advanced.verify and not self.verify(question, text, cited):
-            return text, citations, checks.UNCONFIRMED.withheld()
-        completed = cit.complete_citations(text, passages, question, lang)
-        if completed != text:
-            text, citations = cit.cite(completed, passages)
-        return text, citations, ""
+        """The model's reply, cited and checked: (text, citations, `Withheld` reason or "");
+        the steps are rag.pipeline.reply.check's, the rules rag.answer.checks'."""
+        return reply.check(self.settings, question, lang, raw, passages, self.verify)
 
     def verify(self, question: str, answer: str, cited: list[str]) -> bool:
         """Ask the model whether the cited passages state the answer (a yes/no entailment check).
@@ -483,43 +292,7 @@ class RAG:
         The small model invents answers when the passages lack them; judging a short claim
         against a passage is an easier task for it than answering, and costs one short prefill.
         """
-        passage = "\n\n".join(without_orders(text) for text in cited)
-        prompt = render(
-            self.settings.answer.prompts_dir,
-            "verify",
-            passage=passage,
-            question=question,
-            answer=cit.MARKER.sub("", answer).strip(),
-        )
-        reply = (
-            "".join(self.llm.complete([{"role": "user", "content": prompt}], 3, "verify"))
-            .strip()
-            .upper()
-        )
-        return not reply.startswith("NO")
-
-    def _abstain(
-        self,
-        question: str,
-        lang: str,
-        passages: list[Passage],
-        timings: Timings,
-        standalone: str,
-        draft: str = "",
-        withheld: str = "",
-    ) -> Answer:
-        return Answer(
-            question,
-            ABSTAIN[lang],
-            True,
-            (),
-            tuple(passages),
-            timings,
-            _if_changed(standalone, question),
-            lang,
-            draft,
-            withheld,
-        )
+        return reply.verify(self.llm, self.settings.answer.prompts_dir, question, answer, cited)
 
 
 _FILLER = (  # neutral text for warm(prime=True): about 600 tokens in French, 60 in English
@@ -533,7 +306,3 @@ _PRIMER = {
     )
     for lang, text in zip(("fr", "en"), _FILLER, strict=True)
 }
-
-
-def _if_changed(standalone: str, question: str) -> str | None:
-    return standalone if standalone != question else None
