@@ -141,7 +141,10 @@ def test_key_words_in_english_are_names_and_numbers():
 
 
 def _passages(*texts):
-    return [Passage(f"d{i}.txt", f"c{i}", 1.0, t, i) for i, t in enumerate(texts, start=1)]
+    return [
+        Passage(source=f"d{i}.txt", chunk_id=f"c{i}", score=1.0, text=t, rank=i)
+        for i, t in enumerate(texts, start=1)
+    ]
 
 
 def test_recite_points_each_sentence_at_its_best_passage():
@@ -503,7 +506,12 @@ def test_an_article_date_copied_from_a_header_is_dropped():
     number "02", which only the passage's header ("date: 2025-02") gives."""
     passages = [
         Passage(
-            "a.txt", "a.txt:0", 1.0, "Ce mercredi, Trump et Poutine ont parlé.", 1, date="2025-02"
+            source="a.txt",
+            chunk_id="a.txt:0",
+            score=1.0,
+            text="Ce mercredi, Trump et Poutine ont parlé.",
+            rank=1,
+            date="2025-02",
         )
     ]
     assert (
@@ -515,7 +523,14 @@ def test_an_article_date_copied_from_a_header_is_dropped():
         == "Le 2025-02-10, ils ont parlé [1]."
     )
     written = [
-        Passage("b.txt", "b.txt:0", 1.0, "Publié le 2025-02 : ils ont parlé.", 1, date="2025-02")
+        Passage(
+            source="b.txt",
+            chunk_id="b.txt:0",
+            score=1.0,
+            text="Publié le 2025-02 : ils ont parlé.",
+            rank=1,
+            date="2025-02",
+        )
     ]
     assert (
         cit.drop_header_dates("Le mercredi (2025-02) [1].", written) == "Le mercredi (2025-02) [1]."

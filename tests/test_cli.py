@@ -197,7 +197,11 @@ def _withheld_stream():
 
     yield "Le prix du pétrole "
     yield "est de 70 dollars [1]."
-    yield Answer("Quel est le prix du pétrole ?", "Les articles ne le disent pas.", True)
+    yield Answer(
+        question="Quel est le prix du pétrole ?",
+        text="Les articles ne le disent pas.",
+        abstained=True,
+    )
 
 
 def test_a_withheld_draft_never_reaches_stdout_and_is_erased_from_the_terminal(monkeypatch, capsys):

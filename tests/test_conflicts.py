@@ -31,7 +31,10 @@ def paragraphs(source: str) -> list[Passage]:
         text = text.split(" ", 3)[3]
     paras = [p.strip() for p in text.split("\n") if p.strip()]
     return [
-        Passage(source, f"{source}:{i}", 0.0, p, 0, date=DATES[source]) for i, p in enumerate(paras)
+        Passage(
+            source=source, chunk_id=f"{source}:{i}", score=0.0, text=p, rank=0, date=DATES[source]
+        )
+        for i, p in enumerate(paras)
     ]
 
 
@@ -222,7 +225,13 @@ def test_a_passage_cited_for_both_accounts_is_shown_once_with_both_quotes_marked
         1,
         1,
     ]  # the report and "alors démenti", one paragraph
-    answer = Answer("q", text, False, tuple(citations), tuple(passages))
+    answer = Answer(
+        question="q",
+        text=text,
+        abstained=False,
+        citations=tuple(citations),
+        passages=tuple(passages),
+    )
     html = sources_html(answer)
     assert html.count('id="src-1"') == 1
     first = next(a for a in html.split("<article")[1:] if 'id="src-1"' in a)
@@ -297,12 +306,12 @@ def test_sentences_are_told_apart(sentence, kind):
 
 def test_a_confirmation_between_a_report_and_a_denial_parts_them():
     p = Passage(
-        NYP,
-        f"{NYP}:0",
-        0.0,
-        "Le Washington Post a rapporté un appel de Trump à Poutine. "
+        source=NYP,
+        chunk_id=f"{NYP}:0",
+        score=0.0,
+        text="Le Washington Post a rapporté un appel de Trump à Poutine. "
         "Le Kremlin a confirmé l'appel. Il a démenti les rumeurs de sanctions.",
-        1,
+        rank=1,
     )
     assert conflicts.find("L'appel rapporté par le Washington Post a-t-il été confirmé ?", [p]) == (
         [],
@@ -325,7 +334,7 @@ def test_without_the_article_the_passages_alone_are_read():
 def test_a_denial_beyond_the_retrieved_window_widens_it_to_its_chunk():
     whole = holding(NYP, CANNOT_CONFIRM)
     window = Passage(
-        NYP, whole.chunk_id, 0.5, whole.text.split(". ")[-1], 2
+        source=NYP, chunk_id=whole.chunk_id, score=0.5, text=whole.text.split(". ")[-1], rank=2
     )  # its last sentence only
     shown = [holding(NYP, NYP_REPORT), window]
     found, passages = conflicts.find(
@@ -341,12 +350,12 @@ def test_a_denial_beyond_the_retrieved_window_widens_it_to_its_chunk():
 
 def test_english_names_are_found_in_english_passages():
     p = Passage(
-        "en.txt",
-        "en.txt:0",
-        0.0,
-        "The Washington Post reported that Trump spoke with Putin on Thursday. "
+        source="en.txt",
+        chunk_id="en.txt:0",
+        score=0.0,
+        text="The Washington Post reported that Trump spoke with Putin on Thursday. "
         "The Kremlin denied the report.",
-        1,
+        rank=1,
         date="2024-11-10",
     )
     found, _ = conflicts.find(

@@ -58,6 +58,7 @@ RESULT_KEYS = {
     "gold_sources",
     "type",
     "lang",
+    "confidence",
 }
 
 
@@ -67,7 +68,9 @@ def write_jsonl(path, lines):
 
 
 def passage(source, rank, index=0):
-    return Passage(source, chunk_id=f"{source}:{index}", score=1 / rank, text="...", rank=rank)
+    return Passage(
+        source=source, chunk_id=f"{source}:{index}", score=1 / rank, text="...", rank=rank
+    )
 
 
 def answer(question, text, abstained, cited, retrieved, total):
@@ -77,7 +80,14 @@ def answer(question, text, abstained, cited, retrieved, total):
     )
     passages = tuple(passage(s, r) for r, s in enumerate(retrieved, start=1))
     timings = Timings(retrieval_s=total / 100, first_token_s=total / 10, total_s=total)
-    return Answer(question, text, abstained, citations, passages, timings)
+    return Answer(
+        question=question,
+        text=text,
+        abstained=abstained,
+        citations=citations,
+        passages=passages,
+        timings=timings,
+    )
 
 
 class FakeBot:
@@ -186,6 +196,7 @@ def test_run_eval_writes_one_line_per_case_and_summarizes(tmp_path, testset):
         "ttft_s": 0.1,
         "total_s": 1.0,
         "draft": "",
+        "confidence": None,  # the stub bot gives none
         "short": None,  # the stub bot's Answer sought none
         "short_s": None,
         "conflict": False,
@@ -234,11 +245,21 @@ def test_cited_passage_text_is_matched_on_chunk_id(tmp_path, testset):
     bot = FakeBot()
     q1 = CASES[0]["question"]
     passages = (
-        Passage("d1", "d1:0", 1.0, "first text", 1),
-        Passage("d1", "d1:1", 0.5, "second text", 2),
+        Passage(source="d1", chunk_id="d1:0", score=1.0, text="first text", rank=1),
+        Passage(source="d1", chunk_id="d1:1", score=0.5, text="second text", rank=2),
     )
-    citations = (Citation("d1", "d1:1", "second", 1), Citation("d9", "d9:0", "nowhere", 2))
-    bot.answers[q1] = Answer(q1, "x [1][2]", False, citations, passages, Timings())
+    citations = (
+        Citation(source="d1", chunk_id="d1:1", quote="second", number=1),
+        Citation(source="d9", chunk_id="d9:0", quote="nowhere", number=2),
+    )
+    bot.answers[q1] = Answer(
+        question=q1,
+        text="x [1][2]",
+        abstained=False,
+        citations=citations,
+        passages=passages,
+        timings=Timings(),
+    )
     run_eval(bot, load_testset(testset), tmp_path / "out.jsonl", limit=1, progress=False)
     cited = read_lines(tmp_path / "out.jsonl")[0]["citations"]
     assert [(c["chunk_id"], c["passage"]) for c in cited] == [
@@ -391,7 +412,10 @@ def test_add_passages_recovers_the_chunk_that_holds_the_quote():
     results = [
         {"citations": [{"source": "a", "quote": "deux  mots"}, {"source": "b", "quote": "absent"}]}
     ]
-    chunks = [Chunk("a:0", "a", 0, "un mot", "h0"), Chunk("a:1", "a", 1, "ici deux mots là", "h1")]
+    chunks = [
+        Chunk(id="a:0", doc_id="a", index=0, text="un mot", hash="h0"),
+        Chunk(id="a:1", doc_id="a", index=1, text="ici deux mots là", hash="h1"),
+    ]
     assert add_passages(results, chunks) == 1
     assert results[0]["citations"][0] == {
         "source": "a",

@@ -47,13 +47,22 @@ def test_a_date_is_written_as_a_reader_writes_it(value, lang, label):
 
 def test_a_byline_names_outlet_date_and_title_and_falls_back_to_the_file_name():
     full = Citation(
-        "a.txt", "a.txt:0", "q", 1, outlet="Wikinews", published="2017-01-31", title="Un  titre"
+        source="a.txt",
+        chunk_id="a.txt:0",
+        quote="q",
+        number=1,
+        outlet="Wikinews",
+        published="2017-01-31",
+        title="Un  titre",
     )
     assert byline(full) == "Wikinews, 31 janvier 2017 — Un titre"
     assert byline(full, "en") == "Wikinews, January 31, 2017 — Un titre"
-    assert byline(Citation("a.txt", "a.txt:0", "q", 1)) == "a.txt"
+    assert byline(Citation(source="a.txt", chunk_id="a.txt:0", quote="q", number=1)) == "a.txt"
     assert (
-        byline(Citation("a.txt", "a.txt:0", "q", 1, published="2024-11")) == "a.txt, novembre 2024"
+        byline(
+            Citation(source="a.txt", chunk_id="a.txt:0", quote="q", number=1, published="2024-11")
+        )
+        == "a.txt, novembre 2024"
     )
 
 
@@ -74,7 +83,16 @@ def test_only_a_web_address_becomes_a_link(url, link):
 
 
 def test_a_citation_carries_its_passages_metadata():
-    p = Passage("a.txt", "a.txt:0", 1.0, "t", 1, title="T", published="2017-01-31", outlet="O")
+    p = Passage(
+        source="a.txt",
+        chunk_id="a.txt:0",
+        score=1.0,
+        text="t",
+        rank=1,
+        title="T",
+        published="2017-01-31",
+        outlet="O",
+    )
     c = Citation.of(p, "t", 1)
     assert (c.source, c.chunk_id, c.quote, c.number) == ("a.txt", "a.txt:0", "t", 1)
     assert (c.outlet, c.published, c.title, c.url, c.author) == ("O", "2017-01-31", "T", None, None)

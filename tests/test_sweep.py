@@ -68,7 +68,10 @@ class RankBot:
 
     def retrieve(self, question):
         docs = ["d1", "d2"] if self.settings.retrieval.top_k >= 3 else ["d9"]
-        return [Passage(d, f"{d}:0", 1.0, "t", i) for i, d in enumerate(docs, 1)]
+        return [
+            Passage(source=d, chunk_id=f"{d}:0", score=1.0, text="t", rank=i)
+            for i, d in enumerate(docs, 1)
+        ]
 
 
 def test_run_sweep_writes_a_file_per_combination_and_a_table(tmp_path):

@@ -108,9 +108,9 @@ def test_find_span(sentence, expected):
 
 def test_draft_cases_are_flagged_and_answerable_from_their_document():
     doc = Document(
-        "a.txt",
-        "A",
-        "Le milliardaire Elon Musk a participé à l'échange téléphonique. "
+        id="a.txt",
+        title="A",
+        text="Le milliardaire Elon Musk a participé à l'échange téléphonique. "
         "Le 10 novembre 2024, le Washington Post a rapporté l'appel entre les deux dirigeants. "
         "Ceci est une phrase sans rien de particulier à demander.",
     )
@@ -127,7 +127,9 @@ def test_draft_cases_are_flagged_and_answerable_from_their_document():
 
 def test_drafts_are_refused_as_gold_until_reviewed(tmp_path):
     doc = Document(
-        "a.txt", "A", "Le 10 novembre 2024, le Washington Post a rapporté l'appel des deux hommes."
+        id="a.txt",
+        title="A",
+        text="Le 10 novembre 2024, le Washington Post a rapporté l'appel des deux hommes.",
     )
     path = write(tmp_path / "drafts.jsonl", draft_cases([doc]))
     with pytest.raises(

@@ -11,26 +11,26 @@ from rag.testing.fakes import FakeLLM
 
 # Sentences of the seeds (000, 001), with the dates ingest resolves shown as the model sees them.
 P1 = Passage(
-    "001.txt",
-    "001.txt:0",
-    0.5,
-    (
+    source="001.txt",
+    chunk_id="001.txt:0",
+    score=0.5,
+    text=(
         "Cet entretien, qui a eu lieu jeudi dernier (7 novembre 2024), marque la première conversation "
         "directe entre les deux dirigeants. Trump a également eu un entretien avec le président "
         "ukrainien Volodymyr Zelensky mercredi (6 novembre 2024)."
     ),
-    1,
+    rank=1,
 )
 P2 = Passage(
-    "000.txt",
-    "000.txt:0",
-    0.4,
-    (
+    source="000.txt",
+    chunk_id="000.txt:0",
+    score=0.4,
+    text=(
         "Lors d'une interview à bord d'Air Force One vendredi, le président américain a refusé de "
         "dire combien de fois il avait parlé à Poutine. Le Kremlin a indiqué dimanche ne pouvoir "
         "confirmer ou infirmer une information de la presse américaine."
     ),
-    1,
+    rank=1,
 )
 
 
@@ -72,4 +72,11 @@ def test_the_model_may_prefer_no_answer():
         weekday.choose(FakeLLM(choice=lambda m: "Vendredi [2]"), messages, [P1, P2])
         == "Vendredi [2]"
     )
-    assert weekday.choose(FakeLLM(), messages, [Passage("a", "a:0", 0.5, "Rien ici.", 1)]) is None
+    assert (
+        weekday.choose(
+            FakeLLM(),
+            messages,
+            [Passage(source="a", chunk_id="a:0", score=0.5, text="Rien ici.", rank=1)],
+        )
+        is None
+    )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Document:
     """A source file or corpus record. `id` is what users see in citations.
 
@@ -19,7 +19,6 @@ class Document:
     id: str
     title: str
     text: str
-    _: KW_ONLY
     published: str | None = None
     outlet: str | None = None
     url: str | None = None
@@ -28,7 +27,7 @@ class Document:
     path: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Chunk:
     """A stored piece of a document; `id` is "{doc_id}:{index}", `hash` the sha256 of its text."""
 
@@ -48,7 +47,7 @@ class Chunk:
     dated: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Passage:
     """A retrieved chunk with its fused score and 1-based rank."""
 
@@ -63,7 +62,6 @@ class Passage:
     bm25_score: float | None = None
     shown: str = ""  # the text as the model sees it, dates resolved inline ("" when none)
     dated: tuple[str, ...] = ()  # what the passage is dated by (Chunk.dated)
-    _: KW_ONLY
     # Who published it and when (the chunk's metadata; None: unknown). `published` is an ISO date
     # ("2017-01-31"), or the date found in the text ("2024-11") where ingest stored no other.
     published: str | None = None
@@ -85,7 +83,7 @@ class Passage:
         return self.shown or self.text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Citation:
     """What the user sees: the source file, the chunk, and a short quote that occurs in it."""
 
@@ -93,7 +91,6 @@ class Citation:
     chunk_id: str
     quote: str
     number: int = 0  # the [n] marker used in the answer text
-    _: KW_ONLY
     # Who wrote it and when, from the cited chunk's metadata (None: unknown; Passage's fields)
     outlet: str | None = None
     published: str | None = None
@@ -105,10 +102,10 @@ class Citation:
     def of(cls, passage: Passage, quote: str, number: int) -> Citation:
         """A citation of `passage`, carrying its outlet, date, title, link and author."""
         return cls(
-            passage.source,
-            passage.chunk_id,
-            quote,
-            number,
+            source=passage.source,
+            chunk_id=passage.chunk_id,
+            quote=quote,
+            number=number,
             outlet=passage.outlet,
             published=passage.published,
             title=passage.title or None,
@@ -142,7 +139,7 @@ class Scope:
         return not (self.since or self.until or self.outlets)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Timings:
     retrieval_s: float = 0.0
     first_token_s: float | None = None
@@ -150,7 +147,7 @@ class Timings:
     short_s: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     question: str
     text: str
@@ -176,7 +173,7 @@ class Answer:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IngestReport:
     added: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()

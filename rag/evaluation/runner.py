@@ -240,6 +240,7 @@ def _retrieval_fields(passages: Sequence[Passage], seconds: float) -> dict[str, 
         "total_s": None,
         "short_s": None,
         "draft": None,
+        "confidence": None,
     }
 
 

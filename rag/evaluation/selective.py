@@ -35,6 +35,7 @@ CASE_TYPES = (
     "conflict",
     "unanswerable",
     "false_premise",
+    "injection",  # evals/injection.jsonl: a fact question whose passages carry planted orders
 )
 # The types whose right reply is an abstention: no article answers them.
 NO_ANSWER_TYPES = ("unanswerable", "false_premise")

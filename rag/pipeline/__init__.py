@@ -133,7 +133,7 @@ class RAG(Library):
         off_topic = first_failure([checks.OFF_TOPIC], best, self.settings.answer.min_dense_score)
         if off_topic:
             total = time.perf_counter() - start
-            timings = Timings(retrieval_s, None, total)
+            timings = Timings(retrieval_s=retrieval_s, first_token_s=None, total_s=total)
             yield reply.abstain(
                 question, lang, passages, timings, standalone, withheld=off_topic.code
             )
@@ -151,16 +151,20 @@ class RAG(Library):
             text, citations = conflicts.say(accounts, lang)
             first_token_s: float | None = time.perf_counter() - start
             yield text
-            timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
+            timings = Timings(
+                retrieval_s=retrieval_s,
+                first_token_s=first_token_s,
+                total_s=time.perf_counter() - start,
+            )
             yield Answer(
-                question,
-                text,
-                False,
-                tuple(citations),
-                tuple(passages),
-                timings,
-                reply.if_changed(standalone, question),
-                lang,
+                question=question,
+                text=text,
+                abstained=False,
+                citations=tuple(citations),
+                passages=tuple(passages),
+                timings=timings,
+                standalone_question=reply.if_changed(standalone, question),
+                language=lang,
                 conflict=True,
             )
             return
@@ -194,7 +198,11 @@ class RAG(Library):
                 raw = "".join(self.llm.complete(messages, self.settings.generation.max_new_tokens))
                 second = self._draft(question, standalone, lang, raw, again, messages)
                 answer = answer if second.abstained else second
-        timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
+        timings = Timings(
+            retrieval_s=retrieval_s,
+            first_token_s=first_token_s,
+            total_s=time.perf_counter() - start,
+        )
         answer = replace(answer, timings=timings)
         yield answer
         if self.settings.answer.short_answer and not answer.abstained:
@@ -239,15 +247,15 @@ class RAG(Library):
                 question, lang, passages, Timings(), standalone, raw, withheld.code
             )
         return Answer(
-            question,
-            text,
-            False,
-            tuple(citations),
-            tuple(passages),
-            Timings(),
-            reply.if_changed(standalone, question),
-            lang,
-            raw,
+            question=question,
+            text=text,
+            abstained=False,
+            citations=tuple(citations),
+            passages=tuple(passages),
+            timings=Timings(),
+            standalone_question=reply.if_changed(standalone, question),
+            language=lang,
+            draft=raw,
         )
 
     def shorten(self, answer: Answer) -> Answer:
@@ -302,7 +310,7 @@ _FILLER = (  # neutral text for warm(prime=True): about 600 tokens in French, 60
 _PRIMER = {
     lang: (
         "Préparation ?" if lang == "fr" else "Warm-up?",
-        [Passage("warm-up", "warm-up:0", 0.0, text, 1)],
+        [Passage(source="warm-up", chunk_id="warm-up:0", score=0.0, text=text, rank=1)],
     )
     for lang, text in zip(("fr", "en"), _FILLER, strict=True)
 }

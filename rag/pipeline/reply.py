@@ -124,16 +124,16 @@ def abstain(
 ) -> Answer:
     """The abstention (`ABSTAIN` in the question's language), with the passages it had."""
     return Answer(
-        question,
-        ABSTAIN[lang],
-        True,
-        (),
-        tuple(passages),
-        timings,
-        if_changed(standalone, question),
-        lang,
-        draft,
-        withheld,
+        question=question,
+        text=ABSTAIN[lang],
+        abstained=True,
+        citations=(),
+        passages=tuple(passages),
+        timings=timings,
+        standalone_question=if_changed(standalone, question),
+        language=lang,
+        draft=draft,
+        withheld=withheld,
     )
 
 

@@ -216,11 +216,11 @@ class Retriever:
 def _passage(c: StoredChunk, *, text: str, score: float = 0.0, rank: int = 0, **scores) -> Passage:
     """A stored chunk as a passage, with its article's date, title, outlet, link and author."""
     return Passage(
-        c.doc_id,
-        c.id,
-        score,
-        text,
-        rank,
+        source=c.doc_id,
+        chunk_id=c.id,
+        score=score,
+        text=text,
+        rank=rank,
         date=c.published,
         title=c.title,
         dated=c.dated,
