@@ -253,6 +253,12 @@ class ServerSettings(BaseModel):
     openai_backoff: float = Field(
         0.5, description="llm=openai: first retry delay in seconds, doubled at each retry."
     )
+    openai_embed_base_url: str | None = Field(
+        None,
+        description="embedder=openai:<model>: base URL of an OpenAI-compatible /v1/embeddings "
+        "server (llama.cpp server, Infinity, TEI, vLLM, Ollama), up to and including /v1; unset: "
+        "openai_base_url. Key, timeout and retries are the openai_ ones.",
+    )
 
 
 class AppSettings(BaseModel):
