@@ -127,17 +127,23 @@ def test_real_server_embeds_in_batches_and_ranks_by_meaning(embed_server):
 
 
 @pytest.mark.server
-def test_real_server_indexes_and_retrieves_through_the_pipeline(embed_server, settings):
-    s = on_server(settings, embed_server)
-    bot = RAG(s)
-    report = bot.ingest(progress=False)
-    assert report.added and report.chunks_embedded > 0
+def test_real_server_indexes_and_retrieves_through_the_pipeline(embed_server, settings, tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for i, text in enumerate(TEXTS):
+        (folder / f"article{i}.txt").write_text(text, encoding="utf-8")
+    s = on_server(settings, embed_server).model_copy(
+        update={"sources": [folder], "fusion": "dense"}  # dense alone: the server's vectors rank
+    )
+    report = RAG(s).ingest(progress=False)
+    assert len(report.added) == 5 and report.chunks_embedded == 5
     assert RAG(s).ingest(progress=False).chunks_embedded == 0  # nothing re-embedded
-    top = RAG(s).retrieve("Quel journal a révélé l'appel entre Trump et Poutine ?", top_k=3)
-    assert any("washington post" in p.text.lower() for p in top)
+    bot = RAG(s)
+    for i, question in enumerate(QUERIES):
+        assert bot.retrieve(question, top_k=1)[0].source == f"article{i}.txt", question
     # the index records its embedder: another one is refused, and says to rebuild
     with pytest.raises(IndexStateError, match="rebuild"):
-        RAG(s.model_copy(update={"embedder": "fake"})).retrieve("appel")
+        RAG(s.model_copy(update={"embedder": "fake"})).retrieve("séisme")
 
 
 @pytest.mark.server
