@@ -6,8 +6,9 @@
         --index /tmp/idx [--queries 100] [--resume-at 0.5] [--app] --out result.json
 
 `synth` builds a synthetic archive from a real one: each new article takes the paragraphs of
-randomly drawn articles (as many paragraphs as a random real article has), a new id, a date
-drawn between the archive's first and last dates and a title made of a real title and its number.
+randomly drawn articles (as many paragraphs as a random real article has; their datelines taken
+out), a new id, the date and dateline of another random article, and a title made of a real title
+and its number.
 
 `run` measures, each step in its own child process so that its peak RSS (os.wait4) is its own:
 1. `rag ingest CORPUS` into an empty index: wall time, articles/s, chunks/s, peak RSS;
@@ -45,21 +46,31 @@ PY = sys.executable
 def synth(source: Path, n: int, out: Path, seed: int = 0) -> None:
     rng = random.Random(seed)
     real = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
-    paragraphs = [
-        [p.strip() for p in r["text"].split("\n\n")[1:] if len(p.strip()) > 40] for r in real
-    ]
-    pool = [p for ps in paragraphs for p in ps]
-    dates = sorted(r["date"] for r in real if r.get("date"))
-    first, last = (time.mktime(time.strptime(d[:10], "%Y-%m-%d")) for d in (dates[0], dates[-1]))
+    paragraphs = [[p.strip() for p in r["text"].split("\n\n")[1:] if p.strip()] for r in real]
+    datelines = [_dateline(ps) for ps in paragraphs]
+    pool = [DATELINE.sub("", p, count=1).strip() for ps in paragraphs for p in ps]
+    pool = [p for p in pool if len(p) > 40]
     with out.open("w", encoding="utf-8") as f:
         for i in range(n):
+            j = rng.randrange(len(real))  # lends its date and dateline
             k = max(1, len(rng.choice(paragraphs)))
             title = f"{rng.choice(real)['title']} ({i})"
-            date = time.strftime("%Y-%m-%d", time.localtime(rng.uniform(first, last)))
-            text = "\n\n".join([title, *rng.sample(pool, k)])
-            record = {"id": f"synth-{i:05d}", "title": title, "text": text, "date": date}
+            body = rng.sample(pool, k)
+            if datelines[j]:
+                body[0] = f"{datelines[j]} {body[0]}"
+            text = "\n\n".join([title, *body])
+            record = {"id": f"synth-{i:05d}", "title": title, "text": text, "date": real[j]["date"]}
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     print(f"{out}: {n} articles from {len(pool)} paragraphs of {len(real)} articles")
+
+
+DATELINE = re.compile(r"^[^\n]{0,40}?\d{4}[^\n.]{0,20}\s*\.\s*[–—-]\s*")  # "2 mars 2017 . – "
+
+
+def _dateline(paragraphs: list[str]) -> str:
+    """A Wikinews article's dateline ("2 mars 2017, 14h30 . –"), or ""."""
+    m = DATELINE.match(paragraphs[0]) if paragraphs else None
+    return m.group().strip() if m else ""
 
 
 def child(args: list[str], env: dict[str, str]) -> tuple[str, str, float, float]:
