@@ -229,10 +229,11 @@ def disk_mb(folder: Path) -> float:
 
 def run(a: argparse.Namespace) -> None:
     index = Path(a.index)
-    if index.exists() and any(index.iterdir()):
+    if not a.ingested and index.exists() and any(index.iterdir()):
         sys.exit(f"{index} is not empty: give a new folder")
     result: dict = {"corpus": str(a.corpus), "embedder": a.embedder}
-    result["ingest"] = full = ingest(a, index)
+    # --ingested: the index is already built; its ingest line (JSON) from the earlier run
+    result["ingest"] = full = json.loads(a.ingested) if a.ingested else ingest(a, index)
     print(json.dumps(result["ingest"]), flush=True)
     result["index_mb"] = round(disk_mb(index), 1)
     result["retrieval"] = retrieval(a, index)
@@ -263,6 +264,7 @@ def main() -> None:
     r.add_argument("--app", action="store_true")
     r.add_argument("--resume-at", type=float, default=0.0)
     r.add_argument("--out", required=True)
+    r.add_argument("--ingested", help="skip the ingest: the ingest line an earlier run printed")
     a = parser.parse_args()
     if a.command == "synth":
         synth(a.source, a.n, a.out, a.seed)

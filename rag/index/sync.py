@@ -55,7 +55,8 @@ def sync(
     removed = sorted(set(stored) - current)
 
     bar = _progress(len(todo), len(unchanged), progress)
-    embedded = _embed_and_store(settings, embedder, store, todo, hashes, bar)
+    had = set(stored)  # documents that may keep records this run does not rewrite
+    embedded = _embed_and_store(settings, embedder, store, todo, hashes, bar, had)
     for doc_id in removed:
         store.delete(store.record_ids(doc_id))
     return IngestReport(
@@ -100,17 +101,23 @@ def _progress(todo: int, done: int, show: bool):
     )
 
 
-def _embed_and_store(settings, embedder, store, todo: list[Document], hashes, bar) -> int:
+def _embed_and_store(
+    settings, embedder, store, todo: list[Document], hashes, bar, had: set[str]
+) -> int:
     """Chunk, embed and store the documents batch by batch: each batch is committed to the store
-    before the next is embedded, so a killed run loses at most one batch of work."""
+    before the next is embedded, so a killed run loses at most one batch of work.
+
+    `had`: the documents with records before this run; only they can have stale ones (asking the
+    store about each new document too took minutes on a 10,000-article archive)."""
     kept: dict[str, set[str]] = {}  # doc id -> the ids of its records after this run
     batch: list[Chunk] = []
     in_batch = embedded = 0
     for doc in todo:
         doc_chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
-        kept[doc.id] = {c.id for c in doc_chunks} | {
-            w.id for c in doc_chunks for w in _windows(settings, c)
-        }
+        if doc.id in had:
+            kept[doc.id] = {c.id for c in doc_chunks} | {
+                w.id for c in doc_chunks for w in _windows(settings, c)
+            }
         batch.extend(doc_chunks)
         in_batch += 1
         if len(batch) >= settings.embed_batch_size:
