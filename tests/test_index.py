@@ -82,3 +82,20 @@ def test_windows_are_stored_beside_chunks_and_search_returns_chunks(settings):
         "/w" not in h.chunk_id for h in hits
     )
     assert all("/w" not in p.chunk_id for p in bot.retrieve("Marc Fogel"))
+
+
+def test_the_store_reads_a_large_index_in_pages(settings, monkeypatch):
+    """One `get` of every record fails on a large archive ("too many SQL variables" at 36,000
+    chunks): the store pages. With pages of 7 records, what it reads is what one call reads."""
+    from rag.index import store as store_module
+
+    RAG(settings).ingest(progress=False)
+    store = Store(settings, "hash-bow-256")
+    whole = store.collection.get(include=["metadatas"])
+    chunks, hashes = store.all_chunks(), store.document_hashes()
+    monkeypatch.setattr(store_module, "GET_PAGE", 7)
+    assert len(whole["ids"]) > 3 * 7
+    assert store.all_chunks() == chunks and store.document_hashes() == hashes
+    assert sorted(c.id for c in chunks) == sorted(
+        i for i, m in zip(whole["ids"], whole["metadatas"]) if m["kind"] == "chunk"
+    )

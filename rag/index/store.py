@@ -18,6 +18,7 @@ The ingest lock is in `rag.index.lock`.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from rag.core.settings import Settings
 from rag.core.types import Chunk
 from rag.text.calendar import day_number
 
+GET_PAGE = 5000  # records per `get` call
 SCHEMA = "3"  # 2: sentence windows beside their chunks; 3: "dense" flag on what dense search sees
 
 
@@ -157,7 +159,7 @@ class Store:
         result: dict[str, set[str]] = {}
         counts: dict[tuple[str, str], int] = {}
         declared: dict[tuple[str, str], int] = {}
-        for meta in self.collection.get(include=["metadatas"])["metadatas"]:
+        for meta in self._get(include=["metadatas"])["metadatas"]:
             key = (meta["doc_id"], meta.get("doc_hash", ""))
             result.setdefault(key[0], set()).add(key[1])
             counts[key] = counts.get(key, 0) + 1
@@ -167,6 +169,18 @@ class Store:
             if counts[(doc_id, _)] < n:
                 result[doc_id].add(INCOMPLETE)
         return result
+
+    def _get(self, **query) -> dict[str, list]:
+        """`collection.get` in pages: one call for every record of a large archive fails in
+        Chroma's SQLite ("too many SQL variables", seen at 36,000 chunks)."""
+        got: dict[str, list] = {}
+        for offset in itertools.count(0, GET_PAGE):
+            page = self.collection.get(**query, limit=GET_PAGE, offset=offset)
+            for key in ("ids", *query.get("include", ())):
+                got.setdefault(key, []).extend(page[key] or [])
+            if len(page["ids"]) < GET_PAGE:
+                return got
+        raise AssertionError("unreachable")
 
     def record_ids(self, doc_id: str) -> list[str]:
         """Every record of a document: its chunks and their windows."""
@@ -249,7 +263,7 @@ class Store:
             _writing(self.where, self.collection.delete, ids=ids)
 
     def all_chunks(self) -> list[StoredChunk]:
-        got = self.collection.get(where={"kind": "chunk"}, include=["documents", "metadatas"])
+        got = self._get(where={"kind": "chunk"}, include=["documents", "metadatas"])
         return [
             StoredChunk(
                 id=i,

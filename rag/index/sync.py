@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.core.errors import InputError
 from rag.core.settings import Settings
-from rag.core.types import Chunk, IngestReport
+from rag.core.types import Chunk, Document, IngestReport
 from rag.index.embed import Embedder, latent_terms
 from rag.index.ingest import Loaded, chunk_document, document_hash, windows
 from rag.index.store import Store, Window
@@ -44,7 +44,7 @@ def sync(
     added: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []
-    todo: list[tuple[str, list[Chunk]]] = []
+    todo: list[Document] = []
     hashes: dict[str, str] = {}
     for doc in loaded.documents:
         h = document_hash(doc, *params)
@@ -53,13 +53,13 @@ def sync(
             unchanged.append(doc.id)
             continue
         (updated if doc.id in stored else added).append(doc.id)
-        todo.append(
-            (doc.id, chunk_document(doc, settings.index.chunk_size, settings.index.chunk_overlap))
-        )
+        todo.append(doc)
     current = {d.id for d in loaded.documents}
     removed = sorted(set(stored) - current)
 
-    embedded = _embed_and_store(settings, embedder, store, todo, hashes, progress)
+    bar = _progress(len(todo), len(unchanged), progress)
+    had = set(stored)  # documents that may keep records this run does not rewrite
+    embedded = _embed_and_store(settings, embedder, store, todo, hashes, bar, had)
     for doc_id in removed:
         store.delete(store.record_ids(doc_id))
     return IngestReport(
@@ -89,32 +89,55 @@ def _nothing_readable(loaded: Loaded, indexed: int) -> str:
     )
 
 
-def _embed_and_store(settings, embedder, store, todo, hashes, progress: bool) -> int:
+def _progress(todo: int, done: int, show: bool):
+    """A bar over the documents to embed, with its ETA (tqdm's), on stderr.
+
+    A resumed ingest says how many documents an earlier run already indexed."""
     from tqdm import tqdm
 
-    total = sum(len(cs) for _, cs in todo)
-    bar = tqdm(
-        total=total,
-        unit="chunk",
-        desc="Embedding",
+    already = f" ({done} already indexed)" if done and todo else ""
+    return tqdm(
+        total=todo,
+        unit="doc",
+        desc=f"Embedding{already}",
         file=sys.stderr,
-        disable=not progress or total < 2 * settings.index.embed_batch_size,
+        disable=not show or todo < 2,
+        dynamic_ncols=True,
     )
+
+
+def _embed_and_store(
+    settings, embedder, store, todo: list[Document], hashes, bar, had: set[str]
+) -> int:
+    """Chunk, embed and store the documents batch by batch: each batch is committed to the store
+    before the next is embedded, so a killed run loses at most one batch of work.
+
+    `had`: the documents with records before this run; only they can have stale ones (asking the
+    store about each new document too took minutes on a 10,000-article archive)."""
+    kept: dict[str, set[str]] = {}  # doc id -> the ids of its records after this run
     batch: list[Chunk] = []
-    for _, doc_chunks in todo:
+    in_batch = embedded = 0
+    for doc in todo:
+        doc_chunks = chunk_document(doc, settings.index.chunk_size, settings.index.chunk_overlap)
+        if doc.id in had:
+            kept[doc.id] = {c.id for c in doc_chunks} | {
+                w.id for c in doc_chunks for w in _windows(settings, c)
+            }
         batch.extend(doc_chunks)
+        in_batch += 1
         if len(batch) >= settings.index.embed_batch_size:
-            _flush(settings, embedder, store, batch, hashes, bar)
-            batch = []
-    _flush(settings, embedder, store, batch, hashes, bar)
+            embedded += _flush(settings, embedder, store, batch, hashes)
+            bar.update(in_batch)
+            bar.set_postfix(chunks=embedded, refresh=False)
+            batch, in_batch = [], 0
+    embedded += _flush(settings, embedder, store, batch, hashes)
+    bar.update(in_batch)
+    bar.set_postfix(chunks=embedded)
     # Only after every new record is stored: drop records that no longer exist (a shorter document).
-    for doc_id, doc_chunks in todo:
-        keep = {c.id for c in doc_chunks} | {
-            w.id for c in doc_chunks for w in _windows(settings, c)
-        }
+    for doc_id, keep in kept.items():
         store.delete([i for i in store.record_ids(doc_id) if i not in keep])
     bar.close()
-    return total
+    return embedded
 
 
 def _windows(settings: Settings, chunk: Chunk) -> list[Window]:
@@ -124,7 +147,7 @@ def _windows(settings: Settings, chunk: Chunk) -> list[Window]:
     return [Window(f"{chunk.id}/w{j}", chunk.id, t) for j, t in enumerate(texts)]
 
 
-def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
+def _flush(settings, embedder, store, batch: list[Chunk], hashes) -> int:
     """Embed and upsert whole documents at a time (a batch never splits a document).
 
     A chunk with windows gets the normalised mean of its windows' vectors; each window is stored
@@ -132,7 +155,7 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
     Each chunk also gets its latent terms when the embedder has them (whole chunk, title first).
     """
     if not batch:
-        return
+        return 0
     per_chunk = [_windows(settings, c) for c in batch]
     texts = [
         _embed_text(c, text)
@@ -159,7 +182,7 @@ def _flush(settings, embedder, store, batch: list[Chunk], hashes, bar) -> None:
     store.upsert_windows(
         [w for ws in per_chunk for w in ws], window_vectors, batch, hashes, records
     )
-    bar.update(len(batch))
+    return len(batch)
 
 
 def _embed_text(chunk: Chunk, text: str) -> str:

@@ -19,6 +19,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -39,19 +40,33 @@ class _Retry(Exception):
         self.wait = wait
 
 
-class OpenAILLM(LLM):
-    """Greedy streaming generation on an OpenAI-compatible server.
+@dataclass(frozen=True)
+class Role:
+    """What a server is for, as its error messages name it and the settings that fix it."""
 
-    Example: `"".join(OpenAILLM(Settings(llm="openai")).stream(messages, 20))` with
-    `messages = [{"role": "user", "content": "Bonjour"}]`.
+    what: str = "model server"
+    url_setting: str = "RAG_OPENAI_BASE_URL"
+    model_setting: str = "RAG_OPENAI_MODEL"
+
+
+class Endpoint:
+    """One OpenAI-compatible server: its URL, key, timeout, retries and one-line error messages.
+
+    Shared by the chat backend below and the embeddings client (`rag.index.embed`), so both
+    retry and report failures the same way.
     """
 
-    name = "openai"
-
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        base_url: str,
+        role: Role = Role(),
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.settings = settings
-        self.base_url = settings.server.openai_base_url.rstrip("/")
-        self.model: str | None = settings.server.openai_model
+        self.base_url = base_url.rstrip("/")
+        self.role = role
+        self.model: str | None = None  # named in the 404 message
         key = (
             settings.server.openai_api_key.get_secret_value()
             if settings.server.openai_api_key
@@ -64,54 +79,26 @@ class OpenAILLM(LLM):
             ),
             transport=transport,
         )
-        self._lock = threading.Lock()
 
-    def load(self) -> None:
-        """Check that the server answers and that the key is accepted; pick its model if unset."""
-        with self._lock:
-            if self.model is None:
-                self.model = self._first_model()
-
-    def _first_model(self) -> str:
-        response = self._with_retries(lambda: self._send("GET", "/models"))
+    def first_model(self) -> str:
+        """The first model the server lists at /models."""
+        response = self.request("GET", "/models")
         try:
             return str(response.json()["data"][0]["id"])
         except (ValueError, KeyError, IndexError, TypeError):
             raise ModelError(
-                f"{self.base_url}/models lists no model — set RAG_OPENAI_MODEL to the model to use"
+                f"{self.base_url}/models lists no model — set {self.role.model_setting} to the "
+                "model to use"
             ) from None
 
-    def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
-        """Yield the reply piece by piece (greedy). Retries happen only before the first piece."""
-        self.load()
-        body = {
-            "model": self.model,
-            "messages": messages,
-            "max_tokens": max_new_tokens,
-            "temperature": 0.0,
-            "top_p": 1.0,
-            "stream": True,
-        }
-        response = self._with_retries(
-            lambda: self._send("POST", "/chat/completions", body, stream=True)
-        )
-        try:
-            yield from _pieces(response, self.base_url)
-        except httpx.TimeoutException:
-            raise ModelError(self._timeout_message()) from None
-        except httpx.TransportError as exc:
-            raise ModelError(
-                f"the connection to {self.base_url} broke mid-answer ({type(exc).__name__}) — "
-                "ask again"
-            ) from None
-        finally:
-            response.close()
-
-    def _with_retries(self, send) -> httpx.Response:
+    def request(
+        self, method: str, path: str, body: dict | None = None, stream: bool = False
+    ) -> httpx.Response:
+        """One request, retried with backoff on connection errors, 429 and 5xx."""
         s = self.settings
         for attempt in range(s.server.openai_retries + 1):
             try:
-                return send()
+                return self._send(method, path, body, stream)
             except _Retry as exc:
                 if attempt == s.server.openai_retries:
                     raise ModelError(f"{exc} (after {attempt + 1} tries)") from None
@@ -129,10 +116,10 @@ class OpenAILLM(LLM):
             response = self._client.send(request, stream=stream)
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout):
-                raise _Retry(self._unreachable(exc)) from None
-            raise ModelError(self._timeout_message()) from None
+                raise _Retry(self.unreachable(exc)) from None
+            raise ModelError(self.timeout_message()) from None
         except httpx.TransportError as exc:
-            raise _Retry(self._unreachable(exc)) from None
+            raise _Retry(self.unreachable(exc)) from None
         if response.status_code < 400:
             return response
         response.read()
@@ -142,33 +129,82 @@ class OpenAILLM(LLM):
             raise _Retry(f"{url} answered {response.status_code}: {detail}", _retry_after(response))
         raise ModelError(self._client_error(response.status_code, url, detail))
 
-    def _unreachable(self, exc: Exception) -> str:
+    def unreachable(self, exc: Exception) -> str:
         return (
-            f"cannot reach the model server at {self.base_url} ({type(exc).__name__}) — check that "
-            "it is running and that RAG_OPENAI_BASE_URL is right"
+            f"cannot reach the {self.role.what} at {self.base_url} ({type(exc).__name__}) — check "
+            f"that it is running and that {self.role.url_setting} is right"
         )
 
-    def _timeout_message(self) -> str:
+    def timeout_message(self) -> str:
         return (
-            f"the model server at {self.base_url} sent nothing for "
-            f"{self.settings.server.openai_timeout:g} s "
-            "— it may be overloaded; raise RAG_OPENAI_TIMEOUT or check the server"
+            f"the {self.role.what} at {self.base_url} sent nothing for "
+            f"{self.settings.server.openai_timeout:g} s — it may be overloaded; "
+            "raise RAG_OPENAI_TIMEOUT or check the server"
         )
 
     def _client_error(self, status: int, url: str, detail: str) -> str:
+        r = self.role
         if status in (401, 403):
             return (
-                f"the model server at {self.base_url} refused the API key ({status}: {detail}) — "
+                f"the {r.what} at {self.base_url} refused the API key ({status}: {detail}) — "
                 "set RAG_OPENAI_API_KEY (or OPENAI_API_KEY) to a valid key"
             )
         if status == 404 and "model" in detail.lower():
             return (
                 f"model {self.model!r} not found on {self.base_url} ({detail}) — set "
-                "RAG_OPENAI_MODEL to a model the server lists at /models"
+                f"{r.model_setting} to a model the server lists at /models"
             )
         if status == 404:
-            return f"{url} does not exist (404) — RAG_OPENAI_BASE_URL must end with /v1"
-        return f"the model server at {self.base_url} refused the request ({status}: {detail})"
+            return f"{url} does not exist (404) — {r.url_setting} must end with /v1"
+        return f"the {r.what} at {self.base_url} refused the request ({status}: {detail})"
+
+
+class OpenAILLM(LLM):
+    """Greedy streaming generation on an OpenAI-compatible server.
+
+    Example: `"".join(OpenAILLM(Settings(llm="openai")).stream(messages, 20))` with
+    `messages = [{"role": "user", "content": "Bonjour"}]`.
+    """
+
+    name = "openai"
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self.endpoint = Endpoint(settings, settings.server.openai_base_url, transport=transport)
+        self.base_url = self.endpoint.base_url
+        self.model: str | None = settings.server.openai_model
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Check that the server answers and that the key is accepted; pick its model if unset."""
+        with self._lock:
+            if self.model is None:
+                self.model = self.endpoint.first_model()
+            self.endpoint.model = self.model
+
+    def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
+        """Yield the reply piece by piece (greedy). Retries happen only before the first piece."""
+        self.load()
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_new_tokens,
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "stream": True,
+        }
+        response = self.endpoint.request("POST", "/chat/completions", body, stream=True)
+        try:
+            yield from _pieces(response, self.base_url)
+        except httpx.TimeoutException:
+            raise ModelError(self.endpoint.timeout_message()) from None
+        except httpx.TransportError as exc:
+            raise ModelError(
+                f"the connection to {self.base_url} broke mid-answer ({type(exc).__name__}) — "
+                "ask again"
+            ) from None
+        finally:
+            response.close()
 
 
 def _pieces(response: httpx.Response, base_url: str) -> Iterator[str]:
