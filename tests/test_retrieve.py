@@ -199,7 +199,7 @@ def test_the_asked_time_keeps_the_background_of_its_own_article(settings):
 
 
 def test_latent_terms_round_trip_through_their_stored_text():
-    from rag.index.store import decode_terms, encode_terms
+    from rag.index.records import decode_terms, encode_terms
 
     text = encode_terms((np.array([7, 42], np.int32), np.array([1.5, 0.123456], np.float32)))
     assert text == "7:1.5 42:0.1235"

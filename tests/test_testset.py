@@ -139,7 +139,7 @@ def test_drafts_are_refused_as_gold_until_reviewed(tmp_path):
 
 
 def test_documents_from_chunks_keep_overlapping_sentences_once():
-    from rag.index.store import StoredChunk
+    from rag.index.records import StoredChunk
 
     chunks = [
         StoredChunk("a:1", "a", "Deux. Trois.", "A", None, "h"),

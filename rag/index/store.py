@@ -1,4 +1,4 @@
-"""The Chroma store: the only module that imports chromadb.
+"""The Chroma store: with rag.index.version, the only modules that import chromadb.
 
 Embedded and persistent by default (a folder), or a Chroma server when `chroma_host` is set.
 Embeddings are always computed by us; the collection carries a function that refuses to embed, so
@@ -20,12 +20,11 @@ from __future__ import annotations
 import errno
 import itertools
 import json
-from dataclasses import dataclass
 
 from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
 from rag.core.types import Chunk
-from rag.text.calendar import day_number
+from rag.index.records import DenseHit, StoredChunk, Window, encode_terms, metadata
 
 GET_PAGE = 5000  # records per `get` call
 SCHEMA = "3"  # 2: sentence windows beside their chunks; 3: "dense" flag on what dense search sees
@@ -34,39 +33,6 @@ SCHEMA = "3"  # 2: sentence windows beside their chunks; 3: "dense" flag on what
 class StaleIndexError(IndexStateError):
     """The embedded folder changed under this process's client (another process wrote to it):
     its cached vector index no longer matches the records. Reopening the store mends it."""
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    id: str
-    doc_id: str
-    text: str
-    title: str
-    published: str | None  # Chunk.published
-    doc_hash: str
-    latent: str = ""  # the chunk's latent terms, encode_terms' text ("" when not computed)
-    times: tuple[tuple[int, int, str, str], ...] = ()  # Chunk.times
-    dated: tuple[str, ...] = ()  # Chunk.dated
-    published_day: int | None = None  # published as YYYYMMDD: what a date range filters on
-    outlet: str | None = None  # Chunk.outlet, .url, .author
-    url: str | None = None
-    author: str | None = None
-
-
-@dataclass(frozen=True)
-class Window:
-    """A sentence window of a chunk: embedded for dense search, it points back at its chunk."""
-
-    id: str
-    chunk_id: str
-    text: str
-
-
-@dataclass(frozen=True)
-class DenseHit:
-    chunk_id: str
-    similarity: float  # cosine similarity, 1 is identical
-    window: str | None = None  # text of the best-matching window, when a window matched
 
 
 def _refusing_embedding_function():
@@ -204,7 +170,7 @@ class Store:
         if not chunks:
             return
         metadatas = [
-            _metadata(c, doc_hash[c.doc_id], doc_records) | {"dense": not w}
+            metadata(c, doc_hash[c.doc_id], doc_records) | {"dense": not w}
             for c, w in zip(chunks, windowed, strict=True)
         ]
         for meta, terms in zip(metadatas, latent or [None] * len(chunks), strict=True):
@@ -231,7 +197,7 @@ class Store:
         by_id = {c.id: c for c in chunks}
         metadatas = []
         for w in windows:
-            meta = _metadata(by_id[w.chunk_id], doc_hash[by_id[w.chunk_id].doc_id], doc_records)
+            meta = metadata(by_id[w.chunk_id], doc_hash[by_id[w.chunk_id].doc_id], doc_records)
             meta.update(kind="window", chunk_id=w.chunk_id, dense=True)
             metadatas.append(meta)
         self._upsert(
@@ -320,25 +286,6 @@ class Store:
                 meta["chunk_id"], DenseHit(meta["chunk_id"], 1.0 - float(distance), window)
             )
         return list(hits.values())[:n]
-
-
-def encode_terms(terms) -> str:
-    """Latent terms as compact text. encode_terms(([7, 42], [1.5, 0.25])) -> "7:1.5 42:0.25" """
-    dims, weights = terms
-    return " ".join(f"{int(d)}:{float(w):.4g}" for d, w in zip(dims, weights, strict=True))
-
-
-def decode_terms(text: str):
-    """The (int32 dimensions, float32 weights) of encode_terms' text."""
-    import numpy as np
-
-    try:
-        pairs = [(int(d), float(w)) for d, w in (p.split(":") for p in text.split())]
-    except ValueError:
-        raise IndexStateError(
-            f"the index holds damaged latent terms ({text[:40]!r}…) — run 'rag ingest --rebuild'"
-        ) from None
-    return np.array([d for d, _ in pairs], np.int32), np.array([w for _, w in pairs], np.float32)
 
 
 INCOMPLETE = "<incomplete>"  # in document_hashes: the document's records are not all stored
@@ -446,29 +393,3 @@ def drop_collection(settings: Settings) -> None:
         c if isinstance(c, str) else c.name for c in client.list_collections()
     }:
         client.delete_collection(settings.index.collection)
-
-
-def _metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = None) -> dict:
-    meta = {
-        "doc_id": chunk.doc_id,
-        "index": chunk.index,
-        "hash": chunk.hash,
-        "title": chunk.title,
-        "doc_hash": doc_hash,
-        "kind": "chunk",
-        "chunk_id": chunk.id,
-    }
-    # None deletes a key: an upsert merges metadata, and a document that lost its date (or a
-    # chunk that lost its dated expressions) must not keep the old ones; stored records have no
-    # None values. "date" was the key of the publication date before "published".
-    meta["date"] = None
-    for key in ("published", "outlet", "url", "author"):
-        meta[key] = getattr(chunk, key) or None
-    meta["times"] = json.dumps(chunk.times, ensure_ascii=False) if chunk.times else None
-    meta["dated"] = list(chunk.dated) or None  # filterable: {"dated": {"$contains": "2024-11"}}
-    if doc_records:
-        meta["doc_records"] = doc_records[chunk.doc_id]
-    # Last, from what the record says it was published: Chroma compares numbers only ($gte).
-    published = meta.get("published") or meta.get("date")
-    meta["published_day"] = day_number(published if isinstance(published, str) else None)
-    return meta

@@ -14,7 +14,8 @@ from rag.core.settings import Settings
 from rag.core.types import Chunk, Document, IngestReport
 from rag.index.embed import Embedder, latent_terms
 from rag.index.ingest import Loaded, chunk_document, document_hash, windows
-from rag.index.store import Store, Window
+from rag.index.records import Window
+from rag.index.store import Store
 from rag.text import timeline
 
 
@@ -59,7 +60,12 @@ def sync(
 
     bar = _progress(len(todo), len(unchanged), progress)
     had = set(stored)  # documents that may keep records this run does not rewrite
-    embedded = _embed_and_store(settings, embedder, store, todo, hashes, bar, had)
+    try:
+        embedded = _embed_and_store(settings, embedder, store, todo, hashes, bar, had)
+    except BaseException:
+        bar.leave = False  # the error is the last line the user sees, not a half-drawn bar
+        bar.close()
+        raise
     for doc_id in removed:
         store.delete(store.record_ids(doc_id))
     return IngestReport(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.index.embed import Terms
-from rag.index.store import StoredChunk, decode_terms
+from rag.index.records import StoredChunk, decode_terms
 from rag.text.calendar import DAYS, MONTH_NUMBERS
 from rag.text.normalize import fold
 

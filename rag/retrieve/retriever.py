@@ -11,7 +11,8 @@ from rag.core.errors import IndexStateError
 from rag.core.settings import Settings
 from rag.core.types import Passage, Scope
 from rag.index.embed import Embedder, latent_terms
-from rag.index.store import Store, StoredChunk
+from rag.index.records import StoredChunk
+from rag.index.store import Store
 from rag.retrieve.rankings import BM25Index, LatentIndex, Ranked, rrf
 from rag.retrieve.scope import admits as scope_admits
 from rag.retrieve.scope import where

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from rag.core.errors import InputError
 from rag.core.types import Scope
-from rag.index.store import StoredChunk
+from rag.index.records import StoredChunk
 
 _DAY = re.compile(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?")
 
