@@ -92,7 +92,7 @@ NO_CITATION = Rule("no-citation", "no passage supports the answer")
 RULES = (
     Rule(
         "number",
-        "a number is not in the cited passages",
+        "a number is not in the cited passages with what it counts",
         lambda d: "" if cit.unsupported_numbers(d.text, d.cited, d.question) else None,
     ),
     Rule(
