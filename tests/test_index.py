@@ -82,3 +82,14 @@ def test_windows_are_stored_beside_chunks_and_search_returns_chunks(settings):
         "/w" not in h.chunk_id for h in hits
     )
     assert all("/w" not in p.chunk_id for p in bot.retrieve("Marc Fogel"))
+
+
+def test_each_chunk_stores_its_documents_language(settings, seeds):
+    (seeds / "storm.md").write_text(
+        "# Storm\n\nThe storm flooded the city and the schools were closed for two days.",
+        encoding="utf-8",
+    )
+    RAG(settings).ingest(progress=False)
+    langs = {c.doc_id: c.lang for c in Store(settings, "hash-bow-256").all_chunks()}
+    assert langs["storm.md"] == "en"
+    assert langs["000_b3fd78398ee6b0e0.txt"] == "fr"

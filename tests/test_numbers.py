@@ -129,3 +129,21 @@ SENTENCES = {  # wikinews-fr-<id>
     "Karimov , au pouvoir depuis 1989, six jours après son hospitalisation pour une hémorragie "
     "cérébrale.",
 }
+
+
+@pytest.mark.parametrize(
+    ("answer", "passage", "missing"),
+    [
+        ("It planned to spend $6 billion on Ukraine [1].", "six milliards de dollars", set()),
+        (
+            "It planned to spend 6 billion euros [1].",
+            "six milliards de dollars",
+            {"6 billion euros"},
+        ),
+        ("Le 10 novembre 2024 a eu lieu l'appel [1].", "Le 10 novembre 2024, le Post", set()),
+        ("2024 missiles [1]", "Le 10 novembre 2024, le Post", {"2024 missiles"}),
+        ("Il est parti depuis 10 ans [1].", "Il a 10 ans.", set()),
+    ],
+)
+def test_currency_signs_and_years(answer, passage, missing):
+    assert unsupported_numbers(answer, [passage]) == missing

@@ -18,10 +18,14 @@ from rag.text.calendar import MONTH_NUMBERS
 from rag.text.normalize import MARKER
 
 _TOKEN = re.compile(
-    r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)*|%|[^\W\d_]+|[.!?;:(),]"
+    r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)*|[%$€£]"
+    r"|[^\W\d_]+|[.!?;:(),]"
 )
 _PERCENT = re.compile(r"\b(?:pour|per) ?cent\b|\bpercent\b")
 _WINDOW = 4  # words after a number where its noun may be ("16 nouveaux missiles")
+_SYMBOLS = frozenset("%$€£")  # nouns written as symbols, "$" before its number
+# before a year: the words after it are no noun it counts ("en 2024 a eu lieu")
+_YEAR_AFTER = {"en", "in", "depuis", "since", "de", "of", "annee", "year"}
 
 
 @dataclass(frozen=True)
@@ -156,10 +160,18 @@ def mentions(text: str) -> list[Mention]:
             i += 1
             continue
         value, j = got
-        nouns: list[str] = []
+        before = tokens[i - 1] if i else ""
+        nouns: list[str] = [before] if before in _SYMBOLS else []
         end = j
-        for w in tokens[j : j + _WINDOW]:
-            if (not w.isalpha() and w != "%") or _read([w], 0) or _half(tokens[end : end + 3]):
+        year = re.fullmatch(r"(?:19|20)\d\d", tokens[i]) and (
+            before in MONTH_NUMBERS or before in _YEAR_AFTER
+        )
+        for w in [] if year else tokens[j : j + _WINDOW]:
+            if (
+                (not w.isalpha() and w not in _SYMBOLS)
+                or _read([w], 0)
+                or _half(tokens[end : end + 3])
+            ):
                 break
             if w not in _stop() or w in _kinds():
                 nouns.append(w)
