@@ -99,3 +99,14 @@ def test_the_store_reads_a_large_index_in_pages(settings, monkeypatch):
     assert sorted(c.id for c in chunks) == sorted(
         i for i, m in zip(whole["ids"], whole["metadatas"]) if m["kind"] == "chunk"
     )
+
+
+def test_each_chunk_stores_its_documents_language(settings, seeds):
+    (seeds / "storm.md").write_text(
+        "# Storm\n\nThe storm flooded the city and the schools were closed for two days.",
+        encoding="utf-8",
+    )
+    RAG(settings).ingest(progress=False)
+    langs = {c.doc_id: c.lang for c in Store(settings, "hash-bow-256").all_chunks()}
+    assert langs["storm.md"] == "en"
+    assert langs["000_b3fd78398ee6b0e0.txt"] == "fr"

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -68,6 +70,24 @@ def test_bm25_matches_month_and_day_names_across_languages():
     assert index.search("the October call", 3)[0].chunk_id == "a"
     assert index.search("the February call", 3)[0].chunk_id == "b"
     assert [r.chunk_id for r in index.search("on Tuesday", 3)] == ["c"]
+
+
+def test_bm25_analyses_each_chunk_in_its_language():
+    # English chunks stemmed as English ("flooded" / "flooding" -> "flood"; French Snowball keeps
+    # both whole), French ones as French; the language stored at ingest, else detected now.
+    index = BM25Index(
+        [
+            chunk("a", "The storm flooded the city and its policy was studied."),
+            chunk("b", "A fire destroyed the old market near the river."),
+            chunk("c", "Les inondations ont touché la ville."),
+        ]
+    )
+    assert index.langs == ["en", "fr"]
+    assert [r.chunk_id for r in index.search("Which city was flooding?", 3)][:1] == ["a"]
+    assert index.search("policies studies", 3)[0].chunk_id == "a"
+    assert index.search("inondation", 3)[0].chunk_id == "c"
+    stored = replace(chunk("d", "Flooding studies"), lang="fr")  # the stored language wins
+    assert BM25Index([stored]).search("flooded", 3) == []
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ Before any of them, a question no passage is close to is withheld without asking
 (`OFF_TOPIC`). `RAG.check` runs the rest in three stages: `REPLY` on the model's raw reply (before
 citing), then citing itself (a draft no passage supports is withheld as `no-citation`), then `RULES`
 on the cited draft, and last the model's own yes/no verification (`unconfirmed`, when enabled). The
-word lists and measures the rules use are in rag.answer.citations and rag.text.words.
+word lists and measures the rules use are in rag.answer.citations, rag.text.words and
+rag.text.numbers.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ NO_CITATION = Rule("no-citation", "no passage supports the answer")
 RULES = (
     Rule(
         "number",
-        "a number is not in the cited passages",
+        "a number is not in the cited passages with what it counts",
         lambda d: "" if cit.unsupported_numbers(d.text, d.cited, d.question) else None,
     ),
     Rule(

@@ -45,6 +45,7 @@ class Chunk:
     # the marks (start, end, expression, date as shown) and the keys it is dated by ("2024-11").
     times: tuple[tuple[int, int, str, str], ...] = ()
     dated: tuple[str, ...] = ()
+    lang: str = ""  # its document's language (rag.text.language.detect): how BM25 analyses it
 
 
 @dataclass(frozen=True, kw_only=True)

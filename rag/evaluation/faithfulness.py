@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rag.answer.citations import key_words, normalize_markers, novel_words, unsupported_numbers
+from rag.answer.citations import key_words, normalize_markers, novel_words
 from rag.text.language import detect
 from rag.text.normalize import MARKER
+from rag.text.numbers import unsupported_numbers
 from rag.text.sentences import sentences
 from rag.text.words import content_words, support
 

@@ -19,6 +19,7 @@ from rag.evaluation.selective import NO_ANSWER_TYPES
 from rag.text.calendar import DAYS as DAY_NAMES
 from rag.text.calendar import MONTHS
 from rag.text.language import detect
+from rag.text.numbers import number_words
 from rag.text.sentences import sentences
 
 DRAFT_STATUS = "draft — review before use"
@@ -89,10 +90,7 @@ def _case_checks(case: dict[str, Any], doc_ids: set[str] | None, index_name: str
 # -- drafting -----------------------------------------------------------------------------
 
 DAYS = "|".join(DAY_NAMES.split())  # matched ignoring case
-NUMBER_WORDS = (
-    "deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|cent|mille"
-    "|two|three|four|five|ten|twelve|hundred"
-)
+NUMBER_WORDS = "|".join(number_words())  # the one table (rag.text.numbers)
 SPANS = [
     (
         "date",

@@ -132,6 +132,7 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
                 author=doc.author,
                 times=tuple(dated.marks(inside, lang, at, doc.published)),
                 dated=tuple(dated.keys(inside, doc.published)),
+                lang=lang,
             )
         )
     return chunks

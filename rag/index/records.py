@@ -26,6 +26,7 @@ class StoredChunk:
     outlet: str | None = None  # Chunk.outlet, .url, .author
     url: str | None = None
     author: str | None = None
+    lang: str = ""  # Chunk.lang ("": an index from before it was stored)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def metadata(chunk: Chunk, doc_hash: str, doc_records: dict[str, int] | None = N
     # chunk that lost its dated expressions) must not keep the old ones; stored records have no
     # None values. "date" was the key of the publication date before "published".
     meta["date"] = None
-    for key in ("published", "outlet", "url", "author"):
+    for key in ("published", "outlet", "url", "author", "lang"):
         meta[key] = getattr(chunk, key) or None
     meta["times"] = json.dumps(chunk.times, ensure_ascii=False) if chunk.times else None
     meta["dated"] = list(chunk.dated) or None  # filterable: {"dated": {"$contains": "2024-11"}}

@@ -245,6 +245,7 @@ class Store:
                 outlet=m.get("outlet") or None,
                 url=m.get("url") or None,
                 author=m.get("author") or None,
+                lang=m.get("lang") or "",
             )
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]

@@ -1,8 +1,9 @@
-"""The rankings a `Retriever` fuses, each a list of `Ranked` chunk ids: BM25 with French analysis,
-the bundled e5's latent terms, and their weighted reciprocal-rank fusion (`rrf`).
+"""The rankings a `Retriever` fuses, each a list of `Ranked` chunk ids: BM25 analysed by
+language, the bundled e5's latent terms, and their weighted reciprocal-rank fusion (`rrf`).
 
-BM25 is bm25s with the Snowball French stemmer and French stopwords, on accent-folded,
-elision-split text (`fold`) on both sides, so "l'Élysée" matches "elysee". We call bm25s directly
+BM25 is bm25s over each chunk's words in its language (rag.text.analysis: Snowball stemmer and
+stop-words of French or English), on accent-folded, elision-split text (`fold`) on both sides, so
+"l'Élysée" matches "elysee". We call bm25s directly
 rather than through llama-index's BM25Retriever (which wraps the same library) because that
 wrapper drops stopwords from the passages but not from the query: a question's stopwords then
 match passage words that stem like them ("son" / "sons", "elle" / "elles"), which cost BM25
@@ -27,7 +28,9 @@ import numpy as np
 
 from rag.index.embed import Terms
 from rag.index.records import StoredChunk, decode_terms
+from rag.text.analysis import tokens as tokens_of
 from rag.text.calendar import DAYS, MONTH_NUMBERS
+from rag.text.language import detect
 from rag.text.normalize import fold
 
 
@@ -38,39 +41,35 @@ class Ranked:
 
 
 class BM25Index:
-    """BM25 over the stored chunks, rebuilt from the store when the retriever opens (fast)."""
+    """BM25 over the stored chunks, rebuilt from the store when the retriever opens (fast). Each
+    chunk is analysed in its language (`lang`; an index from before it was stored: detected now),
+    the query with its own stop-words, stemmed as each language of the index: as each chunk's
+    words are."""
 
     def __init__(self, chunks: list[StoredChunk]) -> None:
         import bm25s
-        import Stemmer
 
-        self._stemmer = Stemmer.Stemmer("french")
         self._ids = [c.id for c in chunks]
         self._bm25 = None
-        tokens = self._tokens([f"{c.title}\n{c.text}" for c in chunks])
-        if not any(tokens.ids):  # no chunks, or only stopwords: bm25s cannot index nothing
+        langs = [c.lang or detect(f"{c.title}\n{c.text[:3000]}") for c in chunks]
+        self.langs = sorted(set(langs))
+        tokens = [
+            tokens_of(f"{c.title}\n{c.text}", lang) for c, lang in zip(chunks, langs, strict=True)
+        ]
+        if not any(tokens):  # no chunks, or only stopwords: bm25s cannot index nothing
             return
         self._bm25 = bm25s.BM25()
         self._bm25.index(tokens, show_progress=False)
 
-    def _tokens(self, texts: list[str]):
-        import bm25s
-
-        folded = [fold(t) for t in texts]
-        # bm25s's French list is accented: its 22 accented stopwords ("été", "même") stay in the
-        # folded text, on both sides alike. Folding the list too changes the passages of some
-        # seeds questions (docs/results/2026-11-22-bm25-and-rrf.md); its effect on answers is
-        # not measured yet, so not changed.
-        return bm25s.tokenize(folded, stopwords="fr", stemmer=self._stemmer, show_progress=False)
-
     def search(self, query: str, n: int, allowed: frozenset[str] | None = None) -> list[Ranked]:
         """The n best chunks; among the `allowed` ids only, when given (a question's Scope)."""
-        if self._bm25 is None:
+        query, lang = with_calendar_twins(query), detect(query)
+        tokens = list(dict.fromkeys(t for to in self.langs for t in tokens_of(query, lang, to)))
+        if self._bm25 is None or not tokens:
             return []
-        query = with_calendar_twins(query)
         mask = None if allowed is None else _mask(self._ids, allowed)
         found, scores = self._bm25.retrieve(
-            self._tokens([query]), k=min(n, len(self._ids)), show_progress=False, weight_mask=mask
+            [tokens], k=min(n, len(self._ids)), show_progress=False, weight_mask=mask
         )
         return [
             Ranked(self._ids[i], float(s))

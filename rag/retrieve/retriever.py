@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (the store) + BM25 with French analysis + the bundled e5's latent terms,
+"""Hybrid retrieval: dense (the store) + BM25 analysed by language + the bundled e5's latent terms,
 fused by reciprocal rank (the rankings and their fusion: rag.retrieve.rankings), with dates
 asked for weighed in, and each passage shown as a window of its chunk when asked to.
 """

@@ -32,8 +32,9 @@ from functools import lru_cache
 
 from rag.text.calendar import DAYS, MONTHS, month_number
 from rag.text.normalize import fold
+from rag.text.numbers import number_value, number_words
 
-VERSION = 3  # of the rules below: a change re-dates every document at the next ingest
+VERSION = 4  # of the rules below: a change re-dates every document at the next ingest
 Value = tuple[int | None, int | None, int | None]  # (year, month, day); None: not known
 DAY_NAMES_FR, DAY_NAMES_EN = DAYS.split()[:7], DAYS.split()[7:]  # Monday..Sunday
 MONTH_FR = [
@@ -66,9 +67,9 @@ MONTH_EN = [
 ]
 _DAYS = "|".join(DAYS.split())
 _UNIT = r"jours?|semaines?|mois|ans?|années?|days?|weeks?|months?|years?"
-_NUM = (
-    r"\d{1,3}|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt"
-    r"|an?|one|two|three|four|five|six|seven|eight|nine|ten"
+# "il y a trois jours", "two days ago": number words of the one table (rag.text.numbers) up to 20
+_NUM = "|".join(
+    [r"\d{1,3}", "une?", "an?", *(w for w in number_words("words") if (number_value(w) or 0) <= 20)]
 )
 
 EXPRESSION = re.compile(

@@ -4,9 +4,8 @@ checks, the citation repair and retrieval's passage trimming share.
 
 from __future__ import annotations
 
-import itertools
-
 from rag.text.normalize import MARKER, fold
+from rag.text.numbers import number_value, number_words
 from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
 
 STOP = set(
@@ -18,75 +17,13 @@ STOP = set(
         "since then after before they yes"
     ).split()
 )
-NUMBER_WORDS = {
-    "deux": "2",
-    "two": "2",
-    "trois": "3",
-    "three": "3",
-    "quatre": "4",
-    "four": "4",
-    "cinq": "5",
-    "five": "5",
-    "six": "6",
-    "sept": "7",
-    "seven": "7",
-    "huit": "8",
-    "eight": "8",
-    "nine": "9",
-    "dix": "10",
-    "ten": "10",
-    "onze": "11",
-    "eleven": "11",
-    "douze": "12",
-    "twelve": "12",
-    "quinze": "15",
-    "fifteen": "15",
-    "vingt": "20",
-    "twenty": "20",
-    "trente": "30",
-    "thirty": "30",
-    "quarante": "40",
-    "forty": "40",
-    "cinquante": "50",
-    "fifty": "50",
-    "soixante": "60",
-    "sixty": "60",
-    "cent": "100",
-    "hundred": "100",
-    "mille": "1000",
-    "thousand": "1000",
-}
+# Number words as digits ("seize" -> "16"), from the one table (rag.text.numbers)
+NUMBER_WORDS = {w: str(int(number_value(w) or 0)) for w in number_words()}
 # English weekday and month names as the French ones, as number words become digits: an English
 # answer over French passages says "Wednesday" where they say "mercredi".
 CALENDAR_FR = {
     fold(en): fold(fr)
     for en, fr in zip(DAY_NAMES_EN + MONTH_EN, DAY_NAMES_FR + MONTH_FR, strict=True)
-}
-ONE = {"un": "1", "une": "1", "one": "1", "a": "1", "an": "1"}  # "une heure", "an hour", "a day"
-UNITS = {
-    "jour": "day",
-    "jours": "day",
-    "day": "day",
-    "days": "day",
-    "heure": "hour",
-    "heures": "hour",
-    "hour": "hour",
-    "hours": "hour",
-    "minute": "minute",
-    "minutes": "minute",
-    "semaine": "week",
-    "semaines": "week",
-    "week": "week",
-    "weeks": "week",
-    "mois": "month",
-    "month": "month",
-    "months": "month",
-    "an": "year",
-    "ans": "year",
-    "annee": "year",
-    "annees": "year",
-    "year": "year",
-    "years": "year",
 }
 
 
@@ -128,10 +65,3 @@ def support(answer: str, texts: list[str], question: str = "") -> float:
 def key_support(key: set[str], texts: list[str]) -> float:
     """Share of the `key_words` found in `texts` (1.0: the texts hold all of them)."""
     return support(" ".join(sorted(key)), texts)
-
-
-def quantities(text: str) -> set[str]:
-    """ "number unit" pairs of durations: "Il a parlé deux heures" -> {"2 hour"};
-    "une heure et demie" and "1 heure et demie" -> {"1 hour"}."""
-    words = [ONE.get(w) or NUMBER_WORDS.get(w, w) for w in fold(MARKER.sub(" ", text)).split()]
-    return {f"{n} {UNITS[u]}" for n, u in itertools.pairwise(words) if n.isdigit() and u in UNITS}
