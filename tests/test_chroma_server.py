@@ -235,7 +235,7 @@ def test_token_is_sent_and_a_wrong_one_is_a_clear_error(remote_settings):
             IndexStateError, match="cannot reach the Chroma server .*RAG_CHROMA_TOKEN"
         ):
             RAG(through).ingest(progress=False)
-        token = Settings(chroma_token="s3cret").chroma_token
+        token = Settings(chroma_token="s3cret").server.chroma_token
         report = RAG(through.updated(chroma_token=token)).ingest(progress=False)
         assert len(report.added) == 5
         assert proxy.seen[-1]["Authorization"] == "Bearer s3cret"

@@ -141,7 +141,7 @@ def test_real_server_answers_through_the_pipeline(llama_server, settings):
         openai_timeout=120.0,
         max_new_tokens=30,
     )
-    s = s.updated(openai_api_key=Settings(openai_api_key=API_KEY).openai_api_key)
+    s = s.updated(openai_api_key=Settings(openai_api_key=API_KEY).server.openai_api_key)
     bot = RAG(s)
     bot.ingest(progress=False)
     answer = bot.ask(
