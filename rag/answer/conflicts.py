@@ -131,7 +131,8 @@ def claim(question: str) -> set[str]:
 
 def _about(text: str, asked: set[str], least: int = 2) -> bool:
     """The text holds `least` of the claim's words (all, when it has fewer), by a shared
-    5-letter stem: a report one, a report with its denial two, as a denial on its own."""
+    5-letter stem (rag.text.words.matches): one for a report, two for a report with its
+    denial or for a denial on its own."""
     said = {_FORMS.get(w, w) for w in content_words(text)}
     return bool(asked) and sum(matches(w, said) for w in asked) >= min(least, len(asked))
 
