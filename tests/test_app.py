@@ -264,6 +264,26 @@ def test_build_app_and_both_languages(bot):
     assert {"ask", "upload", "remove", "new_conversation"} <= names
 
 
+def test_the_example_questions_are_the_corpus_own(bot, seeds, tmp_path):
+    from rag.ui.i18n import examples
+
+    shown = examples([tmp_path / "elsewhere", seeds])  # a folder without a file adds none
+    assert shown and shown[0] == [QUESTION] and all(len(row) == 1 for row in shown)
+    (seeds / "examples.json").unlink()
+    assert examples([seeds]) == []
+    assert app.build_app(bot).fns  # a corpus without examples gets a page without them
+
+
+@pytest.mark.parametrize("data", ['{"q": "?"}', "[1, 2]", "[", b"\xff"])
+def test_a_bad_examples_file_is_a_message(seeds, data):
+    from rag.ui.i18n import examples
+
+    file = seeds / "examples.json"
+    file.write_bytes(data if isinstance(data, bytes) else data.encode())
+    with pytest.raises(InputError, match="examples.json"):
+        examples([seeds])
+
+
 class SlowLoadingLLM(FakeLLM):
     """A FakeLLM whose load() reports progress and waits to be released, as a first start does."""
 

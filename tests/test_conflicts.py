@@ -295,7 +295,7 @@ def test_questions_no_account_disputes_get_the_models_answer(question):
         ("The Kremlin did not deny the report.", ""),
         ("Une infirmière a été libérée.", ""),
         ("Le Kremlin a confirmé l'appel.", conflicts.CONFIRMATION),
-        ("Le Parlement a voté, selon le Washington Post.", ""),  # no call: no report of one
+        ("Le Parlement a voté, selon le Washington Post.", conflicts.REPORT),  # of any claim
         ("Tout le monde en parle, selon l'article.", ""),
         ("Le Washington Post rapporte que Trump a parlé à Poutine jeudi.", conflicts.REPORT),
     ],
@@ -365,3 +365,96 @@ def test_english_names_are_found_in_english_passages():
         "The Washington Post reported that Trump spoke with Putin on Thursday.",
         "The Kremlin denied the report.",
     ]
+
+
+# Other stories: the claim is whatever the question asks about, not a call.
+MACRON = Passage(  # Wikinews fr, 8 November 2016 (wikinews-fr-2016_11_08-001), two paragraphs
+    source="macron.txt",
+    chunk_id="macron.txt:0",
+    score=0.0,
+    text="L'entourage d'Emmanuel Macron annonçait ce matin à l'Agence France-Presse que l'ancien "
+    "ministre de l'Économie se présenterait à l'élection présidentielle de 2017 et qu'il "
+    "confirmerait sa candidature au début du mois de décembre. Néanmoins, l'entourage "
+    "d'Emmanuel Macron a démenti cette information auprès du journal Le Monde dans l'après-midi.",
+    rank=1,
+    date="2016-11-08",
+)
+MERGER = Passage(
+    source="merger.txt",
+    chunk_id="merger.txt:0",
+    score=0.0,
+    text="Acme agreed to a merger with Globex last week, Bloomberg reported on Monday, citing "
+    "people familiar with the matter. Shares of Globex rose 8 percent. Acme denied the report "
+    "in a statement.",
+    rank=1,
+    date="2023-03-06",
+)
+ACCORD = Passage(
+    source="accord.txt",
+    chunk_id="accord.txt:0",
+    score=0.0,
+    text="Selon Le Canard enchaîné, la mairie de Lyon aurait signé un accord secret avec le "
+    "promoteur du stade. La mairie n'a pas confirmé cet accord.",
+    rank=1,
+    date="2019-05-02",
+)
+
+
+@pytest.mark.parametrize(
+    "question, passage, report, denial",
+    [
+        (
+            "L'entourage d'Emmanuel Macron a-t-il confirmé sa candidature à l'élection "
+            "présidentielle ?",
+            MACRON,
+            "annonçait ce matin à l'Agence France-Presse",
+            "a démenti cette information",
+        ),
+        (
+            "Did Acme really agree to a merger with Globex?",
+            MERGER,
+            "Bloomberg reported",
+            "Acme denied the report",
+        ),
+        (
+            "La mairie de Lyon a-t-elle vraiment signé un accord secret avec le promoteur ?",
+            ACCORD,
+            "accord secret",
+            "n'a pas confirmé cet accord",
+        ),
+    ],
+)
+def test_a_report_and_its_denial_are_found_on_any_claim(question, passage, report, denial):
+    found, _ = conflicts.find(question, [passage])
+    assert [a.kind for a in found] == [conflicts.REPORT, conflicts.DENIAL]
+    assert report in found[0].sentence and denial in found[1].sentence
+    assert all(a.sentence in passage.text for a in found)
+
+
+@pytest.mark.parametrize(
+    "question, passage",
+    [
+        ("Emmanuel Macron a-t-il vraiment rencontré François Hollande ?", MACRON),  # another claim
+        ("Did Acme really close its plant in Ohio?", MERGER),
+        ("La mairie a-t-elle vraiment vendu la piscine ?", ACCORD),  # one word of the claim
+        ("Did Initech really agree to a merger with Globex?", MERGER),  # a name no account has
+        ("Acme a-t-elle fusionné avec Globex ?", MERGER),  # asks neither if true nor if reported
+    ],
+)
+def test_a_report_of_another_claim_is_no_conflict(question, passage):
+    assert conflicts.find(question, [passage]) == ([], [passage])
+
+
+@pytest.mark.parametrize(
+    "question, asked",
+    [
+        ("Did Acme really agree to a merger, as Bloomberg reported?", {"acme", "agree", "merger"}),
+        (
+            "La mairie a-t-elle démenti l'accord secret révélé en mai 2019 ?",
+            {"mairie", "accord", "secret"},
+        ),
+        ("Did the summit in Beijing take place?", {"summit", "pekin"}),
+    ],
+)
+def test_the_claim_is_what_the_question_asks_about(question, asked):
+    assert conflicts.claim(question) == asked

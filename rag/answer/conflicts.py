@@ -1,23 +1,26 @@
-"""Conflicts said out loud: when the retrieved passages hold a press report of an event and a
-denial or a non-confirmation of it, a yes/no question about that event ("Le Kremlin a-t-il
-confirmé l'appel révélé par le Washington Post ?") is answered with every account, each one the
-passage's own sentence, verbatim, and cited, instead of the model's one-sided "Oui".
+"""Conflicts said out loud: when the retrieved passages hold a report of a claim and a denial
+or a non-confirmation of it, a yes/no question about that claim ("L'entourage de Macron a-t-il
+confirmé sa candidature annoncée à l'AFP ?", "Did Acme agree to a merger, as Bloomberg
+reported?") is answered with every account, each one the passage's own sentence, verbatim, and
+cited, instead of the model's one-sided "Oui".
 
     found, passages = find(question, passages)   # [Account(report …), Account(denial …), …] or []
-    text, citations = say(found, "fr")  # "Les articles divergent : « … » [2] ; « … » [2]."
+    text, citations = say(found, "fr")  # "Les articles divergent : « … » [2] ; « … » [3]."
 
 Written by hand: no library offline tells a report from its denial (no NLI model ships inside a
 PyPI package), and the bundled model, asked to, answered "Oui" or "Yes" to every conflict case
-(docs/results/2026-12-03-short-answers.md). The cues are French and English word lists over
-folded text. Which denial answers which report is decided by place in the report's article, read
-whole: a denial at most ANSWERS_WITHIN sentences after a report, with no title or confirmation
-between, answers it ("… le Washington Post avait déjà fait état d'une conversation. Le Kremlin
-avait alors démenti l'information."); a denial that says what it denies ("ne pouvoir confirmer ou
-infirmer une information de la presse américaine") answers the reports of its article's own
-story (not one it recalls in the pluperfect, "avait déjà fait état") whose resolved month agrees
-(rag.text.timeline). A question naming an outlet or a month keeps only the reports of that
-outlet and month; its names must be in the accounts. Measured:
-docs/results/2026-12-04-conflicts.md.
+(docs/results/2026-12-03-short-answers.md). The vocabulary (outlets, words that report, deny,
+confirm or negate, names' forms in other languages) is data in words.json, over folded text.
+
+The claim is the question's content words (`claim`): a report holds one of them, and with its
+denial two, unless it is by the outlet the question names. Which denial answers which report is
+decided by place in the report's article, read whole: a denial at most ANSWERS_WITHIN sentences
+after a report, with no title or confirmation between, answers it ("… annonçait à l'Agence
+France-Presse que … Néanmoins, l'entourage a démenti cette information"); a denial that holds two
+of the claim's words itself answers the reports of its article's own story (not one it recalls in
+the pluperfect) whose resolved month agrees (rag.text.timeline). A question naming an outlet or a
+month keeps only the reports of that outlet and month; its names must be in the accounts.
+Measured: docs/results/2026-12-07-conflicts-general.md.
 """
 
 from __future__ import annotations
@@ -33,44 +36,23 @@ from rag.text import dated, timeline
 from rag.text.normalize import fold
 from rag.text.sentences import sentences
 from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
-from rag.text.words import content_words
+from rag.text.words import content_words, matches
 
 REPORT, DENIAL, CONFIRMATION = "report", "denial", "confirmation"
 
-OUTLETS = re.compile(  # folded; the press a report is attributed to
-    r"\b(washington post|new york post|new york times|wall street journal|financial times|afp"
-    r"|reuters|associated press|bloomberg|axios|politico|cnn|nbc|cbs|abc news|fox news|bbc|tass"
-    r"|ria novosti|interfax|journal le monde|le figaro|the guardian|presse americaine"
-    r"|medias americains|us media|american press)\b"
-)
-_REPORTS = re.compile(
-    r"\b(revel\w*|fait etat|rapport(?:e|ee|es|ent|ait|aient|er)?|selon|d apres|ecrit|affirm\w*"
-    r"|indiqu\w*|annonc\w*|reported|reports|reporting|reveal\w*|said|says|according|citant)\b"
-)
-_EVENT = re.compile(
-    r"\b(appels?|conversations?|entretiens?|entretenus?|telephon\w*|parl(?:e|es|er|ent|ait|aient)"
-    r"|calls?|called|spoke|speak|talk\w*|conversed)\b"
-)
-_DENIAL_WORD = re.compile(
-    r"\b(dement(?:i|ie|is|ies|ir|ait|aient|ent|e)?|infirm(?:er|e|ent|ait|aient)?|nie|nient|niait|nier"
-    r"|deny|denies|denied|denying|denial)\b"
-)
-_NEGATION = {"ne", "n", "pas", "sans", "not", "never", "jamais", "without", "didn", "doesn", "don"}
-_NOT_CONFIRMED = re.compile(
-    r"\bn (?:a|ont|avait|avaient) (?:toujours |encore )?(?:pas|jamais)"
-    r" (?:encore |officiellement |ete )*confirm"
-    r"|\bne l (?:a|ont|avait|avaient) (?:toujours |encore )?pas (?:encore |officiellement )*confirm"
-    r"|\bconfirme aucune?\b|\baucune confirmation\b"
-    r"|\bne (?:pouvoir|peut|pouvait|peux|pourra) (?:ni )?confirmer"
-    r"|\b(?:not|never|cannot|could not|unable to|declined to|refused to)"
-    r" (?:officially )?confirm\w*|\bno confirmation\b"
-)
-_CONFIRMS = re.compile(r"\b(confirm\w*)\b")  # a confirmation that is no denial: the report stands
-# a denial that says what it denies, not "l'information" of the sentence before
-_RECALLED = re.compile(r"\b(avait|avaient|had)\b")  # the pluperfect: a report of before the story
-_NAMES_WHAT = re.compile(
-    r"\b(presse|medias|media|faisant etat|press|reports? (?:that|of)|claims? (?:that|of))\b"
-)
+
+def _vocabulary(name: str) -> re.Pattern[str]:
+    """A words.json list as one pattern over folded text: with "revel*", it finds "revele"."""
+    entries = sorted(word_list(name), key=len, reverse=True)
+    alternatives = (re.escape(e.rstrip("*")) + (r"\w*" if e.endswith("*") else "") for e in entries)
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
+
+
+OUTLETS = _vocabulary("outlets")  # the press a report is attributed to
+_REPORTS, _ASKS = _vocabulary("report_words"), _vocabulary("asks_truth")
+_DENIES, _CONFIRMS = _vocabulary("denial_words"), _vocabulary("confirm_words")
+_NEGATIONS = word_list("negations")
+_FORMS = {f: e.split()[0] for e in word_list("name_forms") for f in e.split()}  # -> the first
 
 _WH_FR = re.compile(
     r"\b(qui|quel|quelle|quels|quelles|quoi|quand|comment|combien|pourquoi|lequel|laquelle"
@@ -79,32 +61,15 @@ _WH_FR = re.compile(
 _WH_EN = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b")
 _AUX_EN = re.compile(r"^(did|does|do|is|was|are|were|has|have|had|can|could|will|would)\b")
 _INVERTED = re.compile(r"-(?:t-)?(?:il|elle|ils|elles|on)\b|\best-ce qu|\bt (?:il|elle)\b")
-# a question on whether an event happened, or was confirmed or denied
-_ASKS = re.compile(
-    r"\b(confirm\w*|dement\w*|infirm(?:e|er|ee)\b|deni\w*|deny|vrai|vraiment|reellement|effectivement|really"
-    r"|actually|true|eu lieu|take place|took place|happen\w*)"
-)
-_REPORTED = re.compile(
-    r"\b(?<!par )(rapport(?:e|ee|es)|revel\w*|reported|reveal\w*)\b"
-)  # with an outlet named
 _LEAD = re.compile(r"^\s*(?:selon|d['’]après|according to)\b[^,?]*,\s*", re.IGNORECASE)
-
-_EXONYMS = {
-    "putin": "poutine",
-    "moscow": "moscou",
-    "russia": "russie",
-    "zelenskyy": "zelensky",
-    "kyiv": "kiev",
-}
+_RECALLED = re.compile(r"\b(avait|avaient|had)\b")  # the pluperfect: a report of before the story
 _NOT_NAMES = {  # capitalised words that are no names: a question's first word, months and days
     *word_list("not_names"),
     *(fold(m) for m in MONTH_FR + MONTH_EN),
     *(fold(d) for d in DAY_NAMES_FR + DAY_NAMES_EN),
 }
 MAX_REPORTS, MAX_DENIALS = 2, 3
-ANSWERS_WITHIN = (
-    4  # sentences: a denial that does not say what it denies answers a report this close before it
-)
+ANSWERS_WITHIN = 4  # sentences: a denial that does not name the claim answers a report this close
 _HEADLINE_END = re.compile(r"[.!?…»\"”)]\s*$")  # a sentence that does not end so is a title
 LEADS = {"fr": "Les articles divergent : ", "en": "The articles give conflicting accounts: "}
 QUOTES = {"fr": ("« ", " »"), "en": ("“", "”")}
@@ -125,7 +90,7 @@ def is_polar(question: str) -> bool:
     """A yes/no question: it asks ("?", an inverted verb or "est-ce que", an English auxiliary
     first) and has no question word (after a leading "Selon X," / "According to X,").
 
-    "Le Kremlin a-t-il confirmé l'appel ?" -> True; "Quel journal a révélé l'appel ?" -> False;
+    "EDF a-t-il confirmé l'explosion ?" -> True; "Quel journal a révélé l'explosion ?" -> False;
     "confirmé ?" -> False (no question: nothing is asked of anyone)
     """
     rest = _LEAD.sub("", question).strip()
@@ -140,17 +105,36 @@ def is_polar(question: str) -> bool:
     return bool(_AUX_EN.match(folded) or _INVERTED.search(rest.lower()) or len(words) >= 5)
 
 
-def asks_about_event(question: str, wanted: set[str] | frozenset[str] = frozenset()) -> bool:
-    """Whether the question asks if an event happened or was confirmed ("a-t-il confirmé",
-    "really take place"), if an outlet reported it ("as the New York Post reported"), or about
-    an event at a time it names ("se sont-ils parlé … en novembre 2024", `wanted`: its date
-    keys). "Trump a-t-il parlé avec Poutine ?" is not: the articles tell of several calls."""
+def asks_about_claim(question: str, wanted: set[str] | frozenset[str] = frozenset()) -> bool:
+    """Whether the question asks if a claim is true, took place or was confirmed ("a-t-il
+    confirmé", "really"), if an outlet reported it ("as Bloomberg reported"), or about a claim at
+    a time it names (`wanted`: its date keys). "Macron est-il candidat ?" is not."""
     folded = fold(question)
     return bool(
-        _ASKS.search(folded)
-        or (OUTLETS.search(folded) and _REPORTED.search(folded))
-        or (wanted and _EVENT.search(folded))
+        _ASKS.search(folded) or (OUTLETS.search(folded) and _REPORTS.search(folded)) or wanted
     )
+
+
+def claim(question: str) -> set[str]:
+    """What the question asks about: its content words, names in the articles' form, without the
+    words that ask, report, deny or confirm, its outlets, months and years.
+    "Did Acme really agree to a merger, as Bloomberg reported?" -> {"acme", "agree", "merger"}"""
+    folded = fold(_LEAD.sub("", question))
+    for vocabulary in (OUTLETS, _REPORTS, _ASKS, _DENIES, _CONFIRMS):
+        folded = vocabulary.sub(" ", folded)
+    return {
+        _FORMS.get(w, w)
+        for w in content_words(folded)
+        if w not in _NOT_NAMES and not (w.isdigit() and len(w) == 4)
+    }
+
+
+def _about(text: str, asked: set[str], least: int = 2) -> bool:
+    """The text holds `least` of the claim's words (all, when it has fewer), by a shared
+    5-letter stem (rag.text.words.matches): one for a report, two for a report with its
+    denial or for a denial on its own."""
+    said = {_FORMS.get(w, w) for w in content_words(text)}
+    return bool(asked) and sum(matches(w, said) for w in asked) >= min(least, len(asked))
 
 
 def find(
@@ -159,27 +143,28 @@ def find(
     known: set[str] | frozenset[str] = frozenset(),
     article: Callable[[str], list[Passage]] | None = None,
 ) -> tuple[list[Account], list[Passage]]:
-    """The accounts to say for a yes/no question about a reported event, reports first, and the
+    """The accounts to say for a yes/no question about a reported claim, reports first, and the
     passages they are numbered in; ([], passages) when the question is no such question or the
-    passages hold no report with its denial.
+    passages hold no report of its claim with a denial.
 
-    `passages` in the order the prompt numbers them. An article with a report of the outlet and
-    time the question names among them is read whole, through `article(doc_id)` (its chunks in
-    order; default: its retrieved passages), for that report's denials; a denial from a chunk
-    that was not retrieved is cited in it, appended to the passages. `known`: the index's date
-    keys, for a month the question names without a year (rag.text.dated.asked_keys)."""
+    `passages` in the order the prompt numbers them. An article with a report of the claim, the
+    outlet and the time the question names among them is read whole, through `article(doc_id)`
+    (its chunks in order; default: its retrieved passages), for that report's denials; a denial
+    from a chunk that was not retrieved is cited in it, appended to the passages. `known`: the
+    index's date keys, for a month the question names without a year (dated.asked_keys)."""
     if not is_polar(question):
         return [], passages
     outlets = set(OUTLETS.findall(fold(question)))
     wanted = dated.asked_keys(question, known)
-    if not asks_about_event(question, wanted):
+    asked = claim(question)
+    if not asks_about_claim(question, wanted) or not asked:
         return [], passages
     sources = []
     for p in passages:
         for s in sentences(p.text):
             if (
                 _kind(s) == REPORT
-                and _asked(_account(REPORT, p, s), outlets, wanted)
+                and _asked(_account(REPORT, p, s), outlets, wanted, asked)
                 and p.source not in sources
             ):
                 sources.append(p.source)
@@ -190,13 +175,18 @@ def find(
             if article
             else sorted((p for p in passages if p.source == source), key=lambda p: p.place)
         )
-        pairs += _pairs(chunks, outlets, wanted)
-    pairs = [(r, d) for r, d in pairs if not wanted or d.keys & wanted]
+        pairs += _pairs(chunks, outlets, wanted, asked)
+    pairs = [
+        (r, d)
+        for r, d in pairs
+        if (not wanted or d.keys & wanted)
+        and (outlets or _about(f"{r.sentence} {d.sentence}", asked))
+    ]
     if not pairs:
         return [], passages
     chosen = _chosen(pairs, passages)
     # the question's names are in the accounts, but those half the passages hold (the corpus's
-    # topic: "Trump"): "Zelensky a-t-il parlé à Trump en novembre ?" is not about that report
+    # topic): "X a-t-il démenti en novembre ?" is not about a report that does not name X
     said = set(fold(" ".join(a.sentence for a in chosen)).split())
     held = [set(fold(p.text).split()) for p in passages]
     if any(
@@ -208,28 +198,28 @@ def find(
 
 
 def names(question: str) -> set[str]:
-    """The question's names, folded, English exonyms in their French form: what the accounts
-    must speak of. "Did Trump call Putin in November?" -> {"trump", "poutine"}"""
+    """The question's names, folded, in the articles' form (words.json `name_forms`): what the
+    accounts must speak of. "Did Acme buy a plant in Beijing?" -> {"acme", "pekin"}"""
     found = set()
     for word in re.findall(r"\b[A-ZÀ-Ý][\w-]*", question):
         for w in fold(word).split():
             if len(w) > 1 and w not in _NOT_NAMES:
-                found.add(_EXONYMS.get(w, w))
+                found.add(_FORMS.get(w, w))
     return found
 
 
 def _spoken_of(name: str, words: set[str]) -> bool:
     """The name, in its French or English form, is among the words."""
-    return name in words or any(en in words for en, fr in _EXONYMS.items() if fr == name)
+    return name in words or any(f in words for f, first in _FORMS.items() if first == name)
 
 
 def _pairs(
-    chunks: list[Passage], outlets: set[str], wanted: set[str]
+    chunks: list[Passage], outlets: set[str], wanted: set[str], asked: set[str]
 ) -> list[tuple[Account, Account]]:
     """(report, denial) in one article read in order: a denial answers the report at most
-    ANSWERS_WITHIN sentences before it, with no title between, or, when it says what it denies,
-    every report of the article's story (not one it recalls) whose month agrees. Titles are no
-    account."""
+    ANSWERS_WITHIN sentences before it, with no title between, or, when it holds the claim's
+    words, every report of the article's story (not one it recalls) whose month agrees. Titles
+    are no account."""
     said: list[tuple[Passage, str]] = []
     for p in chunks:  # chunks may overlap: each sentence once
         for s in sentences(p.text):
@@ -244,19 +234,18 @@ def _pairs(
         elif kind == REPORT:
             last, since = _account(REPORT, p, s), 0
             reports.append(last)
-        elif kind == DENIAL and _NAMES_WHAT.search(fold(s)):
-            named.append(_account(DENIAL, p, s))
-        elif kind == DENIAL and last is not None and since <= ANSWERS_WITHIN:
-            pairs.append((last, _account(DENIAL, p, s, last.keys)))
-        elif (
-            kind == CONFIRMATION
-        ):  # "Le Kremlin a confirmé l'appel": a denial after it is of something else
+        elif kind == DENIAL:  # it answers the report just before it, and where it names it
+            if last is not None and since <= ANSWERS_WITHIN:
+                pairs.append((last, _account(DENIAL, p, s, last.keys)))
+            if _about(s, asked):
+                named.append(_account(DENIAL, p, s))
+        elif kind == CONFIRMATION:  # "EDF a confirmé l'incident": a later denial is of another
             last = None
     # a denial that says what it denies answers the article's story, not a report it recalls in
-    # the pluperfect ("le Washington Post avait déjà fait état …"), where it has a story of its own
+    # the pluperfect ("le journal avait déjà fait état …"), where it has a story of its own
     story = [r for r in reports if not _RECALLED.search(fold(r.sentence))] or reports
     pairs += [(r, d) for d in named for r in story if _agree(r.keys, d.keys)]
-    return [(r, d) for r, d in pairs if _asked(r, outlets, wanted)]
+    return [(r, d) for r, d in pairs if _asked(r, outlets, wanted, asked)]
 
 
 def _account(
@@ -298,10 +287,14 @@ def _numbered(
     return out, shown
 
 
-def _asked(report: Account, outlets: set[str], wanted: set[str]) -> bool:
-    """The report is of the outlet and the time the question names, where it names them."""
+def _asked(report: Account, outlets: set[str], wanted: set[str], asked: set[str]) -> bool:
+    """The report is of the time the question names, where it names one, and of the outlet it
+    names ("l'accord révélé par Reuters": that outlet's report is the one asked about), else of
+    the claim."""
     said = set(OUTLETS.findall(fold(report.sentence)))
-    return (not outlets or bool(said & outlets)) and (not wanted or bool(report.keys & wanted))
+    return (not wanted or bool(report.keys & wanted)) and (
+        bool(said & outlets) if outlets else _about(report.sentence, asked, 1)
+    )
 
 
 def say(accounts: list[Account], lang: str) -> tuple[str, list[Citation]]:
@@ -315,20 +308,22 @@ def say(accounts: list[Account], lang: str) -> tuple[str, list[Citation]]:
 
 
 def _kind(sentence: str) -> str:
-    """REPORT, DENIAL, CONFIRMATION or "" (a denial word negated, "n'a pas démenti", is none)."""
+    """REPORT (an outlet and a word that reports), DENIAL (a denial word, or a confirmation word
+    negated: "n'a pas confirmé"), CONFIRMATION or "". A denial word negated ("n'a pas démenti")
+    is none; a report of a confirmation ("confirmerait, selon l'AFP") is a report."""
     folded = fold(sentence)
-    words = folded.split()
-    for m in _DENIAL_WORD.finditer(folded):
-        before = folded[: m.start()].split()[-3:]
-        if not _NEGATION & set(before):
-            return DENIAL
-    if _NOT_CONFIRMED.search(folded):
+
+    def negated(m: re.Match[str], within: int) -> bool:
+        return bool(_NEGATIONS & set(folded[: m.start()].split()[-within:]))
+
+    if any(not negated(m, 3) for m in _DENIES.finditer(folded)):
         return DENIAL
-    if _CONFIRMS.search(folded) and not _NEGATION & set(words):
-        return CONFIRMATION
-    if OUTLETS.search(folded) and _REPORTS.search(folded) and _EVENT.search(folded):
+    confirms = list(_CONFIRMS.finditer(folded))
+    if any(negated(m, 4) for m in confirms):
+        return DENIAL
+    if OUTLETS.search(folded) and _REPORTS.search(folded):
         return REPORT
-    return ""
+    return CONFIRMATION if confirms else ""
 
 
 def _own_keys(sentence: str, date: str | None) -> list[str]:
@@ -352,8 +347,7 @@ def _agree(a: frozenset[str], b: frozenset[str]) -> bool:
 
 def _chosen(pairs: list[tuple[Account, Account]], passages: list[Passage]) -> list[Account]:
     """One report per outlet (the best-ranked retrieved one, with its denial in its own
-    article first), then the denials, near-repeats left out ("l'entourage de Trump n'a pas
-    confirmé …" in two articles)."""
+    article first), then the denials, near-repeats left out (one denial told by two articles)."""
 
     def place(a: Account) -> int:  # the first retrieved passage that holds the sentence
         return next(

@@ -1,8 +1,8 @@
-"""The short answer: the few words of a cited sentence that answer the question ("Washington
-Post", "deux heures et demie"), chosen by the model with its decoding constrained to the
+"""The short answer: the few words of a cited sentence that answer the question ("Canard
+enchaîné", "deux heures et demie"), chosen by the model with its decoding constrained to the
 sentence's word spans (`LLM.choose`), so that it is verbatim by construction.
 
-    spans(citation.quote)  # ["Le Washington", "Le Washington Post", …, "Washington Post", …]
+    spans(citation.quote)  # ["Le Canard", "Le Canard enchaîné", …, "Canard enchaîné", …]
     short = extract(llm, prompts_dir, question, quotes)
 
 Written by hand: no library offers "the spans of a text" as constrained-decoding options; the
@@ -29,7 +29,7 @@ MAX_WORDS = 20  # longer than nearly every gold short answer (docs/results/2026-
 MAX_QUOTES = 3
 EDGE = ",.;:!?«»()[]\"'“”’-–—…"
 PAIRS = (("«", "»"), ("“", "”"), ("(", ")"), ("[", "]"))  # a span holds both of a pair, or neither
-# A span does not end on these: "Washington Post de" is never the answer.
+# A span does not end on these: "Canard enchaîné de" is never the answer.
 ELISION = re.compile(r"^(?:[dlnsjcm]|qu|jusqu|lorsqu|puisqu)['’](?=\w)", re.IGNORECASE)
 OPEN_ENDED = frozenset(
     (
@@ -46,8 +46,8 @@ def spans(text: str, max_words: int = MAX_WORDS) -> list[str]:
     substring of `text`, in reading order, each once. A span may also start after an elision
     ("une heure et demie" in "d'une heure et demie").
 
-    spans("Le Washington Post l'a révélé.")
-    -> ["Le Washington", "Le Washington Post", …, "Washington Post", …]
+    spans("Le Canard enchaîné l'a révélé.")
+    -> ["Le Canard", "Le Canard enchaîné", …, "Canard enchaîné", …]
     """
     words = text.split()
     out: dict[str, None] = {}
@@ -88,7 +88,7 @@ def _paired(span: str) -> bool:
 
 def options(quotes: Sequence[str]) -> dict[str, str]:
     """What the model may write -> the span it stands for: each span, and each span that starts in
-    lower case also capitalised ("Le Washington Post" -> "le Washington Post"), since the model
+    lower case also capitalised ("Le Canard enchaîné" -> "le Canard enchaîné"), since the model
     starts its reply with a capital (without it, "Le" leads the walk into "Le 10 novembre")."""
     out: dict[str, str] = {}
     for quote in quotes:

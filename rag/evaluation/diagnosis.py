@@ -55,7 +55,7 @@ def retrieval_score(result: Mapping[str, Any]) -> Score:
 
 
 def answer_score(result: Mapping[str, Any]) -> Score:
-    """Contains an accepted answer: Score(0.0, "abstained"), Score(1.0, "contains 'Moscou'")."""
+    """Contains an accepted answer: Score(0.0, "abstained"), Score(1.0, "contains 'EDF'")."""
     expected = result.get("expected") or []
     if result.get("answer") is None or not is_answerable(result) or not expected:
         return Score(None, "no reference answer")

@@ -30,7 +30,7 @@ def sentence_verdict(
     less than SUPPORTED_SHARE of its new words (content words not restating the question) are in
     the passages. An English sentence over French passages is checked on its names and numbers
     only (`key_words`), since its other words are translations.
-    ("Le Washington Post [1].", ["le Washington Post a rapporté"], "Qui ?") -> (True, "...")
+    ("Le Canard enchaîné [1].", ["Le Canard enchaîné a rapporté les faits"], "Qui ?") -> (True, …)
     """
     claim = MARKER.sub(" ", normalize_markers(sentence))  # "(1)" is a marker, not the number 1
     if not content_words(claim):

@@ -47,7 +47,7 @@ def token_f1(prediction: str, answers: Sequence[str]) -> float:
 
 
 def contains_answer(prediction: str, answers: Sequence[str]) -> bool:
-    """An answer occurs as whole tokens: ("Il a visité l'Ukraine.", ["Ukraine"]) -> True."""
+    """An answer occurs as whole tokens: ("Il a visité la Birmanie.", ["Birmanie"]) -> True."""
     pred = f" {normalize(prediction)} "
     # An answer that normalises to nothing (e.g. "un") would match everything, so it never matches.
     return any(norm and f" {norm} " in pred for norm in map(normalize, answers))

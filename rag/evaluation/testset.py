@@ -132,8 +132,8 @@ BLANK = "____"
 def find_span(sentence: str) -> tuple[str, str] | None:
     """The span a question could ask for: ("date"|"number"|"name", text), dates first.
 
-    find_span("Le 10 novembre 2024, le Washington Post a rapporté l'appel.")
-    -> ("date", "10 novembre 2024")
+    find_span("Le 25 juillet 2018, Le Canard enchaîné a rapporté les faits.")
+    -> ("date", "25 juillet 2018")
     """
     for kind, pattern in SPANS:
         m = pattern.search(sentence)

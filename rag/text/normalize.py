@@ -20,7 +20,7 @@ LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
 def fold(text: str) -> str:
     """Lowercase, strip accents, split French elisions, keep letters and digits.
 
-    "L’Élysée d'Ukraine" -> "l elysee d ukraine"
+    "L’Élysée d'Égypte" -> "l elysee d egypte"
     """
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-# A part ending in one of these is no sentence end: "M. Poutine", "Mme Zelenska", "J.-C.", "U.S."
+# A part ending in one of these is no sentence end: "M. Fillon", "Mme Le Pen", "J.-C.", "U.S."
 _ABBREVIATION = re.compile(
     r"(?:^|[\s(«\"“'’.-])(?:M|MM|Mme|Mmes|Mlle|Dr|Pr|Me|St|Ste|Mgr|Mr|Mrs|Ms|Jr|Sr|[A-Z])\.$"
 )
@@ -12,7 +12,7 @@ _ABBREVIATION = re.compile(
 
 def sentences(text: str) -> list[str]:
     """Split on sentence ends and line breaks. "A b. C d!" -> ["A b.", "C d!"];
-    "M. Trump a parlé à M. Poutine." stays one sentence."""
+    "M. Macron a parlé à M. Hollande." stays one sentence."""
     out: list[str] = []
     for line in re.split(r"\n+", text):
         joined = ""

@@ -139,7 +139,7 @@ def resolve(text: str, date: str | None = None) -> list[When]:
     """Each time expression of `text` with the date it stands for, in order of appearance.
 
     An expression that nothing resolves (a weekday in an undated article) is left out.
-    resolve("Trump s'est entretenu jeudi avec Poutine", "2024-11-10")[0].value -> (2024, 11, 7)
+    resolve("Un incident s'est produit jeudi à Flamanville", "2017-02-10")[0].value -> (2017, 2, 9)
     """
     base = parse_base(date)
     found: list[When] = []

@@ -38,7 +38,7 @@ from rag.ui.documents import (
     outlet_choices,
     upload_files,
 )
-from rag.ui.i18n import EXAMPLES, TEXT, language_choices, page_heading
+from rag.ui.i18n import TEXT, examples, language_choices, page_heading
 from rag.ui.models import Preparation, kernel_summary, model_names
 from rag.ui.render import (
     _note,
@@ -52,7 +52,6 @@ from rag.ui.style import CSS, HEAD
 
 __all__ = [  # the handlers live in the modules above; tests and tools import them from here
     "CSS",
-    "EXAMPLES",
     "HEAD",
     "TEXT",
     "Conversation",
@@ -143,7 +142,12 @@ def build_app(
                             outlets = gr.Dropdown(
                                 [], multiselect=True, label=t["outlets"], allow_custom_value=True
                             )
-                        examples = gr.Examples(EXAMPLES, inputs=[question], label=t["examples"])
+                        asked = examples(bot.settings.index.sources)  # the corpus's, if any
+                        shown = (
+                            gr.Examples(asked, inputs=[question], label=t["examples"])
+                            if asked
+                            else None
+                        )
                     with gr.Column(scale=2, min_width=280):
                         sources = gr.HTML(_note(t["sources_hint"]), elem_id="sources")
                 with gr.Accordion(t["settings"], open=False) as settings_box:
@@ -290,7 +294,6 @@ def build_app(
             (question, lambda t: {"label": t["question"], "placeholder": t["placeholder"]}),
             (send, lambda t: {"value": t["send"]}),
             (new, lambda t: {"value": t["new"]}),
-            (examples.dataset, lambda t: {"label": t["examples"]}),
             (settings_box, lambda t: {"label": t["settings"]}),
             (top_k, lambda t: {"label": t["top_k"]}),
             (language, lambda t: {"label": t["language"], "choices": language_choices(t)}),
@@ -307,6 +310,8 @@ def build_app(
             (choice, lambda t: {"label": t["remove"]}),
             (remove, lambda t: {"value": t["remove_button"]}),
         ]
+        if shown is not None:
+            relabel.append((shown.dataset, lambda t: {"label": t["examples"]}))
         ui.change(
             lambda u: [gr.update(**texts(TEXT[u])) for _, texts in relabel],
             ui,
@@ -343,7 +348,11 @@ def main() -> int:
     print("Loading the models (the page is served meanwhile)…", flush=True)
     preparation = Preparation(bot).start()
     # gradio refuses far larger uploads itself; add_uploads checks ours, with a clear message
-    demo = build_app(bot, notice=notice, preparation=preparation, access=access)
+    try:
+        demo = build_app(bot, notice=notice, preparation=preparation, access=access)
+    except RagError as exc:  # a source folder's examples.json that cannot be read
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     launch(demo, settings.app.port, max_file_bytes=upload_limit(settings))
     return 0
 

@@ -1,9 +1,15 @@
-"""The page's words, in French and English, and the example questions.
+"""The page's words, in French and English, and the corpus's example questions.
 
 Every label, hint and status line the chat page shows lives here as one `TEXT[ui][key]` table, so
 that the handlers and the layout look strings up by key and switching the interface language is a
 plain relabelling; kept apart from the code so translations are edited in one place.
 """
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from rag.core.errors import InputError
 
 # Each text in French, then in English, side by side so that a translation is edited in one place.
 _PAIRS = {
@@ -18,8 +24,8 @@ _PAIRS = {
     "chat": ("Discussion", "Chat"),
     "question": ("Votre question", "Your question"),
     "placeholder": (
-        "Ex. : Quel journal a révélé l'appel entre Trump et Poutine ?",
-        "E.g. Which newspaper reported the Trump–Putin call?",
+        "Ex. : Quel journal a révélé l'information, et quand ?",
+        "E.g. Which newspaper broke the story, and when?",
     ),
     "send": ("Envoyer", "Send"),
     "new": ("Nouvelle conversation", "New conversation"),
@@ -117,12 +123,27 @@ class _Languages(dict):
 TEXT = _Languages(
     {lang: {key: pair[i] for key, pair in _PAIRS.items()} for i, lang in enumerate(("fr", "en"))}
 )
-EXAMPLES = [
-    ["Quel journal a révélé l'appel entre Trump et Poutine ?"],
-    ["Sur quel réseau Trump a-t-il annoncé sa conversation avec Poutine ?"],
-    ["Which newspaper reported the call between Trump and Putin?"],
-    ["What did Trump and Putin agree to do about Ukraine?"],
-]
+EXAMPLES_FILE = "examples.json"  # in a source folder: a JSON list of questions on its articles
+
+
+def examples(sources: Iterable[Path]) -> list[list[str]]:
+    """The example questions the page offers: those of each source folder's examples.json, in
+    order (one row each, as gr.Examples takes them); none where no folder has one.
+
+    examples([Path("seeds")]) -> [["Quel journal a révélé …?"], …]"""
+    rows = []
+    for folder in sources:
+        file = Path(folder) / EXAMPLES_FILE
+        if not file.is_file():
+            continue
+        try:
+            questions = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{file}: unreadable ({exc}) — fix or remove it") from exc
+        if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+            raise InputError(f'{file}: not a JSON list of questions — write ["…?", "…?"]')
+        rows += [[q] for q in questions if q.strip()]
+    return rows
 
 
 def page_heading(t: dict) -> str:
