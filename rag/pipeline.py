@@ -291,7 +291,7 @@ class RAG:
             first_token_s: float | None = time.perf_counter() - start
             yield text
             timings = Timings(retrieval_s, first_token_s, time.perf_counter() - start)
-            yield Answer(
+            said = Answer(
                 question,
                 text,
                 False,
@@ -301,7 +301,8 @@ class RAG:
                 _if_changed(standalone, question),
                 lang,
                 conflict=True,
-            )
+            )  # the accounts' own sentences: no model probability, no second draft to compare
+            yield confidence.judge(said, self.settings.answer, lambda answer: None)
             return
         messages = self._messages(standalone, passages, lang)
         pieces: list[str] = []
