@@ -102,6 +102,7 @@ def test_combine_multiplies_the_signals_and_missing_ones_count_one():
     assert combine(Signals(support=1.0, no_answer=0.2)) == pytest.approx(0.8)
     assert combine(Signals(support=0.8, key_support=0.5)) == pytest.approx(0.5)
     assert combine(Signals(support=1.0, missing=("X",), premise=0.5)) == pytest.approx(0.1)
+    assert combine(Signals(support=1.0, premise=0.5)) == pytest.approx(0.75)  # cited lack one
     assert combine(Signals(support=1.0, agreement=0.0)) == pytest.approx(0.5)
     assert combine(Signals(support=1.0, agreement=1.0)) == 1.0
 

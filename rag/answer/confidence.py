@@ -48,7 +48,8 @@ ELISION = re.compile(r"^(?:[dlnsjcm]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECA
 EDGE = ',.;:!?«»()[]"“”‘’…'
 SIMILAR = 0.8  # difflib ratio at which two name spellings are one name ("Putin", "Poutine")
 # How much each failed signal lowers the confidence (hand-set: the note above says why).
-PREMISE_FAILED = 0.1
+PREMISE_FAILED = 0.1  # a name or number no passage shown has
+UNCITED = 0.5  # at most: the passages shown have them, the cited ones not all
 DISAGREES = 0.5
 MISSING = {
     "fr": "Les articles ne mentionnent pas {terms}.",
@@ -148,14 +149,15 @@ def agrees(first: str, second: str, short: str | None = None) -> bool:
 
 def combine(s: Signals) -> float:
     """The confidence: the model's probability that the passages answer (1 − P(NO_ANSWER)),
-    times the answer's support, lowered by a failed premise and by a disagreeing second draft;
-    a signal not measured counts 1.
+    times the answer's support, lowered by a failed premise (much when no passage shown has one
+    of the question's names or numbers, less when only the cited ones lack it) and by a
+    disagreeing second draft; a signal not measured counts 1.
 
     combine(Signals(support=1.0, no_answer=0.2)) -> 0.8
     """
     model = 1.0 if s.no_answer is None else 1.0 - s.no_answer
     support = s.support if s.key_support is None else min(s.support, s.key_support)
-    premise_factor = 1.0 if not s.missing else PREMISE_FAILED
+    premise_factor = PREMISE_FAILED if s.missing else 1.0 - UNCITED * (1.0 - s.premise)
     agreement = 1.0 if s.agreement is None else DISAGREES + (1 - DISAGREES) * s.agreement
     return max(0.0, min(1.0, model * support * premise_factor * agreement))
 
@@ -172,7 +174,9 @@ def measure(answer: Answer, model: Signals | None = None) -> Signals:
     the model's probabilities from `model` (`RAG.shorten`'s), if any."""
     question = answer.standalone_question or answer.question
     texts = cited_texts(answer)
-    share, missing = premise(question, texts)
+    share, _ = premise(question, texts)
+    # what no passage shown has (the user is told); one only the cited ones lack weighs less
+    missing = missing_terms(question, [f"{p.title}\n{p.prompt_text}" for p in answer.passages])
     key = cit.key_words(answer.text, question, answer.language)
     return Signals(
         premise=share,

@@ -154,8 +154,8 @@ class Timings:
 @dataclass(frozen=True, kw_only=True)
 class Signals:
     """What an answer's confidence is built from (rag.answer.confidence), each in [0, 1]; None
-    where it was not measured. `missing`: the question's names and numbers that the cited
-    passages do not hold (empty: the premise holds)."""
+    where it was not measured. `missing`: the question's names and numbers that no passage
+    shown to the model holds (empty: the premise holds)."""
 
     premise: float = 1.0  # share of the question's names and numbers found in the cited passages
     missing: tuple[str, ...] = ()
