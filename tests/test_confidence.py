@@ -182,3 +182,18 @@ def test_a_second_draft_is_written_below_agreement_below_and_compared(make_bot):
     assert answer.signals.agreement == 0.0
     assert answer.confidence == pytest.approx(combine(answer.signals))
     assert answer.confidence <= 0.5  # halved: DISAGREES
+
+
+def test_a_missing_name_is_said_whole_from_its_first_missing_word_to_its_last():
+    question = "Combien de chèques Marine Le Pen a-t-elle reçus ?"
+    assert missing_terms(question, ["François Fillon a reçu sept chèques."]) == ("Marine Le Pen",)
+    assert missing_terms(question, ["Marine Le Pen a reçu sept chèques."]) == ()
+
+
+def test_across_languages_only_numbers_count_as_missing(make_bot):
+    # "White House" is "Maison-Blanche" in the French passages: not a false premise
+    script = cite("Marc Fogel", "Marc Fogel, an American teacher, was freed by Russia")
+    answer = make_bot(script).ask("Who did the White House say Marc Fogel was?")
+    assert (answer.withheld, answer.signals.missing) == ("", ())
+    answer = make_bot(script).ask("Who did the White House say Marc Fogel was in 1234?")
+    assert (answer.withheld, answer.signals.missing) == ("", ("1234",))

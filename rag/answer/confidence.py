@@ -30,7 +30,7 @@ from rag.answer import word_list
 from rag.answer.checks import LOW_CONFIDENCE, PREMISE
 from rag.core.sections import AnswerSettings
 from rag.core.types import Answer, Signals
-from rag.text.language import ABSTAIN
+from rag.text.language import ABSTAIN, detect
 from rag.text.normalize import MARKER, fold
 from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
 from rag.text.words import NUMBER_WORDS, content_words, matches
@@ -114,15 +114,22 @@ def missing_terms(question: str, texts: Sequence[str]) -> tuple[str, ...]:
     vocabulary = set(fold(" ".join(texts)).split()) | content_words(" ".join(texts))
     missing = []
     for term in premise_terms(question):
-        lacking = []
-        for word in term.split():
-            folded = [NUMBER_WORDS.get(w, w) for w in fold(word).split()]
-            sought = [w for w in folded if w.isdigit() or (len(w) > 2 and w not in NOT_NAMES)]
-            if not all(_found(w, vocabulary) for w in sought):
-                lacking.append(word)
-        if lacking:
-            missing.append(" ".join(lacking))
+        words = term.split()
+        lacking = [i for i, word in enumerate(words) if not _holds(word, vocabulary)]
+        if lacking:  # from the first word lacking to the last: "Marine Le Pen", not "Marine Pen"
+            missing.append(" ".join(words[lacking[0] : lacking[-1] + 1]))
     return tuple(missing)
+
+
+def _holds(word: str, vocabulary: set[str]) -> bool:
+    folded = [NUMBER_WORDS.get(w, w) for w in fold(word).split()]
+    sought = [w for w in folded if w.isdigit() or (len(w) > 2 and w not in NOT_NAMES)]
+    return all(_found(w, vocabulary) for w in sought)
+
+
+def is_number(term: str) -> bool:
+    """A term of `premise_terms` that is a number ("787", "deux"), not a name."""
+    return all(w.isdigit() or w in NUMBER_WORDS for w in fold(term).split())
 
 
 def premise(question: str, texts: Sequence[str]) -> tuple[float, tuple[str, ...]]:
@@ -175,8 +182,13 @@ def measure(answer: Answer, model: Signals | None = None) -> Signals:
     question = answer.standalone_question or answer.question
     texts = cited_texts(answer)
     share, _ = premise(question, texts)
-    # what no passage shown has (the user is told); one only the cited ones lack weighs less
-    missing = missing_terms(question, [f"{p.title}\n{p.prompt_text}" for p in answer.passages])
+    # what no passage shown has (the user is told); one only the cited ones lack weighs less.
+    # A question in another language than the passages translates names ("White House",
+    # "French"): there only its numbers are sought.
+    shown = [f"{p.title}\n{p.prompt_text}" for p in answer.passages]
+    missing = missing_terms(question, shown)
+    if shown and detect(question) != detect(" ".join(shown)):
+        missing = tuple(t for t in missing if is_number(t))
     key = cit.key_words(answer.text, question, answer.language)
     return Signals(
         premise=share,
