@@ -163,11 +163,12 @@ class AnswerSettings(Section):
         "model's reply (rag.answer.conflicts).",
     )
     min_confidence: float = Field(
-        0.0,
+        0.5,
         ge=0,
         le=1,
         description="Abstain when an answer's confidence (premise, support, the model's "
-        "probabilities, agreement: rag.answer.confidence) is below this.",
+        "probabilities, agreement: rag.answer.confidence) is below this "
+        "(docs/results/2026-12-07-confidence.md).",
     )
     agreement_below: float = Field(
         0.0,
