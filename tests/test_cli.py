@@ -58,8 +58,10 @@ def test_ingest_then_ask_json(tmp_path, seeds):
     answer = json.loads(result.stdout)
     assert answer["abstained"] is False
     assert answer["citations"][0]["source"].endswith(".txt")
-    assert set(answer["timings"]) == {"retrieval_s", "first_token_s", "total_s", "short_s"}
+    timings = {"retrieval_s", "first_token_s", "total_s", "short_s", "confidence_s"}
+    assert set(answer["timings"]) == timings
     assert "short" in answer  # the exact answer (None when withheld)
+    assert 0 < answer["confidence"] <= 1 and answer["signals"]["missing"] == []
 
 
 def test_eval_writes_results_and_summary(tmp_path, seeds):

@@ -160,7 +160,7 @@ def test_every_old_variable_sets_the_same_value(monkeypatch, env, raw, section, 
 
 
 def test_old_names_cover_every_setting_and_secrets_stay_hidden(monkeypatch):
-    new = {"record_fields", "openai_embed_base_url"}  # added since the sections
+    new = {"record_fields", "openai_embed_base_url", "min_confidence", "agreement_below"}
     assert {n for *_, n, _ in OLD_NAMES} | {"chroma_token", "openai_api_key"} | new == set(FIELDS)
     monkeypatch.setenv("RAG_RECORD_FIELDS", '{"text": "body"}')
     assert Settings().index.record_fields == {"text": "body"}

@@ -199,6 +199,9 @@ def test_the_pipeline_says_both_accounts_without_asking_the_model(make_bot):
     assert answer.conflict and not answer.abstained and answer.short is None
     assert items[0] == answer.text and "New York Post" in answer.text and "infirmer" in answer.text
     assert bot.llm.calls == []  # the model's one-sided "Oui" is not asked for
+    # its confidence from the premise and support alone (no model probability, no second draft)
+    assert answer.signals.missing == () and answer.signals.no_answer is None
+    assert answer.confidence is not None and 0 < answer.confidence <= 1
     for c in answer.citations:
         assert c.quote in answer.passages[c.number - 1].text
     assert len(items) == 2  # the text, then the Answer: no short answer follows

@@ -51,6 +51,9 @@ RESULT_KEYS = {
     "total_s",
     "short_s",
     "draft",
+    "confidence",
+    "signals",
+    "confidence_s",
     "short",
     "conflict",
     "withheld",
@@ -58,7 +61,6 @@ RESULT_KEYS = {
     "gold_sources",
     "type",
     "lang",
-    "confidence",
 }
 
 
@@ -196,9 +198,11 @@ def test_run_eval_writes_one_line_per_case_and_summarizes(tmp_path, testset):
         "ttft_s": 0.1,
         "total_s": 1.0,
         "draft": "",
-        "confidence": None,  # the stub bot gives none
         "short": None,  # the stub bot's Answer sought none
         "short_s": None,
+        "confidence": None,  # the stub bot's Answer measured none
+        "signals": None,
+        "confidence_s": None,
         "conflict": False,
         "withheld": "",
         "expected": ["la Russie"],
@@ -437,3 +441,21 @@ def test_add_semantic_similarity_only_on_given_answers():
     add_semantic_similarity(results, HashEmbedder())
     assert results[0]["semantic_similarity"] == pytest.approx(1.0)
     assert "semantic_similarity" not in results[1] and "semantic_similarity" not in results[2]
+
+
+def test_a_result_line_carries_the_answer_confidence_and_its_signals():
+    from rag.core.types import Signals
+    from rag.evaluation.runner import _answer_fields
+
+    given = Answer(
+        question="q",
+        text="Paris [1].",
+        abstained=False,
+        timings=Timings(confidence_s=0.5),
+        confidence=0.7,
+        signals=Signals(support=0.9, missing=("Lyon",), no_answer=0.1),
+    )
+    fields = _answer_fields(given)
+    assert (fields["confidence"], fields["confidence_s"]) == (0.7, 0.5)
+    assert fields["signals"]["support"] == 0.9 and fields["signals"]["missing"] == ("Lyon",)
+    assert json.loads(json.dumps(fields["signals"]))["no_answer"] == 0.1  # a JSON line holds it

@@ -126,7 +126,14 @@ SECOND_LOOK = frozenset((NO_CITATION.code, *(r.code for r in RULES)))
 
 UNCONFIRMED = Rule("unconfirmed", "the model did not confirm the answer from the passages")
 
-CODES = tuple(r.code for r in (OFF_TOPIC, *REPLY, NO_CITATION, *RULES, UNCONFIRMED))
+# After the checks, on the answer's confidence (rag.answer.confidence), below RAG_MIN_CONFIDENCE:
+# with a question name or number missing from the cited passages (said to the user), or not.
+PREMISE = Rule("premise", "the cited passages do not mention {detail}")
+LOW_CONFIDENCE = Rule("low-confidence", "the answer's confidence is below the threshold ({detail})")
+
+CODES = tuple(
+    r.code for r in (OFF_TOPIC, *REPLY, NO_CITATION, *RULES, UNCONFIRMED, PREMISE, LOW_CONFIDENCE)
+)
 
 
 def first_failure(rules, *subject) -> Withheld | None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.answer.checks import NO_ANSWER
 from rag.answer.prompts import render
 from rag.answer.untrusted import without_orders
 from rag.core.errors import ModelError
@@ -123,19 +125,39 @@ def focus(offered: dict[str, str], question: str, answer: str = "") -> dict[str,
     return agreed or offered
 
 
-def extract(
+@dataclass(frozen=True)
+class Pick:
+    """The short answer and the model's probabilities: of it (its path under the constrained
+    walk) and of NO_ANSWER as the reply; None where the backend gives none (no options, or the
+    model failed)."""
+
+    text: str
+    chosen: float | None = None
+    no_answer: float | None = None
+
+
+def pick(
     llm: LLM, prompts_dir: Path, question: str, quotes: Sequence[str], answer: str = ""
-) -> str:
-    """The short answer to `question` from the cited sentences (`quotes`), or "" when there is
+) -> Pick:
+    """The short answer to `question` from the cited sentences (`quotes`), "" when there is
     none to choose from or the model fails (the full answer stands without it). `answer`: the
     full answer, whose words narrow the options (`focus`)."""
     quotes = list(dict.fromkeys(q for q in quotes if q.strip()))[:MAX_QUOTES]
     offered = focus(options(quotes), question, answer)
     if not offered:
-        return ""
+        return Pick("")
     try:
-        probs = llm.choose(short_messages(prompts_dir, question, quotes), list(offered))
+        probs = llm.choose(short_messages(prompts_dir, question, quotes), list(offered), NO_ANSWER)
     except ModelError:
-        return ""
+        return Pick("")
     best = max(offered, key=lambda o: probs.get(o, 0.0))
-    return offered[best] if probs.get(best, 0.0) > 0 else ""  # 0: the reply was no option
+    chosen = probs.get(best, 0.0)
+    text = offered[best] if chosen > 0 else ""  # 0: the reply was no option
+    return Pick(text, chosen, probs.get(NO_ANSWER))
+
+
+def extract(
+    llm: LLM, prompts_dir: Path, question: str, quotes: Sequence[str], answer: str = ""
+) -> str:
+    """`pick`'s short answer alone."""
+    return pick(llm, prompts_dir, question, quotes, answer).text

@@ -163,6 +163,22 @@ class AnswerSettings(Section):
         "also deny (or do not confirm) with both accounts, each quoted and cited, instead of the "
         "model's reply (rag.answer.conflicts).",
     )
+    min_confidence: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="Abstain when an answer's confidence (premise, support, the model's "
+        "probabilities, agreement: rag.answer.confidence) is below this "
+        "(docs/results/2026-12-07-confidence.md).",
+    )
+    agreement_below: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Write a second draft from the passages in reverse order, and lower the "
+        "confidence when it disagrees, for answers whose confidence is below this (one more "
+        "answer; 0: never, 1: for every answer).",
+    )
     max_question_chars: int = Field(
         2000,
         ge=1,

@@ -146,6 +146,22 @@ class Timings:
     first_token_s: float | None = None
     total_s: float = 0.0  # the answer, checked (the short answer's own time is short_s)
     short_s: float | None = None
+    confidence_s: float | None = None  # its confidence, after the short answer (a second draft)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Signals:
+    """What an answer's confidence is built from (rag.answer.confidence), each in [0, 1]; None
+    where it was not measured. `missing`: the question's names and numbers that no passage
+    shown to the model holds (empty: the premise holds)."""
+
+    premise: float = 1.0  # share of the question's names and numbers found in the cited passages
+    missing: tuple[str, ...] = ()
+    support: float = 0.0  # share of the answer's content words in its cited passages
+    key_support: float | None = None  # share of its new words there (None: it has none)
+    chosen: float | None = None  # the model's probability of its short answer (LLM.choose)
+    no_answer: float | None = None  # the model's probability of NO_ANSWER there
+    agreement: float | None = None  # 1: the draft from the passages reversed agrees; 0: not
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,6 +183,10 @@ class Answer:
     short: str | None = None
     # the answer gives the accounts of a report and of its denial, quoted (rag.answer.conflicts)
     conflict: bool = False
+    # how likely the answer is right, in [0, 1] (rag.answer.confidence); None when none was
+    # measured (an abstention, a conflict's accounts)
+    confidence: float | None = None
+    signals: Signals | None = None
 
     def to_dict(self) -> dict:
         from dataclasses import asdict

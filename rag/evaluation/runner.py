@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -219,9 +220,10 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "total_s": answer.timings.total_s,
         "short_s": answer.timings.short_s,
         "draft": getattr(answer, "draft", ""),
-        # the answer's confidence, where the pipeline gives one (the risk–coverage curve sorts
-        # by it)
-        "confidence": getattr(answer, "confidence", None),
+        # the answer's confidence (the risk–coverage curve sorts by it) and what it is built from
+        "confidence": answer.confidence,
+        "signals": asdict(answer.signals) if answer.signals else None,
+        "confidence_s": answer.timings.confidence_s,
     }
 
 
@@ -241,6 +243,8 @@ def _retrieval_fields(passages: Sequence[Passage], seconds: float) -> dict[str, 
         "short_s": None,
         "draft": None,
         "confidence": None,
+        "signals": None,
+        "confidence_s": None,
     }
 
 

@@ -14,12 +14,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
-from rag.answer import checks, conflicts, weekday
+from rag.answer import checks, confidence, conflicts, weekday
 from rag.answer.checks import NO_ANSWER, Withheld, first_failure
 from rag.answer.prompts import render
-from rag.answer.short import extract
+from rag.answer.short import pick
 from rag.core.settings import Settings
-from rag.core.types import Answer, Citation, Passage, Scope, Timings
+from rag.core.types import Answer, Citation, Passage, Scope, Signals, Timings
 from rag.pipeline import reply
 from rag.pipeline.library import Library
 from rag.text.language import NAMES, detect
@@ -156,7 +156,7 @@ class RAG(Library):
                 first_token_s=first_token_s,
                 total_s=time.perf_counter() - start,
             )
-            yield Answer(
+            said = Answer(
                 question=question,
                 text=text,
                 abstained=False,
@@ -166,7 +166,8 @@ class RAG(Library):
                 standalone_question=reply.if_changed(standalone, question),
                 language=lang,
                 conflict=True,
-            )
+            )  # the accounts' own sentences: no model probability, no second draft to compare
+            yield confidence.judge(said, self.settings.answer, lambda answer: None)
             return
         messages = self._messages(standalone, passages, lang)
         pieces: list[str] = []
@@ -185,6 +186,7 @@ class RAG(Library):
             hidden = False
             yield so_far
         answer = self._draft(question, standalone, lang, "".join(pieces), passages, messages)
+        retried = False
         if (
             answer.abstained
             and answer.withheld in checks.SECOND_LOOK
@@ -197,16 +199,23 @@ class RAG(Library):
                 messages = self._messages(standalone, again, lang)
                 raw = "".join(self.llm.complete(messages, self.settings.generation.max_new_tokens))
                 second = self._draft(question, standalone, lang, raw, again, messages)
-                answer = answer if second.abstained else second
+                answer, retried = (answer, False) if second.abstained else (second, True)
         timings = Timings(
             retrieval_s=retrieval_s,
             first_token_s=first_token_s,
             total_s=time.perf_counter() - start,
         )
         answer = replace(answer, timings=timings)
-        yield answer
-        if self.settings.answer.short_answer and not answer.abstained:
-            yield self.shorten(answer)
+        if answer.abstained:
+            yield answer
+            return
+        if self.settings.answer.short_answer:
+            yield answer  # checked: a caller can show its sources while the short answer comes
+            answer = self.shorten(answer)
+        # a second draft that passed: the first, from the passages in the other order, did not
+        yield confidence.judge(
+            answer, self.settings.answer, self._agreement, 0.0 if retried else None
+        )
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("Et combien de temps ?") as a standalone question, using the history."""
@@ -268,7 +277,7 @@ class RAG(Library):
         begun = time.perf_counter()
         question = answer.standalone_question or answer.question
         try:
-            short = extract(
+            short = pick(
                 self.llm,
                 self.settings.answer.prompts_dir,
                 question,
@@ -280,8 +289,24 @@ class RAG(Library):
             return answer
         return replace(
             answer,
-            short=short,
+            short=short.text,
+            signals=Signals(chosen=short.chosen, no_answer=short.no_answer),
             timings=replace(answer.timings, short_s=time.perf_counter() - begun),
+        )
+
+    def _agreement(self, answer: Answer) -> float | None:
+        """1.0 when the draft from the answer's passages in reverse order passes the checks and
+        says the same (`confidence.agrees`), else 0.0; None with a single passage. One more
+        answer, asked by `confidence.judge` below `agreement_below`."""
+        passages = list(answer.passages)[::-1]
+        if len(passages) < 2:
+            return None
+        standalone = answer.standalone_question or answer.question
+        messages = self._messages(standalone, passages, answer.language)
+        raw = "".join(self.llm.complete(messages, self.settings.generation.max_new_tokens))
+        second = self._draft(answer.question, standalone, answer.language, raw, passages, messages)
+        return float(
+            not second.abstained and confidence.agrees(answer.text, second.text, answer.short)
         )
 
     def _messages(self, question: str, passages: list[Passage], lang: str) -> list[dict]:
