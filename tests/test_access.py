@@ -348,7 +348,7 @@ def test_cli_ingest_is_in_the_audit_log(settings, seeds, monkeypatch):
     assert rag_main(["ingest"]) == 0
     log = audit.entries(settings)
     added = {e["document"] for e in log if e["action"] == "add"}
-    assert "zorglub.txt" in added and len(added) == len(list(seeds.iterdir())) + 1
+    assert "zorglub.txt" in added and len(added) == len(list(seeds.glob("*.txt"))) + 1
     assert [e["document"] for e in log if e["action"] == "remove"] == ["zorglub.txt"]
     assert all(e["user"].startswith("cli:") and e["via"] == "ingest" for e in log)
 
