@@ -91,8 +91,8 @@ def drop_restated(text: str, question: str) -> str:
 def novel_words(answer: str, question: str) -> set[str]:
     """The answer's content words that do not restate the question: what it claims to add.
 
-    novel_words("Le Washington Post a révélé l'appel.", "Qui a révélé l'appel ?")
-    -> {"washington", "post"}
+    novel_words("Le Canard enchaîné a révélé l'affaire.", "Qui a révélé l'affaire ?")
+    -> {"canard", "enchaine"}
     """
     asked = content_words(question)
     return {w for w in content_words(answer) if not matches(w, asked)}
@@ -103,7 +103,7 @@ def key_words(answer: str, question: str, language: str) -> set[str]:
 
     In French (the articles' language) every new word counts. An English answer over French
     passages paraphrases, so only what survives translation counts: numbers and capitalised
-    names ("Tomahawk", "TASS"), not "told" or "planned".
+    names ("Rafale", "AFP"), not "told" or "planned".
     """
     novel = novel_words(answer, question)
     if language == "fr":
@@ -138,8 +138,8 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
     ),
     # "Combien de missiles … ?", "How many …", "Depuis combien d'années …": the question opens with
     # the count (not "… lorsqu'on lui a demandé combien de fois …", whose answer is a reply), and
-    # an answer without any number or quantity word does not give one ("Zelensky asked for
-    # Tomahawk missiles"). Every answered count question of PIAF's 500 and the seeds holds one.
+    # an answer without any number or quantity word does not give one ("the minister asked
+    # for Rafale jets"). Every answered count question of PIAF's 500 and the seeds holds one.
     (
         "a count",
         r"^(?:(?:en|depuis|pendant|pour|sur|dans|for|since|in|over|of)\s+)?"
@@ -161,8 +161,8 @@ def only_adds_a_date(answer: str, question: str) -> bool:
     """Whether the answer's only new facts are a date although the question does not ask when.
 
     This model meets a question it cannot answer by restating it around a date from the passages:
-    "Which journalist interviewed Trump?" -> "The journalist interviewed Trump on Thursday,
-    November 10, 2024." Every word-overlap check supports that. New words that are all date
+    "Which journalist interviewed Macron?" -> "The journalist interviewed Macron on Thursday,
+    November 10, 2017." Every word-overlap check supports that. New words that are all date
     parts (numbers up to 31, years, months, weekdays), with at least one month, weekday or year,
     do not answer a question that asks no time, nor a count ("2000 missiles" is no year). Words
     that only say an event happened ("during a conversation that took place on …", "lors d'un
@@ -293,8 +293,8 @@ def complete_citations(
 ) -> str:
     """Add to each cited sentence the passages that hold the new facts its citations lack.
 
-    A sentence can join facts from two passages ("The New York Post revealed it on 10 November
-    2024 [3]" where only the date is in passage 3). Each of its `key_words` that its cited
+    A sentence can join facts from two passages ("Le Canard enchaîné revealed it on 25 January
+    2017 [3]" where only the date is in passage 3). Each of its `key_words` that its cited
     passages lack, and that another passage holds as the very same (folded) word, brings that
     passage in, most such words first. A sentence that gains a passage has its markers gathered
     at its end ("… [3, 5]."); the text is returned unchanged when no sentence gains one. The

@@ -46,7 +46,7 @@ NOT_NAMES = frozenset(
 )
 ELISION = re.compile(r"^(?:[dlnsjcm]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
 EDGE = ',.;:!?«»()[]"“”‘’…'
-SIMILAR = 0.8  # difflib ratio at which two name spellings are one name ("Putin", "Poutine")
+SIMILAR = 0.8  # difflib ratio at which two name spellings are one name ("Gorbachev", "Gorbatchev")
 # How much each failed signal lowers the confidence (hand-set: the note above says why).
 PREMISE_FAILED = 0.1  # a name or number no passage shown has
 UNCITED = 0.5  # at most: the passages shown have them, the cited ones not all
@@ -94,7 +94,7 @@ def premise_terms(question: str) -> list[str]:
 
 def _found(word: str, vocabulary: set[str]) -> bool:
     """One folded word of a term in the passages' words: a number exactly; a name exactly, by
-    a shared stem, or spelt alike with the same initial ("putin" ~ "poutine")."""
+    a shared stem, or spelt alike with the same initial ("gorbachev" ~ "gorbatchev")."""
     if word.isdigit():
         return word in vocabulary
     if word in vocabulary or (len(word) >= 4 and matches(word, vocabulary)):
@@ -143,7 +143,7 @@ def agrees(first: str, second: str, short: str | None = None) -> bool:
     """Two drafts say the same: the first's short answer is in the second, or their content
     words are mostly the same (Jaccard ≥ 0.5, words matched by stem).
 
-    agrees("Le Washington Post [1].", "Selon le Washington Post [2].") -> True
+    agrees("Le Canard enchaîné [1].", "Selon le Canard enchaîné [2].") -> True
     """
     if short and f" {fold(short)} " in f" {fold(MARKER.sub(' ', second))} ":
         return True

@@ -178,7 +178,7 @@ class Answer:
     withheld: str = (
         ""  # when abstained: the reason code of the check that withheld it (rag.answer.checks)
     )
-    # the exact answer, words of a cited quote ("Washington Post"); "" when none was found, None
+    # the exact answer, words of a cited quote ("Canard enchaîné"); "" when none was found, None
     # when none was sought (withheld, a conflict's accounts, or short answers off: RAG_SHORT_ANSWER)
     short: str | None = None
     # the answer gives the accounts of a report and of its denial, quoted (rag.answer.conflicts)

@@ -53,7 +53,7 @@ def matches(word: str, vocabulary: set[str]) -> bool:
 def support(answer: str, texts: list[str], question: str = "") -> float:
     """Share of the answer's content words found in `texts` (or restated from the question).
 
-    support("Le Washington Post [1]", ["le Washington Post a rapporté"]) -> 1.0
+    support("Le Canard enchaîné [1]", ["le Canard enchaîné a révélé"]) -> 1.0
     """
     words = content_words(answer)
     if not words:
