@@ -81,9 +81,16 @@ def _check_kind(name: str, data: bytes, suffix: str, fmt: str) -> None:
     """Refuse a file whose first bytes say it is something its suffix does not."""
     family, words = sniff.kind(data)
     expected = _FAMILY.get(fmt, "text")
-    if family == expected:
-        return
-    fix = next((f"rename it to {s}" for s, f in FORMATS.items() if _FAMILY.get(f) == family), "")
+    if family == expected or (fmt == "jsonl" and family is None and words == "binary data"):
+        return  # a JSONL export with stray NUL bytes: its reader reports those lines one by one
+    fix = next(
+        (
+            f"rename it to {s}"
+            for s, f in FORMATS.items()
+            if family is not None and _FAMILY.get(f, "text") == family
+        ),
+        "",
+    )
     fix = fix or f"only {', '.join(SUFFIXES)} files are indexed"
     if expected == "text":
         raise InputError(f"{name}: looks binary ({words} named {suffix}), skipped — {fix}")

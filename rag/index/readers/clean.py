@@ -17,9 +17,10 @@ BOILERPLATE = re.compile(
 )
 
 
-def decode(raw: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM); a binary or non-UTF-8 file raises with the fix to apply."""
-    if b"\x00" in raw[:8192]:
+def decode(raw: bytes, name: str, records: bool = False) -> str:
+    """UTF-8 (with or without BOM); a binary or non-UTF-8 file raises with the fix to apply.
+    `records`: NUL bytes are let through, for a record format that reports its bad lines."""
+    if not records and b"\x00" in raw[:8192]:
         raise InputError(f"{name}: looks binary (NUL bytes), skipped — only text files are indexed")
     try:
         return raw.decode("utf-8-sig")

@@ -69,7 +69,7 @@ def read_jsonl(
 ) -> tuple[list[Document], list[str]]:
     """The documents of a JSONL corpus and one line per record that is not one."""
     keys, docs, skipped = names(fields), [], []
-    for number, line in enumerate(decode(data, name).splitlines(), start=1):
+    for number, line in enumerate(decode(data, name, records=True).splitlines(), start=1):
         if not line.strip():
             continue
         try:
