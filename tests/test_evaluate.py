@@ -54,6 +54,7 @@ RESULT_KEYS = {
     "confidence",
     "signals",
     "confidence_s",
+    "passages",
     "short",
     "conflict",
     "withheld",
@@ -177,6 +178,11 @@ def test_run_eval_writes_one_line_per_case_and_summarizes(tmp_path, testset):
     assert [line["id"] for line in lines] == ["q1", "q2", "q3"]
     for line in lines:
         assert set(line) == RESULT_KEYS
+    shown = lines[0].pop("passages")  # the passages as the model saw them, in its order
+    assert [(p["chunk_id"], p["text"]) for p in shown] == [
+        (p.chunk_id, p.text) for p in bot.ask("Qui a envahi l'Ukraine ?").passages
+    ]
+    assert shown and set(shown[0]) >= {"source", "chunk_id", "text", "shown", "rank", "title"}
     assert lines[0] == {
         "id": "q1",
         "question": "Qui a envahi l'Ukraine ?",

@@ -123,6 +123,61 @@ def test_llamacpp_picks_the_span_under_its_grammar():
     assert "heure et demie" in short and len(short.split()) <= 5, short
 
 
+def _step(token: str, tops: dict[str, float]) -> dict:
+    """A step as llama.cpp reports it: the token taken, the top tokens' log-probabilities."""
+    import math
+
+    return {
+        "bytes": list(token.encode()),
+        "logprob": math.log(tops[token]),
+        "top_logprobs": [
+            {"bytes": list(t.encode()), "logprob": math.log(p)} for t, p in tops.items()
+        ],
+    }
+
+
+def test_walk_shares_renormalise_over_the_tokens_an_option_allows():
+    from rag.llm.llamacpp import walk_shares
+
+    steps = [
+        # "Le" leads to two options, "L'" to one, "NO" to the abstention, "Il" to none
+        _step("Le", {"Le": 0.5, "L'": 0.2, "NO": 0.1, "Il": 0.2}),
+        _step(" Washington", {" Washington": 0.6, " Kremlin": 0.2, " X": 0.2}),
+        _step(" Post", {" Post": 0.9}),
+        _step("", {"": 0.8, ".": 0.2}),
+    ]
+    shares = walk_shares(steps, ["Le Washington Post", "Le Kremlin", "L'AFP"], "NO_ANSWER")
+    allowed = 0.5 + 0.2 + 0.1  # "Il" ends no option: left out of the first step's total
+    assert shares["L'AFP"] == pytest.approx(0.2 / allowed)
+    assert shares["NO_ANSWER"] == pytest.approx(0.1 / allowed)
+    assert shares["Le Kremlin"] == pytest.approx(0.5 / allowed * 0.2 / 0.8)
+    assert shares["Le Washington Post"] == pytest.approx(0.5 / allowed * 0.6 / 0.8)
+    assert sum(shares.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.model
+def test_llamacpp_choose_gives_the_options_probabilities():
+    pytest.importorskip("xllamacpp", reason="the llamacpp backend needs xllamacpp")
+    from rag.llm.llamacpp import LlamaCppLLM
+
+    llm = LlamaCppLLM(Settings(model_cache=MODEL_CACHE, model_file=None, threads=2))
+    passage = (
+        "Le Washington Post a révélé l'appel entre les deux présidents, démenti par le Kremlin."
+    )
+    options = ["Washington Post", "Kremlin", "deux présidents"]
+
+    def asked(question: str) -> dict[str, float]:
+        prompt = f"Passage : {passage}\nQuestion : {question} Réponds par les mots du passage, ou NO_ANSWER."
+        return llm.choose([{"role": "user", "content": prompt}], options, "NO_ANSWER")
+
+    revealed = asked("Qui a révélé l'appel ?")
+    assert sum(revealed.values()) == pytest.approx(1.0, abs=1e-6)
+    assert 0 < revealed["Washington Post"] < 1 and revealed["Kremlin"] < 0.05, revealed
+    # a question the passage does not answer: more weight on NO_ANSWER
+    unanswered = asked("Quel âge a le président ?")
+    assert unanswered["NO_ANSWER"] > max(revealed["NO_ANSWER"], 0.5), unanswered
+
+
 @pytest.mark.model
 def test_llamacpp_stops_generating_when_the_reader_leaves():
     """A closed stream (the browser left) stops llama.cpp at its next token and frees the engine:

@@ -224,6 +224,9 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "confidence": answer.confidence,
         "signals": asdict(answer.signals) if answer.signals else None,
         "confidence_s": answer.timings.confidence_s,
+        # the passages in the order the model saw them: the checks can be replayed on the draft
+        # (benchmarks/ablation.py)
+        "passages": [asdict(p) for p in answer.passages],
     }
 
 
@@ -245,6 +248,7 @@ def _retrieval_fields(passages: Sequence[Passage], seconds: float) -> dict[str, 
         "confidence": None,
         "signals": None,
         "confidence_s": None,
+        "passages": None,
     }
 
 

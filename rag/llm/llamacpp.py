@@ -14,6 +14,7 @@ streamed chunks from a worker thread.
 from __future__ import annotations
 
 import json
+import math
 import queue
 import threading
 import time
@@ -113,11 +114,16 @@ class LlamaCppLLM(LLM):
     ) -> dict[str, float]:
         """Greedy decoding constrained to the options by a llama.cpp grammar (GBNF: one
         alternative per option): at each step the most likely token some option still allows,
-        as in the transformers walk. llama.cpp gives no path probabilities here, so the option
-        reached gets 1, or every option 0 if the reply is none (`abstain` is one more option)."""
+        as in the transformers walk. The probabilities come from llama.cpp's top token
+        log-probabilities at each step (`walk_shares`): renormalised over the tokens an option
+        still allows, the option reached gets its path's probability, each option left behind
+        a share of its branch. `abstain` is not in the grammar: its probability is measured at
+        the first step, as in the transformers walk. No log-probabilities: the option reached
+        gets 1 (every option 0 if the reply is none)."""
         every = every_option(options, abstain)
-        grammar = "root ::= " + " | ".join(_gbnf_literal(o) for o in every)
-        longest = max(len(o.encode()) for o in every)  # a token is never shorter than one byte
+        walked = [o for o in every if o != abstain] or every
+        grammar = "root ::= " + " | ".join(_gbnf_literal(o) for o in walked)
+        longest = max(len(o.encode()) for o in walked)  # a token is never shorter than one byte
         request = {
             "messages": messages,
             "max_tokens": min(longest + 4, 512),
@@ -125,15 +131,21 @@ class LlamaCppLLM(LLM):
             "top_k": 1,
             "seed": 0,
             "grammar": grammar,
+            "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS,
         }
         with self._lock:
             self._ensure_loaded()
             try:
                 result = self._server.handle_chat_completions(request)
-                reply = result["choices"][0]["message"]["content"]
+                choice = result["choices"][0]
+                reply = choice["message"]["content"]
             except Exception as exc:
                 raise ModelError(f"llama.cpp choosing failed: {str(exc)[:200]}") from exc
-        picked = picked_option(reply, every)
+        steps = (choice.get("logprobs") or {}).get("content") or []
+        picked = picked_option(reply, walked)
+        if steps and picked is not None:
+            return walk_shares(steps, walked, abstain)
         return {o: float(o == picked) for o in every}
 
     def stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
@@ -186,6 +198,76 @@ class LlamaCppLLM(LLM):
             worker.join()
         if errors:
             raise ModelError(f"llama.cpp generation failed: {errors[0]}")
+
+
+TOP_LOGPROBS = 20  # the tokens whose log-probability llama.cpp reports at each step
+
+
+def walk_shares(
+    steps: list[dict[str, Any]], options: list[str], abstain: str | None = None
+) -> dict[str, float]:
+    """Each option's probability from a constrained greedy walk's steps, as llama.cpp (and the
+    OpenAI format) reports them: each step's token (`bytes`, `logprob`) and its
+    `top_logprobs`. At each step the probabilities of the top tokens some live option allows
+    (its next bytes; an empty token ends an option the text so far completes) are renormalised;
+    the walk's token carries the path on, each other allowed token's share goes, split evenly,
+    to the options it would have led to. `abstain` is allowed at the first step only. Tokens
+    outside the top ones are not seen: an option that branched off below them gets 0.
+
+    walk_shares([{"bytes": [89], "logprob": -0.1,
+                  "top_logprobs": [{"bytes": [89], "logprob": -0.1},
+                                   {"bytes": [78], "logprob": -2.4}]},
+                 {"bytes": [], "logprob": 0.0, "top_logprobs": []}], ["Y"], "N")
+      -> {"Y": 0.909, "N": 0.091}
+    """
+    live = {o: o.encode() for o in options}
+    shares = dict.fromkeys([*options, *([abstain] if abstain is not None else [])], 0.0)
+    done, path = b"", 1.0
+    for number, step in enumerate(steps):
+        candidates = dict(live)
+        if number == 0 and abstain is not None:
+            candidates[abstain] = abstain.encode()
+        own = bytes(step.get("bytes") or [])
+        tokens = {_token_key(t): t for t in step.get("top_logprobs") or []}
+        tokens.setdefault(_token_key(step), step)
+        mass: dict[bytes, float] = {}  # by the bytes a token adds: tokens alike (ends) add up
+        for t in tokens.values():
+            if t.get("logprob") is not None:
+                added = bytes(t.get("bytes") or [])
+                mass[added] = mass.get(added, 0.0) + math.exp(t["logprob"])
+        branches = {
+            added: (p, _led_to(candidates, done, added))
+            for added, p in mass.items()
+            if _led_to(candidates, done, added)
+        }
+        total = sum(p for p, _ in branches.values())
+        if own not in branches or not total:
+            break
+        for added, (p, reached) in branches.items():
+            if added != own:
+                for o in reached:
+                    shares[o] += path * p / total / len(reached)
+        path *= branches[own][0] / total
+        done += own
+        live = {o: b for o, b in live.items() if b.startswith(done)}
+        if not own:
+            break
+    reached = [o for o, b in live.items() if b == done]
+    for o in reached:
+        shares[o] += path / len(reached)
+    return shares
+
+
+def _token_key(token: dict[str, Any]) -> Any:
+    return token.get("id", bytes(token.get("bytes") or []))
+
+
+def _led_to(candidates: dict[str, bytes], done: bytes, added: bytes) -> list[str]:
+    """The options a token adding `added` after `done` keeps possible (an empty token ends the
+    reply: the options `done` completes)."""
+    if not added:
+        return [o for o, b in candidates.items() if b == done]
+    return [o for o, b in candidates.items() if b.startswith(done + added)]
 
 
 def _gbnf_literal(text: str) -> str:
