@@ -60,6 +60,26 @@ def check(
     new facts its own citations lack (`cit.complete_citations`). `verify` (question, text, cited
     passages) -> whether the model confirms them, asked with `settings.advanced.verify` on.
     """
+    text, citations, drafted = cited_draft(settings, question, lang, raw, passages)
+    if isinstance(drafted, Withheld):
+        return text, citations, drafted
+    failed = first_failure(checks.RULES, drafted)
+    if failed:
+        return text, citations, failed
+    if settings.advanced.verify and not verify(question, text, drafted.cited):
+        return text, citations, checks.UNCONFIRMED.withheld()
+    completed = cit.complete_citations(text, passages, question, lang)
+    if completed != text:
+        text, citations = cit.cite(completed, passages)
+    return text, citations, ""
+
+
+def cited_draft(
+    settings: Settings, question: str, lang: str, raw: str, passages: list[Passage]
+) -> tuple[str, list[Citation], Draft | Withheld]:
+    """The reply cited, as `check` describes, before the rules on the cited draft: (text,
+    citations, the `Draft` those rules read), or the reply rule or `no-citation` that withholds
+    it. Also what benchmarks/ablation.py replays every rule on."""
     raw = raw.strip()
     failed = first_failure(checks.REPLY, raw, {p.source for p in passages})
     if failed:
@@ -78,19 +98,8 @@ def check(
         return text, [], checks.NO_CITATION.withheld()
     # as the model saw them: a date resolved at ingest ("jeudi (7 novembre 2024)") supports
     cited = [passages[c.number - 1].prompt_text for c in citations]
-    s = settings
-    failed = first_failure(
-        checks.RULES,
-        Draft(question, lang, text, cited, s.answer.min_key_support, s.answer.min_support),
-    )
-    if failed:
-        return text, citations, failed
-    if s.advanced.verify and not verify(question, text, cited):
-        return text, citations, checks.UNCONFIRMED.withheld()
-    completed = cit.complete_citations(text, passages, question, lang)
-    if completed != text:
-        text, citations = cit.cite(completed, passages)
-    return text, citations, ""
+    a = settings.answer
+    return text, citations, Draft(question, lang, text, cited, a.min_key_support, a.min_support)
 
 
 def verify(llm: LLM, prompts_dir: Path, question: str, answer: str, cited: list[str]) -> bool:
