@@ -13,14 +13,11 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import httpx
 import pytest
 
 from rag.core.errors import ModelError
@@ -28,17 +25,10 @@ from rag.core.settings import Settings
 from rag.llm.openai import OpenAILLM, _events
 from rag.llm.registry import build_llm
 from rag.pipeline import RAG
+from tests.servers import API_KEY, free_port, llama_cpp_server
 
-API_KEY = "test-key-123"
 ALIAS = "qwen-test"
-MODEL_CACHE = Path(os.environ.get("RAG_TEST_MODEL_CACHE", Path.home() / ".cache" / "rag-news"))
 HELLO = [{"role": "user", "content": "Réponds par un seul mot : Bonjour"}]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def remote(base_url: str, **overrides) -> OpenAILLM:
@@ -53,58 +43,13 @@ def remote(base_url: str, **overrides) -> OpenAILLM:
 
 
 # -- a real OpenAI-compatible server: llama.cpp's, from the xllamacpp wheel ------------------
-SERVER_CODE = textwrap.dedent(
-    """
-    import sys, time, xllamacpp as xlc
-    path, port, key, alias = sys.argv[1:5]
-    p = xlc.CommonParams()
-    p.model.path = path
-    p.n_ctx, p.n_parallel, p.warmup, p.verbosity = 4096, 1, False, -1
-    p.cpuparams.n_threads = p.cpuparams_batch.n_threads = 2
-    p.hostnames, p.port, p.api_keys, p.model_alias = ["127.0.0.1"], int(port), [key], {alias}
-    server = xlc.Server(p)
-    print("ready", flush=True)
-    while True:
-        time.sleep(3600)
-    """
-)
-
-
 @pytest.fixture(scope="session")
 def llama_server():
     """llama.cpp's server with the bundled GGUF on a free loopback port: yields its /v1 URL."""
-    pytest.importorskip("xllamacpp", reason="xllamacpp is not installed: pip install -e '.[test]'")
-    from rag.llm.weights import bundled_gguf
-
-    gguf = bundled_gguf(Settings(model_cache=MODEL_CACHE))
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER_CODE, str(gguf), str(port), API_KEY, ALIAS],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited: {proc.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("llama.cpp server did not answer /health within 120 s")
-        yield f"{base}/v1"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    with llama_cpp_server(ALIAS, "p.n_ctx = 4096") as url:
+        yield url
 
 
-@pytest.mark.server
 def test_real_server_streams_a_greedy_answer(llama_server):
     llm = remote(llama_server, openai_api_key=API_KEY, openai_model=ALIAS, openai_timeout=60.0)
     say = [{"role": "user", "content": "Say bonjour"}]

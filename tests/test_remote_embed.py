@@ -10,10 +10,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
-import time
 
 import httpx
 import numpy as np
@@ -23,26 +19,9 @@ from rag.core.errors import IndexStateError, ModelError
 from rag.core.settings import Settings
 from rag.index.embed import HashEmbedder, OpenAIEmbedder, build_embedder
 from rag.pipeline import RAG
-from tests.test_remote import API_KEY, MODEL_CACHE, free_port
+from tests.servers import API_KEY, free_port, llama_cpp_server
 
 ALIAS = "qwen-embed"
-SERVER_CODE = textwrap.dedent(
-    """
-    import sys, time, xllamacpp as xlc
-    path, port, key, alias = sys.argv[1:5]
-    p = xlc.CommonParams()
-    p.model.path = path
-    p.n_ctx, p.n_parallel, p.warmup, p.verbosity = 2048, 1, False, -1
-    p.n_batch = p.n_ubatch = 2048  # llama.cpp embeds one input per micro-batch
-    p.embedding = True
-    p.pooling_type = xlc.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
-    p.cpuparams.n_threads = p.cpuparams_batch.n_threads = 2
-    p.hostnames, p.port, p.api_keys, p.model_alias = ["127.0.0.1"], int(port), [key], {alias}
-    server = xlc.Server(p)
-    while True:
-        time.sleep(3600)
-    """
-)
 TEXTS = [
     "Le Premier ministre a présenté sa démission au président après la défaite aux législatives.",
     "Un séisme de magnitude 6,2 a frappé le centre de l'Italie, faisant des dizaines de morts.",
@@ -62,35 +41,14 @@ QUERIES = [
 @pytest.fixture(scope="module")
 def embed_server():
     """llama.cpp's server with embeddings on, on a free loopback port: yields its /v1 URL."""
-    pytest.importorskip("xllamacpp", reason="xllamacpp is not installed: pip install -e '.[test]'")
-    from rag.llm.weights import bundled_gguf
-
-    gguf = bundled_gguf(Settings(model_cache=MODEL_CACHE))
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER_CODE, str(gguf), str(port), API_KEY, ALIAS],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited: {proc.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("llama.cpp server did not answer /health within 120 s")
-        yield f"{base}/v1"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    params = """
+    p.n_ctx = 2048
+    p.n_batch = p.n_ubatch = 2048  # llama.cpp embeds one input per micro-batch
+    p.embedding = True
+    p.pooling_type = xlc.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
+    """
+    with llama_cpp_server(ALIAS, params) as url:
+        yield url
 
 
 def served(url: str, model: str = ALIAS, **overrides) -> Settings:
