@@ -1,8 +1,10 @@
-"""Usage: python benchmarks/confidence_curves.py RESULTS.jsonl@INDEX_DIR[@SOURCES_JSON] ...
+"""Usage: python benchmarks/confidence_curves.py RESULTS.jsonl[@INDEX_DIR[@SOURCES_JSON]] ...
 
 Risk–coverage of the confidence on `rag eval` rows (run with RAG_MIN_CONFIDENCE=0), with the
 signals each row recorded: the confidence recomputed by rag.answer.confidence.combine under a
-few variants, and the metrics at thresholds (answers below one counted as abstentions)."""
+few variants, and the metrics at thresholds (answers below one counted as abstentions). With an
+index, `missing` is recomputed over the passages retrieved now (rows written before the result
+lines kept their passages); without, the rows' own signals are used."""
 
 import json
 import statistics
@@ -93,11 +95,12 @@ def recompute_missing(rows, index_dir, sources):
 
 
 def main(paths):
-    thresholds = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    thresholds = [0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
     for arg in paths:
-        path, index_dir, sources = (arg.split("@") + [""])[:3]
+        path, index_dir, sources = (arg.split("@") + ["", ""])[:3]
         rows = load(path)
-        recompute_missing(rows, index_dir, sources)
+        if index_dir:
+            recompute_missing(rows, index_dir, sources)
         print(f"\n## {path}: {len(rows)} rows")
         ttft = [r["ttft_s"] for r in rows if r.get("ttft_s") is not None]
         total = [r["total_s"] for r in rows if r.get("total_s") is not None]
