@@ -33,7 +33,13 @@ from rag.answer.citations import MARKER
 from rag.answer.confidence import combine
 from rag.core.settings import Settings
 from rag.core.types import Passage, Signals
-from rag.evaluation.selective import NO_ANSWER_TYPES, given, is_answerable, is_right
+from rag.evaluation.selective import (
+    NO_ANSWER_TYPES,
+    given,
+    is_answerable,
+    is_right,
+    row_signals,
+)
 from rag.evaluation.squad import contains_answer
 from rag.pipeline.reply import cited_draft
 from rag.text.language import detect
@@ -83,24 +89,21 @@ def replay(rows: list[dict[str, Any]], settings: Settings) -> tuple[Counter, Cou
     return fires, alone, drafts
 
 
-def signals_of(row: dict[str, Any]) -> Signals | None:
-    s = row.get("signals")
-    return None if s is None else Signals(**{**s, "missing": tuple(s.get("missing") or ())})
-
-
 ONLY = {
     "premise": lambda s: Signals(support=1.0, premise=s.premise, missing=s.missing),
     "support": lambda s: Signals(support=s.support, key_support=s.key_support),
     "model (1 − P(NO_ANSWER))": lambda s: Signals(support=1.0, no_answer=s.no_answer),
     "agreement": lambda s: Signals(support=1.0, agreement=s.agreement),
+    "focus": lambda s: Signals(support=1.0, focus=s.focus),
     "all (as shipped)": lambda s: s,
     "all but the model": lambda s: replace(s, no_answer=None),
     "all but the premise": lambda s: replace(s, missing=(), premise=1.0),
+    "all but focus": lambda s: replace(s, focus=None),
 }
 
 
 def signal_table(rows: list[dict[str, Any]], threshold: float) -> list[str]:
-    answered = [(r, signals_of(r)) for r in rows if given(r) and r.get("signals")]
+    answered = [(r, row_signals(r)) for r in rows if given(r) and r.get("signals")]
     lines = [
         f"| signal (answers given: {len(answered)}) | withholds right | withholds wrong |",
         "|---|---:|---:|",

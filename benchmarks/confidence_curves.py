@@ -12,8 +12,13 @@ import sys
 from dataclasses import replace
 
 from rag.answer.confidence import combine
-from rag.core.types import Signals
-from rag.evaluation.selective import given, is_answerable, is_right, selective_metrics
+from rag.evaluation.selective import (
+    given,
+    is_answerable,
+    is_right,
+    row_signals,
+    selective_metrics,
+)
 
 
 def load(path):
@@ -24,11 +29,7 @@ from rag.answer.confidence import is_number
 
 
 def signals(row):
-    s = row.get("signals")
-    if s is None:
-        return None
-    missing = tuple(s["missing"])
-    return Signals(**{**s, "missing": missing})
+    return row_signals(row)
 
 
 VARIANTS = {
@@ -36,6 +37,7 @@ VARIANTS = {
     "without agreement": lambda s: combine(replace(s, agreement=None)),
     "without model prob": lambda s: combine(replace(s, no_answer=None)),
     "without premise": lambda s: combine(replace(s, missing=())),
+    "without focus": lambda s: combine(replace(s, focus=None)),
     "support only": lambda s: combine(replace(s, missing=(), no_answer=None, agreement=None)),
     "x chosen": lambda s: combine(s) * (s.chosen if s.chosen is not None else 1.0),
 }
@@ -125,7 +127,7 @@ def main(paths):
                 print(
                     f"{r['id']:12} {kind:15} conf={combine(s):.2f} prem={s.premise:.2f} miss={list(s.missing)} "
                     f"sup={s.support:.2f} key={s.key_support} ch={s.chosen and round(s.chosen, 2)} "
-                    f"no={s.no_answer!r:.8} agr={s.agreement} short={r['short']!r}"
+                    f"no={s.no_answer!r:.8} agr={s.agreement} foc={s.focus} short={r['short']!r}"
                 )
 
 

@@ -303,6 +303,17 @@ def test_a_duration_needs_the_same_number_and_unit_in_the_passages():
             "Longtemps [1].",
             "a duration",
         ),  # a duration, not a count
+        # a date asked (Wikinews, Fillon affair): another fact of the passage does not give it
+        (
+            "Quel jour François Fillon a-t-il contesté les chiffres du Canard enchaîné ?",
+            "François Fillon contesta les chiffres du Canard enchaîné [3].",
+            "a date",
+        ),
+        ("Quel jour Fillon a-t-il dénoncé un complot ?", "Le 1er mars 2017 [2].", ""),
+        ("When was the strike called off?", "On Thursday [1].", ""),
+        ("Quand l'appel a-t-il eu lieu ?", "La veille de l'investiture [1].", ""),
+        ("Quel pourcentage des voix a-t-il obtenu ?", "Un score élevé [1].", "a percentage"),
+        ("Quel pourcentage des voix a-t-il obtenu ?", "41 % des voix [1].", ""),
         # the count is not what is asked: the answer is Trump's reply
         (
             "Qu'a répondu Trump lorsqu'on lui a demandé combien de fois il avait parlé à Poutine ?",

@@ -1,8 +1,10 @@
 import pytest
 
 from rag.answer.confidence import (
+    FOCUS_FULL,
     agrees,
     combine,
+    focus,
     missing_terms,
     missing_text,
     premise,
@@ -105,6 +107,39 @@ def test_combine_multiplies_the_signals_and_missing_ones_count_one():
     assert combine(Signals(support=1.0, premise=0.5)) == pytest.approx(0.75)  # cited lack one
     assert combine(Signals(support=1.0, agreement=0.0)) == pytest.approx(0.5)
     assert combine(Signals(support=1.0, agreement=1.0)) == 1.0
+
+
+TOUR = (
+    "Le peloton a traversé les Pyrénées sous la pluie. Christopher Froome remporte le Tour de "
+    "France 2017 à Paris. Rigoberto Uran termine deuxième du classement."
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "short", "expected"),
+    [
+        # the answer's sentence holds the question's words
+        ("Qui a remporté le Tour de France 2017 ?", "Christopher Froome", 1.0),
+        # a fact two sentences away from them: only what the neighbour sentence shares
+        ("Quel temps faisait-il dans les Pyrénées ?", "Rigoberto Uran", 0.0),
+        # 3 of its 4 words: "roulé" is not in the passage
+        ("Où le peloton a-t-il roulé sous la pluie ?", "Pyrénées", 0.75),
+        # an English question over French passages: not measured (its words are translated)
+        ("Who won the 2017 Tour de France?", "Christopher Froome", None),
+    ],
+)
+def test_focus_is_the_share_of_the_question_words_around_the_answer(question, short, expected):
+    assert focus(question, short, [], [TOUR]) == (
+        expected if expected is None else pytest.approx(expected)
+    )
+
+
+def test_focus_falls_back_on_the_quote_and_lowers_the_confidence():
+    quote = "Rigoberto Uran termine deuxième du classement"
+    share = focus("Quel temps faisait-il dans les Pyrénées ?", None, [quote], [TOUR])
+    assert share == 0.0
+    assert combine(Signals(support=1.0, focus=0.25)) == pytest.approx(0.25 / FOCUS_FULL)
+    assert combine(Signals(support=1.0, focus=0.9)) == 1.0  # from FOCUS_FULL on: nothing lowered
 
 
 def test_missing_text_names_what_is_missing_in_the_answer_language():

@@ -147,3 +147,43 @@ SENTENCES = {  # wikinews-fr-<id>
 )
 def test_currency_signs_and_years(answer, passage, missing):
     assert unsupported_numbers(answer, [passage]) == missing
+
+
+@pytest.mark.parametrize(
+    ("answer", "passage", "question", "missing"),
+    [
+        # the noun before the number, in its sentence (Wikinews, 8 and 10 December 2018)
+        (
+            "282 000 manifestants [1]",
+            "À l'apogée des manifestations, vers 17 h heure locale, le nombre de manifestants "
+            "s'est élevé à 282 000 environ.",
+            "Combien de manifestants les gilets jaunes ont-ils compté ?",
+            set(),
+        ),
+        (
+            "374 stations-service étaient en pénurie totale [1].",
+            "Ce lundi, 584 stations-service sont en rupture partielle de carburant, et 374 en "
+            "pénurie totale.",
+            "",
+            set(),
+        ),
+        # a noun before the number that counts something else does not support it
+        (
+            "10 personnes ont été tuées [1].",
+            "Le conflit a fait 300 morts depuis 10 ans.",
+            "Combien de personnes ont été tuées ?",
+            {"10 personnes ete tuees"},
+        ),
+        # nor the noun of another sentence
+        (
+            "282 000 manifestants [1]",
+            "Les manifestants étaient nombreux. Le budget s'est élevé à 282 000 euros.",
+            "",
+            {"282 000 manifestants"},
+        ),
+    ],
+)
+def test_a_number_is_supported_by_its_noun_before_it_in_the_sentence(
+    answer, passage, question, missing
+):
+    assert unsupported_numbers(answer, [passage], question) == missing

@@ -136,6 +136,25 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
         r"\bcombien de temps\b|\bhow long\b|\bquelle (?:a ete la |etait la )?duree\b",
         r"\b(?:\d+|une?|an?|one|\w+)\s+(?:minutes?|heures?|jours?|semaines?|mois|ans?|annees?|hours?|days?|weeks?|months?|years?)\b",
     ),
+    # "Quel jour / quand / en quelle année … ?", "When / what day / what year …": a date, a weekday,
+    # a month, a year or a day named relative to another ("la veille", "the next day"); an answer
+    # without one gives another fact of the passage (not "jour de la semaine": a weekday, above).
+    (
+        "a date",
+        r"^(?:(?:et|and|mais|but|alors)\s+)?(?:quand|when)\b"
+        r"|\b(?:quel jour|quelle date|a quelle date|en quelle annee|quel mois|en quel mois"
+        r"|what day|which day|what date|on what date|what year|which year|in what year"
+        r"|what month|which month)\b(?! de la semaine| of the week)",
+        rf"\b(?:{'|'.join(sorted(DATE_WORDS))})\b|\b(?:1[89]|20)\d\d\b"
+        r"|\b(?:lendemain|veille|hier|aujourd hui|demain|surlendemain|avant veille"
+        r"|yesterday|today|tomorrow|next day|day before)\b",
+    ),
+    # "Quel pourcentage / what percentage …": a number (folding drops the "%").
+    (
+        "a percentage",
+        r"\b(?:quel pourcentage|quelle proportion|what percentage|what proportion|what percent)\b",
+        rf"\b(?:\d+|{_NUMBER})\b",
+    ),
     # "Combien de missiles … ?", "How many …", "Depuis combien d'années …": the question opens with
     # the count (not "… lorsqu'on lui a demandé combien de fois …", whose answer is a reply), and
     # an answer without any number or quantity word does not give one ("the minister asked

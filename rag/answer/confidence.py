@@ -7,7 +7,10 @@
   (rag.answer.citations);
 - **model**: the model's probability of its short answer and of NO_ANSWER (`LLM.choose` over the
   cited sentences' spans, rag.answer.short);
-- **agreement**: the draft written from the passages in the other order agrees with this one.
+- **agreement**: the draft written from the passages in the other order agrees with this one;
+- **focus**: the question's words are around the answer where the passage gives it (the sentence
+  holding the short answer and its neighbours): a fact taken from a sentence about something else
+  (the commonest error of the bundled model) has few of them.
 
 `combine` multiplies them (hand-set, not fitted: docs/results/2026-12-07-confidence.md shows the
 risk–coverage curves it gives on the development sets). `RAG_MIN_CONFIDENCE` is the one threshold.
@@ -29,7 +32,7 @@ from rag.answer import citations as cit
 from rag.answer import word_list
 from rag.answer.checks import LOW_CONFIDENCE, PREMISE
 from rag.core.sections import AnswerSettings
-from rag.core.types import Answer, Signals
+from rag.core.types import Answer, Passage, Signals
 from rag.text.language import ABSTAIN, detect
 from rag.text.normalize import MARKER, fold
 from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
@@ -51,6 +54,9 @@ SIMILAR = 0.8  # difflib ratio at which two name spellings are one name ("Gorbac
 PREMISE_FAILED = 0.1  # a name or number no passage shown has
 UNCITED = 0.5  # at most: the passages shown have them, the cited ones not all
 DISAGREES = 0.5
+FOCUS_FULL = 0.5  # share of the question's words around the answer from which focus lowers nothing
+FOCUS_WINDOW = 1  # sentences each side of the answer's sentence
+SENTENCE_END = re.compile(r"(?<=[.!?»])\s+")
 MISSING = {
     "fr": "Les articles ne mentionnent pas {terms}.",
     "en": "The articles do not mention {terms}.",
@@ -154,6 +160,35 @@ def agrees(first: str, second: str, short: str | None = None) -> bool:
     return shared / (len(a) + len(b) - shared) >= 0.5
 
 
+def focus(
+    question: str, short: str | None, quotes: Sequence[str], texts: Sequence[str]
+) -> float | None:
+    """The share of the question's content words found around the answer: in the sentence of a
+    cited passage that holds the short answer (without one, the cited quote), with the sentence
+    before and after; the best over the passages. None when the question has no content word,
+    or is not in the passages' language (its words are translated there).
+
+    focus("Qui a remporté le Tour de France 2017 ?", "Christopher Froome",
+          [], ["Christopher Froome remporte le Tour de France 2017. Il pleuvait."]) -> 1.0
+    """
+    asked = content_words(question)
+    if not asked or not texts or detect(question) != detect(" ".join(texts)):
+        return None
+    target = fold(short) if short else None
+    best = 0.0
+    for text in texts:
+        sentences = [s for s in SENTENCE_END.split(text) if s.strip()]
+        for i, sentence in enumerate(sentences):
+            if target is not None and target not in fold(sentence):
+                continue
+            if target is None and not any(q[:40] and q[:40] in sentence for q in quotes):
+                continue
+            around = " ".join(sentences[max(0, i - FOCUS_WINDOW) : i + FOCUS_WINDOW + 1])
+            words = content_words(around)
+            best = max(best, sum(matches(w, words) for w in asked) / len(asked))
+    return best
+
+
 def combine(s: Signals) -> float:
     """The confidence: the model's probability that the passages answer (1 − P(NO_ANSWER)),
     times the answer's support, lowered by a failed premise (much when no passage shown has one
@@ -166,14 +201,18 @@ def combine(s: Signals) -> float:
     support = s.support if s.key_support is None else min(s.support, s.key_support)
     premise_factor = PREMISE_FAILED if s.missing else 1.0 - UNCITED * (1.0 - s.premise)
     agreement = 1.0 if s.agreement is None else DISAGREES + (1 - DISAGREES) * s.agreement
-    return max(0.0, min(1.0, model * support * premise_factor * agreement))
+    focused = 1.0 if s.focus is None else min(1.0, s.focus / FOCUS_FULL)
+    return max(0.0, min(1.0, model * support * premise_factor * agreement * focused))
+
+
+def _cited(answer: Answer) -> list[Passage]:
+    by_id = {p.chunk_id: p for p in answer.passages}
+    return list(dict.fromkeys(by_id[c.chunk_id] for c in answer.citations if c.chunk_id in by_id))
 
 
 def cited_texts(answer: Answer) -> list[str]:
     """The passages the answer cites, as the model saw them (dates resolved), with their titles."""
-    by_id = {p.chunk_id: p for p in answer.passages}
-    cited = [by_id[c.chunk_id] for c in answer.citations if c.chunk_id in by_id]
-    return [f"{p.title}\n{p.prompt_text}" for p in dict.fromkeys(cited)]
+    return [f"{p.title}\n{p.prompt_text}" for p in _cited(answer)]
 
 
 def measure(answer: Answer, model: Signals | None = None) -> Signals:
@@ -197,6 +236,12 @@ def measure(answer: Answer, model: Signals | None = None) -> Signals:
         key_support=cit.key_support(key, texts) if key else None,
         chosen=model.chosen if model else None,
         no_answer=model.no_answer if model else None,
+        focus=focus(
+            question,
+            answer.short,
+            [c.quote for c in answer.citations],
+            [p.prompt_text for p in _cited(answer)],
+        ),
     )
 
 

@@ -162,6 +162,7 @@ class Signals:
     chosen: float | None = None  # the model's probability of its short answer (LLM.choose)
     no_answer: float | None = None  # the model's probability of NO_ANSWER there
     agreement: float | None = None  # 1: the draft from the passages reversed agrees; 0: not
+    focus: float | None = None  # share of the question's words around the answer in its passage
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from rag.answer.confidence import focus
+from rag.core.types import Signals
 from rag.evaluation.squad import contains_answer
 
 # Every `type` a test set may use (evals/README.md says what each means).
@@ -160,3 +162,22 @@ def selective_rows(summary: Mapping[str, Any], points: int = 8) -> list[tuple[st
             (f"  {at}", f"precision {_pct(p['precision'])} at coverage {_pct(p['coverage'])}")
         )
     return rows
+
+
+def row_signals(result: Mapping[str, Any]) -> Signals | None:
+    """A result line's confidence signals (None when it has none); `focus`, which lines
+    written before it existed lack, computed from the line's short answer and citations (their
+    quotes and passages)."""
+    recorded = result.get("signals")
+    if recorded is None:
+        return None
+    values = {**recorded, "missing": tuple(recorded.get("missing") or ())}
+    if "focus" not in values:
+        cited = result.get("citations") or []
+        values["focus"] = focus(
+            result.get("question") or "",
+            result.get("short"),
+            [c["quote"] for c in cited],
+            list(dict.fromkeys(c["passage"] for c in cited if c.get("passage"))),
+        )
+    return Signals(**values)

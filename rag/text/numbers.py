@@ -23,6 +23,9 @@ _TOKEN = re.compile(
 )
 _PERCENT = re.compile(r"\b(?:pour|per) ?cent\b|\bpercent\b")
 _WINDOW = 4  # words after a number where its noun may be ("16 nouveaux missiles")
+# words before a number, in its sentence, where its noun may be when none follows it: "le nombre
+# de manifestants s'est élevé à 282 000 environ", "584 stations-service … et 374 en pénurie"
+_BEFORE = 12
 _SYMBOLS = frozenset("%$€£")  # nouns written as symbols, "$" before its number
 # before a year: the words after it are no noun it counts ("en 2024 a eu lieu")
 _YEAR_AFTER = {"en", "in", "depuis", "since", "de", "of", "annee", "year"}
@@ -239,6 +242,33 @@ def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> se
         same = [(g, across) for g, across in given if g.value == m.value]
         if m.value in stated or (same and not nouns):
             continue
-        if not any(_near(nouns, g.nouns, across) for g, across in same):
+        if any(_near(nouns, g.nouns, across) for g, across in same):
+            continue
+        if not any(_named_before(m.value, nouns, t, detect(t) != lang) for t in texts):
             missing.add(" ".join([m.text, *m.nouns]))
     return missing
+
+
+def _named_before(value: float, nouns: tuple[str, ...], text: str, across: bool) -> bool:
+    """Whether a sentence of `text` states `value` with a near noun among the words before it
+    (`_BEFORE`): "le nombre de manifestants s'est élevé à 282 000" states "282 000
+    manifestants"."""
+    from rag.text.sentences import sentences
+
+    for sentence in sentences(text):
+        tokens = _plain(sentence)
+        i = 0
+        while i < len(tokens):
+            got = _read(tokens, i)
+            if got is None:
+                i += 1
+                continue
+            found, j = got
+            if found == value:
+                before = tuple(
+                    w for w in tokens[max(0, i - _BEFORE) : i] if w.isalpha() and w not in _stop()
+                )
+                if _near(nouns, before[::-1], across):
+                    return True
+            i = j
+    return False
