@@ -161,6 +161,41 @@ def test_recite_points_each_sentence_at_its_best_passage():
     assert cit.recite("Rien à voir [1].", ps) == "Rien à voir [1]."  # no passage does better
 
 
+def test_recite_points_a_sentence_at_the_passage_stating_its_numbers():
+    # Wikinews, 3 September 2016: the model cited [2], the count is in [1]
+    ps = _passages(
+        "Le compte est actuellement de 25 pays ayant ratifié l'accord de Paris.",
+        "Les pays ont ratifié l'accord de Paris sur le climat au 3 septembre 2016.",
+    )
+    question = "Combien de pays avaient ratifié l'accord de Paris au 3 septembre 2016 ?"
+    answer = "25 pays avaient ratifié l'accord de Paris sur le climat au 3 septembre 2016 [2]."
+    assert cit.recite(answer, ps, question).endswith("[1].")
+    # a number no passage states keeps its citation (the number check withholds it)
+    invented = answer.replace("25", "40")
+    assert cit.recite(invented, ps, question) == invented
+
+
+def test_recite_reads_the_passages_as_the_model_saw_them():
+    # a weekday resolved at ingest, "lundi (15 août 2016)", is the date the answer copies
+    ps = [
+        Passage(
+            source="d1.txt", chunk_id="c1", score=1.0, rank=1, text="Rio a accueilli les Jeux."
+        ),
+        Passage(
+            source="d2.txt",
+            chunk_id="c2",
+            score=1.0,
+            rank=2,
+            text="Lavillenie a débuté le concours lundi à Rio.",
+            shown="Lavillenie a débuté le concours lundi (15 août 2016) à Rio.",
+        ),
+    ]
+    answer = "Lavillenie a débuté le concours à Rio le 15 août 2016 [1]."
+    assert cit.recite(answer, ps, "Quel jour Lavillenie a-t-il débuté le concours ?").endswith(
+        "[2]."
+    )
+
+
 def test_recite_keeps_a_citation_that_holds_the_answers_new_words():
     question = "Quel slogan de campagne Donald Trump Vladimir Poutine aurait-il repris lors de leur appel ?"
     ps = _passages(

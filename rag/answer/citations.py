@@ -286,12 +286,23 @@ def recite(text: str, passages: list[Passage], question: str = "", language: str
         if not content_words(claim):
             out.append(sentence)
             continue
-        scores = [support(claim, [p.text]) for p in passages]
+        texts = [p.prompt_text for p in passages]  # as the model saw them: dates resolved
+        scores = [support(claim, [t]) for t in texts]
         best = max(range(len(passages)), key=lambda i: (scores[i], -i))
         cited = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
         have = max((scores[n - 1] for n in cited), default=-1.0)
         key = key_words(claim, question, language) if question and cited else set()
-        holds_key = bool(key) and key_support(key, [passages[n - 1].text for n in cited]) == 1.0
+        holds_key = bool(key) and key_support(key, [texts[n - 1] for n in cited]) == 1.0
+        if cited and unsupported_numbers(claim, [texts[n - 1] for n in cited], question):
+            # its numbers are not in the passages it cites: the one that states them, if any
+            stating = [
+                i for i, t in enumerate(texts) if not unsupported_numbers(claim, [t], question)
+            ]
+            if stating:
+                best = max(stating, key=lambda i: (scores[i], -i))
+                sentence = _cited_at_end(MARKER.sub("", sentence).rstrip(), [best + 1])
+                out.append(sentence)
+                continue
         if scores[best] > 0 and have < scores[best] and not holds_key:
             sentence = _cited_at_end(MARKER.sub("", sentence).rstrip(), [best + 1])
         out.append(sentence)

@@ -4,6 +4,8 @@ checks, the citation repair and retrieval's passage trimming share.
 
 from __future__ import annotations
 
+import re
+
 from rag.text.normalize import MARKER, fold
 from rag.text.numbers import number_value, number_words
 from rag.text.timeline import DAY_NAMES_EN, DAY_NAMES_FR, MONTH_EN, MONTH_FR
@@ -34,7 +36,16 @@ def content_words(text: str) -> set[str]:
     words = [
         NUMBER_WORDS.get(w) or CALENDAR_FR.get(w, w) for w in fold(MARKER.sub(" ", text)).split()
     ]
-    return {w for w in words if w.isdigit() or (len(w) >= 4 and w not in STOP)}
+    return {w for w in words if w.isdigit() or _code(w) or (len(w) >= 4 and w not in STOP)}
+
+
+def _code(word: str) -> bool:
+    """A name made of letters and digits ("2f", "a380", "g20"), not an ordinal ("1er", "3e")."""
+    return (
+        any(c.isdigit() for c in word)
+        and any(c.isalpha() for c in word)
+        and not re.fullmatch(r"\d+(?:er|re|e|eme|nd|nde|st|nd|rd|th|h|s)", word)
+    )
 
 
 def matches(word: str, vocabulary: set[str]) -> bool:
