@@ -8,9 +8,10 @@ from rag.cli.main import main
 from rag.core.errors import InputError
 from rag.evaluation.agreement import LABELS, agreement, format_agreement, load_labels
 
-# Measured on 2026-11-21 with SUPPORTED_SHARE = 0.6: 95 of 117 sentences (81.2 %). A change to the
-# checker or to rag.answer.citations that loses more than a few sentences fails here.
-MEASURED_AGREEMENT = 95 / 117
+# Measured on 2026-12-07 with SUPPORTED_SHARE = 0.6: 176 of 232 sentences (75.9 %: the seeds' 117
+# at 84.6 %, the 115 Wikinews labels at 67.0 %). A change to the checker or to
+# rag.answer.citations that loses more than a few sentences fails here.
+MEASURED_AGREEMENT = 176 / 232
 MARGIN = 0.03
 
 
