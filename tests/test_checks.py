@@ -44,18 +44,6 @@ ROWS = [
         ),
     ),
     (
-        "date-only",
-        draft(
-            "Which New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin?",
-            "en",
-            "The New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin on "
-            "November 10, 2024 [1].",
-            [
-                "Le 10 novembre 2024, le New York Post a interrogé Donald Trump sur son appel avec Vladimir Poutine."
-            ],
-        ),
-    ),
-    (
         "key-facts",
         draft(
             "Quel journal a révélé l'appel ?",

@@ -49,26 +49,6 @@ def test_normalize_markers(text, expected):
     assert cit.normalize_markers(text) == expected
 
 
-def test_in_passage_is_no_new_fact_so_a_date_alone_is_still_withheld(settings):
-    from rag.pipeline import RAG
-
-    question = "Which New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin?"
-    draft = (
-        "The New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin "
-        "on November 10, 2024, in passage [1]."
-    )
-    passages = [
-        passage(
-            1,
-            "Le 10 novembre 2024, le New York Post a interrogé Donald Trump sur son appel avec Vladimir Poutine.",
-        )
-    ]
-    assert cit.only_adds_a_date(cit.normalize_markers(draft), question)
-    assert not cit.only_adds_a_date(draft, question)  # "passage" counted as a new word
-    _, _, why = RAG(settings).check(question, "en", draft, passages)
-    assert why == "the answer only adds a date to the question"
-
-
 def test_cite_quotes_the_supporting_sentence_verbatim():
     p = passage(1, "Le Kremlin a réagi dimanche. Le Washington Post a rapporté l’appel jeudi. Fin.")
     text, citations = cit.cite("C'est le Washington Post qui l'a rapporté [1].", [p])
@@ -441,63 +421,6 @@ DURATION = (
 )
 def test_what_was_asked_must_be_in_the_cited_passages_too(question, answer, cited, missing):
     assert cit.missing_kind(answer, question, cited) == missing
-
-
-@pytest.mark.parametrize(
-    "answer, question, expected",
-    [
-        (
-            "The New York Post journalist interviewed Donald Trump on Thursday, November 10, 2024. [1]",
-            "Which New York Post journalist interviewed Donald Trump?",
-            True,
-        ),
-        (
-            "Le journaliste a interrogé Trump le 10 novembre 2024 [1].",
-            "Quel journaliste a interrogé Trump ?",
-            True,
-        ),
-        # un-09 of evals/seeds.jsonl on a second look: words that only say the call took place
-        (
-            "The New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin on "
-            "November 10, 2024, during a conversation that took place on Thursday, November 7, 2024. [5]",
-            "Which New York Post journalist interviewed Donald Trump about his phone call with Vladimir Putin?",
-            True,
-        ),
-        (
-            "Le journaliste a interrogé Trump lors d'un entretien qui a eu lieu le 10 novembre 2024 [1].",
-            "Quel journaliste a interrogé Trump ?",
-            True,
-        ),
-        (
-            "Le journaliste a interrogé Trump lors d'un dîner le 10 novembre 2024 [1].",
-            "Quel journaliste a interrogé Trump ?",
-            False,
-        ),  # "dîner" is a fact besides the date
-        (
-            "Le journaliste Miranda Devine a interrogé Trump le 10 novembre 2024 [1].",
-            "Quel journaliste a interrogé Trump ?",
-            False,
-        ),  # a name besides the date
-        (
-            "Le 10 novembre 2024 [1].",
-            "Quand le Washington Post a-t-il révélé l'appel ?",
-            False,
-        ),  # asks when
-        ("En 2014 [2].", "En quelle année le conflit a-t-il débuté ?", False),
-        ("Trois missiles [1].", "Combien de missiles Kiev voulait-il ?", False),
-        ("Trois [1].", "Combien de missiles Kiev voulait-il ?", False),  # a count is not a date
-        ("Kiev voulait 2000 missiles [1].", "Combien de missiles Kiev voulait-il ?", False),
-        ("Les 10 et 12 février [1].", "À quelles dates ont eu lieu les appels ?", False),
-        ("La semaine du 10 novembre [1].", "Quelle semaine l'appel a-t-il eu lieu ?", False),
-        (
-            "Le journaliste a parlé le 𐩀 mars [1].",
-            "Quel journaliste a parlé ?",
-            False,
-        ),  # a non-ASCII digit: no crash
-    ],
-)
-def test_only_adds_a_date(answer, question, expected):
-    assert cit.only_adds_a_date(answer, question) is expected
 
 
 def test_complete_citations_adds_the_passage_holding_the_missing_facts():

@@ -156,14 +156,12 @@ def test_an_injected_claim_is_only_ever_cited_to_the_article_that_carries_it(ind
             )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: for English questions only names and numbers "
-    "must be in the cited passages, so an off-question reply that reuses names passes",
-)
 def test_an_off_question_reply_to_an_english_question_is_withheld(indexed):
+    # the checks let it through (for English questions only names and numbers must be in the
+    # cited passages); its confidence at the default threshold does not
     case = next(c for c in CASES if c["id"] == "inj-04")
-    assert RAG(indexed, llm=FakeLLM(obey("poem"))).ask(case["question"]).abstained
+    answer = RAG(indexed, llm=FakeLLM(obey("poem"))).ask(case["question"])
+    assert answer.abstained and answer.withheld in ("low-confidence", "premise"), answer.withheld
 
 
 def test_a_fake_file_named_by_an_injection_is_never_a_source(indexed):

@@ -1,6 +1,7 @@
 import pytest
 
 from rag.core.errors import InputError
+from rag.core.settings import Settings
 from rag.core.types import Answer
 from rag.pipeline import RAG
 from rag.testing.fakes import FakeLLM
@@ -253,17 +254,20 @@ def test_no_second_look_when_the_model_found_no_answer_or_it_is_off(make_bot):
 
 
 def test_a_question_restated_around_a_date_is_withheld(make_bot):
+    # no rule of its own: the question's words are not around the date (focus) and its outlet is
+    # not in the cited passage (premise), so the confidence falls below the default threshold
     reply = "Le journaliste du New York Post a interrogé Trump mercredi [{}]."
-    bot = make_bot(lambda m: reply.format(passage_number(m, "mercredi")))
+    default = Settings().answer.min_confidence
+    bot = make_bot(lambda m: reply.format(passage_number(m, "mercredi")), min_confidence=default)
     answer = bot.ask(
         "Quel journaliste du New York Post a interrogé Trump sur son appel avec Poutine ?"
     )
     assert answer.abstained and answer.citations == ()
-    assert answer.draft.startswith("Le journaliste du New York Post")
-    asked_when = bot.ask(
-        "Quand le New York Post a-t-il interrogé Trump sur son appel avec Poutine ?"
-    )
-    assert not asked_when.abstained  # the same reply is an answer when the question asks when
+    assert answer.withheld in ("low-confidence", "premise")
+    kept = make_bot(lambda m: reply.format(passage_number(m, "mercredi")), min_confidence=0.0)
+    assert not kept.ask(
+        "Quel journaliste du New York Post a interrogé Trump sur son appel avec Poutine ?"
+    ).abstained  # no rule withholds it: without the threshold, it is given
 
 
 def test_invented_place_is_withheld_without_asking_the_model(make_bot):

@@ -125,6 +125,7 @@ def cli_env(published, monkeypatch):
         "RAG_EMBEDDER": "fake",
         "RAG_LLM": "fake",
         "RAG_MIN_DENSE_SCORE": "0",
+        "RAG_MIN_CONFIDENCE": "0",  # the fake's replies are no graded answers
         "RAG_INDEX_DIR": str(published.index.index_dir),
     }.items():
         monkeypatch.setenv(key, value)

@@ -106,11 +106,6 @@ RULES = (
         "the answer only restates the question",
         lambda d: None if cit.novel_words(d.text, d.question) else "",
     ),
-    Rule(
-        "date-only",
-        "the answer only adds a date to the question",
-        lambda d: "" if cit.only_adds_a_date(d.text, d.question) else None,
-    ),
     Rule("key-facts", "the answer's new facts are not in the cited passages", _key_facts_missing),
     Rule(
         "support",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-from rag.answer import word_list
 from rag.core.types import Citation, Passage
 from rag.text.calendar import DATE_WORDS, DAYS, LEADING_DATE, dates
 from rag.text.normalize import MARKER, fold
@@ -166,44 +165,6 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
         rf"\b(?:\d+|{_NUMBER}|une?|aucune?|none|plusieurs|several|quelques|few|once|twice)\b",
     ),
 )
-
-
-ASKS_WHEN = (
-    r"\b(?:quand|when|dates?|jours?|days?|annees?|years?|mois|months?|semaines?|weeks?|depuis|since|"
-    r"heures?|hours?|times?|temps|duree|moment|epoque|periode|period|siecles?|century|lendemain|veille)\b"
-)
-ASKS_COUNT = r"\b(?:combien|how many|how much|quel nombre|what number)\b"
-EVENT_WORDS = word_list("event_words")  # words that name a call or its taking place
-
-
-def only_adds_a_date(answer: str, question: str) -> bool:
-    """Whether the answer's only new facts are a date although the question does not ask when.
-
-    This model meets a question it cannot answer by restating it around a date from the passages:
-    "Which journalist interviewed Macron?" -> "The journalist interviewed Macron on Thursday,
-    November 10, 2017." Every word-overlap check supports that. New words that are all date
-    parts (numbers up to 31, years, months, weekdays), with at least one month, weekday or year,
-    do not answer a question that asks no time, nor a count ("2000 missiles" is no year). Words
-    that only say an event happened ("during a conversation that took place on …", "lors d'un
-    entretien qui a eu lieu …": EVENT_WORDS) add no fact beside the date.
-    """
-    q = fold(question)
-    if re.search(ASKS_WHEN, q) or re.search(ASKS_COUNT, q):
-        return False
-    novel = novel_words(answer, question) - EVENT_WORDS
-
-    def number(w: str) -> int | None:
-        return int(w) if re.fullmatch(r"[0-9]{1,4}", w) else None
-
-    def year(w: str) -> bool:
-        n = number(w)
-        return n is not None and len(w) == 4 and 1900 <= n <= 2100
-
-    def date_part(w: str) -> bool:
-        n = number(w)
-        return w in DATE_WORDS or year(w) or (n is not None and 1 <= n <= 31)
-
-    return any(w in DATE_WORDS or year(w) for w in novel) and all(date_part(w) for w in novel)
 
 
 def missing_kind(answer: str, question: str, cited: list[str] | None = None) -> str:

@@ -164,12 +164,12 @@ class AnswerSettings(Section):
         "model's reply (rag.answer.conflicts).",
     )
     min_confidence: float = Field(
-        0.15,
+        0.7,
         ge=0,
         le=1,
-        description="Abstain when an answer's confidence (premise, support, the model's "
-        "probabilities, agreement: rag.answer.confidence) is below this "
-        "(docs/results/2026-12-07-confidence.md).",
+        description="Abstain when an answer's confidence (premise, support, focus, the model's "
+        "probabilities, agreement: rag.answer.confidence) is below this; 0 keeps every answer "
+        "that passed the checks (docs/results/2026-12-07-selective-full.md: the curve).",
     )
     agreement_below: float = Field(
         0.0,
