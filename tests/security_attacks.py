@@ -54,6 +54,7 @@ class App:
             "RAG_EMBEDDER": "fake",
             "RAG_LLM": "fake",
             "RAG_MIN_DENSE_SCORE": "0",
+            "RAG_MIN_CONFIDENCE": "0",  # the fake's replies are no graded answers
             "RAG_USERS_FILE": str(self.users_file),
             "RAG_HOST": host,
             "RAG_PORT": str(self.port),

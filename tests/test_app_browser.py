@@ -67,6 +67,7 @@ def server(tmp_path: Path, seeds: Path):
         "RAG_LLM": "fake",
         "RAG_EMBEDDER": "fake",
         "RAG_MIN_DENSE_SCORE": "0",
+        "RAG_MIN_CONFIDENCE": "0",  # the fake's replies are no graded answers
         "GRADIO_SERVER_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
     }
