@@ -139,10 +139,11 @@ def test_llamacpp_is_measured_in_a_child_process_with_its_own_timings():
     from pathlib import Path
 
     cache = Path(os.environ.get("RAG_TEST_MODEL_CACHE", Path.home() / ".cache" / "rag-news"))
-    before = threading.active_count()
+    before = set(threading.enumerate())
     measured = auto.measure_llamacpp(Settings(model_cache=cache))
     assert measured["prompt_tps"] > 1 and measured["decode_tps"] > 1
     assert measured["answer_s"] == pytest.approx(
         measured["first_token_s"] + kernels.ANSWER_TOKENS / measured["decode_tps"]
     )
-    assert threading.active_count() == before  # nothing of llama.cpp left in this process
+    # nothing of llama.cpp left in this process (a thread an earlier test left may have ended)
+    assert set(threading.enumerate()) <= before
