@@ -187,3 +187,9 @@ def test_a_number_is_supported_by_its_noun_before_it_in_the_sentence(
     answer, passage, question, missing
 ):
     assert unsupported_numbers(answer, [passage], question) == missing
+
+
+def test_digits_of_other_scripts_are_no_numbers_and_no_crash():
+    # str.isdigit() holds for "፩", float() does not read it (found by tests/test_fuzz.py)
+    assert mentions("፩ missiles") == []
+    assert unsupported_numbers("12 missiles [1]", ["12 missiles"], "Combien ፩ ?") == set()

@@ -94,11 +94,14 @@ def _literal(token: str) -> float | None:
     if not token[:1].isdigit():
         return None
     parts = re.split(r"[.,]", token)
-    if len(parts) > 1 and all(len(p) == 3 for p in parts[1:]):  # thousands separators
-        return float("".join(parts))
-    if len(parts) == 2:
-        return float(f"{parts[0]}.{parts[1]}")
-    return float(parts[0]) if len(parts) == 1 else None
+    try:  # a digit float() does not read ("፩", "²") is no number here
+        if len(parts) > 1 and all(len(p) == 3 for p in parts[1:]):  # thousands separators
+            return float("".join(parts))
+        if len(parts) == 2:
+            return float(f"{parts[0]}.{parts[1]}")
+        return float(parts[0]) if len(parts) == 1 else None
+    except ValueError:
+        return None
 
 
 def _read(tokens: list[str], i: int) -> tuple[float, int] | None:
