@@ -40,7 +40,6 @@ from rag.evaluation.selective import (
     is_right,
     row_signals,
 )
-from rag.evaluation.squad import contains_answer
 from rag.pipeline.reply import cited_draft
 from rag.text.language import detect
 
@@ -51,11 +50,10 @@ def passages_of(row: dict[str, Any]) -> list[Passage]:
 
 def grade(row: dict[str, Any], text: str) -> str | None:
     """'right', 'wrong', or None when the case cannot be graded (answerable, no reference)."""
-    if row.get("type") in NO_ANSWER_TYPES:
-        return "wrong"
-    if not is_answerable(row) or not row.get("expected"):
+    if row.get("type") not in NO_ANSWER_TYPES and not (is_answerable(row) and row.get("expected")):
         return None
-    return "right" if contains_answer(MARKER.sub("", text), row["expected"]) else "wrong"
+    drafted = {**row, "answer": MARKER.sub("", text), "abstained": False}
+    return "right" if is_right(drafted) else "wrong"
 
 
 def replay(rows: list[dict[str, Any]], settings: Settings) -> tuple[Counter, Counter, Counter]:

@@ -236,7 +236,8 @@ def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> se
     from rag.text.language import detect
 
     lang = detect(f"{question} {answer}")
-    given = [(m, detect(t) != lang) for t in texts for m in mentions(t)]
+    across = [detect(t) != lang for t in texts]  # once a passage, not once a number of it
+    given = [(m, other) for t, other in zip(texts, across, strict=True) for m in mentions(t)]
     stated = {m.value for m in mentions(question)}
     asked = counted(question)
     missing = set()
@@ -247,7 +248,9 @@ def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> se
             continue
         if any(_near(nouns, g.nouns, across) for g, across in same):
             continue
-        if not any(_named_before(m.value, nouns, t, detect(t) != lang) for t in texts):
+        if not any(
+            _named_before(m.value, nouns, t, other) for t, other in zip(texts, across, strict=True)
+        ):
             missing.add(" ".join([m.text, *m.nouns]))
     return missing
 
