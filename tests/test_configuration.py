@@ -108,7 +108,7 @@ OLD_NAMES = [
     ("RAG_INLINE_DATES", "false", "retrieval", "inline_dates", False),
     ("RAG_DATE_FILTER", "0", "retrieval", "date_filter", 0),
     ("RAG_MIN_DENSE_SCORE", "0.5", "answer", "min_dense_score", 0.5),
-    ("RAG_MIN_SUPPORT", "0.2", "answer", "min_support", 0.2),
+    ("RAG_MIN_CONFIDENCE", "0.2", "answer", "min_confidence", 0.2),
     ("RAG_MIN_KEY_SUPPORT", "0.3", "answer", "min_key_support", 0.3),
     ("RAG_VERIFY", "true", "advanced", "verify", True),
     ("RAG_RETRY_WITHHELD", "false", "answer", "retry_withheld", False),

@@ -132,13 +132,6 @@ class AnswerSettings(Section):
         description="Abstain without generating when the best passage's cosine similarity is below "
         "this (off-topic questions; the scale depends on the embedder).",
     )
-    min_support: float = Field(
-        0.34,
-        ge=0,
-        le=1,
-        description="Abstain when a smaller share of the answer's content words than this is in "
-        "its cited passages.",
-    )
     min_key_support: float = Field(
         0.5,
         ge=0,

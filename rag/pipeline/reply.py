@@ -99,7 +99,7 @@ def cited_draft(
     # as the model saw them: a date resolved at ingest ("jeudi (7 novembre 2024)") supports
     cited = [passages[c.number - 1].prompt_text for c in citations]
     a = settings.answer
-    return text, citations, Draft(question, lang, text, cited, a.min_key_support, a.min_support)
+    return text, citations, Draft(question, lang, text, cited, a.min_key_support)
 
 
 def verify(llm: LLM, prompts_dir: Path, question: str, answer: str, cited: list[str]) -> bool:
