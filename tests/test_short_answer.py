@@ -285,12 +285,31 @@ def test_focus_keeps_the_spans_the_full_answer_says_and_not_the_question_again()
     assert "deux heures et demie" in focused.values() and "4 novembre" not in focused.values()
     assert all(v in "deux heures et demie" for v in focused.values())
     unfocused = focus(
-        options([quote]), question
-    )  # no answer: only the question's words are dropped
-    assert "4 novembre" in unfocused.values() and "Donald Trump" not in unfocused.values()
+        options([quote]), "Qui a révélé le contenu de l'entretien téléphonique ?"
+    )  # no answer, no asked kind: only the question's words are dropped
+    assert "4 novembre" in unfocused.values() and "contenu" not in unfocused.values()
     assert (
-        focus(options([quote]), question, "Rien à voir [1].") == unfocused
+        focus(
+            options([quote]), "Qui a révélé le contenu de l'entretien téléphonique ?", "Rien [1]."
+        )
+        == unfocused
     )  # nothing agrees: all stay
+
+
+def test_focus_keeps_the_spans_of_the_asked_kind():
+    """multi-03 and wn-en-11 of the 2026-12-07 runs: "heure et demie" for "how long", and "Jérôme
+    Cahuzac a été condamné" for "how long a prison sentence", became "une heure et demie" and
+    "trois ans de prison ferme" (docs/results/2026-12-07-selective-full.md)."""
+    from rag.answer.short import focus, options
+
+    quote = "Jeudi, les deux présidents ont parlé une heure et demie, selon Le Monde."
+    how_long = set(focus(options([quote]), "Combien de temps ont-ils parlé ?").values())
+    assert "une heure et demie" in how_long and "Le Monde" not in how_long
+    assert all("heure" in v for v in how_long)
+    day = set(focus(options([quote]), "Quel jour ont-ils parlé ?").values())
+    assert "Jeudi" in day and all("Jeudi" in v for v in day)
+    # nothing of the kind in the quote: the narrowing leaves the options as they were
+    assert focus(options(["Le Monde l'a écrit."]), "Combien de temps ont-ils parlé ?")
 
 
 def test_spans_keep_quote_marks_paired_and_acronyms():
