@@ -13,7 +13,7 @@ is run on it, not only the first that fails, so that a rule's own share shows:
 Signals, on the answers given (they passed the checks): the confidence built from one signal
 alone (the others counted 1, rag.answer.confidence.combine) below the threshold, right and
 wrong; then the shipped combination. Also what the conflict answers, the second look
-(`retry_withheld`: a passing second draft, recorded as agreement 0) and the off-topic rule did.
+(`retry_withheld`: a passing second draft, `second_look`) and the off-topic rule did.
 
 A draft is graded as written: a draft the second look replaced is not in the row (its
 passages are), so the rules are replayed on the draft the row has.
@@ -39,6 +39,7 @@ from rag.evaluation.selective import (
     is_answerable,
     is_right,
     row_signals,
+    second_look,
 )
 from rag.pipeline.reply import cited_draft
 from rag.text.language import detect
@@ -121,7 +122,7 @@ def signal_table(rows: list[dict[str, Any]], threshold: float) -> list[str]:
 
 def others(rows: list[dict[str, Any]]) -> list[str]:
     said = [r for r in rows if given(r) and r.get("conflict")]
-    again = [r for r in rows if given(r) and (r.get("signals") or {}).get("agreement") == 0.0]
+    again = [r for r in rows if given(r) and second_look(r)]
     off = [r for r in rows if r.get("withheld") == "off-topic"]
     lines = []
     lines.append(

@@ -184,6 +184,8 @@ class Answer:
     short: str | None = None
     # the answer gives the accounts of a report and of its denial, quoted (rag.answer.conflicts)
     conflict: bool = False
+    # the draft shown is the second look's (RAG_RETRY_WITHHELD): the checks withheld the first
+    second_look: bool = False
     # how likely the answer is right, in [0, 1] (rag.answer.confidence); None when none was
     # measured (an abstention, a conflict's accounts)
     confidence: float | None = None

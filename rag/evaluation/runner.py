@@ -209,6 +209,7 @@ def _answer_fields(answer: Answer) -> dict[str, Any]:
         "short": answer.short,
         "abstained": answer.abstained,
         "conflict": answer.conflict,
+        "second_look": answer.second_look,  # the draft shown is the second (RAG_RETRY_WITHHELD)
         "withheld": answer.withheld,  # the reason code when abstained (rag.answer.checks)
         "citations": _citations(answer),
         "cited_sources": _unique(c.source for c in answer.citations),
@@ -236,6 +237,7 @@ def _retrieval_fields(passages: Sequence[Passage], seconds: float) -> dict[str, 
         "short": None,
         "abstained": None,
         "conflict": None,
+        "second_look": None,
         "withheld": None,
         "citations": None,
         "cited_sources": None,
