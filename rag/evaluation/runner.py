@@ -1,8 +1,7 @@
 """The evaluation runner: load a JSONL test set, ask a bot each case, write one result line a case.
 
-The bot is anything with `ask(question) -> Answer` (full runs) or
-`retrieve(question) -> list[Passage]` (retrieval-only runs), so this module imports no model,
-store or index code.
+The bot is anything with `ask(question) -> Answer` (full runs) or `retrieve(question) ->
+list[Passage]` (retrieval-only runs), so this module imports no model, store or index code.
 """
 
 from __future__ import annotations
