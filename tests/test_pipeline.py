@@ -232,8 +232,8 @@ def test_a_withheld_draft_gets_a_second_look_with_the_passages_reversed(make_bot
         assert answer.abstained and answer.withheld == "number" and answer.draft == drafts[0]
         return
     assert not answer.abstained and answer.text.startswith("Marc Fogel a été remis en liberté [")
-    # marked, and not counted as disagreeing: its confidence is the first look's would be
-    assert answer.second_look and answer.signals.agreement is None
+    # marked, and counted as disagreeing with the first draft
+    assert answer.second_look and answer.signals.agreement == 0.0
     assert answer.draft == drafts[1] and [c.source for c in answer.citations] == [
         "003_17ab84beb0fc2423.txt"
     ]

@@ -166,7 +166,7 @@ def selective_rows(summary: Mapping[str, Any], points: int = 8) -> list[tuple[st
 
 def second_look(result: Mapping[str, Any]) -> bool:
     """The answer of a result line is a second look's (RAG_RETRY_WITHHELD). Lines written before
-    `second_look` was recorded marked it as agreement 0 (with RAG_AGREEMENT_BELOW=0, the
+    `second_look` was recorded have only its agreement 0 (with RAG_AGREEMENT_BELOW=0, the
     default, the only agreement a line could have)."""
     if "second_look" in result:
         return bool(result["second_look"])
@@ -174,16 +174,13 @@ def second_look(result: Mapping[str, Any]) -> bool:
 
 
 def row_signals(result: Mapping[str, Any]) -> Signals | None:
-    """A result line's confidence signals (None when it has none), as the current code measures
-    them: `focus`, which lines written before it existed lack, computed from the line's short
-    answer and citations (their quotes and passages); a second look's agreement 0 of older
-    lines dropped (no longer counted as disagreeing)."""
+    """A result line's confidence signals (None when it has none); `focus`, which lines
+    written before it existed lack, computed from the line's short answer and citations (their
+    quotes and passages)."""
     recorded = result.get("signals")
     if recorded is None:
         return None
     values = {**recorded, "missing": tuple(recorded.get("missing") or ())}
-    if "second_look" not in result and second_look(result):
-        values["agreement"] = None
     if "focus" not in values:
         cited = result.get("citations") or []
         values["focus"] = focus(

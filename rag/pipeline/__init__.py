@@ -212,10 +212,11 @@ class RAG(Library):
         if self.settings.answer.short_answer:
             yield answer  # checked: a caller can show its sources while the short answer comes
             answer = self.shorten(answer)
-        # A second look's draft is not counted as disagreeing with the first (which the checks
-        # withheld): 11 of 17 such answers were right on three sets, as often as the others
-        # (docs/results/2026-12-07-selective-piaf.md).
-        yield confidence.judge(answer, self.settings.answer, self._agreement)
+        # a second look's draft disagrees with the first, which the checks withheld; not counting
+        # it answers more, and more unanswerable questions too (2026-12-07-selective-piaf.md)
+        yield confidence.judge(
+            answer, self.settings.answer, self._agreement, 0.0 if answer.second_look else None
+        )
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("Et combien de temps ?") as a standalone question, using the history."""
