@@ -297,9 +297,9 @@ def test_focus_keeps_the_spans_the_full_answer_says_and_not_the_question_again()
 
 
 def test_focus_keeps_the_spans_of_the_asked_kind():
-    """multi-03 and wn-en-11 of the 2026-12-07 runs: "heure et demie" for "how long", and "Jérôme
-    Cahuzac a été condamné" for "how long a prison sentence", became "une heure et demie" and
-    "trois ans de prison ferme" (docs/results/2026-12-07-selective-full.md)."""
+    """wn-en-11 of the 2026-12-07 Wikinews run: "Jérôme Cahuzac a été condamné" for "how long a
+    prison sentence" (an English answer: no span of it agrees) became "trois ans de prison
+    ferme" (docs/results/2026-12-07-selective-piaf.md)."""
     from rag.answer.short import focus, options
 
     quote = "Jeudi, les deux présidents ont parlé une heure et demie, selon Le Monde."
@@ -310,6 +310,9 @@ def test_focus_keeps_the_spans_of_the_asked_kind():
     assert "Jeudi" in day and all("Jeudi" in v for v in day)
     # nothing of the kind in the quote: the narrowing leaves the options as they were
     assert focus(options(["Le Monde l'a écrit."]), "Combien de temps ont-ils parlé ?")
+    # the spans the full answer says come first: the kind only chooses among them
+    agreed = focus(options([quote]), "Combien de temps ont-ils parlé ?", "Selon Le Monde [1].")
+    assert set(agreed.values()) <= {"Monde", "Le Monde", "selon Le Monde"}
 
 
 def test_spans_keep_quote_marks_paired_and_acronyms():

@@ -115,10 +115,10 @@ def short_messages(prompts_dir: Path, question: str, quotes: Sequence[str]) -> l
 
 
 def focus(offered: dict[str, str], question: str, answer: str = "") -> dict[str, str]:
-    """The options worth choosing among: not those that only repeat the question's words; those
-    of the kind the question asks for (`citations.asked_kinds`: "Combien …" a number, "Quel jour
-    …" a date, "Combien de temps …" a duration); and, where some occur in the full answer the
-    model wrote, only those (so the short answer agrees with it). Each narrowing applies only
+    """The options worth choosing among: not those that only repeat the question's words; where
+    some occur in the full answer the model wrote, only those (so the short answer agrees with
+    it); then those of the kind the question asks for (`citations.asked_kinds`: "Combien …" a
+    number, "Quel jour …" a date, "Combien de temps …" a duration). Each narrowing applies only
     when it leaves something.
 
     focus(options(["Ils ont parlé une heure et demie mercredi."]), "Quel jour ont-ils parlé ?")
@@ -127,12 +127,12 @@ def focus(offered: dict[str, str], question: str, answer: str = "") -> dict[str,
     asked = content_words(question)
     new = {o: s for o, s in offered.items() if content_words(s) - asked}
     offered = new or offered
-    kinds = [needed for _, needed in asked_kinds(question)]
-    of_kind = {o: s for o, s in offered.items() if all(re.search(k, fold(s)) for k in kinds)}
-    offered = of_kind or offered
     said = f" {fold(MARKER.sub(' ', answer))} "
     agreed = {o: s for o, s in offered.items() if answer and f" {fold(s)} " in said}
-    return agreed or offered
+    offered = agreed or offered
+    kinds = [needed for _, needed in asked_kinds(question)]
+    of_kind = {o: s for o, s in offered.items() if all(re.search(k, fold(s)) for k in kinds)}
+    return of_kind or offered
 
 
 @dataclass(frozen=True)
