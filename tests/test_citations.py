@@ -327,6 +327,13 @@ def test_a_duration_needs_the_same_number_and_unit_in_the_passages():
         ("Quel jour Fillon a-t-il dénoncé un complot ?", "Le 1er mars 2017 [2].", ""),
         ("When was the strike called off?", "On Thursday [1].", ""),
         ("Quand l'appel a-t-il eu lieu ?", "La veille de l'investiture [1].", ""),
+        # a year before 1800, or written "en 9", "vers 1557", a century (PIAF: four right drafts
+        # were withheld when only 1800-2099 counted as years)
+        ("En quelle année le catalogue a-t-il paru ?", "En 1781, Messier l'a publié [1].", ""),
+        ("Quand le livre a-t-il été écrit ?", "Il a été écrit vers 1557 [1].", ""),
+        ("En quelle année la réforme fut-elle annulée ?", "En 9, elle fut annulée [1].", ""),
+        ("Quand la ville fut-elle fondée ?", "Au XIIe siècle [1].", ""),
+        ("Quand la ville fut-elle fondée ?", "Par 500 colons [1].", "a date"),
         ("Quel pourcentage des voix a-t-il obtenu ?", "Un score élevé [1].", "a percentage"),
         ("Quel pourcentage des voix a-t-il obtenu ?", "41 % des voix [1].", ""),
         # the count is not what is asked: the answer is Trump's reply

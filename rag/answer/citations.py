@@ -144,7 +144,8 @@ ASKS = (  # (what the question asks for, how to spot it, what an answer to it mu
         r"|\b(?:quel jour|quelle date|a quelle date|en quelle annee|quel mois|en quel mois"
         r"|what day|which day|what date|on what date|what year|which year|in what year"
         r"|what month|which month)\b(?! de la semaine| of the week)",
-        rf"\b(?:{'|'.join(sorted(DATE_WORDS))})\b|\b(?:1[89]|20)\d\d\b"
+        rf"\b(?:{'|'.join(sorted(DATE_WORDS))})\b|\b(?:1\d|20)\d\d\b"
+        r"|\b(?:en|in|vers|around|circa|l an|year)\s+\d{1,4}\b|\b(?:siecles?|century|centuries)\b"
         r"|\b(?:lendemain|veille|hier|aujourd hui|demain|surlendemain|avant veille"
         r"|yesterday|today|tomorrow|next day|day before)\b",
     ),
