@@ -31,6 +31,7 @@ def main(argv: list[str]) -> int:
     from rag.answer.confidence import focus
     from rag.answer.short import pick
     from rag.core.settings import Settings
+    from rag.evaluation.faithfulness import cited_passages
     from rag.evaluation.selective import given, is_answerable
     from rag.evaluation.squad import contains_answer
     from rag.llm.registry import build_llm
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> int:
                     )
                     if p.text != old:
                         print(f"{row.get('id')}: {old!r} -> {p.text!r}", flush=True)
-                    passages = list(dict.fromkeys(c["passage"] for c in row["citations"]))
+                    passages = cited_passages(row)
                     signals = dict(row.get("signals") or {})
                     signals.update(
                         chosen=p.chosen,

@@ -24,6 +24,7 @@ from typing import Any
 
 from rag.answer.confidence import focus
 from rag.core.types import Signals
+from rag.evaluation.faithfulness import cited_passages
 from rag.evaluation.squad import contains_answer
 
 # Every `type` a test set may use (evals/README.md says what each means).
@@ -187,6 +188,6 @@ def row_signals(result: Mapping[str, Any]) -> Signals | None:
             result.get("question") or "",
             result.get("short"),
             [c["quote"] for c in cited],
-            list(dict.fromkeys(c["passage"] for c in cited if c.get("passage"))),
+            cited_passages(result),
         )
     return Signals(**values)
