@@ -90,6 +90,12 @@ def test_token_f1(prediction, answers, expected):
         ("Paris", ["Lyon", "Paris"], True),
         ("Paris", [], False),
         ("un chat", ["un"], False),  # an answer that normalises to nothing matches nothing
+        ("La durée est de 5 ans [1].", ["cinq ans"], True),  # number words read as digits
+        ("Il retenait trois grandes régions.", ["3"], True),
+        ("Il a tiré seize missiles.", ["16 missiles"], True),
+        ("Il a tiré seize missiles.", ["6 missiles"], False),
+        ("Il a 25 ans.", ["cinq ans"], False),  # not a part of another number
+        ("They fired sixteen missiles.", ["16"], True),
     ],
 )
 def test_contains_answer(prediction, answers, expected):

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from rag.text.normalize import ANY_MARKER, LIGATURES, fold
+from rag.text.numbers import mentions, number_value
 
 # French articles and their elided forms ("l'", "d'" become "l", "d" once punctuation is a space),
 # as in the French SQuAD-style scripts, plus the English ones. Dropping "de"/"d" also drops the
@@ -46,8 +47,32 @@ def token_f1(prediction: str, answers: Sequence[str]) -> float:
     return max((_f1(pred, normalize(a).split()) for a in answers), default=0.0)
 
 
+def _in_digits(text: str) -> str:
+    """A normalised text with its numbers written in words put in digits: "cinq ans" -> "5 ans".
+
+    Each number is read alone ("deux heures et demie" -> "2 heures et demie"), with the one
+    number-word table of `rag.text.numbers`.
+    """
+    padded = f" {text} "
+    for found in sorted(mentions(text), key=lambda m: -len(m.text)):
+        value = number_value(found.text)
+        if value is None or not any(c.isalpha() for c in found.text):
+            continue
+        digits = str(int(value)) if value == int(value) else str(value)
+        padded = padded.replace(f" {found.text} ", f" {digits} ")
+    return padded.strip()
+
+
 def contains_answer(prediction: str, answers: Sequence[str]) -> bool:
-    """An answer occurs as whole tokens: ("Il a visité la Birmanie.", ["Birmanie"]) -> True."""
-    pred = f" {normalize(prediction)} "
+    """An answer occurs as whole tokens, its numbers in words or digits alike:
+    ("Il a visité la Birmanie.", ["Birmanie"]) -> True, ("Il a 5 ans.", ["cinq ans"]) -> True.
+
+    Only this grading reads number words; `exact_match` and `token_f1` stay SQuAD's.
+    """
+    pred = normalize(prediction)
+    norms = [n for n in map(normalize, answers) if n]
     # An answer that normalises to nothing (e.g. "un") would match everything, so it never matches.
-    return any(norm and f" {norm} " in pred for norm in map(normalize, answers))
+    if any(f" {n} " in f" {pred} " for n in norms):
+        return True
+    digits = f" {_in_digits(pred)} "
+    return any(f" {d} " in digits for d in map(_in_digits, norms) if d)
