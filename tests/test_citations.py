@@ -35,6 +35,8 @@ def test_strip_invalid_markers(text, valid, expected):
         ("a (1, 2)", "a [1, 2]"),
         ("en (2014)", "en (2014)"),
         ("le 20 janvier (passage [1]).", "le 20 janvier [1]."),
+        ("Tarquin l'Ancien urbanise Rome (passage 1).", "Tarquin l'Ancien urbanise Rome [1]."),
+        ("Le 15 mars 2017 (source 2)", "Le 15 mars 2017 [2]"),
         ("X met Y on November 10, 2024, in passage [1].", "X met Y on November 10, 2024 [1]."),
         ("X a parlé le 10 novembre, dans le passage [2]", "X a parlé le 10 novembre [2]"),
         ("X took part, according to the passages [1, 3].", "X took part [1, 3]."),
@@ -227,6 +229,21 @@ def test_drop_fragments_removes_a_lone_trailing_word_only():
         "PWNED [1].",  # a lone first sentence is left to the support checks
     ):
         assert drop_fragments(kept) == kept
+
+
+def test_drop_unfinished_removes_a_last_sentence_cut_by_the_token_limit():
+    cut = (
+        "L'agneau de Sisteron est un agneau de quatre mois [1]. Issus d'élevages traditionnels, "
+        "sur un espace pastoral comptant moins de 10 bre"
+    )
+    assert cit.drop_unfinished(cut) == "L'agneau de Sisteron est un agneau de quatre mois [1]."
+    for kept in (
+        "Seule phrase coupée au mil",  # nothing whole before it: left to the checks
+        "L'appel a duré 90 minutes [1]. Il portait sur l'Ukraine [2]",  # ends with a marker
+        "Il a dit : « Nous verrons. » Puis il est parti.",
+        "Qui l'a révélé ? Le Washington Post [1]!",
+    ):
+        assert cit.drop_unfinished(kept) == kept
 
 
 def test_a_sentence_that_only_echoes_the_question_is_dropped():

@@ -6,7 +6,7 @@ article ids in comments).
 
 import pytest
 
-from rag.text.numbers import counted, mentions, number_value, unsupported_numbers
+from rag.text.numbers import Mention, counted, mentions, number_value, unsupported_numbers
 
 
 @pytest.mark.parametrize(
@@ -187,6 +187,43 @@ def test_a_number_is_supported_by_its_noun_before_it_in_the_sentence(
     answer, passage, question, missing
 ):
     assert unsupported_numbers(answer, [passage], question) == missing
+
+
+@pytest.mark.parametrize(
+    ("answer", "passage", "question", "missing"),
+    [
+        # a range's first end counts what its last end counts (PIAF)
+        (
+            "2 à 7 fleurs peuvent fleurir au bout des pédoncules [1].",
+            "sont regroupées en cyme contractée ombelliforme pauciflore (2 à 7 fleurs).",
+            "Combien de fleurs peuvent fleurir au bout des pédoncules ?",
+            set(),
+        ),
+        ("From 3 to 5 people were hurt [1].", "Police said 3 to 5 people were hurt.", "", set()),
+        ("De 3 à 5 blessés [1].", "Il y a eu 3 morts et 5 blessés.", "", {"3 blesses"}),
+        # a number with no noun after it, named by the same words before it (PIAF)
+        (
+            "Il y a 1 800 candidats pour le futur groupe d'astronautes 3 [2].",
+            "il est accepté dans le groupe initial de 1 800 candidats pour le futur groupe "
+            "d'astronautes 3,. À la fin de sa tournée navale",
+            "Combien de personnes il y a-t-il dans le groupe initial ?",
+            set(),
+        ),
+        # other words before it do not support it as the count asked for
+        ("Le bilan est de 3 [1].", "Lire le chapitre 3 du rapport.", "Combien de morts ?", {"3"}),
+    ],
+)
+def test_ranges_and_numbers_named_before_them(answer, passage, question, missing):
+    assert unsupported_numbers(answer, [passage], question) == missing
+
+
+def test_range_words_come_from_the_lexicon():
+    assert mentions("de deux à sept fleurs") == [
+        Mention(2.0, "deux", ("fleurs",)),
+        Mention(7.0, "sept", ("fleurs",)),
+    ]
+    assert mentions("2 or 3 children")[0].nouns == ("children",)
+    assert mentions("en 2016 et 2017 morts")[0].nouns == ()  # "et" joins no range: a list
 
 
 def test_digits_of_other_scripts_are_no_numbers_and_no_crash():

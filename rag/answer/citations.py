@@ -34,14 +34,17 @@ SAYS_PASSAGE = re.compile(  # ", in passage [1]." / ", dans le passage [2]" endi
     re.IGNORECASE,
 )
 
+# how a finished sentence ends: its stop, a closing quote or bracket, a citation marker
+_FINISHED = re.compile(r"[.!?…:;»\"”')\]]\s*$")
+
 
 def normalize_markers(text: str) -> str:
     """Small models sometimes cite as (n) or 【n】, or close a sentence with ", in passage [n]":
     make those [n], so that the words "in passage" are not taken for part of the answer.
-    "Le 20 janvier (1)." -> "Le 20 janvier [1]."
+    "Le 20 janvier (1)." -> "Le 20 janvier [1]."; "Rome (passage 1)." -> "Rome [1]."
     "X on 10 November, in passage [1]." -> "X on 10 November [1]."
     """
-    text = re.sub(r"\((?:passages?|source)\s*(\[\d{1,2}\])\)", r"\1", text, flags=re.IGNORECASE)
+    text = re.sub(r"\((?:passages?|source)\s*\[?(\d{1,2})\]?\)", r"[\1]", text, flags=re.IGNORECASE)
     text = re.sub(r"[(【](\d{1,2}(?:\s*,\s*\d{1,2})*)[)】]", r"[\1]", text)
     return SAYS_PASSAGE.sub(r" \1", text)
 
@@ -72,6 +75,16 @@ def drop_fragments(text: str) -> str:
 
     kept = [parts[0]] + [p for p in parts[1:] if not lone_word(p)]
     return text if len(kept) == len(parts) else " ".join(kept)
+
+
+def drop_unfinished(text: str) -> str:
+    """Drop a last sentence that stops before its end (the reply reached the token limit), when
+    a whole sentence comes before it: "X [1]. Issus d'élevages … moins de 10 bre" -> "X [1]."
+    """
+    parts = sentences(text)
+    if len(parts) < 2 or _FINISHED.search(parts[-1]):
+        return text
+    return " ".join(parts[:-1])
 
 
 def drop_restated(text: str, question: str) -> str:

@@ -85,7 +85,9 @@ def cited_draft(
     if failed:
         return raw, [], failed
     raw = cit.drop_restated(
-        cit.drop_fragments(cit.normalize_markers(cit.drop_header_dates(raw, passages))),
+        cit.drop_fragments(
+            cit.normalize_markers(cit.drop_header_dates(cit.drop_unfinished(raw), passages))
+        ),
         question,
     )
     text, citations = cit.cite(cit.recite(raw, passages, question, lang), passages)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rag.text.analysis import LANGS, lexicon, stopwords
@@ -26,6 +27,7 @@ _WINDOW = 4  # words after a number where its noun may be ("16 nouveaux missiles
 # words before a number, in its sentence, where its noun may be when none follows it: "le nombre
 # de manifestants s'est élevé à 282 000 environ", "584 stations-service … et 374 en pénurie"
 _BEFORE = 12
+_JUST_BEFORE = 3  # words before a number with no noun after it, which name what it is
 _SYMBOLS = frozenset("%$€£")  # nouns written as symbols, "$" before its number
 # before a year: the words after it are no noun it counts ("en 2024 a eu lieu")
 _YEAR_AFTER = {"en", "in", "depuis", "since", "de", "of", "annee", "year"}
@@ -42,9 +44,9 @@ class Mention:
 
 @functools.cache
 def _table() -> dict[str, dict]:
-    """Every language's number words merged: words, multipliers, groups, one, and, half."""
+    """Every language's number words merged: words, multipliers, groups, one, and, half, to."""
     merged: dict[str, dict] = {"words": {}, "multipliers": {}, "groups": {}}
-    lists: dict[str, set[str]] = {"one": set(), "and": set(), "half": set()}
+    lists: dict[str, set[str]] = {"one": set(), "and": set(), "half": set(), "to": set()}
     for lang in LANGS:
         numbers = lexicon(lang)["numbers"]
         for key in merged:
@@ -184,6 +186,10 @@ def mentions(text: str) -> list[Mention]:
             end += 1
         if nouns and _half(tokens[j + 1 : j + 4]):  # "deux heures et demie": past the half
             value, end = value + 0.5, j + 1 + (2 if tokens[j + 2] in _table()["half"] else 3)
+        if not nouns and not year and tokens[j : j + 1] and tokens[j] in _table()["to"]:
+            upper = mentions(" ".join(tokens[j + 1 : j + 2 + _WINDOW]))  # "2 à 7 fleurs"
+            if upper and _read(tokens, j + 1):
+                nouns = list(upper[0].nouns)
         found.append(Mention(value, " ".join(tokens[i:j]), tuple(nouns)))
         i = end if value % 1 == 0.5 and end > j else j
     return found
@@ -248,6 +254,8 @@ def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> se
             continue
         if any(_near(nouns, g.nouns, across) for g, across in same):
             continue
+        if not m.nouns and _same_words_before(m.value, answer, texts, across):
+            continue  # "le groupe d'astronautes 3" as the passage says it
         if not any(
             _named_before(m.value, nouns, t, other) for t, other in zip(texts, across, strict=True)
         ):
@@ -255,10 +263,9 @@ def unsupported_numbers(answer: str, texts: list[str], question: str = "") -> se
     return missing
 
 
-def _named_before(value: float, nouns: tuple[str, ...], text: str, across: bool) -> bool:
-    """Whether a sentence of `text` states `value` with a near noun among the words before it
-    (`_BEFORE`): "le nombre de manifestants s'est élevé à 282 000" states "282 000
-    manifestants"."""
+def _befores(value: float, text: str, n: int = _BEFORE) -> Iterator[tuple[str, ...]]:
+    """For each time a sentence of `text` states `value`, its content words among the `n` words
+    before it, nearest first."""
     from rag.text.sentences import sentences
 
     for sentence in sentences(text):
@@ -271,10 +278,24 @@ def _named_before(value: float, nouns: tuple[str, ...], text: str, across: bool)
                 continue
             found, j = got
             if found == value:
-                before = tuple(
-                    w for w in tokens[max(0, i - _BEFORE) : i] if w.isalpha() and w not in _stop()
-                )
-                if _near(nouns, before[::-1], across):
-                    return True
+                words = tokens[max(0, i - n) : i]
+                yield tuple(w for w in words if w.isalpha() and w not in _stop())[::-1]
             i = j
-    return False
+
+
+def _named_before(value: float, nouns: tuple[str, ...], text: str, across: bool) -> bool:
+    """Whether a sentence of `text` states `value` with a near noun among the words before it
+    (`_BEFORE`): "le nombre de manifestants s'est élevé à 282 000" states "282 000
+    manifestants"."""
+    return any(_near(nouns, before, across) for before in _befores(value, text))
+
+
+def _same_words_before(value: float, answer: str, texts: list[str], across: list[bool]) -> bool:
+    """Whether a passage states `value` after a content word that also comes just before it in
+    the answer (`_JUST_BEFORE` words each side): "le groupe d'astronautes 3" in both."""
+    ours = next(_befores(value, answer, _JUST_BEFORE), ())
+    return bool(ours) and any(
+        _near(ours, theirs, other)
+        for t, other in zip(texts, across, strict=True)
+        for theirs in _befores(value, t, _JUST_BEFORE)
+    )
