@@ -186,10 +186,9 @@ def mentions(text: str) -> list[Mention]:
             end += 1
         if nouns and _half(tokens[j + 1 : j + 4]):  # "deux heures et demie": past the half
             value, end = value + 0.5, j + 1 + (2 if tokens[j + 2] in _table()["half"] else 3)
-        if not nouns and not year and tokens[j : j + 1] and tokens[j] in _table()["to"]:
-            upper = mentions(" ".join(tokens[j + 1 : j + 2 + _WINDOW]))  # "2 à 7 fleurs"
-            if upper and _read(tokens, j + 1):
-                nouns = list(upper[0].nouns)
+        ranged = j + 1 < len(tokens) and tokens[j] in _table()["to"] and _read(tokens, j + 1)
+        if not nouns and not year and ranged:  # "2 à 7 fleurs": 2 counts what 7 counts
+            nouns = list(mentions(" ".join(tokens[j + 1 : j + 2 + _WINDOW]))[0].nouns)
         found.append(Mention(value, " ".join(tokens[i:j]), tuple(nouns)))
         i = end if value % 1 == 0.5 and end > j else j
     return found
